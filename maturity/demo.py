@@ -1,0 +1,288 @@
+"""Write a synthetic but realistic study folder, deterministic for a seed (`maturity demo`)."""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from maturity.settings import CONFIG_DIR, Council, Settings, load_settings
+
+DEMO_PSEUDONYM_KEY = "demo-study-key-not-secret"
+_ID_ALPHABET = np.array(list(string.ascii_letters + string.digits))
+_BROWSERS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/64.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 6.1; Trident/7.0; rv:11.0) like Gecko",
+    "Mozilla/5.0 (iPad; CPU OS 11_2 like Mac OS X) AppleWebKit/604.4.7 Mobile/15C114",
+)
+_FIRST_NAMES = ("Gareth", "Sian", "Rhys", "Ceri", "Dylan", "Megan", "Huw", "Angharad", "Tom", "Sarah")
+_SURNAMES = ("Jones", "Williams", "Davies", "Evans", "Thomas", "Roberts", "Hughes", "Lewis", "Price")
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """The demo study's parameters, read from config/demo.yaml."""
+
+    values: dict[str, Any]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+
+def load_demo_config() -> DemoConfig:
+    """Read the demo study's parameters and comment snippets."""
+    with (CONFIG_DIR / "demo.yaml").open(encoding="utf-8") as handle:
+        values = yaml.safe_load(handle)
+    with (CONFIG_DIR / "demo_comments.yaml").open(encoding="utf-8") as handle:
+        values["comments"] = yaml.safe_load(handle)
+    return DemoConfig(values)
+
+
+def _random_ids(rng: np.random.Generator, count: int, prefix: str, length: int = 15) -> list[str]:
+    """Survey-platform-like response ids (R_xxxxxxxx...)."""
+    letters = rng.choice(_ID_ALPHABET, size=(count, length))
+    return [prefix + "".join(row) for row in letters]
+
+
+def _council_spelling(rng: np.random.Generator, council: Council, count: int) -> list[str]:
+    """How an export names a council: mostly English, sometimes official, Welsh or the code."""
+    options = [council.name_en, council.official_name_en, council.name_cy, council.gss_code]
+    picks = rng.choice(len(options), size=count, p=[0.55, 0.25, 0.1, 0.1])
+    return [options[i] for i in picks]
+
+
+def _officer_invitations(cfg: DemoConfig, rng: np.random.Generator, gss: str) -> int:
+    fixed = cfg["fixed_counts"].get(gss)
+    if fixed:
+        return int(fixed["officers_invited"])
+    population = cfg["councils"][gss]["population"]
+    expected = cfg["officers_floor"] + cfg["officers_per_thousand"] * population
+    return int(rng.normal(expected, expected * 0.12))
+
+
+def _responses(cfg: DemoConfig, rng: np.random.Generator, gss: str, group: str, invited: int) -> int:
+    fixed = cfg["fixed_counts"].get(gss)
+    if fixed:
+        return int(fixed[f"{group}_responses"])
+    rate = cfg["officer_response_rate"] if group == "officers" else cfg["member_response_rate"]
+    return int(rng.binomial(invited, rng.uniform(rate["low"], rate["high"])))
+
+
+def plan_invitations(cfg: DemoConfig, settings: Settings, rng: np.random.Generator) -> pd.DataFrame:
+    """Invited and responding counts per council x tool at scale 1."""
+    shares = cfg["officer_tool_shares"]
+    officer_tools = [t.id for t in settings.tools if t.recipient_group == "officers"]
+    member_tools = [t.id for t in settings.tools if t.recipient_group == "elected_members"]
+    rows = []
+    for council in settings.councils:
+        gss = council.gss_code
+        officers = _officer_invitations(cfg, rng, gss)
+        officer_split = rng.multinomial(officers, [shares[t] for t in officer_tools])
+        officer_split = np.maximum(officer_split, 1)
+        officer_split[np.argmax(officer_split)] -= officer_split.sum() - officers
+        answered = _responses(cfg, rng, gss, "officers", officers)
+        answered_split = rng.multivariate_hypergeometric(officer_split, answered)
+        members = int(cfg["fixed_counts"].get(gss, {}).get("elected_members_invited", 0)) or int(
+            cfg["councils"][gss]["elected_members"]
+        )
+        member_answered = _responses(cfg, rng, gss, "elected_members", members)
+        for tool, invited, responded in zip(officer_tools, officer_split, answered_split, strict=True):
+            rows.append((gss, "officers", tool, int(invited), int(responded)))
+        rows.append((gss, "elected_members", member_tools[0], members, member_answered))
+    return pd.DataFrame(rows, columns=["gss_code", "recipient_group", "tool_id", "invited", "responses"])
+
+
+def draw_latent_maturity(cfg: DemoConfig, settings: Settings, rng: np.random.Generator) -> pd.DataFrame:
+    """Each council's true maturity per characteristic, mostly between levels 1 and 2."""
+    base = cfg["maturity_base"]
+    shift = cfg["maturity_characteristic_shift"]
+    council_base = rng.normal(base["mean"], base["sd"], size=len(settings.councils))
+    table = {
+        c.id: np.clip(council_base + shift[c.id] + rng.normal(0, 0.15, len(council_base)), 1.0, 3.0)
+        for c in settings.characteristics
+    }
+    return pd.DataFrame(table, index=[c.gss_code for c in settings.councils])
+
+
+def _level_answers(
+    cfg: DemoConfig, rng: np.random.Generator, latent: float, group: str, count: int
+) -> np.ndarray:
+    optimism = cfg["members_optimism"] if group == "elected_members" else 0.0
+    levels = np.clip(np.rint(rng.normal(latent + optimism, cfg["answer_noise_sd"], count)), 1, 3)
+    answers = levels.astype(int).astype(str).astype(object)
+    answers[rng.random(count) < cfg["dont_know_rate"][group]] = "DK"
+    return answers
+
+
+def _statement_answers(
+    cfg: DemoConfig, rng: np.random.Generator, maturity: float, reverse: bool, count: int
+) -> np.ndarray:
+    centre = 1.0 + (maturity - 1.0) * 1.6
+    centre = 6.0 - centre if reverse else centre
+    scores = np.clip(np.rint(rng.normal(centre, 1.0, count)), 1, 5).astype(int).astype(str)
+    answers = scores.astype(object)
+    answers[rng.random(count) < cfg["statement_dont_know_rate"]] = "DK"
+    return answers
+
+
+def _comments(cfg: DemoConfig, rng: np.random.Generator, count: int) -> list[str]:
+    themes = sorted(cfg["comments"])
+    out = []
+    for _ in range(count):
+        if rng.random() >= cfg["comment_rate"]:
+            out.append("")
+            continue
+        snippets = cfg["comments"][themes[rng.integers(len(themes))]]
+        name = f"{rng.choice(_FIRST_NAMES)} {rng.choice(_SURNAMES)}"
+        text = snippets[rng.integers(len(snippets))].format(
+            name=name,
+            email=f"{name.split()[0].lower()}.{name.split()[1].lower()}@example-council.gov.uk",
+            phone=f"01745 {rng.integers(100000, 999999)}",
+        )
+        out.append(text)
+    return out
+
+
+def _submitted_times(rng: np.random.Generator, start: datetime, end: datetime, count: int) -> list[str]:
+    span = (end - start).total_seconds()
+    offsets = np.sort(rng.uniform(0, span, count))
+    return [(start + timedelta(seconds=float(s))).strftime("%Y-%m-%d %H:%M:%S") for s in offsets]
+
+
+def build_tool_responses(
+    cfg: DemoConfig,
+    settings: Settings,
+    rng: np.random.Generator,
+    plan: pd.DataFrame,
+    latent: pd.DataFrame,
+    scale: int,
+) -> dict[str, pd.DataFrame]:
+    """One wide response table per data tool, in the study-folder contract's columns."""
+    start = datetime.fromisoformat(cfg["fieldwork_start"])
+    end = datetime.fromisoformat(cfg["fieldwork_end"]) + timedelta(hours=23)
+    frames: dict[str, pd.DataFrame] = {}
+    for tool in settings.tools:
+        parts = []
+        for row in plan[plan["tool_id"] == tool.id].itertuples():
+            count = int(row.responses) * scale
+            if count == 0:
+                continue
+            council = settings.council_by_code[row.gss_code]
+            part = {
+                "response_id": _random_ids(rng, count, "R_"),
+                "council": _council_spelling(rng, council, count),
+                "submitted_at": _submitted_times(rng, start, end, count),
+                "role": rng.choice(cfg["roles"][tool.id], size=count),
+            }
+            for characteristic in settings.characteristics:
+                part[settings.level_column(characteristic.id)] = _level_answers(
+                    cfg, rng, latent.loc[row.gss_code, characteristic.id], tool.recipient_group, count
+                )
+            council_mean = float(latent.loc[row.gss_code].mean())
+            for statement_id in tool.statements:
+                part[settings.statement_column(statement_id)] = _statement_answers(
+                    cfg, rng, council_mean, statement_id == "dp_blocks_sharing", count
+                )
+            part["comments"] = _comments(cfg, rng, count)
+            part["respondent_email"] = [
+                f"{rng.choice(_FIRST_NAMES).lower()}.{rng.choice(_SURNAMES).lower()}{i}@example-council.gov.uk"
+                for i in range(count)
+            ]
+            part["ip_address"] = [f"10.{a}.{b}.{c}" for a, b, c in rng.integers(0, 255, (count, 3))]
+            part["user_agent"] = rng.choice(_BROWSERS, size=count)
+            parts.append(pd.DataFrame(part))
+        frames[tool.id] = pd.concat(parts, ignore_index=True)
+    return frames
+
+
+def build_population(cfg: DemoConfig, settings: Settings, rng: np.random.Generator) -> pd.DataFrame:
+    """Adult population by council x age band x sex: the margins the public survey is weighted to."""
+    age_share = cfg["public_survey_age_population_share"]
+    female = cfg["public_survey_female_share_population"]
+    rows = []
+    for council in settings.councils:
+        adults = cfg["councils"][council.gss_code]["population"] * 1000
+        wobble = rng.uniform(0.9, 1.1, len(age_share))
+        shares = np.array(list(age_share.values())) * wobble
+        shares = shares / shares.sum()
+        for band, share in zip(age_share, shares, strict=True):
+            for sex, sex_share in (("female", female), ("male", 1 - female)):
+                rows.append((council.name_en, band, sex, round(adults * share * sex_share)))
+    return pd.DataFrame(rows, columns=["council", "age_band", "sex", "population"])
+
+
+def build_public_survey(
+    cfg: DemoConfig, settings: Settings, rng: np.random.Generator, scale: int
+) -> pd.DataFrame:
+    """Public survey answers from a sample that over-represents older people and women."""
+    count = int(cfg["public_survey_respondents"]) * scale
+    population = pd.Series({gss: v["population"] for gss, v in cfg["councils"].items()})
+    councils = rng.choice(population.index.to_numpy(), size=count, p=population / population.sum())
+    bands = list(cfg["public_survey_age_population_share"])
+    pop_share = np.array([cfg["public_survey_age_population_share"][b] for b in bands])
+    bias = np.array([cfg["public_survey_age_sample_bias"][b] for b in bands])
+    sample_share = pop_share * bias / (pop_share * bias).sum()
+    age_index = rng.choice(len(bands), size=count, p=sample_share)
+    sex = np.where(rng.random(count) < cfg["public_survey_female_share_sample"], "female", "male")
+    profile = np.array([cfg["public_survey_age_yes_profile"][b] for b in bands])
+    table = {
+        "respondent_id": _random_ids(rng, count, "PS-", 10),
+        "council": [settings.council_by_code[g].name_en for g in councils],
+        "age_band": [bands[i] for i in age_index],
+        "sex": sex,
+    }
+    dont_know = cfg["public_survey_dont_know_share"]
+    for question, target in cfg["public_survey_yes_share"].items():
+        # Scale the age profile so the population-weighted yes share equals the target.
+        p_yes = profile * target / float((profile * pop_share).sum())
+        draw = rng.random(count)
+        yes = draw < p_yes[age_index]
+        dk = (~yes) & (rng.random(count) < dont_know / (1 - p_yes[age_index]))
+        table[question] = np.where(yes, "yes", np.where(dk, "dont_know", "no"))
+    return pd.DataFrame(table)
+
+
+def write_demo_study(out: Path, seed: int | None = None, scale: int = 1) -> Path:
+    """Write the whole demo study folder and return its path."""
+    if scale < 1:
+        raise ValueError(f"--scale must be a whole number of at least 1, not {scale}.")
+    cfg = load_demo_config()
+    settings = load_settings()
+    seed = cfg["default_seed"] if seed is None else seed
+    rng = np.random.default_rng(seed)
+    plan = plan_invitations(cfg, settings, rng)
+    latent = draw_latent_maturity(cfg, settings, rng)
+    responses = build_tool_responses(cfg, settings, rng, plan, latent, scale)
+    population = build_population(cfg, settings, rng)
+    survey = build_public_survey(cfg, settings, rng, scale)
+
+    (out / "responses").mkdir(parents=True, exist_ok=True)
+    study = {
+        "wave": cfg["wave"],
+        "title": cfg["title"],
+        "fieldwork_start": cfg["fieldwork_start"],
+        "fieldwork_end": cfg["fieldwork_end"],
+        "demo": True,
+        "generator": {"seed": seed, "scale": scale},
+    }
+    (out / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False), encoding="utf-8")
+    invitations = plan.assign(
+        council=plan["gss_code"].map(lambda g: settings.council_by_code[g].name_en),
+        invited=plan["invited"] * scale,
+    )[["council", "recipient_group", "tool_id", "invited"]]
+    _write_csv(invitations, out / "invitations.csv")
+    for tool_id, frame in responses.items():
+        _write_csv(frame, out / "responses" / f"{tool_id}.csv")
+    _write_csv(survey, out / "public_survey.csv")
+    _write_csv(population, out / "population.csv")
+    return out
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")

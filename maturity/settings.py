@@ -1,0 +1,174 @@
+"""The one place configuration is read: framework, councils, tools, method and project paths."""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = PROJECT_ROOT / "config"
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+TEMPLATES_DIR = PROJECT_ROOT / "report_templates"
+
+WALES_GSS_CODE = "W92000004"
+TOTAL_GROUP = "total"
+ALL_GROUPS = "all"
+
+# Set before Prefect or Great Expectations is imported, so neither tries to reach the internet.
+OFFLINE_ENVIRONMENT = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "GX_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+}
+
+
+@dataclass(frozen=True)
+class Council:
+    gss_code: str
+    name_en: str
+    name_cy: str
+    official_name_en: str
+    official_name_cy: str
+    aliases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Theme:
+    id: str
+    name_en: str
+
+
+@dataclass(frozen=True)
+class Characteristic:
+    id: str
+    theme: str
+    name_en: str
+    levels: dict[int, str]
+
+
+@dataclass(frozen=True)
+class Statement:
+    id: str
+    theme: str
+    text_en: str
+
+
+@dataclass(frozen=True)
+class Tool:
+    id: str
+    recipient_group: str
+    title_en: str
+    statements: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MaturityMethod:
+    level_2_from: float
+    level_3_from: float
+    low_base_below: int
+    bootstrap_replicates: int
+    bootstrap_seed: int
+    confidence_level: float
+
+
+@dataclass(frozen=True)
+class Settings:
+    councils: tuple[Council, ...]
+    themes: tuple[Theme, ...]
+    characteristics: tuple[Characteristic, ...]
+    statements: tuple[Statement, ...]
+    recipient_groups: dict[str, str]
+    tools: tuple[Tool, ...]
+    maturity: MaturityMethod
+    disclosure: dict[str, Any]
+    public_survey: dict[str, Any]
+    responses: dict[str, Any]
+    council_by_code: dict[str, Council] = field(init=False, repr=False)
+    tool_by_id: dict[str, Tool] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "council_by_code", {c.gss_code: c for c in self.councils})
+        object.__setattr__(self, "tool_by_id", {t.id: t for t in self.tools})
+
+    def level_column(self, characteristic_id: str) -> str:
+        """Name of the wide-file column holding a characteristic's level answer."""
+        return f"lvl_{characteristic_id}"
+
+    def statement_column(self, statement_id: str) -> str:
+        """Name of the wide-file column holding a statement's agree/disagree answer."""
+        return f"st_{statement_id}"
+
+    def tool_answer_columns(self, tool_id: str) -> list[str]:
+        """Level and statement columns a tool's response file must have, in contract order."""
+        tool = self.tool_by_id[tool_id]
+        return [self.level_column(c.id) for c in self.characteristics] + [
+            self.statement_column(s) for s in tool.statements
+        ]
+
+
+def _read_yaml(name: str) -> dict[str, Any]:
+    with (CONFIG_DIR / name).open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def _read_councils() -> tuple[Council, ...]:
+    with (CONFIG_DIR / "councils.csv").open(encoding="utf-8", newline="") as handle:
+        return tuple(
+            Council(
+                gss_code=row["gss_code"],
+                name_en=row["name_en"],
+                name_cy=row["name_cy"],
+                official_name_en=row["official_name_en"],
+                official_name_cy=row["official_name_cy"],
+                aliases=tuple(a for a in row["aliases"].split("|") if a),
+            )
+            for row in csv.DictReader(handle)
+        )
+
+
+@cache
+def load_settings() -> Settings:
+    """Read every configuration file once per process."""
+    framework = _read_yaml("framework.yaml")
+    tools = _read_yaml("tools.yaml")
+    method = _read_yaml("method.yaml")
+    return Settings(
+        councils=_read_councils(),
+        themes=tuple(Theme(**t) for t in framework["themes"]),
+        characteristics=tuple(
+            Characteristic(
+                id=c["id"],
+                theme=c["theme"],
+                name_en=c["name_en"],
+                levels={int(k): v for k, v in c["levels"].items()},
+            )
+            for c in framework["characteristics"]
+        ),
+        statements=tuple(Statement(**s) for s in framework["statements"]),
+        recipient_groups={g["id"]: g["name_en"] for g in tools["recipient_groups"]},
+        tools=tuple(
+            Tool(
+                id=t["id"],
+                recipient_group=t["recipient_group"],
+                title_en=t["title_en"],
+                statements=tuple(t["statements"]),
+            )
+            for t in tools["tools"]
+        ),
+        maturity=MaturityMethod(**method["maturity"]),
+        disclosure=method["disclosure"],
+        public_survey=method["public_survey"],
+        responses=method["responses"],
+    )
+
+
+def configure_offline_environment() -> None:
+    """Switch off analytics in Prefect and Great Expectations unless the user chose otherwise."""
+    for key, value in OFFLINE_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)

@@ -1,0 +1,111 @@
+"""Shapes passed between stages: the study folder, extracted tables and quarantine records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+QUARANTINE_COLUMNS = ["dataset", "source_file", "source_row", "column", "value", "reason"]
+LINEAGE_COLUMNS = ["source_file", "source_row", "source_sha256"]
+STUDY_KEYS = ("wave", "title", "fieldwork_start", "fieldwork_end")
+
+
+class DatasetError(Exception):
+    """A whole input is unusable (missing, unreadable, wrong columns, empty): the run stops cleanly."""
+
+
+@dataclass(frozen=True)
+class Study:
+    """What study.yaml says about a study folder."""
+
+    root: Path
+    wave: str
+    title: str
+    fieldwork_start: date
+    fieldwork_end: date
+    demo: bool = False
+
+    @property
+    def responses_dir(self) -> Path:
+        return self.root / "responses"
+
+
+@dataclass
+class ExtractedTable:
+    """One input file after extract: its rows in contract columns plus lineage, and rows rejected."""
+
+    dataset: str
+    source_file: str
+    sha256: str
+    rows_read: int
+    frame: pd.DataFrame
+    rejected: pd.DataFrame = field(default_factory=lambda: empty_quarantine())
+
+
+@dataclass
+class ValidatedTable:
+    """One input file after validation: rows fit to load, and every row set aside with its reasons."""
+
+    dataset: str
+    source_file: str
+    sha256: str
+    rows_read: int
+    frame: pd.DataFrame
+    quarantine: pd.DataFrame
+
+    @property
+    def rows_quarantined(self) -> int:
+        return int(self.quarantine["source_row"].nunique()) if len(self.quarantine) else 0
+
+    @property
+    def rows_loaded(self) -> int:
+        return len(self.frame)
+
+
+def empty_quarantine() -> pd.DataFrame:
+    """A quarantine table with no rows but the right columns."""
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "source_row" else "str") for c in QUARANTINE_COLUMNS})
+
+
+def read_study(root: Path, wave: str | None = None) -> Study:
+    """Read study.yaml, checking the keys the pipeline needs and any --wave the user gave."""
+    path = root / "study.yaml"
+    if not path.is_file():
+        raise DatasetError(
+            f"{path}: not found. A study folder needs study.yaml with {', '.join(STUDY_KEYS)} "
+            "(see README, 'The study folder'); `maturity demo --out DIR` writes an example."
+        )
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise DatasetError(f"{path}: not valid YAML ({error}). Fix the file and run again.") from error
+    missing = [k for k in STUDY_KEYS if k not in spec]
+    if missing:
+        raise DatasetError(f"{path}: missing {', '.join(missing)}. Add them and run again.")
+    study_wave = str(spec["wave"])
+    if wave is not None and wave != study_wave:
+        raise DatasetError(
+            f"{path} is for wave {study_wave} but --wave {wave} was given. "
+            "Leave out --wave or point --inputs at that wave's study folder."
+        )
+    try:
+        start = date.fromisoformat(str(spec["fieldwork_start"]))
+        end = date.fromisoformat(str(spec["fieldwork_end"]))
+    except ValueError as error:
+        raise DatasetError(
+            f"{path}: fieldwork dates must be YYYY-MM-DD ({error}). Fix them and run again."
+        ) from error
+    if end < start:
+        raise DatasetError(f"{path}: fieldwork_end {end} is before fieldwork_start {start}.")
+    return Study(
+        root=root,
+        wave=study_wave,
+        title=str(spec["title"]),
+        fieldwork_start=start,
+        fieldwork_end=end,
+        demo=bool(spec.get("demo", False)),
+    )

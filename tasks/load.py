@@ -1,0 +1,83 @@
+"""Load: reshape validated inputs into warehouse tables and write them for the wave."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NONE
+
+from maturity.settings import load_settings
+from tasks.contracts import LINEAGE_COLUMNS, ValidatedTable
+from warehouse.store import write_table
+
+LEVEL_PREFIX = "lvl_"
+STATEMENT_PREFIX = "st_"
+
+
+def _responses(tables: list[ValidatedTable]) -> pd.DataFrame:
+    frames = [t.frame for t in tables if t.dataset.startswith("responses:")]
+    return pd.concat(frames, ignore_index=True)
+
+
+def build_respondents(tables: list[ValidatedTable]) -> pd.DataFrame:
+    """One row per response with its pseudonymised id, tool, role and lineage."""
+    columns = ["response_id", "gss_code", "tool_id", "recipient_group", "submitted_at", "role"]
+    return _responses(tables)[columns + LINEAGE_COLUMNS]
+
+
+def build_answers(tables: list[ValidatedTable]) -> pd.DataFrame:
+    """Long form: one row per answer to a level question or statement."""
+    keys = ["response_id", "gss_code", "tool_id", "recipient_group"]
+    dont_know = load_settings().responses["dont_know"]
+    parts = []
+    for table in tables:
+        if not table.dataset.startswith("responses:"):
+            continue
+        items = [c for c in table.frame.columns if c.startswith((LEVEL_PREFIX, STATEMENT_PREFIX))]
+        long = table.frame.melt(id_vars=keys, value_vars=items, var_name="column", value_name="answer")
+        parts.append(long)
+    answers = pd.concat(parts, ignore_index=True)
+    is_level = answers["column"].str.startswith(LEVEL_PREFIX)
+    answers["item_type"] = is_level.map({True: "level", False: "statement"})
+    answers["item_id"] = answers["column"].str.split("_", n=1).str[1]
+    numeric = pd.to_numeric(answers["answer"].where(answers["answer"] != dont_know), errors="coerce")
+    answers["answer_value"] = numeric.astype("Int8")
+    return answers.drop(columns="column")
+
+
+def build_comments(tables: list[ValidatedTable]) -> pd.DataFrame:
+    """The free-text comments that were given, kept apart from answers because they are restricted."""
+    responses = _responses(tables)
+    given = responses[responses["comments"].notna()]
+    return given[["response_id", "gss_code", "tool_id", "comments"]].rename(columns={"comments": "comment"})
+
+
+def build_public_survey(table: ValidatedTable) -> pd.DataFrame:
+    """Public survey in long form: one row per respondent and question."""
+    questions = [q["id"] for q in load_settings().public_survey["questions"]]
+    keys = ["respondent_id", "gss_code", "age_band", "sex"]
+    return table.frame.melt(id_vars=keys, value_vars=questions, var_name="question_id", value_name="answer")
+
+
+def load_warehouse(tables: list[ValidatedTable], root: Path, wave: str) -> dict[str, int]:
+    """Write every input-derived table for the wave; return rows written per table."""
+    by_name = {t.dataset: t for t in tables}
+    outputs = {
+        "invitations": by_name["invitations"].frame,
+        "respondents": build_respondents(tables),
+        "answers": build_answers(tables),
+        "comments": build_comments(tables),
+        "public_survey": build_public_survey(by_name["public_survey"]),
+        "population": by_name["population"].frame,
+    }
+    for name, frame in outputs.items():
+        write_table(root, name, wave, frame)
+    return {name: len(frame) for name, frame in outputs.items()}
+
+
+@task(name="load-warehouse", cache_policy=NONE)
+def load_warehouse_task(tables: list[ValidatedTable], root: Path, wave: str) -> dict[str, int]:
+    """Prefect wrapper: write validated inputs to the warehouse."""
+    return load_warehouse(tables, root, wave)

@@ -1,0 +1,156 @@
+"""Explicit pyarrow schemas for every warehouse table, and how each is partitioned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+_LINEAGE = [
+    pa.field("source_file", pa.string(), nullable=False),
+    pa.field("source_row", pa.int64(), nullable=False),
+    pa.field("source_sha256", pa.string(), nullable=False),
+]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A warehouse table: its columns (partition keys excluded), sort order and restriction."""
+
+    name: str
+    schema: pa.Schema
+    sort_by: tuple[str, ...]
+    restricted: bool = False
+    description: str = ""
+
+
+# Every table is partitioned by wave and council (wave=<w>/gss_code=<code>); partition keys are in
+# the directory names, not the files.
+PARTITION_KEYS = ("wave", "gss_code")
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in [
+        TableSpec(
+            "invitations",
+            pa.schema(
+                [
+                    pa.field("tool_id", pa.string(), nullable=False),
+                    pa.field("recipient_group", pa.string(), nullable=False),
+                    pa.field("invited", pa.int64(), nullable=False),
+                    *_LINEAGE,
+                ]
+            ),
+            sort_by=("tool_id",),
+            description="People invited to each data tool.",
+        ),
+        TableSpec(
+            "respondents",
+            pa.schema(
+                [
+                    pa.field("response_id", pa.string(), nullable=False),
+                    pa.field("tool_id", pa.string(), nullable=False),
+                    pa.field("recipient_group", pa.string(), nullable=False),
+                    pa.field("submitted_at", pa.timestamp("s"), nullable=False),
+                    pa.field("role", pa.string()),
+                    *_LINEAGE,
+                ]
+            ),
+            sort_by=("tool_id", "response_id"),
+            restricted=True,
+            description="One row per data-tool response (pseudonymised id, role). Restricted.",
+        ),
+        TableSpec(
+            "answers",
+            pa.schema(
+                [
+                    pa.field("response_id", pa.string(), nullable=False),
+                    pa.field("tool_id", pa.string(), nullable=False),
+                    pa.field("recipient_group", pa.string(), nullable=False),
+                    pa.field("item_type", pa.string(), nullable=False),
+                    pa.field("item_id", pa.string(), nullable=False),
+                    pa.field("answer", pa.string()),
+                    pa.field("answer_value", pa.int8()),
+                ]
+            ),
+            sort_by=("tool_id", "response_id", "item_type", "item_id"),
+            restricted=True,
+            description="Long form: one row per answer (level or statement); answer_value empty for DK or skipped.",
+        ),
+        TableSpec(
+            "comments",
+            pa.schema(
+                [
+                    pa.field("response_id", pa.string(), nullable=False),
+                    pa.field("tool_id", pa.string(), nullable=False),
+                    pa.field("comment", pa.string(), nullable=False),
+                ]
+            ),
+            sort_by=("tool_id", "response_id"),
+            restricted=True,
+            description="Free-text comments as given. Restricted: never published as data.",
+        ),
+        TableSpec(
+            "public_survey",
+            pa.schema(
+                [
+                    pa.field("respondent_id", pa.string(), nullable=False),
+                    pa.field("age_band", pa.string(), nullable=False),
+                    pa.field("sex", pa.string(), nullable=False),
+                    pa.field("question_id", pa.string(), nullable=False),
+                    pa.field("answer", pa.string()),
+                ]
+            ),
+            sort_by=("respondent_id", "question_id"),
+            restricted=True,
+            description="Public survey answers, long form, one row per respondent and question.",
+        ),
+        TableSpec(
+            "population",
+            pa.schema(
+                [
+                    pa.field("age_band", pa.string(), nullable=False),
+                    pa.field("sex", pa.string(), nullable=False),
+                    pa.field("population", pa.int64(), nullable=False),
+                ]
+            ),
+            sort_by=("age_band", "sex"),
+            description="Adult population by age band and sex: the survey's weighting margins.",
+        ),
+        TableSpec(
+            "response_rates",
+            pa.schema(
+                [
+                    pa.field("recipient_group", pa.string(), nullable=False),
+                    pa.field("invited", pa.int64(), nullable=False),
+                    pa.field("responses", pa.int64(), nullable=False),
+                    pa.field("response_rate", pa.float64()),
+                ]
+            ),
+            sort_by=("recipient_group",),
+            description="Responses received over people invited, by recipient group and in total.",
+        ),
+        TableSpec(
+            "maturity_levels",
+            pa.schema(
+                [
+                    pa.field("characteristic", pa.string(), nullable=False),
+                    pa.field("recipient_group", pa.string(), nullable=False),
+                    pa.field("n_answered", pa.int64(), nullable=False),
+                    pa.field("n_valid", pa.int64(), nullable=False),
+                    pa.field("n_dont_know", pa.int64(), nullable=False),
+                    pa.field("share_level_1", pa.float64()),
+                    pa.field("share_level_2", pa.float64()),
+                    pa.field("share_level_3", pa.float64()),
+                    pa.field("mean_level", pa.float64()),
+                    pa.field("level", pa.int8()),
+                    pa.field("ci_lower", pa.float64()),
+                    pa.field("ci_upper", pa.float64()),
+                    pa.field("low_base", pa.bool_(), nullable=False),
+                ]
+            ),
+            sort_by=("characteristic", "recipient_group"),
+            description="Maturity level per characteristic and recipient group, with a bootstrap interval.",
+        ),
+    ]
+}
