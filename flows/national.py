@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 
+from maturity.demo import write_demo_study
 from maturity.settings import load_settings
 from tasks.contracts import Study, read_study
 from tasks.extract import (
@@ -23,6 +24,9 @@ from tasks.publish import publish_open_data_task
 from tasks.report import render_reports_task
 from tasks.score import score_wave_task
 from tasks.validate import validate_table_task, write_quality_record_task
+
+DEFAULT_OUT = Path("output")
+DEMO_STUDY_FOLDER = "demo-study"
 
 
 @dataclass
@@ -38,8 +42,11 @@ class RunSummary:
 
 
 @task(name="read-study", cache_policy=NONE)
-def read_study_task(inputs: Path, wave: str | None) -> Study:
-    """Prefect wrapper: read and check study.yaml."""
+def read_study_task(inputs: Path | None, out: Path, wave: str | None) -> Study:
+    """Read and check study.yaml; with no inputs, write the bundled demo study under OUT and use it."""
+    if inputs is None:
+        inputs = write_demo_study(out / DEMO_STUDY_FOLDER)
+        get_run_logger().info("No inputs given: using the bundled demo study, written to %s", inputs)
     return read_study(inputs, wave)
 
 
@@ -49,11 +56,11 @@ def current_run_id() -> str:
     return f"{started:%Y%m%dT%H%M%S}-{str(flow_run.id)[:8]}"
 
 
-@flow(name="national-run", log_prints=True)
-def national_run(inputs: Path, out: Path, wave: str | None = None) -> RunSummary:
+@flow(name="national-run")
+def national_run(inputs: Path | None = None, out: Path = DEFAULT_OUT, wave: str | None = None) -> RunSummary:
     """Run the national study for every council and publish reports and open data."""
     run_id = current_run_id()
-    study = read_study_task(inputs, wave)
+    study = read_study_task(inputs, out, wave)
     extracting = [
         extract_invitations_task.submit(study),
         *[extract_responses_task.submit(study, tool.id) for tool in load_settings().tools],

@@ -22,11 +22,15 @@ app = typer.Typer(
 console = Console()
 EXIT_DATA_ERROR = 1
 EXIT_USAGE_ERROR = 2
-DEFAULT_OUT = Path("output")
+DEFAULT_OUT = Path("output")  # the same default as the flow's, kept here so --help is instant
 
 
-class _HideUserErrorTracebacks(logging.Filter):
-    """Keep Prefect's one-line failure message for a data problem, without the Python traceback."""
+class _QuietRunLog(logging.Filter):
+    """Drop per-task 'Completed' lines, and tracebacks for data problems (the message says it all)."""
+
+    def __init__(self, verbose: bool) -> None:
+        super().__init__()
+        self.verbose = verbose
 
     def filter(self, record: logging.LogRecord) -> bool:
         from tasks.contracts import DatasetError
@@ -34,20 +38,24 @@ class _HideUserErrorTracebacks(logging.Filter):
         if record.exc_info and isinstance(record.exc_info[1], DatasetError):
             record.exc_info = None
             record.exc_text = None
-        return True
+        return self.verbose or not record.getMessage().startswith("Finished in state Completed")
 
 
-def _quiet_prefect_logging() -> None:
-    for name in ("prefect.task_runs", "prefect.flow_runs", "prefect.task_engine", "prefect.flow_engine"):
-        logging.getLogger(name).addFilter(_HideUserErrorTracebacks())
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+def _configure_run_log(verbose: bool) -> None:
+    for name in ("prefect.task_runs", "prefect.flow_runs"):
+        logger = logging.getLogger(name)
+        for old in [f for f in logger.filters if isinstance(f, _QuietRunLog)]:
+            logger.removeFilter(old)
+        logger.addFilter(_QuietRunLog(verbose))
 
 
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder to write the study into.")],
     seed: Annotated[int | None, typer.Option(help="Random seed; the same seed gives the same files.")] = None,
-    scale: Annotated[int, typer.Option(min=1, help="Multiply respondents (and invitations) this many times.")] = 1,
+    scale: Annotated[
+        int, typer.Option(min=1, help="Multiply respondents (and invitations) this many times.")
+    ] = 1,
 ) -> None:
     """Write a synthetic demo study folder.
 
@@ -66,24 +74,22 @@ def run(
     ] = None,
     out: Annotated[Path, typer.Option(help="Where outputs go.")] = DEFAULT_OUT,
     wave: Annotated[str | None, typer.Option(help="Wave to run; must match study.yaml if given.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Log every task run.")] = False,
 ) -> None:
     """Run the national study: extract, validate, load, score and publish every council.
 
     Example: maturity run --inputs studies/2018 --out output
     """
     configure_offline_environment()
-    from maturity.demo import write_demo_study
-    from tasks.contracts import DatasetError
-
     started = time.perf_counter()
-    if inputs is None:
-        inputs = write_demo_study(out / "demo-study")
-        console.print(f"No --inputs given: using the bundled demo study, written to {inputs}.")
     from flows.national import national_run
+    from tasks.contracts import DatasetError
+    from tasks.validate import start_warm_up
 
-    _quiet_prefect_logging()
+    _configure_run_log(verbose)
+    start_warm_up()
     try:
-        summary = national_run(inputs=inputs.resolve(), out=out.resolve(), wave=wave)
+        summary = national_run(inputs=inputs.resolve() if inputs else None, out=out.resolve(), wave=wave)
     except DatasetError as error:
         console.print(f"[bold red]Stopped:[/bold red] {error}", highlight=False)
         console.print("Nothing was loaded or published.")
@@ -100,7 +106,9 @@ def _print_summary(summary, seconds: float) -> None:
     console.print(table)
     quarantined = int(summary.accounting["rows_quarantined"].sum())
     if quarantined:
-        console.print(f"[yellow]{quarantined} row(s) quarantined[/yellow]: see {summary.quality_dir / 'quarantine.csv'}")
+        console.print(
+            f"[yellow]{quarantined} row(s) quarantined[/yellow]: see {summary.quality_dir / 'quarantine.csv'}"
+        )
     console.print(f"Reports: {len(summary.reports)} in {summary.reports[0].parent}")
     console.print(f"Open data: {', '.join(str(p) for p in summary.open_data)}")
     console.print(f"Finished in {seconds:.1f} s.")

@@ -52,6 +52,7 @@ def normalise_council_name(value: str) -> str:
     text = unicodedata.normalize("NFKD", value)
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
     text = text.replace("&", " and ")
+    text = re.sub(r"[.'\u2019]", "", text)  # "C.C." is "cc", "Môn's" is "mons"
     text = re.sub(r"[^a-z0-9]+", " ", text).strip()
     changed = True
     while changed:

@@ -68,7 +68,9 @@ class ValidatedTable:
 
 def empty_quarantine() -> pd.DataFrame:
     """A quarantine table with no rows but the right columns."""
-    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "source_row" else "str") for c in QUARANTINE_COLUMNS})
+    return pd.DataFrame(
+        {c: pd.Series(dtype="int64" if c == "source_row" else "str") for c in QUARANTINE_COLUMNS}
+    )
 
 
 def read_study(root: Path, wave: str | None = None) -> Study:

@@ -54,12 +54,10 @@ def read_csv_as_text(path: Path) -> pd.DataFrame:
 def find_identity_columns(columns: list[str]) -> list[str]:
     """Columns that identify a respondent and must never be stored."""
     rules = load_settings().responses
-    patterns = [re.compile(rf"(^|_){p}($|_)", re.IGNORECASE) for p in rules["identity_column_patterns"]]
-    return [
-        c
-        for c in columns
-        if c in rules["identity_columns"] or any(p.search(c) for p in patterns)
+    patterns = [
+        re.compile(rf"(^|[^a-z]){p}($|[^a-z])", re.IGNORECASE) for p in rules["identity_column_patterns"]
     ]
+    return [c for c in columns if c in rules["identity_columns"] or any(p.search(c) for p in patterns)]
 
 
 def pseudonymise(values: pd.Series, key: str, namespace: str) -> pd.Series:
@@ -84,7 +82,9 @@ def pseudonym_key(study: Study) -> str:
     )
 
 
-def resolve_councils(frame: pd.DataFrame, dataset: str, source_file: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def resolve_councils(
+    frame: pd.DataFrame, dataset: str, source_file: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Add gss_code from the council column; rows naming an unknown council are rejected."""
     resolver = council_resolver()
     codes: dict[str, str | None] = {}

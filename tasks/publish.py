@@ -60,8 +60,16 @@ def open_maturity_levels(scores: Scores) -> pd.DataFrame:
         table[column] = table[column].round(2)
     table = withhold_small_bases(table, ANSWER_STATISTICS)
     table["level"] = table["level"].astype("Int8")
-    columns = ["wave", *NAME_COLUMNS, "characteristic", "recipient_group", "n_valid",
-               *ANSWER_STATISTICS, "low_base", "status"]
+    columns = [
+        "wave",
+        *NAME_COLUMNS,
+        "characteristic",
+        "recipient_group",
+        "n_valid",
+        *ANSWER_STATISTICS,
+        "low_base",
+        "status",
+    ]
     return table[columns].sort_values(["gss_code", "characteristic"], ignore_index=True)
 
 

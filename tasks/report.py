@@ -39,8 +39,11 @@ def report_text(language: str) -> dict[str, Any]:
         return yaml.safe_load(handle)
 
 
+NOT_AVAILABLE = "\u2013"  # an en dash, as typeset tables show a missing figure
+
+
 def _format_level(value: float) -> str:
-    return "–" if pd.isna(value) else f"{round_half_up(value, 1):.1f}"
+    return NOT_AVAILABLE if pd.isna(value) else f"{round_half_up(value, 1):.1f}"
 
 
 def response_rows(rates: pd.DataFrame, gss_code: str) -> list[dict[str, Any]]:
@@ -53,8 +56,12 @@ def response_rows(rates: pd.DataFrame, gss_code: str) -> list[dict[str, Any]]:
         invited = int(council.at[group, "invited"]) if group in council.index else 0
         responses = int(council.at[group, "responses"]) if group in council.index else 0
         rows.append(
-            {"label": label, "invited": invited, "responses": responses,
-             "percent": whole_percent(responses, invited)}
+            {
+                "label": label,
+                "invited": invited,
+                "responses": responses,
+                "percent": whole_percent(responses, invited),
+            }
         )
     return rows
 
@@ -74,20 +81,23 @@ def theme_sections(scores: Scores, gss_code: str) -> list[dict[str, Any]]:
             found = characteristic.id in combined.index
             cell = combined.loc[characteristic.id] if found else None
             level = int(cell["level"]) if found and pd.notna(cell["level"]) else None
-            rows.append({
-                "name": characteristic.name_en,
-                "level": level,
-                "mean": _format_level(cell["mean_level"]) if found else "–",
-                "ci_lower": _format_level(cell["ci_lower"]) if found else "–",
-                "ci_upper": _format_level(cell["ci_upper"]) if found else "–",
-                "low_base": bool(cell["low_base"]) if found else False,
-                "descriptor": characteristic.levels.get(level, "") if level else "",
-                "distribution": [
-                    int(spread.at[characteristic.id, f"councils_level_{lv}"])
-                    if characteristic.id in spread.index else 0
-                    for lv in LEVELS
-                ],
-            })
+            rows.append(
+                {
+                    "name": characteristic.name_en,
+                    "level": level,
+                    "mean": _format_level(cell["mean_level"]) if found else NOT_AVAILABLE,
+                    "ci_lower": _format_level(cell["ci_lower"]) if found else NOT_AVAILABLE,
+                    "ci_upper": _format_level(cell["ci_upper"]) if found else NOT_AVAILABLE,
+                    "low_base": bool(cell["low_base"]) if found else False,
+                    "descriptor": characteristic.levels.get(level, "") if level else "",
+                    "distribution": [
+                        int(spread.at[characteristic.id, f"councils_level_{lv}"])
+                        if characteristic.id in spread.index
+                        else 0
+                        for lv in LEVELS
+                    ],
+                }
+            )
         sections.append({"id": theme.id, "name_en": theme.name_en, "rows": rows})
     return sections
 
@@ -141,23 +151,32 @@ def national_context(scores: Scores, study: Study, draft: bool) -> dict[str, Any
         "levels": LEVELS,
         "characteristics": settings.characteristics,
         "heatmap": [
-            {"gss_code": c.gss_code, "name": c.name_en,
-             "levels": [level_of(c.gss_code, ch.id) for ch in settings.characteristics]}
+            {
+                "gss_code": c.gss_code,
+                "name": c.name_en,
+                "levels": [level_of(c.gss_code, ch.id) for ch in settings.characteristics],
+            }
             for c in councils
         ],
         "distribution": [
-            {"name": ch.name_en,
-             "counts": [int(spread.at[ch.id, f"councils_level_{lv}"]) if ch.id in spread.index else 0
-                        for lv in LEVELS]}
+            {
+                "name": ch.name_en,
+                "counts": [
+                    int(spread.at[ch.id, f"councils_level_{lv}"]) if ch.id in spread.index else 0
+                    for lv in LEVELS
+                ],
+            }
             for ch in settings.characteristics
         ],
         "response_table": [
-            {"name": c.name_en,
-             "officers_invited": invited(c.gss_code, "officers"),
-             "officers_percent": percent(c.gss_code, "officers"),
-             "members_invited": invited(c.gss_code, "elected_members"),
-             "members_percent": percent(c.gss_code, "elected_members"),
-             "total_percent": percent(c.gss_code, TOTAL_GROUP)}
+            {
+                "name": c.name_en,
+                "officers_invited": invited(c.gss_code, "officers"),
+                "officers_percent": percent(c.gss_code, "officers"),
+                "members_invited": invited(c.gss_code, "elected_members"),
+                "members_percent": percent(c.gss_code, "elected_members"),
+                "total_percent": percent(c.gss_code, TOTAL_GROUP),
+            }
             for c in councils
         ],
     }

@@ -117,8 +117,18 @@ def summarise_cell(
     contributing = [g for g, s in samples.items() if s.n_valid > 0]
     rows = []
     for group, sample in samples.items():
-        rows.append(_row(group, sample.counts, sample.mean, sample.shares, replicate_means.get(group),
-                         sample.n_valid < method.low_base_below, method, alpha))
+        rows.append(
+            _row(
+                group,
+                sample.counts,
+                sample.mean,
+                sample.shares,
+                replicate_means.get(group),
+                sample.n_valid < method.low_base_below,
+                method,
+                alpha,
+            )
+        )
     counts = sum(s.counts for s in samples.values())
     if contributing:
         shares = np.mean([samples[g].shares for g in contributing], axis=0)
@@ -212,7 +222,9 @@ class Scores:
 
 def score_wave(root: Path, wave: str) -> Scores:
     """Compute and store response rates and maturity levels for a wave from the warehouse."""
-    rates = compute_response_rates(read_table(root, "invitations", wave), read_table(root, "respondents", wave))
+    rates = compute_response_rates(
+        read_table(root, "invitations", wave), read_table(root, "respondents", wave)
+    )
     maturity = compute_maturity_levels(read_table(root, "answers", wave), wave)
     write_table(root, "response_rates", wave, rates)
     write_table(root, "maturity_levels", wave, maturity)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 import json
+import logging
 import threading
 from datetime import datetime, time
 from functools import cache
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
 from maturity.settings import EXPECTATIONS_DIR, configure_offline_environment, load_settings
@@ -27,6 +28,7 @@ from tasks.contracts import (
 # Great Expectations is not thread-safe when several batches share one context.
 _GX_LOCK = threading.Lock()
 TABLE_LEVEL_PREFIX = "expect_table_"
+INDEX_KEY = "suite_position"
 
 
 def suite_name(dataset: str) -> str:
@@ -123,9 +125,24 @@ def _gx_datasource() -> Any:
     import great_expectations as gx  # deferred: importing GX costs several seconds
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    # GX pins one of its own loggers to INFO; its notes about temporary folders are not ours to show.
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context.data_sources.add_pandas("maturity")
+
+
+def start_warm_up() -> threading.Thread:
+    """Import GX and build its context in the background, e.g. while Prefect's server starts."""
+
+    def warm_up() -> None:
+        with _GX_LOCK:
+            _gx_datasource()
+
+    thread = threading.Thread(target=warm_up, name="gx-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 @cache
@@ -139,22 +156,28 @@ def run_suite(frame: pd.DataFrame, suite: dict[str, Any], parameters: dict[str, 
     """Validate a frame with GX and return the failed expectations (their suite JSON entries)."""
     import great_expectations as gx
 
+    # GX does not report results in suite order, so each expectation carries its position in meta.
+    tagged = [
+        {**entry, "meta": {**entry.get("meta", {}), INDEX_KEY: position}}
+        for position, entry in enumerate(suite["expectations"])
+    ]
     with _GX_LOCK:
         batch = _gx_batch_definition(suite["name"]).get_batch(batch_parameters={"dataframe": frame})
         result = batch.validate(
-            gx.ExpectationSuite(name=suite["name"], expectations=suite["expectations"]),
+            gx.ExpectationSuite(name=suite["name"], expectations=tagged),
             expectation_parameters=parameters,
             result_format="BOOLEAN_ONLY",
         )
     failed = []
-    for entry, outcome in zip(suite["expectations"], result.results, strict=True):
-        raised = (outcome.exception_info or {}).get("raised_exception")
-        if raised:
+    for outcome in result.results:
+        position = outcome.expectation_config.meta[INDEX_KEY]
+        entry = suite["expectations"][position]
+        if (outcome.exception_info or {}).get("raised_exception"):
             message = outcome.exception_info.get("exception_message")
             raise DatasetError(f"check {entry['type']} on {entry['kwargs']} could not run: {message}")
         if not outcome.success:
-            failed.append(entry)
-    return failed
+            failed.append(position)
+    return [suite["expectations"][position] for position in sorted(failed)]
 
 
 def _resolve(value: Any, parameters: dict[str, Any]) -> Any:
@@ -246,9 +269,11 @@ def validate_table(table: ExtractedTable, study: Study) -> ValidatedTable:
         mask = failing_rows(typed, expectation, parameters)
         bad |= mask
         records.append(quarantine_records(table, table.frame, mask, expectation))
-    quarantine = pd.concat([r for r in records if len(r)], ignore_index=True) if any(
-        len(r) for r in records
-    ) else table.rejected
+    quarantine = (
+        pd.concat([r for r in records if len(r)], ignore_index=True)
+        if any(len(r) for r in records)
+        else table.rejected
+    )
     return ValidatedTable(
         dataset=table.dataset,
         source_file=table.source_file,
@@ -261,8 +286,16 @@ def validate_table(table: ExtractedTable, study: Study) -> ValidatedTable:
 
 @task(name="validate", task_run_name="validate-{table.dataset}", cache_policy=NONE)
 def validate_table_task(table: ExtractedTable, study: Study) -> ValidatedTable:
-    """Prefect wrapper: validate one extracted table."""
-    return validate_table(table, study)
+    """Prefect wrapper: validate one extracted table and log its row accounting."""
+    validated = validate_table(table, study)
+    get_run_logger().info(
+        "%s: %d rows read, %d loaded, %d quarantined",
+        table.source_file,
+        validated.rows_read,
+        validated.rows_loaded,
+        validated.rows_quarantined,
+    )
+    return validated
 
 
 class AccountingError(RuntimeError):

@@ -75,7 +75,7 @@ TABLES: dict[str, TableSpec] = {
             ),
             sort_by=("tool_id", "response_id", "item_type", "item_id"),
             restricted=True,
-            description="Long form: one row per answer (level or statement); answer_value empty for DK or skipped.",
+            description="One row per answer (level or statement); answer_value is empty for DK or skipped.",
         ),
         TableSpec(
             "comments",

@@ -1,0 +1,22 @@
+# The two commands: `make run` (national study on the bundled demo) and `make test`.
+# Both set everything up from nothing: uv (if absent), then .venv from the committed uv.lock.
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+ARGS ?=
+
+.PHONY: setup run test lint
+
+setup:
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv>=0.9"
+	@$(UV) sync --frozen --quiet
+
+run: setup
+	.venv/bin/maturity run $(ARGS)
+
+test: setup
+	.venv/bin/ruff check .
+	.venv/bin/pytest
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .

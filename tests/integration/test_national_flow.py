@@ -1,0 +1,84 @@
+"""The national flow end to end on the demo study, under one Prefect test server."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from maturity.settings import load_settings
+from tasks.contracts import DatasetError
+
+COUNCIL_CODES = [c.gss_code for c in load_settings().councils]
+
+
+def test_national_run_writes_every_output(demo_study: Path, tmp_path: Path) -> None:
+    from flows.national import national_run
+
+    summary = national_run(inputs=demo_study, out=tmp_path)
+
+    reports = sorted(p.name for p in (tmp_path / "reports" / "2018").iterdir())
+    assert reports == sorted([f"{code}.en.html" for code in COUNCIL_CODES] + ["national.en.html"])
+    page = (tmp_path / "reports" / "2018" / "W06000004.en.html").read_text()
+    cells = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    for row in ("Officers 133 67 50%", "Elected Members 47 9 19%", "Total 180 76 42%"):
+        assert row in cells
+
+    rates = pd.read_csv(tmp_path / "open-data" / "2018" / "response_rates.csv")
+    levels = pd.read_csv(tmp_path / "open-data" / "2018" / "maturity_levels.csv")
+    assert set(rates["gss_code"]) == {*COUNCIL_CODES, "W92000004"}
+    assert set(levels["gss_code"]) == set(COUNCIL_CODES)
+
+    accounting = summary.accounting
+    assert len(accounting) == 9
+    assert (accounting["rows_read"] == accounting["rows_loaded"] + accounting["rows_quarantined"]).all()
+    assert (summary.quality_dir / "quarantine.csv").is_file()
+
+    partitions = sorted(p.name for p in (tmp_path / "warehouse" / "answers" / "wave=2018").iterdir())
+    assert partitions == [f"gss_code={code}" for code in COUNCIL_CODES]
+    assert not list((tmp_path / "warehouse").glob(".staging*/*"))
+
+
+def test_a_broken_file_stops_the_run_before_anything_is_loaded(study_copy: Path, tmp_path: Path) -> None:
+    from flows.national import national_run
+
+    path = study_copy / "responses" / "elected_members.csv"
+    pd.read_csv(path, dtype=str).drop(columns=["lvl_leadership"]).to_csv(path, index=False)
+    with pytest.raises(DatasetError, match=r"elected_members\.csv: missing column\(s\) lvl_leadership"):
+        national_run(inputs=study_copy, out=tmp_path)
+    assert not (tmp_path / "warehouse").exists()
+    assert not (tmp_path / "reports").exists()
+    assert not (tmp_path / "open-data").exists()
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed `maturity` command against the session's Prefect test server."""
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), "COLUMNS": "200"}
+    command = [str(Path(sys.executable).parent / "maturity"), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_cli_runs_the_bundled_demo_and_prints_the_accounting(tmp_path: Path) -> None:
+    result = run_cli("run", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "responses/service_managers.csv" in result.stdout
+    assert "Starting temporary server" not in result.stdout + result.stderr
+    assert (tmp_path / "demo-study" / "study.yaml").is_file()
+    assert (tmp_path / "reports" / "2018" / "national.en.html").is_file()
+
+
+def test_cli_data_error_is_one_clear_message_without_traceback(study_copy: Path, tmp_path: Path) -> None:
+    (study_copy / "invitations.csv").unlink()
+    result = run_cli("run", "--inputs", str(study_copy), "--out", str(tmp_path))
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "invitations.csv: not found" in output
+    assert "Traceback" not in output
+    assert not (tmp_path / "warehouse").exists()

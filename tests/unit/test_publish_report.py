@@ -1,0 +1,95 @@
+"""Open data and reports show the right figures, withhold small bases and escape everything."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from maturity.settings import load_settings
+from tasks.publish import open_maturity_levels, publish_open_data, withhold_small_bases
+from tasks.report import council_context, render_reports, template_environment
+
+
+def _text(page: str) -> str:
+    page = re.sub(r"<style>.*?</style>", "", page, flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+def test_open_data_csvs_have_codes_names_and_reference_figures(scored_demo, tmp_path: Path) -> None:
+    paths = publish_open_data(scored_demo.scores, tmp_path)
+    assert [p.name for p in paths] == ["response_rates.csv", "maturity_levels.csv"]
+    rates = pd.read_csv(tmp_path / "open-data" / "2018" / "response_rates.csv", dtype={"wave": str})
+    denbighshire = rates[rates["gss_code"] == "W06000004"].set_index("recipient_group")
+    assert denbighshire.loc["officers", ["invited", "responses"]].tolist() == [133, 67]
+    assert denbighshire.loc["total", "response_rate_pct"] == pytest.approx(42.2)
+    assert set(denbighshire["council_name_cy"]) == {"Sir Ddinbych"}
+    assert "W92000004" in set(rates["gss_code"])
+    levels = pd.read_csv(tmp_path / "open-data" / "2018" / "maturity_levels.csv")
+    assert len(levels) == 22 * 7
+    assert set(levels["recipient_group"]) == {"all"}
+    assert levels["level"].dropna().isin([1, 2, 3]).all()
+    assert (levels["level"] <= 2).mean() > 0.8  # most councils at levels 1-2, as the study found
+
+
+def test_open_data_contains_no_respondent_level_or_free_text(
+    scored_demo, demo_study: Path, tmp_path: Path
+) -> None:
+    publish_open_data(scored_demo.scores, tmp_path)
+    published = "".join(p.read_text() for p in (tmp_path / "open-data").rglob("*.csv"))
+    comments = pd.read_csv(demo_study / "responses" / "service_managers.csv", dtype=str)["comments"].dropna()
+    assert not any(comment in published for comment in comments.unique())
+    assert "@example-council.gov.uk" not in published
+    assert "R_" not in published
+
+
+def test_statistics_on_fewer_than_ten_valid_answers_are_withheld() -> None:
+    table = pd.DataFrame({"n_valid": [9, 10], "mean_level": [1.7, 2.1], "level": [2, 2]})
+    withheld = withhold_small_bases(table, ["mean_level", "level"])
+    assert withheld["status"].tolist() == ["[c]", ""]
+    assert pd.isna(withheld.loc[0, "mean_level"])
+    assert pd.isna(withheld.loc[0, "level"])
+    assert withheld.loc[1, "mean_level"] == pytest.approx(2.1)
+
+
+def test_withholding_applies_to_published_maturity(scored_demo) -> None:
+    scores = scored_demo.scores
+    tweaked = scores.maturity_levels.copy()
+    first = tweaked.index[tweaked["recipient_group"] == "all"][0]
+    tweaked.loc[first, "n_valid"] = 3
+    scores_small = type(scores)(scores.wave, scores.response_rates, tweaked, scores.level_distribution)
+    published = open_maturity_levels(scores_small)
+    assert (published["status"] == "[c]").sum() == 1
+    assert published.loc[published["status"] == "[c]", "mean_level"].isna().all()
+
+
+def test_reports_for_every_council_and_national(scored_demo, tmp_path: Path) -> None:
+    paths = render_reports(scored_demo.scores, scored_demo.study, tmp_path)
+    names = {p.name for p in paths}
+    assert names == {f"{c.gss_code}.en.html" for c in load_settings().councils} | {"national.en.html"}
+    denbighshire = _text((tmp_path / "reports" / "2018" / "W06000004.en.html").read_text())
+    assert "Officers 133 67 50%" in denbighshire
+    assert "Elected Members 47 9 19%" in denbighshire
+    assert "Total 180 76 42%" in denbighshire
+    assert "Denbighshire County Council" in denbighshire
+    for theme in (
+        "Vision, leadership & culture",
+        "Data protection",
+        "Skills & capacity",
+        "Evidence-based decisions",
+    ):
+        assert f"What we found: {theme}" in denbighshire
+    national = _text((tmp_path / "reports" / "2018" / "national.en.html").read_text())
+    assert "Merthyr Tydfil" in national
+    assert "Isle of Anglesey" in national
+
+
+def test_report_values_are_escaped(scored_demo) -> None:
+    context = council_context(scored_demo.scores, scored_demo.study, "W06000004", draft=True)
+    context["study_title"] = "<script>alert('x')</script>"
+    page = template_environment().get_template("council.html.j2").render(context)
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;" in page

@@ -1,0 +1,207 @@
+"""Scoring follows DESIGN.md section 5: response rates, levels, equal group weights, bootstrap."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from maturity.settings import load_settings
+from tasks.score import (
+    GroupSample,
+    assign_level,
+    cell_rng,
+    compute_maturity_levels,
+    compute_response_rates,
+    national_level_distribution,
+    round_half_up,
+    whole_percent,
+)
+
+METHOD = load_settings().maturity
+
+
+def _respondents(gss: str, group: str, count: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"gss_code": gss, "recipient_group": group, "response_id": [f"{gss}{group}{i}" for i in range(count)]}
+    )
+
+
+def test_response_rates_reproduce_the_reference_table() -> None:
+    invitations = pd.DataFrame(
+        {
+            "gss_code": ["W06000004"] * 3,
+            "recipient_group": ["officers", "officers", "elected_members"],
+            "tool_id": ["leadership", "service_managers", "elected_members"],
+            "invited": [33, 100, 47],
+        }
+    )
+    respondents = pd.concat(
+        [_respondents("W06000004", "officers", 67), _respondents("W06000004", "elected_members", 9)]
+    )
+    rates = compute_response_rates(invitations, respondents).set_index(["gss_code", "recipient_group"])
+    figures = {
+        group: (
+            int(rates.at[("W06000004", group), "invited"]),
+            int(rates.at[("W06000004", group), "responses"]),
+        )
+        for group in ("officers", "elected_members", "total")
+    }
+    assert figures == {"officers": (133, 67), "elected_members": (47, 9), "total": (180, 76)}
+    assert [whole_percent(*reversed(figures[g])) for g in ("officers", "elected_members", "total")] == [
+        50,
+        19,
+        42,
+    ]
+    assert rates.at[("W92000004", "total"), "responses"] == 76
+
+
+def test_council_with_no_responses_in_a_group_has_rate_zero_not_missing() -> None:
+    invitations = pd.DataFrame(
+        {
+            "gss_code": ["W06000001"] * 2,
+            "recipient_group": ["officers", "elected_members"],
+            "tool_id": ["leadership", "elected_members"],
+            "invited": [10, 30],
+        }
+    )
+    rates = compute_response_rates(invitations, _respondents("W06000001", "officers", 4))
+    members = rates[(rates.gss_code == "W06000001") & (rates.recipient_group == "elected_members")]
+    assert members["responses"].item() == 0
+    assert members["response_rate"].item() == 0
+
+
+def test_percentages_round_half_up() -> None:
+    assert whole_percent(1, 8) == 13  # 12.5 -> 13, where round() would give 12
+    assert round_half_up(2.25, 1) == 2.3
+    assert whole_percent(5, 0) == 0
+
+
+@pytest.mark.parametrize(
+    ("mean", "level"), [(1.0, 1), (1.4999, 1), (1.5, 2), (2.4999, 2), (2.5, 3), (3.0, 3)]
+)
+def test_level_boundaries(mean: float, level: int) -> None:
+    assert assign_level(mean, METHOD) == level
+
+
+def test_no_valid_answers_gives_no_level() -> None:
+    assert assign_level(float("nan"), METHOD) is None
+
+
+def _level_answers(gss: str, characteristic: str, group: str, answers: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "gss_code": gss,
+            "recipient_group": group,
+            "item_type": "level",
+            "item_id": characteristic,
+            "answer": answers,
+            "response_id": [f"{group}-{i}" for i in range(len(answers))],
+        }
+    )
+
+
+def test_groups_weigh_equally_and_dont_know_is_left_out() -> None:
+    answers = pd.concat(
+        [
+            # 20 officers: mean 1.5 (10 at level 1, 10 at level 2), plus 5 don't knows.
+            _level_answers("W06000004", "leadership", "officers", ["1"] * 10 + ["2"] * 10 + ["DK"] * 5),
+            # 10 members all at level 3.
+            _level_answers("W06000004", "leadership", "elected_members", ["3"] * 10),
+        ]
+    )
+    table = compute_maturity_levels(answers, "2018").set_index("recipient_group")
+    assert table.at["officers", "mean_level"] == pytest.approx(1.5)
+    assert table.at["officers", "n_dont_know"] == 5
+    assert table.at["officers", "n_valid"] == 20
+    assert table.at["elected_members", "mean_level"] == pytest.approx(3.0)
+    # Equal weights give 2.25, not the pooled 2.0 (30 answers: 10x1, 10x2, 10x3).
+    assert table.at["all", "mean_level"] == pytest.approx(2.25)
+    assert table.at["all", "level"] == 2
+    assert table.at["all", "share_level_3"] == pytest.approx(0.5)
+    assert not table.at["all", "low_base"]
+
+
+def test_small_groups_are_flagged_low_base() -> None:
+    answers = pd.concat(
+        [
+            _level_answers("W06000004", "open_data", "officers", ["1"] * 30),
+            _level_answers("W06000004", "open_data", "elected_members", ["2"] * 9),
+        ]
+    )
+    table = compute_maturity_levels(answers, "2018").set_index("recipient_group")
+    assert bool(table.at["elected_members", "low_base"])
+    assert not table.at["officers", "low_base"]
+    assert bool(table.at["all", "low_base"])
+
+
+def test_group_with_only_dont_know_does_not_count_in_the_combined_mean() -> None:
+    answers = pd.concat(
+        [
+            _level_answers("W06000004", "open_data", "officers", ["2"] * 12),
+            _level_answers("W06000004", "open_data", "elected_members", ["DK"] * 4),
+        ]
+    )
+    table = compute_maturity_levels(answers, "2018").set_index("recipient_group")
+    assert table.at["all", "mean_level"] == pytest.approx(2.0)
+    assert np.isnan(table.at["elected_members", "mean_level"])
+    assert pd.isna(table.at["elected_members", "level"])
+
+
+def test_bootstrap_is_seeded_per_cell() -> None:
+    sample = GroupSample(np.array([20, 30, 10, 5]))
+    first = sample.bootstrap_means(cell_rng(1, "2018", "W06000004", "leadership"), 500)
+    again = sample.bootstrap_means(cell_rng(1, "2018", "W06000004", "leadership"), 500)
+    other = sample.bootstrap_means(cell_rng(1, "2018", "W06000005", "leadership"), 500)
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+def test_bootstrap_matches_resampling_respondents() -> None:
+    """Multinomial draws over answer counts are the same distribution as resampling respondents."""
+    counts = np.array([12, 25, 8, 6])
+    answers = np.repeat([1, 2, 3, 0], counts)  # 0 stands for don't know
+    rng = np.random.default_rng(7)
+    direct = []
+    for _ in range(4000):
+        draw = rng.choice(answers, size=answers.size, replace=True)
+        valid = draw[draw > 0]
+        direct.append(valid.mean())
+    ours = GroupSample(counts).bootstrap_means(np.random.default_rng(8), 4000)
+    assert np.mean(ours) == pytest.approx(np.mean(direct), abs=0.01)
+    assert np.std(ours) == pytest.approx(np.std(direct), rel=0.06)
+    assert np.quantile(ours, [0.025, 0.975]) == pytest.approx(np.quantile(direct, [0.025, 0.975]), abs=0.03)
+
+
+def test_interval_contains_the_mean_and_narrows_with_more_answers() -> None:
+    small = pd.concat(
+        [
+            _level_answers("W06000004", "leadership", "officers", ["1", "2", "3", "2"] * 5),
+            _level_answers("W06000004", "leadership", "elected_members", ["1", "2"] * 5),
+        ]
+    )
+    large = pd.concat(
+        [
+            _level_answers("W06000004", "leadership", "officers", ["1", "2", "3", "2"] * 50),
+            _level_answers("W06000004", "leadership", "elected_members", ["1", "2"] * 50),
+        ]
+    )
+    narrow = compute_maturity_levels(large, "2018").set_index("recipient_group").loc["all"]
+    wide = compute_maturity_levels(small, "2018").set_index("recipient_group").loc["all"]
+    for row in (narrow, wide):
+        assert row["ci_lower"] <= row["mean_level"] <= row["ci_upper"]
+    assert (narrow["ci_upper"] - narrow["ci_lower"]) < (wide["ci_upper"] - wide["ci_lower"]) / 2
+
+
+def test_national_distribution_counts_councils_per_level() -> None:
+    maturity = pd.DataFrame(
+        {
+            "gss_code": ["W06000001", "W06000002", "W06000003", "W06000001"],
+            "characteristic": ["leadership"] * 3 + ["open_data"],
+            "recipient_group": ["all"] * 4,
+            "level": pd.array([1, 2, 2, 3], dtype="Int8"),
+        }
+    )
+    table = national_level_distribution(maturity).set_index("characteristic")
+    assert table.loc["leadership"].tolist() == [1, 2, 0]
+    assert table.loc["open_data"].tolist() == [0, 0, 1]
