@@ -13,9 +13,10 @@ setup:
 run: setup
 	.venv/bin/maturity run $(ARGS)
 
+# PostgreSQL-backed tests use a local server that scripts/start-postgres starts (skipped if it cannot).
 test: setup
 	.venv/bin/ruff check .
-	.venv/bin/pytest
+	MATURITY_TEST_POSTGRES_URL="$$(scripts/start-postgres 2>/dev/null)" .venv/bin/pytest
 
 lint: setup
 	.venv/bin/ruff check .

@@ -18,6 +18,18 @@ from maturity.demo import write_demo_study
 
 
 @pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """SQLAlchemy URL of a real PostgreSQL database (started by scripts/start-postgres in `make test`)."""
+    url = os.environ.get("MATURITY_TEST_POSTGRES_URL", "")
+    if not url:
+        pytest.skip(
+            "no PostgreSQL server: scripts/start-postgres could not start one "
+            "(it needs Debian's postgresql package, or root to install it)"
+        )
+    return url
+
+
+@pytest.fixture(scope="session")
 def demo_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The scale-1 demo study, written once for the whole session (treat as read-only)."""
     return write_demo_study(tmp_path_factory.mktemp("demo") / "study")
