@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 
+from flows.summary import RunSummary, summarise_run
 from maturity.demo import write_demo_study
 from maturity.settings import load_settings
 from tasks.contracts import Study, read_study
@@ -22,23 +21,11 @@ from tasks.extract import (
 from tasks.load import load_warehouse_task
 from tasks.publish import publish_open_data_task
 from tasks.report import render_reports_task
-from tasks.score import score_wave_task
-from tasks.validate import validate_table_task, write_quality_record_task
+from tasks.runs import DEFAULT_OUT, close_run_task, mark_flow_run_failed, open_run_task, record_inputs_task
+from tasks.score import score_councils_task, score_national_task
+from tasks.validate import validate_table_task
 
-DEFAULT_OUT = Path("output")
 DEMO_STUDY_FOLDER = "demo-study"
-
-
-@dataclass
-class RunSummary:
-    """What a national run read, set aside and wrote."""
-
-    run_id: str
-    wave: str
-    accounting: pd.DataFrame
-    quality_dir: Path
-    reports: list[Path]
-    open_data: list[Path]
 
 
 @task(name="read-study", cache_policy=NONE)
@@ -50,16 +37,11 @@ def read_study_task(inputs: Path | None, out: Path, wave: str | None) -> Study:
     return read_study(inputs, wave)
 
 
-def current_run_id() -> str:
-    """A run id that sorts by time and names the Prefect flow run it came from."""
-    started = flow_run.scheduled_start_time
-    return f"{started:%Y%m%dT%H%M%S}-{str(flow_run.id)[:8]}"
-
-
-@flow(name="national-run")
+@flow(name="national-run", on_failure=[mark_flow_run_failed], on_crashed=[mark_flow_run_failed])
 def national_run(inputs: Path | None = None, out: Path = DEFAULT_OUT, wave: str | None = None) -> RunSummary:
     """Run the national study for every council and publish reports and open data."""
-    run_id = current_run_id()
+    parameters = {"inputs": inputs, "out": out, "wave": wave}
+    run = open_run_task(out, "national-run", parameters, str(flow_run.id))
     study = read_study_task(inputs, out, wave)
     extracting = [
         extract_invitations_task.submit(study),
@@ -70,9 +52,11 @@ def national_run(inputs: Path | None = None, out: Path = DEFAULT_OUT, wave: str 
     extracted = [future.result() for future in extracting]
     validating = [validate_table_task.submit(table, study) for table in extracted]
     validated = [future.result() for future in validating]
-    accounting = write_quality_record_task(validated, out / "quality" / run_id)
-    load_warehouse_task(validated, out / "warehouse", study.wave)
-    scores = score_wave_task(out / "warehouse", study.wave)
-    reports = render_reports_task(scores, study, out)
-    open_data = publish_open_data_task(scores, out)
-    return RunSummary(run_id, study.wave, accounting, out / "quality" / run_id, reports, open_data)
+    accounting = record_inputs_task(run, study.wave, validated)
+    load_warehouse_task(validated, run.warehouse, study.wave)
+    score_councils_task(run.warehouse, study.wave)
+    scores = score_national_task(run.warehouse, study.wave)
+    reports = render_reports_task(scores, study, run.version)
+    open_data = publish_open_data_task(scores, run.version)
+    close_run_task(run)
+    return summarise_run(run, study.wave, accounting, reports, open_data)

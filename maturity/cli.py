@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -34,8 +36,9 @@ class _QuietRunLog(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         from tasks.contracts import DatasetError
+        from warehouse.versions import OutputLayoutError
 
-        if record.exc_info and isinstance(record.exc_info[1], DatasetError):
+        if record.exc_info and isinstance(record.exc_info[1], DatasetError | OutputLayoutError):
             record.exc_info = None
             record.exc_text = None
         return self.verbose or not record.getMessage().startswith("Finished in state Completed")
@@ -83,18 +86,118 @@ def run(
     configure_offline_environment()
     started = time.perf_counter()
     from flows.national import national_run
-    from tasks.contracts import DatasetError
     from tasks.validate import start_warm_up
 
     _configure_run_log(verbose)
     start_warm_up()
-    try:
+    with _stop_cleanly_on_user_errors():
         summary = national_run(inputs=inputs.resolve() if inputs else None, out=out.resolve(), wave=wave)
-    except DatasetError as error:
-        console.print(f"[bold red]Stopped:[/bold red] {error}", highlight=False)
-        console.print("Nothing was loaded or published.")
-        raise typer.Exit(EXIT_DATA_ERROR) from None
     _print_summary(summary, time.perf_counter() - started)
+
+
+@app.command()
+def rerun(
+    council: Annotated[
+        str, typer.Argument(help="GSS code or any accepted name, e.g. W06000004 or 'Sir Ddinbych'.")
+    ],
+    inputs: Annotated[
+        Path | None,
+        typer.Option(
+            help="Study folder with the corrected files. Default: the one the last national run used."
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Output folder of the national run to update.")] = DEFAULT_OUT,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Log every task run.")] = False,
+) -> None:
+    """Rerun one council after corrections: replace its data and report, refresh the national figures.
+
+    Example: maturity rerun "Denbighshire County Council" --inputs studies/2018
+    """
+    configure_offline_environment()
+    started = time.perf_counter()
+    from flows.rerun import council_rerun
+    from tasks.validate import start_warm_up
+
+    _configure_run_log(verbose)
+    start_warm_up()
+    with _stop_cleanly_on_user_errors():
+        summary = council_rerun(
+            council=council, inputs=inputs.resolve() if inputs else None, out=out.resolve()
+        )
+    _print_summary(summary, time.perf_counter() - started)
+
+
+@app.command()
+def status(
+    out: Annotated[Path, typer.Option(help="Output folder whose runs to list.")] = DEFAULT_OUT,
+    last: Annotated[int, typer.Option(min=1, help="How many runs to show.")] = 10,
+) -> None:
+    """List the latest runs: status, row accounting and outputs, from the run registry.
+
+    Example: maturity status --out output --last 5
+    """
+    from maturity.settings import registry_url
+    from warehouse.registry import recent_runs
+
+    runs = recent_runs(registry_url(out), last)
+    if runs.empty:
+        console.print(f"No runs recorded for {out} yet.")
+        return
+    table = Table(title=f"Latest runs in {out}")
+    for column in (
+        "run",
+        "flow",
+        "wave",
+        "council",
+        "status",
+        "started (UTC)",
+        "secs",
+        "read",
+        "loaded",
+        "quarantined",
+        "outputs",
+    ):
+        table.add_column(
+            column,
+            justify="right" if column in {"secs", "read", "loaded", "quarantined", "outputs"} else "left",
+        )
+    for row in runs.itertuples():
+        seconds = (row.finished_at - row.started_at).total_seconds() if row.finished_at else None
+        table.add_row(
+            row.id,
+            row.flow,
+            row.wave or "",
+            row.council or "",
+            _status_text(row.status, row.message),
+            f"{row.started_at:%Y-%m-%d %H:%M:%S}",
+            f"{seconds:.1f}" if seconds is not None else "",
+            *(_count(v) for v in (row.rows_read, row.rows_loaded, row.rows_quarantined, row.outputs)),
+        )
+    console.print(table)
+
+
+def _count(value: object) -> str:
+    return "" if value is None or value != value else str(int(value))
+
+
+def _status_text(status: str, message: str | None) -> str:
+    if status == "failed" and message:
+        return f"[red]failed[/red]: {message[:120]}"
+    return {"completed": "[green]completed[/green]"}.get(status, status)
+
+
+@contextmanager
+def _stop_cleanly_on_user_errors() -> Iterator[None]:
+    """Turn a data or output-folder problem into one clear line and exit code 1, not a traceback."""
+    from tasks.contracts import DatasetError
+    from warehouse.versions import OutputLayoutError
+
+    try:
+        yield
+    except (DatasetError, OutputLayoutError) as error:
+        console.print(f"[bold red]Stopped:[/bold red] {error}", highlight=False)
+        console.print("Nothing was loaded or published; the previous outputs are unchanged.")
+        raise typer.Exit(EXIT_DATA_ERROR) from None
 
 
 def _print_summary(summary, seconds: float) -> None:
@@ -109,6 +212,6 @@ def _print_summary(summary, seconds: float) -> None:
         console.print(
             f"[yellow]{quarantined} row(s) quarantined[/yellow]: see {summary.quality_dir / 'quarantine.csv'}"
         )
-    console.print(f"Reports: {len(summary.reports)} in {summary.reports[0].parent}")
+    console.print(f"Reports: {len(summary.reports)} written in {summary.reports[0].parent}")
     console.print(f"Open data: {', '.join(str(p) for p in summary.open_data)}")
     console.print(f"Finished in {seconds:.1f} s.")

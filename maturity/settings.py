@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import subprocess
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -15,6 +16,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_ROOT / "config"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 TEMPLATES_DIR = PROJECT_ROOT / "report_templates"
+
+REGISTRY_URL_ENV = "MATURITY_REGISTRY_URL"
+REGISTRY_FILE = "registry.sqlite"
 
 WALES_GSS_CODE = "W92000004"
 TOTAL_GROUP = "total"
@@ -172,3 +176,28 @@ def configure_offline_environment() -> None:
     """Switch off analytics in Prefect and Great Expectations unless the user chose otherwise."""
     for key, value in OFFLINE_ENVIRONMENT.items():
         os.environ.setdefault(key, value)
+
+
+def registry_url(out: Path) -> str:
+    """Where the run registry lives: MATURITY_REGISTRY_URL if set, else OUT/registry.sqlite."""
+    return os.environ.get(REGISTRY_URL_ENV) or f"sqlite:///{out.resolve() / REGISTRY_FILE}"
+
+
+@cache
+def code_version() -> str:
+    """Package version plus the git commit when run from a checkout, recorded with every run."""
+    from importlib.metadata import version
+
+    package = version("maturity")
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return package
+    return f"{package}+{commit}"

@@ -44,6 +44,8 @@ class ExtractedTable:
     rows_read: int
     frame: pd.DataFrame
     rejected: pd.DataFrame = field(default_factory=lambda: empty_quarantine())
+    # The council a rerun restricted this table to; None for a national run.
+    scope: str | None = None
 
 
 @dataclass

@@ -177,3 +177,18 @@ def extract_public_survey_task(study: Study) -> ExtractedTable:
 def extract_population_task(study: Study) -> ExtractedTable:
     """Prefect wrapper: extract population.csv."""
     return extract_file(study, "population", "population.csv")
+
+
+def restrict_to_council(table: ExtractedTable, gss_code: str) -> ExtractedTable:
+    """Keep only one council's rows, for a rerun: other councils' rows are out of scope, not loaded.
+
+    Rows whose council could not be resolved belong to no council, so a rerun leaves them out too.
+    """
+    rows = table.frame[table.frame["gss_code"] == gss_code].reset_index(drop=True)
+    return ExtractedTable(table.dataset, table.source_file, table.sha256, len(rows), rows, scope=gss_code)
+
+
+@task(name="restrict-to-council", task_run_name="restrict-{table.dataset}-{gss_code}", cache_policy=NONE)
+def restrict_to_council_task(table: ExtractedTable, gss_code: str) -> ExtractedTable:
+    """Prefect wrapper: keep one council's rows."""
+    return restrict_to_council(table, gss_code)

@@ -61,8 +61,10 @@ def build_public_survey(table: ValidatedTable) -> pd.DataFrame:
     return table.frame.melt(id_vars=keys, value_vars=questions, var_name="question_id", value_name="answer")
 
 
-def load_warehouse(tables: list[ValidatedTable], root: Path, wave: str) -> dict[str, int]:
-    """Write every input-derived table for the wave; return rows written per table."""
+def load_warehouse(
+    tables: list[ValidatedTable], warehouse: Path, wave: str, councils: list[str] | None = None
+) -> dict[str, int]:
+    """Write every input-derived table for the wave (or only the councils named); rows written per table."""
     by_name = {t.dataset: t for t in tables}
     outputs = {
         "invitations": by_name["invitations"].frame,
@@ -73,11 +75,13 @@ def load_warehouse(tables: list[ValidatedTable], root: Path, wave: str) -> dict[
         "population": by_name["population"].frame,
     }
     for name, frame in outputs.items():
-        write_table(root, name, wave, frame)
+        write_table(warehouse, name, wave, frame, councils)
     return {name: len(frame) for name, frame in outputs.items()}
 
 
 @task(name="load-warehouse", cache_policy=NONE)
-def load_warehouse_task(tables: list[ValidatedTable], root: Path, wave: str) -> dict[str, int]:
+def load_warehouse_task(
+    tables: list[ValidatedTable], warehouse: Path, wave: str, councils: list[str] | None = None
+) -> dict[str, int]:
     """Prefect wrapper: write validated inputs to the warehouse."""
-    return load_warehouse(tables, root, wave)
+    return load_warehouse(tables, warehouse, wave, councils)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +11,7 @@ from prefect.cache_policies import NONE
 
 from maturity.settings import ALL_GROUPS, WALES_GSS_CODE, load_settings
 from tasks.score import Scores
-from warehouse.store import replace_folder
+from warehouse.store import replace_file
 
 WALES_NAMES = ("Wales", "Cymru")
 NAME_COLUMNS = ["gss_code", "council_name_en", "council_name_cy"]
@@ -78,18 +79,20 @@ def to_csv_bytes(table: pd.DataFrame) -> bytes:
     return table.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
-def publish_open_data(scores: Scores, out: Path) -> list[Path]:
-    """Write the open-data CSVs for the wave into OUT/open-data/<wave>/, swapped in whole."""
+def publish_open_data(scores: Scores, version: Path) -> list[Path]:
+    """Write the wave's open-data release into the version, replacing the previous release whole."""
     files = {
         "response_rates.csv": to_csv_bytes(open_response_rates(scores)),
         "maturity_levels.csv": to_csv_bytes(open_maturity_levels(scores)),
     }
-    target = out / "open-data" / scores.wave
-    replace_folder(target, files)
+    target = version / "open-data" / scores.wave
+    shutil.rmtree(target, ignore_errors=True)
+    for name, content in files.items():
+        replace_file(target / name, content)
     return [target / name for name in files]
 
 
 @task(name="publish-open-data", cache_policy=NONE)
-def publish_open_data_task(scores: Scores, out: Path) -> list[Path]:
+def publish_open_data_task(scores: Scores, version: Path) -> list[Path]:
     """Prefect wrapper: publish the open-data CSVs."""
-    return publish_open_data(scores, out)
+    return publish_open_data(scores, version)

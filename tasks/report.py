@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from prefect.cache_policies import NONE
 from maturity.settings import ALL_GROUPS, TEMPLATES_DIR, TOTAL_GROUP, load_settings
 from tasks.contracts import Study
 from tasks.score import LEVELS, Scores, round_half_up, whole_percent
-from warehouse.store import replace_folder
+from warehouse.store import replace_file
 
 LANGUAGE = "en"
 
@@ -182,24 +183,32 @@ def national_context(scores: Scores, study: Study, draft: bool) -> dict[str, Any
     }
 
 
-def render_reports(scores: Scores, study: Study, out: Path, draft: bool = True) -> list[Path]:
-    """Render every council's report and the national report into OUT/reports/<wave>/, swapped in whole."""
+def render_reports(
+    scores: Scores, study: Study, version: Path, councils: list[str] | None = None, draft: bool = True
+) -> list[Path]:
+    """Render the national report and each council's report (all, or only those named) into the version."""
     environment = template_environment()
     council_template = environment.get_template("council.html.j2")
     national_template = environment.get_template("national.html.j2")
+    target = version / "reports" / scores.wave
+    if councils is None:
+        shutil.rmtree(target, ignore_errors=True)
+        councils = [c.gss_code for c in load_settings().councils]
     pages = {
-        f"{c.gss_code}.{LANGUAGE}.html": council_template.render(
-            council_context(scores, study, c.gss_code, draft)
+        f"{gss_code}.{LANGUAGE}.html": council_template.render(
+            council_context(scores, study, gss_code, draft)
         )
-        for c in load_settings().councils
+        for gss_code in councils
     }
     pages[f"national.{LANGUAGE}.html"] = national_template.render(national_context(scores, study, draft))
-    target = out / "reports" / scores.wave
-    replace_folder(target, {name: html.encode("utf-8") for name, html in pages.items()})
+    for name, page in pages.items():
+        replace_file(target / name, page.encode("utf-8"))
     return [target / name for name in sorted(pages)]
 
 
 @task(name="render-reports", cache_policy=NONE)
-def render_reports_task(scores: Scores, study: Study, out: Path) -> list[Path]:
-    """Prefect wrapper: render all reports."""
-    return render_reports(scores, study, out)
+def render_reports_task(
+    scores: Scores, study: Study, version: Path, councils: list[str] | None = None
+) -> list[Path]:
+    """Prefect wrapper: render reports."""
+    return render_reports(scores, study, version, councils)

@@ -32,17 +32,25 @@ def whole_percent(numerator: int, denominator: int) -> int:
 
 
 def compute_response_rates(invitations: pd.DataFrame, respondents: pd.DataFrame) -> pd.DataFrame:
-    """Invited, responses and rate per council x recipient group, with council and Wales totals."""
+    """Invited, responses and rate per council x recipient group, plus each council's total."""
     invited = invitations.groupby(["gss_code", "recipient_group"])["invited"].sum()
     answered = respondents.groupby(["gss_code", "recipient_group"]).size()
     rates = pd.DataFrame({"invited": invited, "responses": answered}).fillna(0).astype("int64")
     rates = rates.reset_index()
     totals = rates.groupby("gss_code", as_index=False)[["invited", "responses"]].sum()
     totals["recipient_group"] = TOTAL_GROUP
-    rates = pd.concat([rates, totals], ignore_index=True)
-    wales = rates.groupby("recipient_group", as_index=False)[["invited", "responses"]].sum()
+    return _with_rate(pd.concat([rates, totals], ignore_index=True))
+
+
+def summarise_wales_response_rates(council_rates: pd.DataFrame) -> pd.DataFrame:
+    """Wales-wide invited, responses and rate per recipient group, summed from the councils' rows."""
+    councils = council_rates[council_rates["gss_code"] != WALES_GSS_CODE]
+    wales = councils.groupby("recipient_group", as_index=False)[["invited", "responses"]].sum()
     wales["gss_code"] = WALES_GSS_CODE
-    rates = pd.concat([rates, wales], ignore_index=True)
+    return _with_rate(wales)
+
+
+def _with_rate(rates: pd.DataFrame) -> pd.DataFrame:
     rates["response_rate"] = rates["responses"] / rates["invited"].where(rates["invited"] > 0)
     return rates.sort_values(["gss_code", "recipient_group"], ignore_index=True)
 
@@ -212,7 +220,7 @@ def national_level_distribution(maturity: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass
 class Scores:
-    """Everything the publish stage needs, computed from the warehouse."""
+    """Everything the publish stage needs, read back from the warehouse after scoring."""
 
     wave: str
     response_rates: pd.DataFrame
@@ -220,18 +228,34 @@ class Scores:
     level_distribution: pd.DataFrame
 
 
-def score_wave(root: Path, wave: str) -> Scores:
-    """Compute and store response rates and maturity levels for a wave from the warehouse."""
+def score_councils(warehouse: Path, wave: str, councils: list[str] | None = None) -> None:
+    """Score councils from their warehouse partitions (all, or only those named) and store the results."""
     rates = compute_response_rates(
-        read_table(root, "invitations", wave), read_table(root, "respondents", wave)
+        read_table(warehouse, "invitations", wave, councils),
+        read_table(warehouse, "respondents", wave, councils),
     )
-    maturity = compute_maturity_levels(read_table(root, "answers", wave), wave)
-    write_table(root, "response_rates", wave, rates)
-    write_table(root, "maturity_levels", wave, maturity)
+    maturity = compute_maturity_levels(read_table(warehouse, "answers", wave, councils), wave)
+    write_table(warehouse, "response_rates", wave, rates, councils)
+    write_table(warehouse, "maturity_levels", wave, maturity, councils)
+
+
+def score_national(warehouse: Path, wave: str) -> Scores:
+    """Recompute the Wales-wide figures from every council's stored results, and return all scores."""
+    council_rates = read_table(warehouse, "response_rates", wave)
+    wales = summarise_wales_response_rates(council_rates)
+    write_table(warehouse, "response_rates", wave, wales, [WALES_GSS_CODE])
+    rates = pd.concat([council_rates[council_rates["gss_code"] != WALES_GSS_CODE], wales], ignore_index=True)
+    maturity = read_table(warehouse, "maturity_levels", wave)
     return Scores(wave, rates, maturity, national_level_distribution(maturity))
 
 
-@task(name="score", cache_policy=NONE)
-def score_wave_task(root: Path, wave: str) -> Scores:
-    """Prefect wrapper: score a wave."""
-    return score_wave(root, wave)
+@task(name="score-councils", cache_policy=NONE)
+def score_councils_task(warehouse: Path, wave: str, councils: list[str] | None = None) -> None:
+    """Prefect wrapper: score councils."""
+    score_councils(warehouse, wave, councils)
+
+
+@task(name="score-national", cache_policy=NONE)
+def score_national_task(warehouse: Path, wave: str) -> Scores:
+    """Prefect wrapper: national figures and all scores."""
+    return score_national(warehouse, wave)

@@ -256,6 +256,9 @@ def check_required_columns(table: ExtractedTable, study: Study, required: list[s
 
 def validate_table(table: ExtractedTable, study: Study) -> ValidatedTable:
     """Check one extracted table; return the rows fit to load and the quarantined ones."""
+    if table.scope is not None and table.rows_read == 0:
+        # A council may rightly have no rows in a file (no member answered); only a whole file can be empty.
+        return ValidatedTable(table.dataset, table.source_file, table.sha256, 0, table.frame, table.rejected)
     suite = expand_suite(load_suite_definition(suite_name(table.dataset)), expected_columns(table.dataset))
     check_required_columns(table, study, referenced_columns(suite))
     parameters = suite_parameters(study)
@@ -332,9 +335,3 @@ def write_quality_record(tables: list[ValidatedTable], folder: Path) -> pd.DataF
     quarantine.to_csv(folder / "quarantine.csv", index=False, lineterminator="\n")
     accounting.to_csv(folder / "accounting.csv", index=False, lineterminator="\n")
     return accounting
-
-
-@task(name="record-quality", cache_policy=NONE)
-def write_quality_record_task(tables: list[ValidatedTable], folder: Path) -> pd.DataFrame:
-    """Prefect wrapper: save quarantine and row accounting."""
-    return write_quality_record(tables, folder)

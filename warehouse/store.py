@@ -1,9 +1,15 @@
-"""Parquet warehouse: write a wave's partitions to staging and swap them in whole; read them back."""
+"""Parquet warehouse inside a run's version folder: partitioned writes and reads.
+
+Writes happen only inside a version that is not yet visible (warehouse/versions.py), so they need no
+staging of their own. Files are replaced, never rewritten in place, because versions share files
+through hard links.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
-import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -17,9 +23,14 @@ PART_FILE = "part-0.parquet"
 _COUNCIL_PARTITIONING = ds.partitioning(pa.schema([("gss_code", pa.string())]), flavor="hive")
 
 
-def table_dir(root: Path, name: str, wave: str) -> Path:
+def table_dir(warehouse: Path, name: str, wave: str) -> Path:
     """Folder holding one table's partitions for one wave."""
-    return root / name / f"wave={wave}"
+    return warehouse / name / f"wave={wave}"
+
+
+def partition_dir(warehouse: Path, name: str, wave: str, gss_code: str) -> Path:
+    """Folder holding one council's partition of a table for a wave."""
+    return table_dir(warehouse, name, wave) / f"gss_code={gss_code}"
 
 
 def to_arrow(frame: pd.DataFrame, spec: TableSpec) -> pa.Table:
@@ -29,56 +40,54 @@ def to_arrow(frame: pd.DataFrame, spec: TableSpec) -> pa.Table:
     return table.replace_schema_metadata(None)
 
 
-def _write_partitions(folder: Path, frame: pd.DataFrame, spec: TableSpec) -> None:
+def replace_file(path: Path, content: bytes) -> None:
+    """Write a file by renaming a finished temporary file over it (never in place: links are shared)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(content)
+    os.replace(temporary, path)
+
+
+def write_table(
+    warehouse: Path, name: str, wave: str, frame: pd.DataFrame, councils: Iterable[str] | None = None
+) -> None:
+    """Replace a table's partitions for a wave: all of them, or only the councils named."""
+    spec = TABLES[name]
+    if councils is None:
+        shutil.rmtree(table_dir(warehouse, name, wave), ignore_errors=True)
+        scope = None
+    else:
+        scope = set(councils)
+        outside = set(frame["gss_code"]) - scope
+        if outside:
+            raise ValueError(f"{name}: rows for {sorted(outside)} outside the councils being replaced")
+        for gss_code in scope:
+            shutil.rmtree(partition_dir(warehouse, name, wave, gss_code), ignore_errors=True)
+    table_dir(warehouse, name, wave).mkdir(parents=True, exist_ok=True)
     for gss_code, part in frame.groupby("gss_code", sort=True):
-        target = folder / f"gss_code={gss_code}"
+        target = partition_dir(warehouse, name, wave, str(gss_code))
         target.mkdir(parents=True, exist_ok=True)
         pq.write_table(to_arrow(part, spec), target / PART_FILE, compression="zstd")
 
 
-def swap_in(staged: Path, target: Path) -> None:
-    """Replace target by staged with renames, so readers see the old or the new folder, never a mix."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    retired = target.with_name(f".retired-{target.name}-{uuid.uuid4().hex[:8]}")
-    if target.exists():
-        target.rename(retired)
-    staged.rename(target)
-    shutil.rmtree(retired, ignore_errors=True)
-
-
-def write_table(root: Path, name: str, wave: str, frame: pd.DataFrame) -> Path:
-    """Write one table's partitions for a wave, replacing what the wave held before."""
+def read_table(warehouse: Path, name: str, wave: str, councils: Iterable[str] | None = None) -> pd.DataFrame:
+    """Read a table's partitions for a wave (all, or only the councils named), gss_code from folder names."""
     spec = TABLES[name]
-    staging = root / ".staging" / uuid.uuid4().hex
-    staged = staging / name
-    staged.mkdir(parents=True)
-    try:
-        _write_partitions(staged, frame, spec)
-        target = table_dir(root, name, wave)
-        swap_in(staged, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
-
-
-def replace_folder(target: Path, files: dict[str, bytes]) -> None:
-    """Write files into a staging sibling of target, then swap it in whole."""
-    staged = target.with_name(f".staging-{target.name}-{uuid.uuid4().hex[:8]}")
-    staged.mkdir(parents=True)
-    try:
-        for name, content in files.items():
-            (staged / name).write_bytes(content)
-        swap_in(staged, target)
-    finally:
-        shutil.rmtree(staged, ignore_errors=True)
-
-
-def read_table(root: Path, name: str, wave: str) -> pd.DataFrame:
-    """Read one table's partitions for a wave, with gss_code restored from the folder names."""
-    spec = TABLES[name]
-    folder = table_dir(root, name, wave)
+    folder = table_dir(warehouse, name, wave)
     schema = spec.schema.append(pa.field("gss_code", pa.string()))
-    if not folder.exists():
+    if councils is None:
+        files = sorted(folder.glob(f"gss_code=*/{PART_FILE}"))
+    else:
+        files = [
+            p for c in sorted(councils) if (p := partition_dir(warehouse, name, wave, c) / PART_FILE).exists()
+        ]
+    if not files:
         return schema.empty_table().to_pandas()
-    dataset = ds.dataset(folder, format="parquet", partitioning=_COUNCIL_PARTITIONING, schema=schema)
+    dataset = ds.dataset(
+        [str(f) for f in files],
+        format="parquet",
+        partitioning=_COUNCIL_PARTITIONING,
+        partition_base_dir=str(folder),
+        schema=schema,
+    )
     return dataset.to_table().to_pandas()

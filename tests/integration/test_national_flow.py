@@ -41,7 +41,8 @@ def test_national_run_writes_every_output(demo_study: Path, tmp_path: Path) -> N
 
     partitions = sorted(p.name for p in (tmp_path / "warehouse" / "answers" / "wave=2018").iterdir())
     assert partitions == [f"gss_code={code}" for code in COUNCIL_CODES]
-    assert not list((tmp_path / "warehouse").glob(".staging*/*"))
+    assert (tmp_path / "current").is_symlink()
+    assert len([p for p in (tmp_path / ".versions").iterdir() if p.is_dir()]) == 1
 
 
 def test_a_broken_file_stops_the_run_before_anything_is_loaded(study_copy: Path, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from maturity.settings import load_settings
 from tasks.contracts import Study, read_study
 from tasks.extract import extract_file, extract_public_survey, extract_responses
 from tasks.load import load_warehouse
-from tasks.score import Scores, score_wave
+from tasks.score import Scores, score_councils, score_national
 from tasks.validate import validate_table
 
 
@@ -34,4 +34,5 @@ def scored_demo(demo_study: Path, tmp_path_factory: pytest.TempPathFactory) -> S
     validated = [validate_table(table, study) for table in extracted]
     warehouse = tmp_path_factory.mktemp("warehouse")
     load_warehouse(validated, warehouse, study.wave)
-    return ScoredStudy(study, warehouse, score_wave(warehouse, study.wave))
+    score_councils(warehouse, study.wave)
+    return ScoredStudy(study, warehouse, score_national(warehouse, study.wave))

@@ -15,6 +15,7 @@ from tasks.score import (
     compute_response_rates,
     national_level_distribution,
     round_half_up,
+    summarise_wales_response_rates,
     whole_percent,
 )
 
@@ -39,7 +40,9 @@ def test_response_rates_reproduce_the_reference_table() -> None:
     respondents = pd.concat(
         [_respondents("W06000004", "officers", 67), _respondents("W06000004", "elected_members", 9)]
     )
-    rates = compute_response_rates(invitations, respondents).set_index(["gss_code", "recipient_group"])
+    council_rates = compute_response_rates(invitations, respondents)
+    rates = pd.concat([council_rates, summarise_wales_response_rates(council_rates)])
+    rates = rates.set_index(["gss_code", "recipient_group"])
     figures = {
         group: (
             int(rates.at[("W06000004", group), "invited"]),

@@ -1,0 +1,97 @@
+"""A council rerun: re-extract, re-validate and replace one council; refresh national figures and reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NONE
+from prefect.runtime import flow_run
+
+from flows.national import DEMO_STUDY_FOLDER
+from flows.summary import RunSummary, summarise_run
+from maturity.councils import UnknownCouncilError, resolve_council
+from maturity.settings import load_settings, registry_url
+from tasks.contracts import DatasetError, Study, read_study
+from tasks.extract import (
+    extract_invitations_task,
+    extract_population_task,
+    extract_public_survey_task,
+    extract_responses_task,
+    restrict_to_council_task,
+)
+from tasks.load import load_warehouse_task
+from tasks.publish import publish_open_data_task
+from tasks.report import render_reports_task
+from tasks.runs import DEFAULT_OUT, close_run_task, mark_flow_run_failed, open_run_task, record_inputs_task
+from tasks.score import score_councils_task, score_national_task
+from tasks.validate import validate_table_task
+from warehouse import registry
+from warehouse.store import table_dir
+from warehouse.versions import current_version
+
+
+def resolve_rerun_council(council: str) -> str:
+    """The GSS code to rerun; an unknown name (or anything like a path) is a clear error."""
+    try:
+        return resolve_council(council)
+    except UnknownCouncilError as error:
+        raise DatasetError(str(error)) from None
+
+
+def locate_rerun_study(inputs: Path | None, out: Path) -> Study:
+    """The study folder to rerun from: --inputs, else the one the last national run into OUT used."""
+    if inputs is None:
+        last = registry.last_completed_parameters(registry_url(out), "national-run")
+        if last is None:
+            raise DatasetError(
+                f"no completed national run in {out} to rerun a council against. "
+                "Run `maturity run` first, or give --inputs."
+            )
+        inputs = Path(last["inputs"]) if last.get("inputs") else out / DEMO_STUDY_FOLDER
+    study = read_study(inputs)
+    current = current_version(out)
+    if current is None or not table_dir(current / "warehouse", "invitations", study.wave).is_dir():
+        raise DatasetError(
+            f"{out} holds no national run for wave {study.wave}; a rerun replaces one council within one. "
+            "Run `maturity run` for that wave first."
+        )
+    return study
+
+
+@task(name="resolve-council", cache_policy=NONE)
+def resolve_rerun_council_task(council: str) -> str:
+    """Prefect wrapper: resolve the council to rerun."""
+    return resolve_rerun_council(council)
+
+
+@task(name="locate-study", cache_policy=NONE)
+def locate_rerun_study_task(inputs: Path | None, out: Path) -> Study:
+    """Prefect wrapper: find the study folder for a rerun."""
+    return locate_rerun_study(inputs, out)
+
+
+@flow(name="council-rerun", on_failure=[mark_flow_run_failed], on_crashed=[mark_flow_run_failed])
+def council_rerun(council: str, inputs: Path | None = None, out: Path = DEFAULT_OUT) -> RunSummary:
+    """Rerun one council from its corrected inputs and refresh the national figures that depend on it."""
+    gss_code = resolve_rerun_council_task(council)
+    parameters = {"council": council, "inputs": inputs, "out": out}
+    run = open_run_task(out, "council-rerun", parameters, str(flow_run.id), gss_code)
+    study = locate_rerun_study_task(inputs, out)
+    extracting = [
+        extract_invitations_task.submit(study),
+        *[extract_responses_task.submit(study, tool.id) for tool in load_settings().tools],
+        extract_public_survey_task.submit(study),
+        extract_population_task.submit(study),
+    ]
+    extracted = [restrict_to_council_task(future.result(), gss_code) for future in extracting]
+    validating = [validate_table_task.submit(table, study) for table in extracted]
+    validated = [future.result() for future in validating]
+    accounting = record_inputs_task(run, study.wave, validated)
+    load_warehouse_task(validated, run.warehouse, study.wave, [gss_code])
+    score_councils_task(run.warehouse, study.wave, [gss_code])
+    scores = score_national_task(run.warehouse, study.wave)
+    reports = render_reports_task(scores, study, run.version, [gss_code])
+    open_data = publish_open_data_task(scores, run.version)
+    close_run_task(run)
+    return summarise_run(run, study.wave, accounting, reports, open_data)

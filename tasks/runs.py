@@ -1,0 +1,129 @@
+"""Run bookkeeping: open a run (registry row, locked output version) and close it (atomic commit)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NONE
+
+from maturity.settings import code_version, registry_url
+from tasks.contracts import ValidatedTable
+from tasks.extract import file_sha256
+from tasks.validate import write_quality_record
+from warehouse import registry
+from warehouse.versions import abandon_version, begin_version, commit_version, written_files
+
+DEFAULT_OUT = Path("output")
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where one run writes: its id, OUT, its uncommitted version and the registry."""
+
+    run_id: str
+    flow: str
+    out: Path
+    version: Path
+    registry_url: str
+
+    @property
+    def warehouse(self) -> Path:
+        return self.version / "warehouse"
+
+    @property
+    def quality_dir(self) -> Path:
+        return self.out / "quality" / self.run_id
+
+
+def new_run_id(prefect_flow_run_id: str | None) -> str:
+    """A run id that sorts by start time and names the Prefect flow run it belongs to."""
+    suffix = (prefect_flow_run_id or uuid.uuid4().hex)[:8]
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{suffix}"
+
+
+def open_run(
+    out: Path,
+    flow: str,
+    parameters: dict[str, Any],
+    prefect_flow_run_id: str | None,
+    council: str | None = None,
+) -> RunContext:
+    """Record the run as started, then lock OUT and start its output version."""
+    run_id = new_run_id(prefect_flow_run_id)
+    out.mkdir(parents=True, exist_ok=True)
+    url = registry_url(out)
+    registry.start_run(
+        url,
+        run_id,
+        flow,
+        parameters,
+        code_version=code_version(),
+        council=council,
+        prefect_flow_run_id=prefect_flow_run_id,
+    )
+    version = begin_version(out, run_id)
+    return RunContext(run_id, flow, out, version, url)
+
+
+def record_inputs(run: RunContext, wave: str, tables: list[ValidatedTable]) -> pd.DataFrame:
+    """Save the quarantine and accounting under OUT/quality/<run_id>/ and in the registry."""
+    accounting = write_quality_record(tables, run.quality_dir)
+    quarantine = pd.concat([t.quarantine for t in tables], ignore_index=True)
+    registry.record_inputs(run.registry_url, run.run_id, wave, accounting, quarantine)
+    return accounting
+
+
+def close_run(run: RunContext) -> list[registry.OutputFile]:
+    """Commit the run's version atomically and record the files it wrote."""
+    outputs = [
+        registry.OutputFile(str(path.relative_to(run.version)), file_sha256(path), path.stat().st_size)
+        for path in written_files(run.out, run.version)
+    ]
+    commit_version(run.out, run.version)
+    registry.finish_run(run.registry_url, run.run_id, outputs)
+    return outputs
+
+
+def fail_run(out: Path, prefect_flow_run_id: str, message: str) -> None:
+    """Mark the flow run's registry entry failed and drop its half-built version."""
+    url = registry_url(out)
+    run_id = registry.run_id_for_flow_run(url, prefect_flow_run_id)
+    if run_id is not None:
+        registry.fail_run(url, run_id, message)
+        abandon_version(out, run_id)
+
+
+@task(name="open-run", cache_policy=NONE)
+def open_run_task(
+    out: Path,
+    flow: str,
+    parameters: dict[str, Any],
+    prefect_flow_run_id: str | None,
+    council: str | None = None,
+) -> RunContext:
+    """Prefect wrapper: open a run."""
+    return open_run(out, flow, parameters, prefect_flow_run_id, council)
+
+
+@task(name="record-inputs", cache_policy=NONE)
+def record_inputs_task(run: RunContext, wave: str, tables: list[ValidatedTable]) -> pd.DataFrame:
+    """Prefect wrapper: record the row accounting and quarantine."""
+    return record_inputs(run, wave, tables)
+
+
+@task(name="commit-run", cache_policy=NONE)
+def close_run_task(run: RunContext) -> list[registry.OutputFile]:
+    """Prefect wrapper: commit the run's outputs."""
+    return close_run(run)
+
+
+def mark_flow_run_failed(flow: Any, flow_run: Any, state: Any) -> None:
+    """Flow hook: a failed or crashed run is marked failed and its half-built version removed."""
+    out = Path(flow_run.parameters.get("out") or DEFAULT_OUT)
+    fail_run(out, str(flow_run.id), state.message or state.name)

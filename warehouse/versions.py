@@ -1,0 +1,177 @@
+"""Versioned outputs: each run builds a whole new version and commits it with one atomic pointer swap.
+
+OUT/
+  .versions/<run_id>/{warehouse,reports,open-data}/   one complete state per run
+  current -> .versions/<run_id>                          swapped atomically (rename of a symlink)
+  warehouse -> current/warehouse                         fixed links, so readers' paths never change
+  reports -> current/reports
+  open-data -> current/open-data
+
+A new version starts as a hard-link clone of the current one (files are never modified in place, only
+replaced), so a council rerun costs only the partitions it rewrites. A crash before the swap leaves
+`current` pointing at the previous version, byte for byte; the next run removes the half-built one.
+The previous committed version is kept for comparison or a manual roll-back.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+VERSIONS_DIR = ".versions"
+CURRENT_LINK = "current"
+PREVIOUS_MARKER = ".previous"
+LOCK_FILE = ".run.lock"
+PUBLISHED_AREAS = ("warehouse", "reports", "open-data")
+
+
+class OutputLayoutError(RuntimeError):
+    """OUT cannot take this run: a real folder where a link belongs, or another run is writing."""
+
+
+def current_version(out: Path) -> Path | None:
+    """The committed version folder, or None before the first successful run."""
+    link = out / CURRENT_LINK
+    return link.resolve() if link.is_symlink() else None
+
+
+def begin_version(out: Path, run_id: str) -> Path:
+    """Lock OUT for this run and start its version as a clone of the current one."""
+    _check_layout(out)
+    _take_lock(out, run_id)
+    _remove_versions_except(out, {current_version(out), _previous_version(out)})
+    version = out / VERSIONS_DIR / run_id
+    current = current_version(out)
+    if current is not None:
+        _clone_tree(current, version)
+    for area in PUBLISHED_AREAS:
+        (version / area).mkdir(parents=True, exist_ok=True)
+    return version
+
+
+def commit_version(out: Path, version: Path) -> None:
+    """Make a finished version the current one in a single atomic rename, then release the lock."""
+    _check_lock_held(out, version.name)
+    old = current_version(out)
+    staging_link = out / f".{CURRENT_LINK}-{version.name}"
+    staging_link.unlink(missing_ok=True)
+    staging_link.symlink_to(Path(VERSIONS_DIR) / version.name)
+    os.replace(staging_link, out / CURRENT_LINK)
+    if old is not None and old != version.resolve():
+        (out / VERSIONS_DIR / PREVIOUS_MARKER).write_text(old.name, encoding="utf-8")
+    for area in PUBLISHED_AREAS:
+        link = out / area
+        if not link.is_symlink():
+            link.symlink_to(Path(CURRENT_LINK) / area)
+    _remove_versions_except(out, {version.resolve(), old})
+    _release_lock(out, version.name)
+
+
+def abandon_version(out: Path, run_id: str) -> None:
+    """Remove the version of a run that failed, and release OUT if this run holds it."""
+    if _lock_holder(out)[1] == run_id:
+        shutil.rmtree(out / VERSIONS_DIR / run_id, ignore_errors=True)
+        _release_lock(out, run_id)
+
+
+def written_files(out: Path, version: Path) -> list[Path]:
+    """Files in a version that its run wrote itself, rather than shared unchanged from the current one."""
+    current = current_version(out)
+    written = []
+    for folder, _, files in os.walk(version):
+        for name in files:
+            path = Path(folder) / name
+            previous = current / path.relative_to(version) if current else None
+            if previous is None or not previous.exists() or not os.path.samefile(path, previous):
+                written.append(path)
+    return sorted(written)
+
+
+def _clone_tree(source: Path, target: Path) -> None:
+    """Copy a folder tree as hard links: instant, and safe because files are only ever replaced."""
+    for folder, _, files in os.walk(source):
+        relative = Path(folder).relative_to(source)
+        (target / relative).mkdir(parents=True, exist_ok=True)
+        for name in files:
+            os.link(Path(folder) / name, target / relative / name)
+
+
+def _previous_version(out: Path) -> Path | None:
+    marker = out / VERSIONS_DIR / PREVIOUS_MARKER
+    if not marker.is_file():
+        return None
+    previous = out / VERSIONS_DIR / marker.read_text(encoding="utf-8").strip()
+    return previous.resolve() if previous.is_dir() else None
+
+
+def _remove_versions_except(out: Path, keep: set[Path | None]) -> None:
+    versions = out / VERSIONS_DIR
+    if versions.is_dir():
+        for candidate in versions.iterdir():
+            if candidate.is_dir() and candidate.resolve() not in keep:
+                shutil.rmtree(candidate, ignore_errors=True)
+
+
+def _lock_holder(out: Path) -> tuple[int, str]:
+    """Process id and run id holding OUT, or (0, "") when nobody does."""
+    try:
+        pid, _, run_id = (out / LOCK_FILE).read_text(encoding="utf-8").partition(" ")
+    except FileNotFoundError:
+        return 0, ""
+    return int(pid or 0), run_id.strip()
+
+
+def _check_lock_held(out: Path, run_id: str) -> None:
+    holder_run = _lock_holder(out)[1]
+    if holder_run != run_id:
+        raise OutputLayoutError(f"run {run_id} no longer holds {out} (held by {holder_run or 'nobody'}).")
+
+
+def _take_lock(out: Path, run_id: str) -> None:
+    """Claim OUT for one run; a lock left by a process that no longer exists is taken over."""
+    lock = out / LOCK_FILE
+    for _ in range(2):
+        try:
+            descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            holder_pid, holder_run = _lock_holder(out)
+            if _process_alive(holder_pid):
+                raise OutputLayoutError(
+                    f"another run ({holder_run}, process {holder_pid}) is writing to {out}. "
+                    "Wait for it to finish, then run again."
+                ) from None
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(f"{os.getpid()} {run_id}")
+        return
+    raise OutputLayoutError(f"could not lock {out} for this run; remove {lock} if no run is active.")
+
+
+def _release_lock(out: Path, run_id: str) -> None:
+    if _lock_holder(out)[1] == run_id:
+        (out / LOCK_FILE).unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _check_layout(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for area in PUBLISHED_AREAS:
+        path = out / area
+        if path.exists() and not path.is_symlink():
+            raise OutputLayoutError(
+                f"{path} is a real folder, but this output layout keeps it as a link to the current "
+                "version. Move it out of the way (or choose another --out) and run again."
+            )
