@@ -1,0 +1,25 @@
+"""Command line for the benchmarks: `python -m benchmarks rerun [--scale K] [--repeats N]`."""
+
+from __future__ import annotations
+
+import argparse
+
+from maturity.settings import configure_offline_environment
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    rerun = commands.add_parser("rerun", help="council rerun against national run, cold and warm")
+    rerun.add_argument("--scale", type=int, default=1, help="demo study scale (default 1)")
+    rerun.add_argument("--repeats", type=int, default=3, help="warm repetitions, best taken (default 3)")
+    arguments = parser.parse_args()
+    configure_offline_environment()
+    if arguments.command == "rerun":
+        from benchmarks import rerun as benchmark
+
+        print(benchmark.run(arguments.scale, arguments.repeats))
+
+
+if __name__ == "__main__":
+    main()
