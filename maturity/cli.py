@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -136,9 +137,12 @@ def status(
 
     Example: maturity status --out output --last 5
     """
-    from maturity.settings import registry_url
+    from maturity.settings import REGISTRY_FILE, REGISTRY_URL_ENV, registry_url
     from warehouse.registry import recent_runs
 
+    if not os.environ.get(REGISTRY_URL_ENV) and not (out / REGISTRY_FILE).is_file():
+        console.print(f"No runs recorded for {out} yet (no {out / REGISTRY_FILE}).")
+        return
     runs = recent_runs(registry_url(out), last)
     if runs.empty:
         console.print(f"No runs recorded for {out} yet.")

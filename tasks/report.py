@@ -103,19 +103,25 @@ def theme_sections(scores: Scores, gss_code: str) -> list[dict[str, Any]]:
     return sections
 
 
-def council_context(scores: Scores, study: Study, gss_code: str, draft: bool) -> dict[str, Any]:
-    """Everything the council template shows, as plain values."""
-    settings = load_settings()
-    themes = theme_sections(scores, gss_code)
+def shared_context(scores: Scores, study: Study, draft: bool) -> dict[str, Any]:
+    """What every report shows: language, prose, status, wave and the framework."""
     return {
         "lang": LANGUAGE,
         "text": report_text(LANGUAGE),
         "draft": draft,
         "wave": scores.wave,
         "study_title": study.title,
-        "council": settings.council_by_code[gss_code],
         "levels": LEVELS,
-        "characteristics": settings.characteristics,
+        "characteristics": load_settings().characteristics,
+    }
+
+
+def council_context(scores: Scores, study: Study, gss_code: str, draft: bool) -> dict[str, Any]:
+    """Everything the council template shows, as plain values."""
+    themes = theme_sections(scores, gss_code)
+    return {
+        **shared_context(scores, study, draft),
+        "council": load_settings().council_by_code[gss_code],
         "response_rows": response_rows(scores.response_rates, gss_code),
         "themes": themes,
         "any_low_base": any(row["low_base"] for theme in themes for row in theme["rows"]),
@@ -144,13 +150,7 @@ def national_context(scores: Scores, study: Study, draft: bool) -> dict[str, Any
 
     spread = scores.level_distribution.set_index("characteristic")
     return {
-        "lang": LANGUAGE,
-        "text": report_text(LANGUAGE),
-        "draft": draft,
-        "wave": scores.wave,
-        "study_title": study.title,
-        "levels": LEVELS,
-        "characteristics": settings.characteristics,
+        **shared_context(scores, study, draft),
         "heatmap": [
             {
                 "gss_code": c.gss_code,

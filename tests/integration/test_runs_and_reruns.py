@@ -249,3 +249,20 @@ def test_the_registry_works_on_postgresql(
             connection.execute(sa.text(f'DROP DATABASE "{database}" WITH (FORCE)'))
         admin.dispose()
         shutil.rmtree(tmp_path / "out", ignore_errors=True)
+
+
+def test_status_lists_runs_with_their_accounting(first_run: Path) -> None:
+    maturity = Path(sys.executable).parent / "maturity"
+    env = {**os.environ, "COLUMNS": "250"}
+    shown = subprocess.run(
+        [str(maturity), "status", "--out", str(first_run)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    run = registry.recent_runs(registry_url(first_run), 1).iloc[0]
+    assert run["id"] in shown
+    assert "national-run" in shown
+    assert "completed" in shown
+    assert f"{int(run['rows_read'])}" in shown
