@@ -39,12 +39,16 @@ def build_answers(tables: list[ValidatedTable]) -> pd.DataFrame:
         long = table.frame.melt(id_vars=keys, value_vars=items, var_name="column", value_name="answer")
         parts.append(long)
     answers = pd.concat(parts, ignore_index=True)
-    is_level = answers["column"].str.startswith(LEVEL_PREFIX)
-    answers["item_type"] = is_level.map({True: "level", False: "statement"})
-    answers["item_id"] = answers["column"].str.split("_", n=1).str[1]
-    numeric = pd.to_numeric(answers["answer"].where(answers["answer"] != dont_know), errors="coerce")
-    answers["answer_value"] = numeric.astype("Int8")
-    return answers.drop(columns="column")
+    # Work on the few distinct column names and answer codes, not on every one of millions of rows.
+    column = answers.pop("column").astype("category")
+    answers["item_type"] = column.map(lambda c: "level" if c.startswith(LEVEL_PREFIX) else "statement")
+    answers["item_id"] = column.map(lambda c: c.split("_", 1)[1])
+    codes = answers["answer"].astype("category")
+    values = {code: int(code) for code in codes.cat.categories if code != dont_know}
+    answers["answer_value"] = codes.map(values).astype("float").astype("Int8")
+    for name in ("item_type", "item_id"):
+        answers[name] = answers[name].astype("str")
+    return answers
 
 
 def build_comments(tables: list[ValidatedTable]) -> pd.DataFrame:

@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -34,10 +35,24 @@ def partition_dir(warehouse: Path, name: str, wave: str, gss_code: str) -> Path:
 
 
 def to_arrow(frame: pd.DataFrame, spec: TableSpec) -> pa.Table:
-    """Cast a frame to the table's schema, in its sort order, without pandas metadata."""
-    ordered = frame.sort_values(list(spec.sort_by), kind="stable")[spec.schema.names]
-    table = pa.Table.from_pandas(ordered, schema=spec.schema, preserve_index=False)
-    return table.replace_schema_metadata(None)
+    """Cast a frame to the table's schema plus gss_code, sorted by council then the table's order."""
+    schema = spec.schema.append(pa.field("gss_code", pa.string(), nullable=False))
+    table = pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
+    order = [("gss_code", "ascending"), *[(key, "ascending") for key in spec.sort_by]]
+    return table.sort_by(order).replace_schema_metadata(None)
+
+
+def split_by_council(table: pa.Table) -> list[tuple[str, pa.Table]]:
+    """Zero-copy slices of a table sorted by gss_code, one per council, without the gss_code column."""
+    codes = table.column("gss_code").to_numpy(zero_copy_only=False)
+    if len(codes) == 0:
+        return []
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    ends = np.r_[starts[1:], len(codes)]
+    body = table.drop_columns(["gss_code"])
+    return [
+        (str(codes[start]), body.slice(start, end - start)) for start, end in zip(starts, ends, strict=True)
+    ]
 
 
 def replace_file(path: Path, content: bytes) -> None:
@@ -64,10 +79,10 @@ def write_table(
         for gss_code in scope:
             shutil.rmtree(partition_dir(warehouse, name, wave, gss_code), ignore_errors=True)
     table_dir(warehouse, name, wave).mkdir(parents=True, exist_ok=True)
-    for gss_code, part in frame.groupby("gss_code", sort=True):
-        target = partition_dir(warehouse, name, wave, str(gss_code))
+    for gss_code, part in split_by_council(to_arrow(frame, spec)):
+        target = partition_dir(warehouse, name, wave, gss_code)
         target.mkdir(parents=True, exist_ok=True)
-        pq.write_table(to_arrow(part, spec), target / PART_FILE, compression="zstd")
+        pq.write_table(part, target / PART_FILE, compression="zstd")
 
 
 def read_table(warehouse: Path, name: str, wave: str, councils: Iterable[str] | None = None) -> pd.DataFrame:

@@ -1,0 +1,113 @@
+"""Benchmark each stage at a demo scale, in one fresh process, and score against a DuckDB baseline."""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from maturity.demo import write_demo_study
+from maturity.settings import load_settings
+
+# One SQL query for the same response rates and maturity means our scoring computes (no intervals).
+DUCKDB_BASELINE = """
+WITH invited AS (
+    SELECT gss_code, recipient_group, sum(invited) AS invited
+    FROM read_parquet('{w}/invitations/wave={wave}/*/*.parquet', hive_partitioning = true)
+    GROUP BY ALL
+), answered AS (
+    SELECT gss_code, recipient_group, count(*) AS responses
+    FROM read_parquet('{w}/respondents/wave={wave}/*/*.parquet', hive_partitioning = true)
+    GROUP BY ALL
+), rates AS (
+    SELECT i.gss_code, i.recipient_group, i.invited, coalesce(a.responses, 0) AS responses,
+           coalesce(a.responses, 0) / i.invited AS response_rate
+    FROM invited i LEFT JOIN answered a USING (gss_code, recipient_group)
+), group_means AS (
+    SELECT gss_code, item_id AS characteristic, recipient_group,
+           count(answer_value) AS n_valid, avg(answer_value) AS mean_level
+    FROM read_parquet('{w}/answers/wave={wave}/*/*.parquet', hive_partitioning = true)
+    WHERE item_type = 'level'
+    GROUP BY ALL
+), combined AS (
+    SELECT gss_code, characteristic, 'all' AS recipient_group, sum(n_valid) AS n_valid,
+           avg(mean_level) AS mean_level
+    FROM group_means WHERE n_valid > 0 GROUP BY ALL
+), levels AS (
+    SELECT *, CASE WHEN mean_level < {l2} THEN 1 WHEN mean_level < {l3} THEN 2 ELSE 3 END AS level
+    FROM (SELECT * FROM group_means UNION ALL SELECT * FROM combined)
+)
+SELECT (SELECT count(*) FROM rates) AS rate_rows, (SELECT count(*) FROM levels) AS level_rows
+"""
+
+
+@contextmanager
+def stopwatch(results: dict[str, float], name: str) -> Iterator[None]:
+    """Record the wall time of the block under name."""
+    started = time.perf_counter()
+    yield
+    results[name] = time.perf_counter() - started
+
+
+def measure(scale: int) -> dict[str, Any]:
+    """Time extract, validate, load, score, DuckDB baseline, render and publish on one demo study."""
+    import duckdb
+
+    from tasks.contracts import read_study
+    from tasks.extract import extract_file, extract_public_survey, extract_responses
+    from tasks.load import load_warehouse
+    from tasks.publish import publish_open_data
+    from tasks.report import render_reports
+    from tasks.score import score_councils, score_national
+    from tasks.validate import validate_table
+
+    seconds: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="maturity-stages-") as folder:
+        root = Path(folder)
+        with stopwatch(seconds, "write demo study"):
+            study = read_study(write_demo_study(root / "s", scale=scale))
+        with stopwatch(seconds, "extract"):
+            extracted = [
+                extract_file(study, "invitations", "invitations.csv"),
+                *[extract_responses(study, tool.id) for tool in load_settings().tools],
+                extract_public_survey(study),
+                extract_file(study, "population", "population.csv"),
+            ]
+        validate_table(extracted[0], study)  # GX's import and context: a one-off, not per-scale work
+        with stopwatch(seconds, "validate"):
+            validated = [validate_table(table, study) for table in extracted]
+        del extracted
+        warehouse = root / "warehouse"
+        with stopwatch(seconds, "load"):
+            load_warehouse(validated, warehouse, study.wave)
+        del validated
+        with stopwatch(seconds, "score"):
+            score_councils(warehouse, study.wave)
+            scores = score_national(warehouse, study.wave)
+        method = load_settings().maturity
+        query = DUCKDB_BASELINE.format(
+            w=warehouse, wave=study.wave, l2=method.level_2_from, l3=method.level_3_from
+        )
+        with stopwatch(seconds, "score baseline (DuckDB)"):
+            duckdb.sql(query).fetchall()
+        with stopwatch(seconds, "render reports (HTML)"):
+            render_reports(scores, study, root)
+        with stopwatch(seconds, "publish open data"):
+            publish_open_data(scores, root)
+        answers = sum(1 for _ in warehouse.glob("answers/*/*/*.parquet"))
+    return {
+        "scale": scale,
+        "seconds": seconds,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "answer_partitions": answers,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(int(sys.argv[1]))))
