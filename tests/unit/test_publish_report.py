@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from pathlib import Path
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 from maturity.settings import load_settings
-from tasks.publish import open_maturity_levels, publish_open_data, withhold_small_bases
+from tasks.publish import control_disclosure, open_maturity_levels, publish_open_data
 from tasks.report import council_context, render_reports, template_environment
 
 
@@ -21,7 +22,12 @@ def _text(page: str) -> str:
 
 def test_open_data_csvs_have_codes_names_and_reference_figures(scored_demo, tmp_path: Path) -> None:
     paths = publish_open_data(scored_demo.scores, tmp_path)
-    assert [p.name for p in paths] == ["response_rates.csv", "maturity_levels.csv"]
+    assert [p.name for p in paths] == [
+        "response_rates.csv",
+        "maturity_levels.csv",
+        "statement_results.csv",
+        "public_survey_results.csv",
+    ]
     rates = pd.read_csv(tmp_path / "open-data" / "2018" / "response_rates.csv", dtype={"wave": str})
     denbighshire = rates[rates["gss_code"] == "W06000004"].set_index("recipient_group")
     assert denbighshire.loc["officers", ["invited", "responses"]].tolist() == [133, 67]
@@ -29,10 +35,11 @@ def test_open_data_csvs_have_codes_names_and_reference_figures(scored_demo, tmp_
     assert set(denbighshire["council_name_cy"]) == {"Sir Ddinbych"}
     assert "W92000004" in set(rates["gss_code"])
     levels = pd.read_csv(tmp_path / "open-data" / "2018" / "maturity_levels.csv")
-    assert len(levels) == 22 * 7
-    assert set(levels["recipient_group"]) == {"all"}
+    assert len(levels) == 22 * 7 * 3
+    assert set(levels["recipient_group"]) == {"all", "officers", "elected_members"}
     assert levels["level"].dropna().isin([1, 2, 3]).all()
-    assert (levels["level"] <= 2).mean() > 0.8  # most councils at levels 1-2, as the study found
+    combined = levels[levels["recipient_group"] == "all"]
+    assert (combined["level"] <= 2).mean() > 0.8  # most councils at levels 1-2, as the study found
 
 
 def test_open_data_contains_no_respondent_level_or_free_text(
@@ -48,7 +55,7 @@ def test_open_data_contains_no_respondent_level_or_free_text(
 
 def test_statistics_on_fewer_than_ten_valid_answers_are_withheld() -> None:
     table = pd.DataFrame({"n_valid": [9, 10], "mean_level": [1.7, 2.1], "level": [2, 2]})
-    withheld = withhold_small_bases(table, ["mean_level", "level"])
+    withheld = control_disclosure(table, ["mean_level", "level"], relations=[])
     assert withheld["status"].tolist() == ["[c]", ""]
     assert pd.isna(withheld.loc[0, "mean_level"])
     assert pd.isna(withheld.loc[0, "level"])
@@ -60,10 +67,12 @@ def test_withholding_applies_to_published_maturity(scored_demo) -> None:
     tweaked = scores.maturity_levels.copy()
     first = tweaked.index[tweaked["recipient_group"] == "all"][0]
     tweaked.loc[first, "n_valid"] = 3
-    scores_small = type(scores)(scores.wave, scores.response_rates, tweaked, scores.level_distribution)
-    published = open_maturity_levels(scores_small)
-    assert (published["status"] == "[c]").sum() == 1
+    key = tweaked.loc[first, ["gss_code", "characteristic"]].tolist()
+    published = open_maturity_levels(dataclasses.replace(scores, maturity_levels=tweaked))
+    cell = published[(published["gss_code"] == key[0]) & (published["characteristic"] == key[1])]
+    assert cell.set_index("recipient_group").at["all", "status"] == "[c]"
     assert published.loc[published["status"] == "[c]", "mean_level"].isna().all()
+    assert published.loc[published["status"] == "", "mean_level"].notna().all()
 
 
 def test_reports_for_every_council_and_national(scored_demo, tmp_path: Path) -> None:
