@@ -27,8 +27,9 @@ def wilson_interval(
         denominator = 1 + z**2 / n
         centre = (p + z**2 / (2 * n)) / denominator
         half_width = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denominator
-        lower = np.where(n > 0, np.clip(centre - half_width, 0.0, 1.0), np.nan)
-        upper = np.where(n > 0, np.clip(centre + half_width, 0.0, 1.0), np.nan)
+        # The interval always contains p; min/max only undo rounding at 0% and 100%.
+        lower = np.where(n > 0, np.clip(np.minimum(centre - half_width, p), 0.0, 1.0), np.nan)
+        upper = np.where(n > 0, np.clip(np.maximum(centre + half_width, p), 0.0, 1.0), np.nan)
     return lower, upper
 
 

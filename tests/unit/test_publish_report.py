@@ -10,8 +10,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from maturity.disclosure import derivable_cells
 from maturity.settings import load_settings
-from tasks.publish import control_disclosure, open_maturity_levels, publish_open_data
+from tasks.publish import (
+    control_disclosure,
+    council_relations,
+    group_relations,
+    open_maturity_levels,
+    open_statement_results,
+    publish_open_data,
+)
 from tasks.report import council_context, render_reports, template_environment
 
 
@@ -102,3 +110,67 @@ def test_report_values_are_escaped(scored_demo) -> None:
     page = template_environment().get_template("council.html.j2").render(context)
     assert "<script>alert" not in page
     assert "&lt;script&gt;" in page
+
+
+def test_statement_results_csv_has_the_agreed_columns_and_wales(scored_demo, tmp_path: Path) -> None:
+    publish_open_data(scored_demo.scores, tmp_path)
+    table = pd.read_csv(tmp_path / "open-data" / "2018" / "statement_results.csv", keep_default_na=False)
+    assert table.columns.tolist() == [
+        "wave",
+        "gss_code",
+        "council_name_en",
+        "council_name_cy",
+        "statement_id",
+        "theme",
+        "recipient_group",
+        "n_valid",
+        "pct_agree",
+        "ci_lower",
+        "ci_upper",
+        "status",
+    ]
+    wales = table[table["gss_code"] == "W92000004"]
+    assert set(wales["recipient_group"]) == {"all"}
+    assert len(wales) == len(load_settings().statements)
+    shown = table[table["status"] == ""]
+    assert (shown["n_valid"] >= 10).all()
+    values = shown[["pct_agree", "ci_lower", "ci_upper"]].astype(float)
+    assert ((values["ci_lower"] <= values["pct_agree"]) & (values["pct_agree"] <= values["ci_upper"])).all()
+    withheld = table[table["status"] == "[c]"]
+    assert (withheld[["pct_agree", "ci_lower", "ci_upper"]] == "").all().all()
+
+
+@pytest.mark.parametrize(
+    ("publish", "item", "statistic"),
+    [
+        (open_maturity_levels, "characteristic", "mean_level"),
+        (open_statement_results, "statement_id", "pct_agree"),
+    ],
+)
+def test_published_tables_leave_no_withheld_figure_derivable(scored_demo, publish, item, statistic) -> None:
+    table = publish(scored_demo.scores)
+    relations = group_relations(table, item) + council_relations(table, item)
+    withheld = (table["status"] == "[c]").to_numpy()
+    assert withheld.any()
+    assert (~withheld).any()
+    assert not derivable_cells(relations, withheld & (table["n_valid"] > 0).to_numpy())
+    # Secondary suppression happened: some figures on 10 or more answers are withheld.
+    assert (table.loc[withheld, "n_valid"] >= 10).any()
+    assert table.loc[withheld, statistic].isna().all()
+
+
+def test_public_survey_results_csv_is_national_only(scored_demo, tmp_path: Path) -> None:
+    publish_open_data(scored_demo.scores, tmp_path)
+    table = pd.read_csv(tmp_path / "open-data" / "2018" / "public_survey_results.csv", keep_default_na=False)
+    assert set(table["gss_code"]) == {"W92000004"}
+    assert table["question_id"].tolist() == ["q_effective_use", "q_told_personal_data"]
+    assert table["pct_yes"].between(0, 100).all()
+    assert set(table["status"]) == {""}
+
+
+def test_open_data_contains_no_redacted_comments_either(scored_demo, tmp_path: Path) -> None:
+    publish_open_data(scored_demo.scores, tmp_path)
+    published = "".join(p.read_text() for p in (tmp_path / "open-data").rglob("*.csv"))
+    quotes = scored_demo.scores.comment_themes["comment_redacted"].unique()
+    assert not any(quote in published for quote in quotes)
+    assert "[name]" not in published
