@@ -30,7 +30,7 @@ def open_response_rates(scores: Scores) -> pd.DataFrame:
     """Response counts and rates: not answers, so published in full."""
     table = scores.response_rates.merge(council_names(), on="gss_code", how="left")
     table["wave"] = scores.wave
-    table["response_rate_pct"] = (100 * table["response_rate"]).round(1)
+    table["response_rate_pct"] = as_percent(table["response_rate"])
     columns = ["wave", *NAME_COLUMNS, "recipient_group", "invited", "responses", "response_rate_pct"]
     return table[columns]
 
