@@ -160,6 +160,16 @@ def _next_word(words: list[_Word], i: int, allow_full_stop: bool) -> _Word | Non
     return words[i + 1] if words[i].gap == "" or (allow_full_stop and words[i].gap == ".") else None
 
 
+def _names_after_title(words: list[_Word], i: int, following: _Word | None) -> set[int]:
+    """Up to two capitalised words after the title at i are a name, whatever they are ("Cllr Smithson")."""
+    found, j, after = set(), i, following
+    while after is not None and _is_capitalised(after.text) and j < i + 2:
+        j += 1
+        found.add(j)
+        after = _next_word(words, j, allow_full_stop=_is_initial(after))
+    return found
+
+
 def _name_positions(words: list[_Word], redactor: Redactor) -> set[int]:
     """Indices of words that are (part of) a personal name."""
     found: set[int] = set()
@@ -175,12 +185,7 @@ def _name_positions(words: list[_Word], redactor: Redactor) -> set[int]:
         next_surname, next_clear = _surname_status(following.text, redactor) if following else (False, False)
         next_capital = following is not None and _is_capitalised(following.text)
         if title:
-            # Up to two capitalised words after a title are a name, whatever they are: "Cllr Smithson".
-            j, after = i, following
-            while after is not None and _is_capitalised(after.text) and j < i + 2:
-                j += 1
-                found.add(j)
-                after = _next_word(words, j, allow_full_stop=_is_initial(after))
+            found.update(_names_after_title(words, i, following))
         elif (
             given
             and next_surname
@@ -219,8 +224,9 @@ def find_name_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Sp
     return [Span(words[i].start, words[i].end, redactor.tokens["name"]) for i in positions]
 
 
-def merge_spans(spans: list[Span], text: str) -> list[Span]:
-    """Drop spans overlapping an earlier one; join names split only by spaces or an initial's stop."""
+def merge_spans(spans: list[Span], text: str, join_token: str | None = None) -> list[Span]:
+    """Drop spans overlapping an earlier one; join `join_token` spans split only by spaces or an
+    initial's full stop, so "Gareth A. Jones" becomes one token rather than three."""
     kept: list[Span] = []
     for span in spans:
         if any(span.start < k.end and k.start < span.end for k in kept):
@@ -230,12 +236,13 @@ def merge_spans(spans: list[Span], text: str) -> list[Span]:
     joined: list[Span] = []
     for span in kept:
         previous = joined[-1] if joined else None
-        between = "".join(text[previous.end : span.start].split()) if previous else None
-        initial = previous is not None and re.search(r"(?:^|\W)[A-Z]$", text[: previous.end])
-        if previous and previous.token == span.token and (between == "" or (between == "." and initial)):
-            joined[-1] = Span(previous.start, span.end, span.token)
-        else:
-            joined.append(span)
+        if previous and span.token == previous.token == join_token:
+            between = "".join(text[previous.end : span.start].split())
+            initial = re.search(r"(?:^|\W)[A-Z]$", text[: previous.end])
+            if between == "" or (between == "." and initial):
+                joined[-1] = Span(previous.start, span.end, span.token)
+                continue
+        joined.append(span)
     return joined
 
 
@@ -243,7 +250,7 @@ def redact_text(text: str, redactor: Redactor) -> tuple[str, int]:
     """The comment with personal data replaced by tokens, and how many replacements were made."""
     spans = find_pattern_spans(text, redactor)
     spans = merge_spans(spans + find_phone_spans(text, redactor), text)
-    spans = merge_spans(spans + find_name_spans(text, redactor, spans), text)
+    spans = merge_spans(spans + find_name_spans(text, redactor, spans), text, redactor.tokens["name"])
     out, cursor = [], 0
     for span in spans:
         out += [text[cursor : span.start], span.token]
