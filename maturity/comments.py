@@ -329,7 +329,7 @@ def select_quotes(coded: pd.DataFrame, rules: ThemeRules) -> pd.Series:
     other themes, with the fewest redactions; identical texts are quoted once. Ties are broken by the
     pseudonymised response id, so the choice is the same on every run.
     """
-    quotable = coded[coded["comment_redacted"].map(lambda t: is_quotable(t, rules))]
+    quotable = coded.loc[coded["comment_redacted"].map(lambda t: is_quotable(t, rules)).astype(bool)]
     ordered = quotable.sort_values(
         ["gss_code", "theme", "theme_hits", "themes_coded", "redactions", "response_id"],
         ascending=[True, True, False, True, True, True],

@@ -147,3 +147,9 @@ def test_demo_quotes_are_few_per_council_and_theme(scored_demo) -> None:
         .isin({"silos", "data_protection", "resources", "skills", "leadership_culture", "other"})
         .all()
     )
+
+
+def test_a_wave_without_comments_codes_nothing(redactor, theme_rules) -> None:
+    coded = code_comments(_comments([]), redactor, theme_rules)
+    assert coded.empty
+    assert select_quotes(coded, theme_rules).empty
