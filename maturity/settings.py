@@ -82,6 +82,20 @@ class MaturityMethod:
 
 
 @dataclass(frozen=True)
+class StatementMethod:
+    agree_answers: tuple[str, ...]
+    confidence_level: float
+
+
+@dataclass(frozen=True)
+class WeightingMethod:
+    margins: tuple[str, ...]
+    tolerance: float
+    max_iterations: int
+    warn_above_mean_ratio: float
+
+
+@dataclass(frozen=True)
 class Settings:
     councils: tuple[Council, ...]
     themes: tuple[Theme, ...]
@@ -90,7 +104,10 @@ class Settings:
     recipient_groups: dict[str, str]
     tools: tuple[Tool, ...]
     maturity: MaturityMethod
+    statement_method: StatementMethod
+    weighting: WeightingMethod
     disclosure: dict[str, Any]
+    publication: dict[str, Any]
     public_survey: dict[str, Any]
     responses: dict[str, Any]
     council_by_code: dict[str, Council] = field(init=False, repr=False)
@@ -142,6 +159,7 @@ def load_settings() -> Settings:
     framework = _read_yaml("framework.yaml")
     tools = _read_yaml("tools.yaml")
     method = _read_yaml("method.yaml")
+    weighting = method["public_survey"]["weighting"]
     return Settings(
         councils=_read_councils(),
         themes=tuple(Theme(**t) for t in framework["themes"]),
@@ -166,10 +184,27 @@ def load_settings() -> Settings:
             for t in tools["tools"]
         ),
         maturity=MaturityMethod(**method["maturity"]),
+        statement_method=StatementMethod(
+            agree_answers=tuple(method["statements"]["agree_answers"]),
+            confidence_level=method["statements"]["confidence_level"],
+        ),
+        weighting=WeightingMethod(
+            margins=tuple(weighting["margins"]),
+            tolerance=weighting["tolerance"],
+            max_iterations=weighting["max_iterations"],
+            warn_above_mean_ratio=weighting["warn_above_mean_ratio"],
+        ),
         disclosure=method["disclosure"],
+        publication=method["publication"],
         public_survey=method["public_survey"],
         responses=method["responses"],
     )
+
+
+@cache
+def load_comment_rules() -> dict[str, Any]:
+    """Redaction rules, name gazetteer and barrier themes for free-text comments."""
+    return {**_read_yaml("comments.yaml"), "names": _read_yaml("names.yaml")}
 
 
 def configure_offline_environment() -> None:

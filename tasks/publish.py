@@ -9,6 +9,7 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NONE
 
+from maturity.disclosure import Relation, apply_disclosure_control, relations_within
 from maturity.settings import ALL_GROUPS, WALES_GSS_CODE, load_settings
 from tasks.score import Scores
 from warehouse.store import replace_file
@@ -30,37 +31,44 @@ def open_response_rates(scores: Scores) -> pd.DataFrame:
     """Response counts and rates: not answers, so published in full."""
     table = scores.response_rates.merge(council_names(), on="gss_code", how="left")
     table["wave"] = scores.wave
-    table["response_rate_pct"] = (100 * table["response_rate"]).round(1)
+    table["response_rate_pct"] = as_percent(table["response_rate"])
     columns = ["wave", *NAME_COLUMNS, "recipient_group", "invited", "responses", "response_rate_pct"]
     return table[columns]
 
 
-def withhold_small_bases(table: pd.DataFrame, statistics: list[str]) -> pd.DataFrame:
-    """Blank statistics resting on too few valid answers and mark them with the status marker."""
+def control_disclosure(table: pd.DataFrame, statistics: list[str], relations: list[Relation]) -> pd.DataFrame:
+    """Apply the one disclosure rule (config/method.yaml disclosure) to a table about to be published."""
     rules = load_settings().disclosure
-    withheld = table["n_valid"] < rules["min_valid_answers"]
-    table = table.copy()
-    for column in statistics:
-        table[column] = table[column].astype("Float64").mask(withheld)
-    table["status"] = withheld.map({True: rules["withheld_status"], False: ""})
-    return table
+    return apply_disclosure_control(
+        table, statistics, relations, rules["min_valid_answers"], rules["withheld_status"]
+    )
+
+
+def group_relations(table: pd.DataFrame, item: str) -> list[Relation]:
+    """Each council's all-respondents figure for an item is computed from its two groups' figures."""
+    return relations_within(table, ["gss_code", item], "recipient_group", ALL_GROUPS)
+
+
+def council_relations(table: pd.DataFrame, item: str) -> list[Relation]:
+    """A Wales figure pools the councils' figures for the same item and group."""
+    return relations_within(table, [item, "recipient_group"], "gss_code", WALES_GSS_CODE)
+
+
+def as_percent(share: pd.Series) -> pd.Series:
+    """A share (0-1) as a percentage rounded for publication."""
+    return (100 * share).round(load_settings().publication["percent_decimals"])
 
 
 def open_maturity_levels(scores: Scores) -> pd.DataFrame:
-    """Council maturity levels for all respondents (groups weighted equally), disclosure-controlled.
-
-    Group-level rows are not published yet: with one group below the threshold, the other group and
-    the combined figure would let it be derived, and secondary suppression belongs with them.
-    """
-    combined = scores.maturity_levels[scores.maturity_levels["recipient_group"] == ALL_GROUPS]
-    table = combined.merge(council_names(), on="gss_code", how="left")
+    """Council maturity levels for officers, elected members and all respondents, disclosure-controlled."""
+    table = scores.maturity_levels.merge(council_names(), on="gss_code", how="left")
+    table = table.sort_values(["gss_code", "characteristic", "recipient_group"], ignore_index=True)
     table["wave"] = scores.wave
     for level in (1, 2, 3):
-        table[f"share_level_{level}_pct"] = (100 * table[f"share_level_{level}"]).round(1)
+        table[f"share_level_{level}_pct"] = as_percent(table[f"share_level_{level}"])
     for column in ("mean_level", "ci_lower", "ci_upper"):
-        table[column] = table[column].round(2)
-    table = withhold_small_bases(table, ANSWER_STATISTICS)
-    table["level"] = table["level"].astype("Int8")
+        table[column] = table[column].round(load_settings().publication["level_decimals"])
+    table = control_disclosure(table, ANSWER_STATISTICS, group_relations(table, "characteristic"))
     columns = [
         "wave",
         *NAME_COLUMNS,
@@ -71,7 +79,61 @@ def open_maturity_levels(scores: Scores) -> pd.DataFrame:
         "low_base",
         "status",
     ]
-    return table[columns].sort_values(["gss_code", "characteristic"], ignore_index=True)
+    return table[columns]
+
+
+def open_statement_results(scores: Scores) -> pd.DataFrame:
+    """% agree per council, statement and group, and for Wales (all pooled), disclosure-controlled."""
+    results = scores.statement_results
+    published = (results["gss_code"] != WALES_GSS_CODE) | (results["recipient_group"] == ALL_GROUPS)
+    table = results[published].merge(council_names(), on="gss_code", how="left")
+    table = table.sort_values(["gss_code", "statement_id", "recipient_group"], ignore_index=True)
+    table["wave"] = scores.wave
+    table["pct_agree"] = as_percent(table["share_agree"])
+    table["ci_lower"] = as_percent(table["ci_lower"])
+    table["ci_upper"] = as_percent(table["ci_upper"])
+    relations = group_relations(table, "statement_id") + council_relations(table, "statement_id")
+    table = control_disclosure(table, ["pct_agree", "ci_lower", "ci_upper"], relations)
+    columns = [
+        "wave",
+        *NAME_COLUMNS,
+        "statement_id",
+        "theme",
+        "recipient_group",
+        "n_valid",
+        "pct_agree",
+        "ci_lower",
+        "ci_upper",
+        "status",
+    ]
+    return table[columns]
+
+
+def open_public_survey_results(scores: Scores) -> pd.DataFrame:
+    """Weighted % yes for Wales per question, with interval, effective sample size and design effect."""
+    table = scores.public_survey_results.merge(council_names(), on="gss_code", how="left")
+    table = table.sort_values("question_id", ignore_index=True)
+    table["wave"] = scores.wave
+    table["pct_yes"] = as_percent(table["share_yes"])
+    table["ci_lower"] = as_percent(table["ci_lower"])
+    table["ci_upper"] = as_percent(table["ci_upper"])
+    decimals = load_settings().publication["level_decimals"]
+    table["effective_size"] = table["effective_size"].round(decimals)
+    table["design_effect"] = table["design_effect"].round(decimals)
+    table = control_disclosure(table, ["pct_yes", "ci_lower", "ci_upper"], relations=[])
+    columns = [
+        "wave",
+        *NAME_COLUMNS,
+        "question_id",
+        "n_valid",
+        "pct_yes",
+        "ci_lower",
+        "ci_upper",
+        "effective_size",
+        "design_effect",
+        "status",
+    ]
+    return table[columns]
 
 
 def to_csv_bytes(table: pd.DataFrame) -> bytes:
@@ -84,6 +146,8 @@ def publish_open_data(scores: Scores, version: Path) -> list[Path]:
     files = {
         "response_rates.csv": to_csv_bytes(open_response_rates(scores)),
         "maturity_levels.csv": to_csv_bytes(open_maturity_levels(scores)),
+        "statement_results.csv": to_csv_bytes(open_statement_results(scores)),
+        "public_survey_results.csv": to_csv_bytes(open_public_survey_results(scores)),
     }
     target = version / "open-data" / scores.wave
     shutil.rmtree(target, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""Score: response rates and maturity levels with bootstrap intervals (DESIGN.md section 5)."""
+"""Score: response rates, maturity levels, statements, public survey and comments (DESIGN.md section 5)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,18 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NONE
 
-from maturity.settings import ALL_GROUPS, TOTAL_GROUP, WALES_GSS_CODE, MaturityMethod, load_settings
+from maturity.comments import build_redactor, build_theme_rules, code_comments, select_quotes
+from maturity.settings import (
+    ALL_GROUPS,
+    TOTAL_GROUP,
+    WALES_GSS_CODE,
+    MaturityMethod,
+    load_comment_rules,
+    load_settings,
+)
+from maturity.stats import intervals_separate, kish_effective_size, wilson_interval
+from maturity.weighting import WeightingError, population_margins, rake_weights, summarise_weights
+from tasks.contracts import DatasetError
 from warehouse.store import read_table, write_table
 
 LEVELS = (1, 2, 3)
@@ -218,6 +229,168 @@ def national_level_distribution(maturity: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
+def compute_theme_summary(maturity: pd.DataFrame) -> pd.DataFrame:
+    """Per council x theme x group: characteristics at each level and their mean level, equally weighted.
+
+    Descriptive only (no interval): a theme's characteristics are answered by the same respondents,
+    so their bootstrap replicates are not independent and cannot simply be averaged.
+    """
+    settings = load_settings()
+    theme_of = {c.id: c.theme for c in settings.characteristics}
+    table = maturity.assign(theme=maturity["characteristic"].map(theme_of))
+    keys = ["gss_code", "theme", "recipient_group"]
+    summary = table.groupby(keys, sort=True).agg(
+        characteristics=("characteristic", "size"),
+        characteristics_scored=("mean_level", "count"),
+        mean_level=("mean_level", "mean"),
+        min_n_valid=("n_valid", "min"),
+        low_base=("low_base", "any"),
+    )
+    for level in LEVELS:
+        summary[f"characteristics_level_{level}"] = (
+            (table["level"] == level).groupby([table[k] for k in keys]).sum().astype("int64")
+        )
+    summary["level"] = pd.array(
+        [assign_level(m, settings.maturity) for m in summary["mean_level"]], dtype="Int8"
+    )
+    return summary.reset_index()
+
+
+def count_statement_answers(answers: pd.DataFrame) -> pd.DataFrame:
+    """Answered, don't know, valid and agreeing counts per council x statement x recipient group."""
+    settings = load_settings()
+    statements = answers[(answers["item_type"] == "statement") & answers["answer"].notna()]
+    flags = pd.DataFrame(
+        {
+            "gss_code": statements["gss_code"],
+            "statement_id": statements["item_id"],
+            "recipient_group": statements["recipient_group"],
+            "n_answered": 1,
+            "n_dont_know": (statements["answer"] == settings.responses["dont_know"]).astype("int64"),
+            "n_agree": statements["answer"].isin(settings.statement_method.agree_answers).astype("int64"),
+        }
+    )
+    counts = flags.groupby(["gss_code", "statement_id", "recipient_group"], sort=True).sum()
+    counts["n_valid"] = counts["n_answered"] - counts["n_dont_know"]
+    return counts.reset_index()
+
+
+STATEMENT_COUNTS = ["n_answered", "n_dont_know", "n_valid", "n_agree"]
+
+
+def add_pooled_rows(counts: pd.DataFrame) -> pd.DataFrame:
+    """Counts for all groups pooled in each council, and for Wales by group and pooled."""
+    pooled = counts.groupby(["gss_code", "statement_id"], as_index=False)[STATEMENT_COUNTS].sum()
+    pooled["recipient_group"] = ALL_GROUPS
+    councils = pd.concat([counts, pooled], ignore_index=True)
+    wales = councils.groupby(["statement_id", "recipient_group"], as_index=False)[STATEMENT_COUNTS].sum()
+    wales["gss_code"] = WALES_GSS_CODE
+    return pd.concat([councils, wales], ignore_index=True)
+
+
+def compute_statement_results(answers: pd.DataFrame) -> pd.DataFrame:
+    """% agree with a Wilson interval per council x statement x group and for Wales; flag differences."""
+    return compute_statement_results_from_counts(count_statement_answers(answers))
+
+
+def compute_statement_results_from_counts(counts: pd.DataFrame) -> pd.DataFrame:
+    """Statement results from per-council, per-group counts: pooled rows, shares, intervals, flags.
+
+    A council is flagged where its interval and Wales's interval for the same group do not overlap.
+    """
+    settings = load_settings()
+    table = add_pooled_rows(counts)
+    valid = table["n_valid"].where(table["n_valid"] > 0)
+    table["share_agree"] = table["n_agree"] / valid
+    lower, upper = wilson_interval(
+        table["share_agree"].to_numpy(),
+        table["n_valid"].to_numpy(),
+        settings.statement_method.confidence_level,
+    )
+    table["ci_lower"], table["ci_upper"] = lower, upper
+    table["theme"] = table["statement_id"].map({s.id: s.theme for s in settings.statements})
+    wales = table[table["gss_code"] == WALES_GSS_CODE].set_index(["statement_id", "recipient_group"])
+    national = wales[["ci_lower", "ci_upper"]].reindex(
+        pd.MultiIndex.from_frame(table[["statement_id", "recipient_group"]])
+    )
+    differs = intervals_separate(
+        table["ci_lower"], table["ci_upper"], national["ci_lower"].to_numpy(), national["ci_upper"].to_numpy()
+    )
+    is_council = (table["gss_code"] != WALES_GSS_CODE).to_numpy()
+    table["differs_from_national"] = pd.array(np.where(is_council, differs, pd.NA), dtype="boolean")
+    return table.sort_values(["gss_code", "statement_id", "recipient_group"], ignore_index=True)
+
+
+def survey_respondents(survey: pd.DataFrame) -> pd.DataFrame:
+    """One row per public survey respondent with the weighting variables."""
+    return survey.drop_duplicates("respondent_id")[["respondent_id", "gss_code", "age_band", "sex"]]
+
+
+def compute_survey_weights(survey: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
+    """Raking weights for every public survey respondent; a data problem stops the run clearly."""
+    method = load_settings().weighting
+    respondents = survey_respondents(survey).reset_index(drop=True)
+    try:
+        weights = rake_weights(
+            respondents,
+            population_margins(population, list(method.margins)),
+            method.tolerance,
+            method.max_iterations,
+        )
+    except WeightingError as error:
+        raise DatasetError(f"public_survey.csv and population.csv: {error}") from error
+    return respondents.assign(weight=weights)
+
+
+def compute_public_survey_results(survey: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
+    """Weighted % yes per question for Wales, Wilson interval on Kish's effective sample size."""
+    settings = load_settings()
+    method = settings.weighting
+    weighted = compute_survey_weights(survey, population)
+    overall = summarise_weights(weighted["weight"].to_numpy(), method.warn_above_mean_ratio)
+    answers = survey[survey["answer"].notna()].merge(
+        weighted[["respondent_id", "weight"]], on="respondent_id"
+    )
+    yes = settings.public_survey["yes_answer"]
+    rows = []
+    for question, part in answers.groupby("question_id", sort=True):
+        weights = part["weight"].to_numpy()
+        said_yes = (part["answer"] == yes).to_numpy()
+        effective = kish_effective_size(weights)
+        share = float(weights[said_yes].sum() / weights.sum())
+        lower, upper = wilson_interval(share, effective, settings.public_survey["confidence_level"])
+        rows.append(
+            {
+                "gss_code": WALES_GSS_CODE,
+                "question_id": question,
+                "n_valid": len(part),
+                "n_yes": int(said_yes.sum()),
+                "n_dont_know": int((part["answer"] == settings.public_survey["dont_know_answer"]).sum()),
+                "share_yes_unweighted": float(said_yes.mean()),
+                "share_yes": share,
+                "ci_lower": float(lower),
+                "ci_upper": float(upper),
+                "effective_size": effective,
+                "design_effect": len(part) / effective,
+                "weight_min": overall.min_weight,
+                "weight_max": overall.max_weight,
+                "weight_max_to_mean": overall.max_to_mean,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def compute_comment_themes(comments: pd.DataFrame) -> pd.DataFrame:
+    """Comments redacted and coded to barrier themes, with each council's chosen quotes ranked."""
+    settings = load_settings()
+    rules = load_comment_rules()
+    themes = build_theme_rules(rules)
+    coded = code_comments(comments, build_redactor(rules, settings.councils), themes)
+    coded["recipient_group"] = coded["tool_id"].map({t.id: t.recipient_group for t in settings.tools})
+    coded["quote_rank"] = select_quotes(coded, themes)
+    return coded
+
+
 @dataclass
 class Scores:
     """Everything the publish stage needs, read back from the warehouse after scoring."""
@@ -226,6 +399,11 @@ class Scores:
     response_rates: pd.DataFrame
     maturity_levels: pd.DataFrame
     level_distribution: pd.DataFrame
+    theme_summary: pd.DataFrame
+    statement_results: pd.DataFrame
+    public_survey_results: pd.DataFrame
+    # Restricted: redacted comments and quotes for reports, never for open data.
+    comment_themes: pd.DataFrame
 
 
 def score_councils(warehouse: Path, wave: str, councils: list[str] | None = None) -> None:
@@ -234,19 +412,58 @@ def score_councils(warehouse: Path, wave: str, councils: list[str] | None = None
         read_table(warehouse, "invitations", wave, councils),
         read_table(warehouse, "respondents", wave, councils),
     )
-    maturity = compute_maturity_levels(read_table(warehouse, "answers", wave, councils), wave)
+    answers = read_table(warehouse, "answers", wave, councils)
+    maturity = compute_maturity_levels(answers, wave)
+    statements = compute_statement_results_from_counts(count_statement_answers(answers))
+    council_statements = statements[statements["gss_code"] != WALES_GSS_CODE]
     write_table(warehouse, "response_rates", wave, rates, councils)
     write_table(warehouse, "maturity_levels", wave, maturity, councils)
+    write_table(warehouse, "maturity_themes", wave, compute_theme_summary(maturity), councils)
+    write_table(warehouse, "statement_results", wave, council_statements, councils)
+    comments = compute_comment_themes(read_table(warehouse, "comments", wave, councils))
+    write_table(warehouse, "comment_themes", wave, comments, councils)
 
 
 def score_national(warehouse: Path, wave: str) -> Scores:
-    """Recompute the Wales-wide figures from every council's stored results, and return all scores."""
+    """Recompute the Wales-wide figures from every council's stored results, and return all scores.
+
+    Only the Wales (W92000004) partitions are written here, so a council rerun leaves every other
+    council's stored results untouched. Comparisons with Wales are derived, not stored per council.
+    """
     council_rates = read_table(warehouse, "response_rates", wave)
-    wales = summarise_wales_response_rates(council_rates)
-    write_table(warehouse, "response_rates", wave, wales, [WALES_GSS_CODE])
-    rates = pd.concat([council_rates[council_rates["gss_code"] != WALES_GSS_CODE], wales], ignore_index=True)
+    council_rates = council_rates[council_rates["gss_code"] != WALES_GSS_CODE]
+    wales_rates = summarise_wales_response_rates(council_rates)
+    statements = compute_statement_results_from_counts(stored_statement_counts(warehouse, wave))
+    survey = compute_public_survey_results(
+        read_table(warehouse, "public_survey", wave), read_table(warehouse, "population", wave)
+    )
+    write_table(warehouse, "response_rates", wave, wales_rates, [WALES_GSS_CODE])
+    write_table(
+        warehouse,
+        "statement_results",
+        wave,
+        statements[statements["gss_code"] == WALES_GSS_CODE],
+        [WALES_GSS_CODE],
+    )
+    write_table(warehouse, "public_survey_results", wave, survey, [WALES_GSS_CODE])
     maturity = read_table(warehouse, "maturity_levels", wave)
-    return Scores(wave, rates, maturity, national_level_distribution(maturity))
+    return Scores(
+        wave=wave,
+        response_rates=pd.concat([council_rates, wales_rates], ignore_index=True),
+        maturity_levels=maturity,
+        level_distribution=national_level_distribution(maturity),
+        theme_summary=read_table(warehouse, "maturity_themes", wave),
+        statement_results=statements,
+        public_survey_results=survey,
+        comment_themes=read_table(warehouse, "comment_themes", wave),
+    )
+
+
+def stored_statement_counts(warehouse: Path, wave: str) -> pd.DataFrame:
+    """Each council's per-group statement counts, as stored by score_councils."""
+    stored = read_table(warehouse, "statement_results", wave)
+    groups = stored[(stored["gss_code"] != WALES_GSS_CODE) & (stored["recipient_group"] != ALL_GROUPS)]
+    return groups[["gss_code", "statement_id", "recipient_group", *STATEMENT_COUNTS]].reset_index(drop=True)
 
 
 @task(name="score-councils", cache_policy=NONE)

@@ -152,5 +152,95 @@ TABLES: dict[str, TableSpec] = {
             sort_by=("characteristic", "recipient_group"),
             description="Maturity level per characteristic and recipient group, with a bootstrap interval.",
         ),
+        TableSpec(
+            "maturity_themes",
+            pa.schema(
+                [
+                    pa.field("theme", pa.string(), nullable=False),
+                    pa.field("recipient_group", pa.string(), nullable=False),
+                    pa.field("characteristics", pa.int64(), nullable=False),
+                    pa.field("characteristics_scored", pa.int64(), nullable=False),
+                    pa.field("mean_level", pa.float64()),
+                    pa.field("min_n_valid", pa.int64(), nullable=False),
+                    pa.field("low_base", pa.bool_(), nullable=False),
+                    pa.field("characteristics_level_1", pa.int64(), nullable=False),
+                    pa.field("characteristics_level_2", pa.int64(), nullable=False),
+                    pa.field("characteristics_level_3", pa.int64(), nullable=False),
+                    pa.field("level", pa.int8()),
+                ]
+            ),
+            sort_by=("theme", "recipient_group"),
+            description="Per theme and recipient group: characteristics at each level, mean of their means.",
+        ),
+        TableSpec(
+            "statement_results",
+            pa.schema(
+                [
+                    pa.field("statement_id", pa.string(), nullable=False),
+                    pa.field("theme", pa.string(), nullable=False),
+                    pa.field("recipient_group", pa.string(), nullable=False),
+                    pa.field("n_answered", pa.int64(), nullable=False),
+                    pa.field("n_dont_know", pa.int64(), nullable=False),
+                    pa.field("n_valid", pa.int64(), nullable=False),
+                    pa.field("n_agree", pa.int64(), nullable=False),
+                    pa.field("share_agree", pa.float64()),
+                    pa.field("ci_lower", pa.float64()),
+                    pa.field("ci_upper", pa.float64()),
+                ]
+            ),
+            sort_by=("statement_id", "recipient_group"),
+            description=(
+                "Share agreeing (4 or 5, don't know excluded) with a Wilson interval, per statement and "
+                "group; Wales (W92000004) pools all councils. Whether a council differs from Wales is "
+                "derived when scoring nationally, not stored, so a council rerun touches only its rows."
+            ),
+        ),
+        TableSpec(
+            "public_survey_results",
+            pa.schema(
+                [
+                    pa.field("question_id", pa.string(), nullable=False),
+                    pa.field("n_valid", pa.int64(), nullable=False),
+                    pa.field("n_yes", pa.int64(), nullable=False),
+                    pa.field("n_dont_know", pa.int64(), nullable=False),
+                    pa.field("share_yes_unweighted", pa.float64(), nullable=False),
+                    pa.field("share_yes", pa.float64(), nullable=False),
+                    pa.field("ci_lower", pa.float64(), nullable=False),
+                    pa.field("ci_upper", pa.float64(), nullable=False),
+                    pa.field("effective_size", pa.float64(), nullable=False),
+                    pa.field("design_effect", pa.float64(), nullable=False),
+                    pa.field("weight_min", pa.float64(), nullable=False),
+                    pa.field("weight_max", pa.float64(), nullable=False),
+                    pa.field("weight_max_to_mean", pa.float64(), nullable=False),
+                ]
+            ),
+            sort_by=("question_id",),
+            description=(
+                "Public survey, Wales only: raked share answering yes (don't know in the base), Wilson "
+                "interval on Kish's effective sample size, design effect and weight range."
+            ),
+        ),
+        TableSpec(
+            "comment_themes",
+            pa.schema(
+                [
+                    pa.field("response_id", pa.string(), nullable=False),
+                    pa.field("tool_id", pa.string(), nullable=False),
+                    pa.field("recipient_group", pa.string(), nullable=False),
+                    pa.field("theme", pa.string(), nullable=False),
+                    pa.field("comment_redacted", pa.string(), nullable=False),
+                    pa.field("theme_hits", pa.int64(), nullable=False),
+                    pa.field("themes_coded", pa.int64(), nullable=False),
+                    pa.field("redactions", pa.int64(), nullable=False),
+                    pa.field("quote_rank", pa.int8()),
+                ]
+            ),
+            sort_by=("theme", "response_id"),
+            restricted=True,
+            description=(
+                "Redacted comments, one row per comment and barrier theme; quote_rank marks the chosen "
+                "quotes. Restricted: never published as data."
+            ),
+        ),
     ]
 }

@@ -162,7 +162,18 @@ def test_a_council_rerun_changes_only_that_council_and_national_figures(
     # The rerun gives the same figures as a fresh national run on the corrected inputs.
     fresh = tmp_path / "fresh"
     national_run(inputs=study_copy, out=fresh)
-    for table in ("answers", "maturity_levels", "response_rates", "comments", "public_survey", "population"):
+    for table in (
+        "answers",
+        "maturity_levels",
+        "response_rates",
+        "comments",
+        "public_survey",
+        "population",
+        "maturity_themes",
+        "statement_results",
+        "public_survey_results",
+        "comment_themes",
+    ):
         rerun_table = pd.read_parquet(first_run / "warehouse" / table).sort_values(
             list(pd.read_parquet(fresh / "warehouse" / table).columns)
         )

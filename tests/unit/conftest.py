@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from maturity.settings import load_settings
 from tasks.contracts import Study, read_study
@@ -13,6 +14,13 @@ from tasks.extract import extract_file, extract_public_survey, extract_responses
 from tasks.load import load_warehouse
 from tasks.score import Scores, score_councils, score_national
 from tasks.validate import validate_table
+
+# Property-based tests: the same examples on every run (CI must not flake) and no per-example
+# deadline (a 2-core machine shared with other test runs is slow at times).
+hypothesis_settings.register_profile(
+    "maturity", derandomize=True, database=None, deadline=None, max_examples=30
+)
+hypothesis_settings.load_profile("maturity")
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from pathlib import Path
@@ -9,8 +10,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from maturity.disclosure import derivable_cells
 from maturity.settings import load_settings
-from tasks.publish import open_maturity_levels, publish_open_data, withhold_small_bases
+from tasks.publish import (
+    control_disclosure,
+    council_relations,
+    group_relations,
+    open_maturity_levels,
+    open_statement_results,
+    publish_open_data,
+)
 from tasks.report import council_context, render_reports, template_environment
 
 
@@ -21,7 +30,12 @@ def _text(page: str) -> str:
 
 def test_open_data_csvs_have_codes_names_and_reference_figures(scored_demo, tmp_path: Path) -> None:
     paths = publish_open_data(scored_demo.scores, tmp_path)
-    assert [p.name for p in paths] == ["response_rates.csv", "maturity_levels.csv"]
+    assert [p.name for p in paths] == [
+        "response_rates.csv",
+        "maturity_levels.csv",
+        "statement_results.csv",
+        "public_survey_results.csv",
+    ]
     rates = pd.read_csv(tmp_path / "open-data" / "2018" / "response_rates.csv", dtype={"wave": str})
     denbighshire = rates[rates["gss_code"] == "W06000004"].set_index("recipient_group")
     assert denbighshire.loc["officers", ["invited", "responses"]].tolist() == [133, 67]
@@ -29,10 +43,11 @@ def test_open_data_csvs_have_codes_names_and_reference_figures(scored_demo, tmp_
     assert set(denbighshire["council_name_cy"]) == {"Sir Ddinbych"}
     assert "W92000004" in set(rates["gss_code"])
     levels = pd.read_csv(tmp_path / "open-data" / "2018" / "maturity_levels.csv")
-    assert len(levels) == 22 * 7
-    assert set(levels["recipient_group"]) == {"all"}
+    assert len(levels) == 22 * 7 * 3
+    assert set(levels["recipient_group"]) == {"all", "officers", "elected_members"}
     assert levels["level"].dropna().isin([1, 2, 3]).all()
-    assert (levels["level"] <= 2).mean() > 0.8  # most councils at levels 1-2, as the study found
+    combined = levels[levels["recipient_group"] == "all"]
+    assert (combined["level"] <= 2).mean() > 0.8  # most councils at levels 1-2, as the study found
 
 
 def test_open_data_contains_no_respondent_level_or_free_text(
@@ -48,7 +63,7 @@ def test_open_data_contains_no_respondent_level_or_free_text(
 
 def test_statistics_on_fewer_than_ten_valid_answers_are_withheld() -> None:
     table = pd.DataFrame({"n_valid": [9, 10], "mean_level": [1.7, 2.1], "level": [2, 2]})
-    withheld = withhold_small_bases(table, ["mean_level", "level"])
+    withheld = control_disclosure(table, ["mean_level", "level"], relations=[])
     assert withheld["status"].tolist() == ["[c]", ""]
     assert pd.isna(withheld.loc[0, "mean_level"])
     assert pd.isna(withheld.loc[0, "level"])
@@ -60,10 +75,12 @@ def test_withholding_applies_to_published_maturity(scored_demo) -> None:
     tweaked = scores.maturity_levels.copy()
     first = tweaked.index[tweaked["recipient_group"] == "all"][0]
     tweaked.loc[first, "n_valid"] = 3
-    scores_small = type(scores)(scores.wave, scores.response_rates, tweaked, scores.level_distribution)
-    published = open_maturity_levels(scores_small)
-    assert (published["status"] == "[c]").sum() == 1
+    key = tweaked.loc[first, ["gss_code", "characteristic"]].tolist()
+    published = open_maturity_levels(dataclasses.replace(scores, maturity_levels=tweaked))
+    cell = published[(published["gss_code"] == key[0]) & (published["characteristic"] == key[1])]
+    assert cell.set_index("recipient_group").at["all", "status"] == "[c]"
     assert published.loc[published["status"] == "[c]", "mean_level"].isna().all()
+    assert published.loc[published["status"] == "", "mean_level"].notna().all()
 
 
 def test_reports_for_every_council_and_national(scored_demo, tmp_path: Path) -> None:
@@ -93,3 +110,67 @@ def test_report_values_are_escaped(scored_demo) -> None:
     page = template_environment().get_template("council.html.j2").render(context)
     assert "<script>alert" not in page
     assert "&lt;script&gt;" in page
+
+
+def test_statement_results_csv_has_the_agreed_columns_and_wales(scored_demo, tmp_path: Path) -> None:
+    publish_open_data(scored_demo.scores, tmp_path)
+    table = pd.read_csv(tmp_path / "open-data" / "2018" / "statement_results.csv", keep_default_na=False)
+    assert table.columns.tolist() == [
+        "wave",
+        "gss_code",
+        "council_name_en",
+        "council_name_cy",
+        "statement_id",
+        "theme",
+        "recipient_group",
+        "n_valid",
+        "pct_agree",
+        "ci_lower",
+        "ci_upper",
+        "status",
+    ]
+    wales = table[table["gss_code"] == "W92000004"]
+    assert set(wales["recipient_group"]) == {"all"}
+    assert len(wales) == len(load_settings().statements)
+    shown = table[table["status"] == ""]
+    assert (shown["n_valid"] >= 10).all()
+    values = shown[["pct_agree", "ci_lower", "ci_upper"]].astype(float)
+    assert ((values["ci_lower"] <= values["pct_agree"]) & (values["pct_agree"] <= values["ci_upper"])).all()
+    withheld = table[table["status"] == "[c]"]
+    assert (withheld[["pct_agree", "ci_lower", "ci_upper"]] == "").all().all()
+
+
+@pytest.mark.parametrize(
+    ("publish", "item", "statistic"),
+    [
+        (open_maturity_levels, "characteristic", "mean_level"),
+        (open_statement_results, "statement_id", "pct_agree"),
+    ],
+)
+def test_published_tables_leave_no_withheld_figure_derivable(scored_demo, publish, item, statistic) -> None:
+    table = publish(scored_demo.scores)
+    relations = group_relations(table, item) + council_relations(table, item)
+    withheld = (table["status"] == "[c]").to_numpy()
+    assert withheld.any()
+    assert (~withheld).any()
+    assert not derivable_cells(relations, withheld & (table["n_valid"] > 0).to_numpy())
+    # Secondary suppression happened: some figures on 10 or more answers are withheld.
+    assert (table.loc[withheld, "n_valid"] >= 10).any()
+    assert table.loc[withheld, statistic].isna().all()
+
+
+def test_public_survey_results_csv_is_national_only(scored_demo, tmp_path: Path) -> None:
+    publish_open_data(scored_demo.scores, tmp_path)
+    table = pd.read_csv(tmp_path / "open-data" / "2018" / "public_survey_results.csv", keep_default_na=False)
+    assert set(table["gss_code"]) == {"W92000004"}
+    assert table["question_id"].tolist() == ["q_effective_use", "q_told_personal_data"]
+    assert table["pct_yes"].between(0, 100).all()
+    assert set(table["status"]) == {""}
+
+
+def test_open_data_contains_no_redacted_comments_either(scored_demo, tmp_path: Path) -> None:
+    publish_open_data(scored_demo.scores, tmp_path)
+    published = "".join(p.read_text() for p in (tmp_path / "open-data").rglob("*.csv"))
+    quotes = scored_demo.scores.comment_themes["comment_redacted"].unique()
+    assert not any(quote in published for quote in quotes)
+    assert "[name]" not in published

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from maturity.settings import load_settings
 from tasks.score import (
@@ -13,8 +17,10 @@ from tasks.score import (
     cell_rng,
     compute_maturity_levels,
     compute_response_rates,
+    compute_theme_summary,
     national_level_distribution,
     round_half_up,
+    summarise_cell,
     summarise_wales_response_rates,
     whole_percent,
 )
@@ -208,3 +214,72 @@ def test_national_distribution_counts_councils_per_level() -> None:
     table = national_level_distribution(maturity).set_index("characteristic")
     assert table.loc["leadership"].tolist() == [1, 2, 0]
     assert table.loc["open_data"].tolist() == [0, 0, 1]
+
+
+def test_maturity_intervals_are_reproducible_for_a_seed() -> None:
+    answers = pd.concat(
+        [
+            _level_answers("W06000004", "leadership", "officers", ["1", "2", "3", "2", "DK"] * 7),
+            _level_answers("W06000004", "leadership", "elected_members", ["1", "2", "2"] * 4),
+            _level_answers("W06000005", "leadership", "officers", ["2", "3"] * 9),
+        ]
+    )
+    first = compute_maturity_levels(answers, "2018")
+    again = compute_maturity_levels(answers, "2018")
+    pd.testing.assert_frame_equal(first, again)
+    # Dropping another council changes nothing for this one: each cell has its own seed.
+    alone = compute_maturity_levels(answers[answers["gss_code"] == "W06000004"], "2018")
+    pd.testing.assert_frame_equal(alone, first[first["gss_code"] == "W06000004"].reset_index(drop=True))
+    other_wave = compute_maturity_levels(answers, "2019")
+    assert not np.allclose(other_wave["ci_lower"], first["ci_lower"], equal_nan=True)
+
+
+def test_theme_summary_averages_its_characteristics_equally() -> None:
+    maturity = pd.DataFrame(
+        {
+            "gss_code": "W06000004",
+            "characteristic": ["leadership", "corporate_standards", "integrated_customer_data", "open_data"],
+            "recipient_group": "all",
+            "mean_level": [1.2, 2.0, 2.2, 2.6],
+            "level": pd.array([1, 2, 2, 3], dtype="Int8"),
+            "n_valid": [30, 31, 12, 40],
+            "low_base": [False, False, False, True],
+        }
+    )
+    table = compute_theme_summary(maturity).set_index("theme")
+    vision = table.loc["vision_leadership_culture"]
+    assert vision["mean_level"] == pytest.approx((1.2 + 2.0 + 2.2) / 3)
+    assert vision["level"] == 2
+    assert [vision[f"characteristics_level_{k}"] for k in (1, 2, 3)] == [1, 2, 0]
+    assert vision["min_n_valid"] == 12
+    assert not vision["low_base"]
+    evidence = table.loc["evidence_based_decisions"]
+    assert evidence["characteristics"] == 1
+    assert evidence["level"] == 3
+    assert evidence["low_base"]
+
+
+@st.composite
+def group_samples(draw: st.DrawFn) -> dict[str, GroupSample]:
+    """Answer counts (levels 1-3, don't know) for both groups, at least one valid answer in all."""
+    counts = st.lists(st.integers(0, 40), min_size=4, max_size=4)
+    samples = {g: GroupSample(np.array(draw(counts))) for g in ("officers", "elected_members")}
+    assume(any(s.n_valid for s in samples.values()))
+    return samples
+
+
+@settings(max_examples=40)
+@given(group_samples(), st.integers(0, 2**31 - 1))
+def test_shares_sum_to_one_and_intervals_contain_the_mean(samples: dict[str, GroupSample], seed: int) -> None:
+    method = dataclasses.replace(METHOD, bootstrap_replicates=400)
+    rows = summarise_cell(samples, method, np.random.default_rng(seed))
+    for row in rows:
+        if row["n_valid"] == 0:
+            assert np.isnan(row["mean_level"])
+            continue
+        shares = [row[f"share_level_{k}"] for k in (1, 2, 3)]
+        assert sum(shares) == pytest.approx(1.0)
+        assert sum(round(100 * s, 1) for s in shares) == pytest.approx(100, abs=0.15)
+        assert row["ci_lower"] <= row["mean_level"] + 1e-12
+        assert row["mean_level"] <= row["ci_upper"] + 1e-12
+        assert 1 <= row["ci_lower"] <= row["ci_upper"] <= 3

@@ -1,0 +1,155 @@
+"""Comments: redaction of personal data (PII corpus), council names kept, theme coding, quotes."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from maturity.comments import (
+    build_redactor,
+    build_theme_rules,
+    code_comments,
+    council_terms,
+    is_quotable,
+    match_themes,
+    redact_text,
+    select_quotes,
+)
+from maturity.demo import _FIRST_NAMES, _SURNAMES
+from maturity.settings import load_comment_rules, load_settings
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+CORPUS = yaml.safe_load((FIXTURES / "pii_corpus.yaml").read_text(encoding="utf-8"))["comments"]
+CODED = yaml.safe_load((FIXTURES / "coded_comments.yaml").read_text(encoding="utf-8"))["comments"]
+
+
+@pytest.fixture(scope="module")
+def redactor():
+    return build_redactor(load_comment_rules(), load_settings().councils)
+
+
+@pytest.fixture(scope="module")
+def theme_rules():
+    return build_theme_rules(load_comment_rules())
+
+
+def _present(value: str, text: str) -> bool:
+    return re.search(r"(?<!\w)" + re.escape(value) + r"(?!\w)", text) is not None
+
+
+def test_the_corpus_is_big_and_varied_enough() -> None:
+    kinds = Counter(kind for entry in CORPUS for kind, values in entry["pii"].items() for _ in values)
+    assert len(CORPUS) >= 50
+    assert Counter(entry["lang"] for entry in CORPUS)["cy"] >= 10
+    assert all(kinds[kind] >= 5 for kind in ("email", "phone", "postcode", "ni_number", "name"))
+    assert kinds["url"] >= 3
+
+
+@pytest.mark.parametrize("entry", CORPUS, ids=[f"{i:02d}-{e['lang']}" for i, e in enumerate(CORPUS)])
+def test_redaction_catches_seeded_personal_data_and_keeps_the_rest(entry: dict, redactor) -> None:
+    redacted, count = redact_text(entry["text"], redactor)
+    leaked = [value for values in entry["pii"].values() for value in values if _present(value, redacted)]
+    assert leaked == [], redacted
+    lost = [phrase for phrase in entry["keep"] if phrase not in redacted]
+    assert lost == [], redacted
+    assert (count > 0) == bool(entry["pii"])
+    for kind in entry["pii"]:
+        assert load_comment_rules()["redaction"]["tokens"][kind] in redacted
+
+
+def test_every_council_name_survives(redactor) -> None:
+    for term in council_terms(load_settings().councils):
+        sentence = f"Officers in {term} said data sits in silos."
+        assert redact_text(sentence, redactor) == (sentence, 0)
+
+
+def test_names_join_into_one_token(redactor) -> None:
+    assert redact_text("Ask Gareth A. Jones today.", redactor) == ("Ask [name] today.", 1)
+    assert redact_text("Huw's team", redactor) == ("[name]'s team", 1)
+
+
+def test_demo_names_emails_and_phones_are_all_redacted(scored_demo) -> None:
+    coded = scored_demo.scores.comment_themes
+    text = " ".join(coded["comment_redacted"].unique())
+    for first in _FIRST_NAMES:
+        for surname in _SURNAMES:
+            assert f"{first} {surname}" not in text
+    assert "@" not in text
+    assert not re.search(r"01745 \d", text)
+    assert {"[name]", "[email]", "[phone]"} <= set(re.findall(r"\[\w+\]", text))
+
+
+@pytest.mark.parametrize("entry", CODED, ids=[e["text"][:30] for e in CODED])
+def test_hand_coded_comments_get_their_themes(entry: dict, theme_rules) -> None:
+    assert set(match_themes(entry["text"], theme_rules)) == set(entry["themes"])
+
+
+def test_theme_hits_count_the_matching_patterns(theme_rules) -> None:
+    hits = match_themes("Data sits in silos; the systems don't talk to each other.", theme_rules)
+    assert hits == {"silos": 2}
+    assert match_themes("Nothing to add here at all.", theme_rules) == {"other": 0}
+
+
+def test_empty_remarks_are_never_quotable(theme_rules) -> None:
+    for remark in ("No further comments.", "n/a", "None", "Dim sylwadau pellach."):
+        assert not is_quotable(remark, theme_rules)
+    assert is_quotable("Data is held in department silos across the council.", theme_rules)
+    assert not is_quotable("Silos.", theme_rules)  # too short to quote
+
+
+def _comments(texts: list[str], gss: str = "W06000004") -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "gss_code": gss,
+            "response_id": [f"r{i:03d}" for i in range(len(texts))],
+            "tool_id": "service_managers",
+            "comment": texts,
+        }
+    )
+
+
+def test_quotes_prefer_the_clearest_examples_and_are_deterministic(redactor, theme_rules) -> None:
+    texts = [
+        "Our data sits in department silos across most services.",  # 2 silo patterns
+        "Data is held in department silos and the systems don't talk to each other.",  # 3
+        "Data is held in department silos and the systems don't talk to each other.",  # duplicate
+        "Silos again, and Gareth Jones keeps his own spreadsheets too.",  # 2, one redaction
+        "Silos everywhere, and budget cuts make it worse every year.",  # 1 silo, 2 themes
+        "Each team keeps separate systems and nobody sees the whole picture of a family.",  # 2
+    ]
+    coded = code_comments(_comments(texts), redactor, theme_rules)
+    coded["quote_rank"] = select_quotes(coded, theme_rules)
+    silos = coded[coded["theme"] == "silos"].set_index("response_id")["quote_rank"]
+    # Most patterns first; then fewer redactions (r003 has a name); ties go by response id.
+    assert silos.dropna().sort_values().index.tolist() == ["r001", "r000", "r005"]
+    assert pd.isna(silos["r002"])  # the same words are quoted once
+    assert pd.isna(silos["r004"])  # fewer silo patterns, and coded to resources as well
+    shuffled = code_comments(_comments(texts).sample(frac=1, random_state=3), redactor, theme_rules)
+    shuffled["quote_rank"] = select_quotes(shuffled, theme_rules)
+    again = shuffled[shuffled["theme"] == "silos"].set_index("response_id")["quote_rank"]
+    pd.testing.assert_series_equal(again.sort_index(), silos.sort_index())
+
+
+def test_demo_quotes_are_few_per_council_and_theme(scored_demo) -> None:
+    coded = scored_demo.scores.comment_themes
+    quotes = coded[coded["quote_rank"].notna()]
+    per_cell = quotes.groupby(["gss_code", "theme"]).size()
+    assert per_cell.max() == load_comment_rules()["quotes"]["per_theme"]
+    assert not quotes.duplicated(["gss_code", "theme", "comment_redacted"]).any()
+    assert set(coded["recipient_group"]) == {"officers", "elected_members"}
+    assert (
+        coded["theme"]
+        .isin({"silos", "data_protection", "resources", "skills", "leadership_culture", "other"})
+        .all()
+    )
+
+
+def test_a_wave_without_comments_codes_nothing(redactor, theme_rules) -> None:
+    coded = code_comments(_comments([]), redactor, theme_rules)
+    assert coded.empty
+    assert select_quotes(coded, theme_rules).empty

@@ -1,0 +1,86 @@
+"""Statement results: % agree of valid answers, Wilson intervals, pooling and the national flag."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from statsmodels.stats.proportion import proportion_confint
+
+from tasks.score import compute_statement_results
+
+WALES = "W92000004"
+
+
+def _answers(gss: str, group: str, statement: str, answers: list[str | None]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "gss_code": gss,
+            "recipient_group": group,
+            "item_type": "statement",
+            "item_id": statement,
+            "answer": answers,
+            "response_id": [f"{gss}-{group}-{i}" for i in range(len(answers))],
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def results() -> pd.DataFrame:
+    answers = pd.concat(
+        [
+            # 6 answered, one don't know, one skipped: 3 of 5 valid agree (4 or 5).
+            _answers("W06000001", "officers", "clear_vision", ["4", "5", "3", "DK", "2", "5", None]),
+            _answers("W06000001", "elected_members", "clear_vision", ["1", "4", "DK"]),
+            _answers("W06000002", "officers", "clear_vision", ["5"] * 40),
+            _answers("W06000003", "officers", "clear_vision", ["1"] * 40),
+            # A level answer is not a statement answer.
+            pd.DataFrame(
+                {
+                    "gss_code": ["W06000001"],
+                    "recipient_group": ["officers"],
+                    "item_type": ["level"],
+                    "item_id": ["leadership"],
+                    "answer": ["3"],
+                    "response_id": ["x"],
+                }
+            ),
+        ]
+    )
+    return compute_statement_results(answers).set_index(["gss_code", "recipient_group"])
+
+
+def test_agree_is_four_or_five_of_valid_answers(results: pd.DataFrame) -> None:
+    officers = results.loc[("W06000001", "officers")]
+    assert (officers["n_answered"], officers["n_dont_know"], officers["n_valid"]) == (6, 1, 5)
+    assert officers["n_agree"] == 3
+    assert officers["share_agree"] == pytest.approx(0.6)
+    assert officers["theme"] == "vision_leadership_culture"
+
+
+def test_all_respondents_are_pooled_not_averaged(results: pd.DataFrame) -> None:
+    pooled = results.loc[("W06000001", "all")]
+    assert (pooled["n_valid"], pooled["n_agree"]) == (7, 4)
+    assert pooled["share_agree"] == pytest.approx(4 / 7)  # equal weights would give (0.6 + 0.5) / 2
+
+
+def test_wales_pools_every_council_by_group_and_in_total(results: pd.DataFrame) -> None:
+    assert (results.loc[(WALES, "officers"), "n_valid"], results.loc[(WALES, "officers"), "n_agree"]) == (
+        85,
+        43,
+    )
+    assert results.loc[(WALES, "elected_members"), "n_valid"] == 2
+    assert (results.loc[(WALES, "all"), "n_valid"], results.loc[(WALES, "all"), "n_agree"]) == (87, 44)
+
+
+def test_intervals_are_wilson_intervals(results: pd.DataFrame) -> None:
+    for row in results.itertuples():
+        expected = proportion_confint(row.n_agree, row.n_valid, alpha=0.05, method="wilson")
+        assert (row.ci_lower, row.ci_upper) == pytest.approx(expected, abs=1e-12)
+
+
+def test_councils_are_flagged_only_where_intervals_do_not_overlap(results: pd.DataFrame) -> None:
+    flags = results["differs_from_national"]
+    assert flags.loc[("W06000002", "officers")]  # 100% against 51%
+    assert flags.loc[("W06000003", "officers")]  # 0% against 51%
+    assert not flags.loc[("W06000001", "officers")]  # 60% on 5 answers: too uncertain to say
+    assert flags.loc[WALES].isna().all()
