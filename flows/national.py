@@ -23,7 +23,11 @@ from tasks.load import load_warehouse_task
 from tasks.publish import publish_open_data_task
 from tasks.report import render_reports_task
 from tasks.score import score_wave_task
-from tasks.validate import validate_table_task, write_quality_record_task
+from tasks.validate import (
+    reconcile_response_counts_task,
+    validate_table_task,
+    write_quality_record_task,
+)
 
 DEFAULT_OUT = Path("output")
 DEMO_STUDY_FOLDER = "demo-study"
@@ -42,12 +46,12 @@ class RunSummary:
 
 
 @task(name="read-study", cache_policy=NONE)
-def read_study_task(inputs: Path | None, out: Path, wave: str | None) -> Study:
+def read_study_task(inputs: Path | None, out: Path, wave: str | None, source: str | None = None) -> Study:
     """Read and check study.yaml; with no inputs, write the bundled demo study under OUT and use it."""
     if inputs is None:
         inputs = write_demo_study(out / DEMO_STUDY_FOLDER)
         get_run_logger().info("No inputs given: using the bundled demo study, written to %s", inputs)
-    return read_study(inputs, wave)
+    return read_study(inputs, wave, source)
 
 
 def current_run_id() -> str:
@@ -57,10 +61,15 @@ def current_run_id() -> str:
 
 
 @flow(name="national-run")
-def national_run(inputs: Path | None = None, out: Path = DEFAULT_OUT, wave: str | None = None) -> RunSummary:
-    """Run the national study for every council and publish reports and open data."""
+def national_run(
+    inputs: Path | None = None, out: Path = DEFAULT_OUT, wave: str | None = None, source: str | None = None
+) -> RunSummary:
+    """Run the national study for every council and publish reports and open data.
+
+    source: an SQLAlchemy URL to read the data from instead of the study folder's files.
+    """
     run_id = current_run_id()
-    study = read_study_task(inputs, out, wave)
+    study = read_study_task(inputs, out, wave, source)
     extracting = [
         extract_invitations_task.submit(study),
         *[extract_responses_task.submit(study, tool.id) for tool in load_settings().tools],
@@ -69,7 +78,7 @@ def national_run(inputs: Path | None = None, out: Path = DEFAULT_OUT, wave: str 
     ]
     extracted = [future.result() for future in extracting]
     validating = [validate_table_task.submit(table, study) for table in extracted]
-    validated = [future.result() for future in validating]
+    validated = reconcile_response_counts_task([future.result() for future in validating], study)
     accounting = write_quality_record_task(validated, out / "quality" / run_id)
     load_warehouse_task(validated, out / "warehouse", study.wave)
     scores = score_wave_task(out / "warehouse", study.wave)

@@ -74,12 +74,25 @@ def run(
     ] = None,
     out: Annotated[Path, typer.Option(help="Where outputs go.")] = DEFAULT_OUT,
     wave: Annotated[str | None, typer.Option(help="Wave to run; must match study.yaml if given.")] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MATURITY_SOURCE",
+            show_envvar=True,
+            help="SQLAlchemy URL to read the data from instead of the files in --inputs (which still "
+            "holds study.yaml): one table per dataset, see README.",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="Log every task run.")] = False,
 ) -> None:
     """Run the national study: extract, validate, load, score and publish every council.
 
     Example: maturity run --inputs studies/2018 --out output
+    Example: maturity run --inputs studies/2018 --source sqlite:///studies/2018.db
     """
+    if source and inputs is None:
+        console.print("--source needs --inputs: the study folder whose study.yaml describes the wave.")
+        raise typer.Exit(EXIT_USAGE_ERROR)
     configure_offline_environment()
     started = time.perf_counter()
     from flows.national import national_run
@@ -89,7 +102,9 @@ def run(
     _configure_run_log(verbose)
     start_warm_up()
     try:
-        summary = national_run(inputs=inputs.resolve() if inputs else None, out=out.resolve(), wave=wave)
+        summary = national_run(
+            inputs=inputs.resolve() if inputs else None, out=out.resolve(), wave=wave, source=source
+        )
     except DatasetError as error:
         console.print(f"[bold red]Stopped:[/bold red] {error}", highlight=False)
         console.print("Nothing was loaded or published.")
@@ -109,6 +124,7 @@ def _print_summary(summary, seconds: float) -> None:
         console.print(
             f"[yellow]{quarantined} row(s) quarantined[/yellow]: see {summary.quality_dir / 'quarantine.csv'}"
         )
+    console.print(f"Quality record (accounting, quarantine, Data Docs): {summary.quality_dir}")
     console.print(f"Reports: {len(summary.reports)} in {summary.reports[0].parent}")
     console.print(f"Open data: {', '.join(str(p) for p in summary.open_data)}")
     console.print(f"Finished in {seconds:.1f} s.")

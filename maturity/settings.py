@@ -89,6 +89,8 @@ class Settings:
     disclosure: dict[str, Any]
     public_survey: dict[str, Any]
     responses: dict[str, Any]
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
     council_by_code: dict[str, Council] = field(init=False, repr=False)
     tool_by_id: dict[str, Tool] = field(init=False, repr=False)
 
@@ -165,6 +167,8 @@ def load_settings() -> Settings:
         disclosure=method["disclosure"],
         public_survey=method["public_survey"],
         responses=method["responses"],
+        inputs=method["inputs"],
+        outputs=method["outputs"],
     )
 
 
