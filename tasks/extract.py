@@ -82,7 +82,7 @@ def resolve_councils(
             "source_row": frame.loc[unknown, "source_row"],
             "column": "council",
             "value": frame.loc[unknown, "council"].fillna(""),
-            "reason": frame.loc[unknown, "council"].map(reasons).fillna(EMPTY_COUNCIL_REASON),
+            "reason": [reasons.get(v, EMPTY_COUNCIL_REASON) for v in frame.loc[unknown, "council"]],
         },
         columns=QUARANTINE_COLUMNS,
     )
@@ -148,6 +148,16 @@ def log_extracted(table: ExtractedTable) -> ExtractedTable:
         "%s: read as %s%s, %d rows", table.source_file, table.source_format, encoding, table.rows_read
     )
     return table
+
+
+def extract_dataset(study: Study, dataset: str) -> ExtractedTable:
+    """Extract any dataset by name: invitations, responses:<tool_id>, public_survey or population."""
+    kind, _, tool_id = dataset.partition(":")
+    if kind == "responses":
+        return extract_responses(study, tool_id)
+    if kind == "public_survey":
+        return extract_public_survey(study)
+    return extract_file(study, dataset)
 
 
 @task(name="extract-invitations", cache_policy=NONE)
