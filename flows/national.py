@@ -9,6 +9,7 @@ import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
+from pydantic import SecretStr
 
 from maturity.demo import write_demo_study
 from maturity.settings import load_settings
@@ -46,12 +47,14 @@ class RunSummary:
 
 
 @task(name="read-study", cache_policy=NONE)
-def read_study_task(inputs: Path | None, out: Path, wave: str | None, source: str | None = None) -> Study:
+def read_study_task(
+    inputs: Path | None, out: Path, wave: str | None, source: SecretStr | None = None
+) -> Study:
     """Read and check study.yaml; with no inputs, write the bundled demo study under OUT and use it."""
     if inputs is None:
         inputs = write_demo_study(out / DEMO_STUDY_FOLDER)
         get_run_logger().info("No inputs given: using the bundled demo study, written to %s", inputs)
-    return read_study(inputs, wave, source)
+    return read_study(inputs, wave, source.get_secret_value() if source else None)
 
 
 def current_run_id() -> str:
@@ -62,11 +65,15 @@ def current_run_id() -> str:
 
 @flow(name="national-run")
 def national_run(
-    inputs: Path | None = None, out: Path = DEFAULT_OUT, wave: str | None = None, source: str | None = None
+    inputs: Path | None = None,
+    out: Path = DEFAULT_OUT,
+    wave: str | None = None,
+    source: SecretStr | None = None,
 ) -> RunSummary:
     """Run the national study for every council and publish reports and open data.
 
-    source: an SQLAlchemy URL to read the data from instead of the study folder's files.
+    source: an SQLAlchemy URL to read the data from instead of the study folder's files (a secret,
+    as it may hold a password: Prefect records it as ***** when it is passed as a SecretStr).
     """
     run_id = current_run_id()
     study = read_study_task(inputs, out, wave, source)

@@ -95,6 +95,8 @@ def run(
         raise typer.Exit(EXIT_USAGE_ERROR)
     configure_offline_environment()
     started = time.perf_counter()
+    from pydantic import SecretStr
+
     from flows.national import national_run
     from tasks.contracts import DatasetError
     from tasks.validate import start_warm_up
@@ -103,7 +105,10 @@ def run(
     start_warm_up()
     try:
         summary = national_run(
-            inputs=inputs.resolve() if inputs else None, out=out.resolve(), wave=wave, source=source
+            inputs=inputs.resolve() if inputs else None,
+            out=out.resolve(),
+            wave=wave,
+            source=SecretStr(source) if source else None,
         )
     except DatasetError as error:
         console.print(f"[bold red]Stopped:[/bold red] {error}", highlight=False)

@@ -12,7 +12,11 @@ from typing import Any
 import pandas as pd
 
 from maturity.settings import load_settings
+from tasks.contracts import read_study
+from tasks.extract import extract_dataset
+from tasks.load import load_warehouse
 from tasks.sources import dataset_stem, sql_table_name
+from tasks.validate import account_rows, reconcile_response_counts, validate_table
 
 WHOLE_NUMBER = re.compile(r"-?\d+")
 DECIMAL = re.compile(r"-?\d+\.\d+")
@@ -121,3 +125,22 @@ def study_folder_without_data(source: Path, target: Path) -> Path:
     target.mkdir(parents=True)
     shutil.copy(source / "study.yaml", target / "study.yaml")
     return target
+
+
+LINEAGE = ["source_file", "source_row", "source_sha256"]
+WAREHOUSE_TABLES = ["invitations", "respondents", "answers", "comments", "public_survey", "population"]
+
+
+def load_study(root: Path, warehouse: Path, source: str | None = None) -> dict[str, pd.DataFrame]:
+    """Extract, validate and load a study with plain functions; return every warehouse table."""
+    study = read_study(root, source=source)
+    tables = [validate_table(extract_dataset(study, dataset), study) for dataset in study_datasets()]
+    tables = reconcile_response_counts(tables, study)
+    account_rows(tables)
+    load_warehouse(tables, warehouse, study.wave)
+    return {name: pd.read_parquet(warehouse / name / f"wave={study.wave}") for name in WAREHOUSE_TABLES}
+
+
+def without_lineage(frame: pd.DataFrame) -> pd.DataFrame:
+    """A warehouse table less the columns saying where each row came from (they differ by format)."""
+    return frame.drop(columns=[c for c in LINEAGE if c in frame.columns])

@@ -9,27 +9,14 @@ import pytest
 
 from tasks.contracts import read_study
 from tasks.extract import extract_dataset
-from tasks.load import load_warehouse
-from tasks.validate import account_rows, reconcile_response_counts, validate_table
-from tests.study_formats import convert_study, study_datasets, study_folder_without_data, write_sql_source
-
-LINEAGE = ["source_file", "source_row", "source_sha256"]
-WAREHOUSE_TABLES = ["invitations", "respondents", "answers", "comments", "public_survey", "population"]
-
-
-def load_study(root: Path, warehouse: Path, source: str | None = None) -> dict[str, pd.DataFrame]:
-    """Extract, validate and load a study with plain functions; return every warehouse table."""
-    study = read_study(root, source=source)
-    tables = [validate_table(extract_dataset(study, dataset), study) for dataset in study_datasets()]
-    tables = reconcile_response_counts(tables, study)
-    account_rows(tables)
-    load_warehouse(tables, warehouse, study.wave)
-    return {name: pd.read_parquet(warehouse / name / f"wave={study.wave}") for name in WAREHOUSE_TABLES}
-
-
-def without_lineage(frame: pd.DataFrame) -> pd.DataFrame:
-    """A warehouse table less the columns saying where each row came from (they differ by format)."""
-    return frame.drop(columns=[c for c in LINEAGE if c in frame.columns])
+from tests.study_formats import (
+    WAREHOUSE_TABLES,
+    convert_study,
+    load_study,
+    study_folder_without_data,
+    without_lineage,
+    write_sql_source,
+)
 
 
 @pytest.fixture(scope="module")
