@@ -112,13 +112,11 @@ def check_study_files(study: Study) -> None:
     """Stop when responses/ holds a file for a data tool config/tools.yaml does not know: it would be lost."""
     if study.source or not study.responses_dir.is_dir():
         return
-    inputs = load_settings().inputs
     known = set(load_settings().tool_by_id)
-    suffixes = set(inputs["formats"]) | set(inputs["unsupported_formats"])
     strays = [
         p.name
         for p in sorted(study.responses_dir.iterdir())
-        if not _is_ignored(p) and p.suffix.lower() in suffixes and p.stem not in known
+        if not _is_ignored(p) and p.suffix.lower() in input_formats() and p.stem not in known
     ]
     if strays:
         raise DatasetError(

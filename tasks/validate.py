@@ -432,7 +432,17 @@ def reconcile_response_counts(tables: list[ValidatedTable], study: Study) -> lis
 @task(name="reconcile-response-counts", cache_policy=NONE)
 def reconcile_response_counts_task(tables: list[ValidatedTable], study: Study) -> list[ValidatedTable]:
     """Prefect wrapper: check responses against invitations per council and data tool."""
-    return reconcile_response_counts(tables, study)
+    before = {t.dataset: t.rows_quarantined for t in tables}
+    reconciled = reconcile_response_counts(tables, study)
+    for table in reconciled:
+        if table.rows_quarantined > before[table.dataset]:
+            get_run_logger().warning(
+                "%s: %d more rows quarantined (responses not matching the invitations); %d loaded",
+                table.source_file,
+                table.rows_quarantined - before[table.dataset],
+                table.rows_loaded,
+            )
+    return reconciled
 
 
 class AccountingError(RuntimeError):
