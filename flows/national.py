@@ -7,6 +7,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
+from pydantic import SecretStr
 
 from flows.summary import RunSummary, summarise_run
 from maturity.demo import write_demo_study
@@ -23,26 +24,37 @@ from tasks.publish import publish_open_data_task
 from tasks.report import render_reports_task
 from tasks.runs import DEFAULT_OUT, close_run_task, mark_flow_run_failed, open_run_task, record_inputs_task
 from tasks.score import score_councils_task, score_national_task
-from tasks.validate import validate_table_task
+from tasks.validate import reconcile_response_counts_task, validate_table_task
 
 DEMO_STUDY_FOLDER = "demo-study"
 
 
 @task(name="read-study", cache_policy=NONE)
-def read_study_task(inputs: Path | None, out: Path, wave: str | None) -> Study:
+def read_study_task(
+    inputs: Path | None, out: Path, wave: str | None, source: SecretStr | None = None
+) -> Study:
     """Read and check study.yaml; with no inputs, write the bundled demo study under OUT and use it."""
     if inputs is None:
         inputs = write_demo_study(out / DEMO_STUDY_FOLDER)
         get_run_logger().info("No inputs given: using the bundled demo study, written to %s", inputs)
-    return read_study(inputs, wave)
+    return read_study(inputs, wave, source.get_secret_value() if source else None)
 
 
 @flow(name="national-run", on_failure=[mark_flow_run_failed], on_crashed=[mark_flow_run_failed])
-def national_run(inputs: Path | None = None, out: Path = DEFAULT_OUT, wave: str | None = None) -> RunSummary:
-    """Run the national study for every council and publish reports and open data."""
-    parameters = {"inputs": inputs, "out": out, "wave": wave}
+def national_run(
+    inputs: Path | None = None,
+    out: Path = DEFAULT_OUT,
+    wave: str | None = None,
+    source: SecretStr | None = None,
+) -> RunSummary:
+    """Run the national study for every council and publish reports and open data.
+
+    source: an SQLAlchemy URL to read the data from instead of the study folder's files (a secret,
+    as it may hold a password: Prefect records it as ***** when it is passed as a SecretStr).
+    """
+    parameters = {"inputs": inputs, "out": out, "wave": wave, "source": source}
     run = open_run_task(out, "national-run", parameters, str(flow_run.id))
-    study = read_study_task(inputs, out, wave)
+    study = read_study_task(inputs, out, wave, source)
     extracting = [
         extract_invitations_task.submit(study),
         *[extract_responses_task.submit(study, tool.id) for tool in load_settings().tools],
@@ -51,7 +63,7 @@ def national_run(inputs: Path | None = None, out: Path = DEFAULT_OUT, wave: str 
     ]
     extracted = [future.result() for future in extracting]
     validating = [validate_table_task.submit(table, study) for table in extracted]
-    validated = [future.result() for future in validating]
+    validated = reconcile_response_counts_task([future.result() for future in validating], study)
     accounting = record_inputs_task(run, study.wave, validated)
     load_warehouse_task(validated, run.warehouse, study.wave)
     score_councils_task(run.warehouse, study.wave)

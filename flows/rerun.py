@@ -7,6 +7,7 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
+from pydantic import SecretStr
 
 from flows.national import DEMO_STUDY_FOLDER
 from flows.summary import RunSummary, summarise_run
@@ -25,7 +26,7 @@ from tasks.publish import publish_open_data_task
 from tasks.report import render_reports_task
 from tasks.runs import DEFAULT_OUT, close_run_task, mark_flow_run_failed, open_run_task, record_inputs_task
 from tasks.score import score_councils_task, score_national_task
-from tasks.validate import validate_table_task
+from tasks.validate import reconcile_response_counts_task, validate_table_task
 from warehouse import registry
 from warehouse.store import table_dir
 from warehouse.versions import current_version
@@ -39,8 +40,8 @@ def resolve_rerun_council(council: str) -> str:
         raise DatasetError(str(error)) from None
 
 
-def locate_rerun_study(inputs: Path | None, out: Path) -> Study:
-    """The study folder to rerun from: --inputs, else the one the last national run into OUT used."""
+def locate_rerun_study(inputs: Path | None, out: Path, source: SecretStr | None) -> Study:
+    """The study to rerun from: --inputs (and --source), else what the last national run into OUT used."""
     if inputs is None:
         last = registry.last_completed_parameters(registry_url(out), "national-run")
         if last is None:
@@ -48,8 +49,13 @@ def locate_rerun_study(inputs: Path | None, out: Path) -> Study:
                 f"no completed national run in {out} to rerun a council against. "
                 "Run `maturity run` first, or give --inputs."
             )
+        if last.get("source") and source is None:
+            raise DatasetError(
+                "the last national run read its data from a database, whose address is not stored. "
+                "Give --inputs and --source again."
+            )
         inputs = Path(last["inputs"]) if last.get("inputs") else out / DEMO_STUDY_FOLDER
-    study = read_study(inputs)
+    study = read_study(inputs, None, source.get_secret_value() if source else None)
     current = current_version(out)
     if current is None or not table_dir(current / "warehouse", "invitations", study.wave).is_dir():
         raise DatasetError(
@@ -66,18 +72,20 @@ def resolve_rerun_council_task(council: str) -> str:
 
 
 @task(name="locate-study", cache_policy=NONE)
-def locate_rerun_study_task(inputs: Path | None, out: Path) -> Study:
-    """Prefect wrapper: find the study folder for a rerun."""
-    return locate_rerun_study(inputs, out)
+def locate_rerun_study_task(inputs: Path | None, out: Path, source: SecretStr | None) -> Study:
+    """Prefect wrapper: find the study for a rerun."""
+    return locate_rerun_study(inputs, out, source)
 
 
 @flow(name="council-rerun", on_failure=[mark_flow_run_failed], on_crashed=[mark_flow_run_failed])
-def council_rerun(council: str, inputs: Path | None = None, out: Path = DEFAULT_OUT) -> RunSummary:
+def council_rerun(
+    council: str, inputs: Path | None = None, out: Path = DEFAULT_OUT, source: SecretStr | None = None
+) -> RunSummary:
     """Rerun one council from its corrected inputs and refresh the national figures that depend on it."""
     gss_code = resolve_rerun_council_task(council)
-    parameters = {"council": council, "inputs": inputs, "out": out}
+    parameters = {"council": council, "inputs": inputs, "out": out, "source": source}
     run = open_run_task(out, "council-rerun", parameters, str(flow_run.id), gss_code)
-    study = locate_rerun_study_task(inputs, out)
+    study = locate_rerun_study_task(inputs, out, source)
     extracting = [
         extract_invitations_task.submit(study),
         *[extract_responses_task.submit(study, tool.id) for tool in load_settings().tools],
@@ -86,7 +94,7 @@ def council_rerun(council: str, inputs: Path | None = None, out: Path = DEFAULT_
     ]
     extracted = [restrict_to_council_task(future.result(), gss_code) for future in extracting]
     validating = [validate_table_task.submit(table, study) for table in extracted]
-    validated = [future.result() for future in validating]
+    validated = reconcile_response_counts_task([future.result() for future in validating], study)
     accounting = record_inputs_task(run, study.wave, validated)
     load_warehouse_task(validated, run.warehouse, study.wave, [gss_code])
     score_councils_task(run.warehouse, study.wave, [gss_code])

@@ -53,6 +53,23 @@ def _configure_run_log(verbose: bool) -> None:
         logger.addFilter(_QuietRunLog(verbose))
 
 
+SourceOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="MATURITY_SOURCE",
+        show_envvar=True,
+        help="SQLAlchemy URL to read the data from instead of the files in --inputs (which still "
+        "holds study.yaml): one table per dataset, see README.",
+    ),
+]
+
+
+def _require_inputs_with_source(source: str | None, inputs: Path | None) -> None:
+    if source and inputs is None:
+        console.print("--source needs --inputs: the study folder whose study.yaml describes the wave.")
+        raise typer.Exit(EXIT_USAGE_ERROR)
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder to write the study into.")],
@@ -78,21 +95,31 @@ def run(
     ] = None,
     out: Annotated[Path, typer.Option(help="Where outputs go.")] = DEFAULT_OUT,
     wave: Annotated[str | None, typer.Option(help="Wave to run; must match study.yaml if given.")] = None,
+    source: SourceOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="Log every task run.")] = False,
 ) -> None:
     """Run the national study: extract, validate, load, score and publish every council.
 
     Example: maturity run --inputs studies/2018 --out output
+    Example: maturity run --inputs studies/2018 --source sqlite:///studies/2018.db
     """
+    _require_inputs_with_source(source, inputs)
     configure_offline_environment()
     started = time.perf_counter()
+    from pydantic import SecretStr
+
     from flows.national import national_run
     from tasks.validate import start_warm_up
 
     _configure_run_log(verbose)
     start_warm_up()
     with _stop_cleanly_on_user_errors():
-        summary = national_run(inputs=inputs.resolve() if inputs else None, out=out.resolve(), wave=wave)
+        summary = national_run(
+            inputs=inputs.resolve() if inputs else None,
+            out=out.resolve(),
+            wave=wave,
+            source=SecretStr(source) if source else None,
+        )
     _print_summary(summary, time.perf_counter() - started)
 
 
@@ -108,14 +135,18 @@ def rerun(
         ),
     ] = None,
     out: Annotated[Path, typer.Option(help="Output folder of the national run to update.")] = DEFAULT_OUT,
+    source: SourceOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="Log every task run.")] = False,
 ) -> None:
     """Rerun one council after corrections: replace its data and report, refresh the national figures.
 
     Example: maturity rerun "Denbighshire County Council" --inputs studies/2018
     """
+    _require_inputs_with_source(source, inputs)
     configure_offline_environment()
     started = time.perf_counter()
+    from pydantic import SecretStr
+
     from flows.rerun import council_rerun
     from tasks.validate import start_warm_up
 
@@ -123,7 +154,10 @@ def rerun(
     start_warm_up()
     with _stop_cleanly_on_user_errors():
         summary = council_rerun(
-            council=council, inputs=inputs.resolve() if inputs else None, out=out.resolve()
+            council=council,
+            inputs=inputs.resolve() if inputs else None,
+            out=out.resolve(),
+            source=SecretStr(source) if source else None,
         )
     _print_summary(summary, time.perf_counter() - started)
 
@@ -216,6 +250,7 @@ def _print_summary(summary, seconds: float) -> None:
         console.print(
             f"[yellow]{quarantined} row(s) quarantined[/yellow]: see {summary.quality_dir / 'quarantine.csv'}"
         )
+    console.print(f"Quality record (accounting, quarantine, Data Docs): {summary.quality_dir}")
     console.print(f"Reports: {len(summary.reports)} written in {summary.reports[0].parent}")
     console.print(f"Open data: {', '.join(str(p) for p in summary.open_data)}")
     console.print(f"Finished in {seconds:.1f} s.")

@@ -110,6 +110,8 @@ class Settings:
     publication: dict[str, Any]
     public_survey: dict[str, Any]
     responses: dict[str, Any]
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
     council_by_code: dict[str, Council] = field(init=False, repr=False)
     tool_by_id: dict[str, Tool] = field(init=False, repr=False)
 
@@ -198,6 +200,8 @@ def load_settings() -> Settings:
         publication=method["publication"],
         public_survey=method["public_survey"],
         responses=method["responses"],
+        inputs=method["inputs"],
+        outputs=method["outputs"],
     )
 
 

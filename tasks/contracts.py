@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
 
+from maturity.settings import load_settings
+
 QUARANTINE_COLUMNS = ["dataset", "source_file", "source_row", "column", "value", "reason"]
 LINEAGE_COLUMNS = ["source_file", "source_row", "source_sha256"]
 STUDY_KEYS = ("wave", "title", "fieldwork_start", "fieldwork_end")
+# A cell that is just a number ("-1", "+44", "1.5e3") is not a formula, whatever its first character.
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
 class DatasetError(Exception):
@@ -28,6 +34,8 @@ class Study:
     fieldwork_start: date
     fieldwork_end: date
     demo: bool = False
+    # SQLAlchemy URL the data come from instead of the folder's files (--source); may hold a password.
+    source: str | None = field(default=None, repr=False)
 
     @property
     def responses_dir(self) -> Path:
@@ -44,6 +52,9 @@ class ExtractedTable:
     rows_read: int
     frame: pd.DataFrame
     rejected: pd.DataFrame = field(default_factory=lambda: empty_quarantine())
+    location: str = ""  # where the rows came from, for messages: a full path or "table T in URL"
+    source_format: str = "csv"
+    encoding: str = ""
     # The council a rerun restricted this table to; None for a national run.
     scope: str | None = None
 
@@ -58,6 +69,11 @@ class ValidatedTable:
     rows_read: int
     frame: pd.DataFrame
     quarantine: pd.DataFrame
+    location: str = ""
+    source_format: str = "csv"
+    encoding: str = ""
+    # Great Expectations' validation results for this input, kept for the run's Data Docs.
+    gx_results: list[Any] = field(default_factory=list, repr=False)
 
     @property
     def rows_quarantined(self) -> int:
@@ -75,7 +91,26 @@ def empty_quarantine() -> pd.DataFrame:
     )
 
 
-def read_study(root: Path, wave: str | None = None) -> Study:
+def neutralise_formula(value: Any) -> Any:
+    """Prefix text a spreadsheet would run as a formula (=, +, -, @ ...) with an apostrophe."""
+    if not isinstance(value, str):
+        return value
+    start = value.lstrip(" ")
+    if not start.startswith(tuple(load_settings().outputs["formula_prefixes"])):
+        return value
+    return value if _PLAIN_NUMBER.fullmatch(start) else "'" + value
+
+
+def write_csv_for_people(frame: pd.DataFrame, path: Path) -> None:
+    """Write a CSV meant to be opened in a spreadsheet, with every text cell safe from formula injection."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[column]) and not pd.api.types.is_bool_dtype(safe[column]):
+            safe[column] = safe[column].map(neutralise_formula, na_action="ignore")
+    safe.to_csv(path, index=False, lineterminator="\n")
+
+
+def read_study(root: Path, wave: str | None = None, source: str | None = None) -> Study:
     """Read study.yaml, checking the keys the pipeline needs and any --wave the user gave."""
     path = root / "study.yaml"
     if not path.is_file():
@@ -105,11 +140,16 @@ def read_study(root: Path, wave: str | None = None) -> Study:
         ) from error
     if end < start:
         raise DatasetError(f"{path}: fieldwork_end {end} is before fieldwork_start {start}.")
-    return Study(
+    study = Study(
         root=root,
         wave=study_wave,
         title=str(spec["title"]),
         fieldwork_start=start,
         fieldwork_end=end,
         demo=bool(spec.get("demo", False)),
+        source=source or None,
     )
+    from tasks.sources import check_study_files  # deferred: sources builds on this module
+
+    check_study_files(study)
+    return study

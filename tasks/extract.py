@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import os
 import re
-from pathlib import Path
 
 import pandas as pd
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
 from maturity.councils import UnknownCouncilError, council_resolver
@@ -22,33 +22,12 @@ from tasks.contracts import (
     Study,
     empty_quarantine,
 )
+from tasks.sources import SourceTable, read_input, rejected_records
 
-# The first data row of a CSV is row 2 of the file as a spreadsheet shows it (row 1 is the header).
-FIRST_DATA_ROW = 2
-
-
-def file_sha256(path: Path) -> str:
-    """Checksum of a file's bytes, recorded with every row for lineage."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def read_csv_as_text(path: Path) -> pd.DataFrame:
-    """Read a CSV with every value as trimmed text, so nothing is coerced before validation."""
-    if not path.is_file():
-        raise DatasetError(f"{path}: not found. Add the file or check --inputs points at the study folder.")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise DatasetError(
-            f"{path}: could not be read as a UTF-8 CSV ({error}). Re-export it as CSV (UTF-8)."
-        ) from error
-    frame.columns = [str(c).strip() for c in frame.columns]
-    frame = frame.apply(lambda column: column.str.strip())
-    return frame.mask(frame == "")
+EMPTY_COUNCIL_REASON = (
+    "Council is empty. Enter the council the respondent answered for (a GSS code such as W06000004, "
+    "or the English or Welsh name)."
+)
 
 
 def find_identity_columns(columns: list[str]) -> list[str]:
@@ -64,7 +43,8 @@ def pseudonymise(values: pd.Series, key: str, namespace: str) -> pd.Series:
     """Replace ids with a keyed HMAC-SHA256 pseudonym: stable across runs, not reversible."""
     secret = key.encode("utf-8")
     return values.map(
-        lambda v: hmac.new(secret, f"{namespace}:{v}".encode(), hashlib.sha256).hexdigest()[:32]
+        lambda v: hmac.new(secret, f"{namespace}:{v}".encode(), hashlib.sha256).hexdigest()[:32],
+        na_action="ignore",  # an empty id stays empty, for validation to set aside
     )
 
 
@@ -89,7 +69,7 @@ def resolve_councils(
     resolver = council_resolver()
     codes: dict[str, str | None] = {}
     reasons: dict[str, str] = {}
-    for value in frame["council"].unique():
+    for value in frame["council"].dropna().unique():
         try:
             codes[value] = resolver.resolve(value)
         except UnknownCouncilError as error:
@@ -102,8 +82,8 @@ def resolve_councils(
             "source_file": source_file,
             "source_row": frame.loc[unknown, "source_row"],
             "column": "council",
-            "value": frame.loc[unknown, "council"],
-            "reason": frame.loc[unknown, "council"].map(reasons),
+            "value": frame.loc[unknown, "council"].fillna(""),
+            "reason": [reasons.get(v, EMPTY_COUNCIL_REASON) for v in frame.loc[unknown, "council"]],
         },
         columns=QUARANTINE_COLUMNS,
     )
@@ -111,33 +91,40 @@ def resolve_councils(
     return kept, rejected if len(rejected) else empty_quarantine()
 
 
-def _read_with_lineage(study: Study, relative: str) -> tuple[pd.DataFrame, str]:
-    path = study.root / relative
-    frame = read_csv_as_text(path)
-    if "council" not in frame.columns:
+def _check_council_column(source: SourceTable) -> None:
+    if "council" not in source.frame.columns:
+        found = [c for c in source.frame.columns if c != "source_row"]
         raise DatasetError(
-            f"{path}: has no 'council' column (columns found: {', '.join(frame.columns) or 'none'}). "
+            f"{source.location}: has no 'council' column (columns found: {', '.join(found) or 'none'}). "
             "Check the header row (see README, 'The study folder')."
         )
-    sha = file_sha256(path)
-    frame = frame.drop(columns=find_identity_columns(list(frame.columns)))
-    frame["source_file"] = relative
-    frame["source_row"] = pd.RangeIndex(FIRST_DATA_ROW, FIRST_DATA_ROW + len(frame), dtype="int64")
-    frame["source_sha256"] = sha
-    return frame, sha
 
 
-def extract_file(study: Study, dataset: str, relative: str) -> ExtractedTable:
-    """Read one study file, drop identity columns, add lineage and resolve councils."""
-    frame, sha = _read_with_lineage(study, relative)
-    rows_read = len(frame)
-    kept, rejected = resolve_councils(frame, dataset, relative)
-    return ExtractedTable(dataset, relative, sha, rows_read, kept, rejected)
+def extract_file(study: Study, dataset: str, relative: str | None = None) -> ExtractedTable:
+    """Read one dataset (named file, the file its name selects, or SQL), drop identity, add lineage."""
+    source = read_input(study, dataset, relative)
+    _check_council_column(source)
+    frame = source.frame.drop(columns=find_identity_columns(list(source.frame.columns)))
+    frame["source_file"] = source.source_file
+    frame["source_sha256"] = source.sha256
+    kept, unknown = resolve_councils(frame, dataset, source.source_file)
+    rejected = [r for r in (rejected_records(source, dataset), unknown) if len(r)]
+    return ExtractedTable(
+        dataset=dataset,
+        source_file=source.source_file,
+        sha256=source.sha256,
+        rows_read=source.rows_read,
+        frame=kept,
+        rejected=pd.concat(rejected, ignore_index=True) if rejected else empty_quarantine(),
+        location=source.location,
+        source_format=source.source_format,
+        encoding=source.encoding,
+    )
 
 
 def extract_responses(study: Study, tool_id: str) -> ExtractedTable:
     """Extract one data tool's responses, pseudonymising response ids."""
-    table = extract_file(study, f"responses:{tool_id}", f"responses/{tool_id}.csv")
+    table = extract_file(study, f"responses:{tool_id}")
     if "response_id" in table.frame.columns:
         key = pseudonym_key(study)
         table.frame["response_id"] = pseudonymise(table.frame["response_id"], key, tool_id)
@@ -148,35 +135,54 @@ def extract_responses(study: Study, tool_id: str) -> ExtractedTable:
 
 def extract_public_survey(study: Study) -> ExtractedTable:
     """Extract the public survey, pseudonymising respondent ids."""
-    table = extract_file(study, "public_survey", "public_survey.csv")
+    table = extract_file(study, "public_survey")
     if "respondent_id" in table.frame.columns:
         key = pseudonym_key(study)
         table.frame["respondent_id"] = pseudonymise(table.frame["respondent_id"], key, "public_survey")
     return table
 
 
+def log_extracted(table: ExtractedTable) -> ExtractedTable:
+    """Say in the run log how an input was read, so an analyst can check its format and encoding."""
+    encoding = f", {table.encoding}" if table.encoding else ""
+    get_run_logger().info(
+        "%s: read as %s%s, %d rows", table.source_file, table.source_format, encoding, table.rows_read
+    )
+    return table
+
+
+def extract_dataset(study: Study, dataset: str) -> ExtractedTable:
+    """Extract any dataset by name: invitations, responses:<tool_id>, public_survey or population."""
+    kind, _, tool_id = dataset.partition(":")
+    if kind == "responses":
+        return extract_responses(study, tool_id)
+    if kind == "public_survey":
+        return extract_public_survey(study)
+    return extract_file(study, dataset)
+
+
 @task(name="extract-invitations", cache_policy=NONE)
 def extract_invitations_task(study: Study) -> ExtractedTable:
-    """Prefect wrapper: extract invitations.csv."""
-    return extract_file(study, "invitations", "invitations.csv")
+    """Prefect wrapper: extract the invitations."""
+    return log_extracted(extract_file(study, "invitations"))
 
 
 @task(name="extract-responses", task_run_name="extract-{tool_id}", cache_policy=NONE)
 def extract_responses_task(study: Study, tool_id: str) -> ExtractedTable:
     """Prefect wrapper: extract one data tool's responses."""
-    return extract_responses(study, tool_id)
+    return log_extracted(extract_responses(study, tool_id))
 
 
 @task(name="extract-public-survey", cache_policy=NONE)
 def extract_public_survey_task(study: Study) -> ExtractedTable:
-    """Prefect wrapper: extract public_survey.csv."""
-    return extract_public_survey(study)
+    """Prefect wrapper: extract the public survey."""
+    return log_extracted(extract_public_survey(study))
 
 
 @task(name="extract-population", cache_policy=NONE)
 def extract_population_task(study: Study) -> ExtractedTable:
-    """Prefect wrapper: extract population.csv."""
-    return extract_file(study, "population", "population.csv")
+    """Prefect wrapper: extract the population."""
+    return log_extracted(extract_file(study, "population"))
 
 
 def restrict_to_council(table: ExtractedTable, gss_code: str) -> ExtractedTable:
@@ -185,7 +191,7 @@ def restrict_to_council(table: ExtractedTable, gss_code: str) -> ExtractedTable:
     Rows whose council could not be resolved belong to no council, so a rerun leaves them out too.
     """
     rows = table.frame[table.frame["gss_code"] == gss_code].reset_index(drop=True)
-    return ExtractedTable(table.dataset, table.source_file, table.sha256, len(rows), rows, scope=gss_code)
+    return dataclasses.replace(table, rows_read=len(rows), frame=rows, scope=gss_code)
 
 
 @task(name="restrict-to-council", task_run_name="restrict-{table.dataset}-{gss_code}", cache_policy=NONE)

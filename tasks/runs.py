@@ -14,7 +14,7 @@ from prefect.cache_policies import NONE
 
 from maturity.settings import code_version, registry_url
 from tasks.contracts import ValidatedTable
-from tasks.extract import file_sha256
+from tasks.sources import file_sha256
 from tasks.validate import write_quality_record
 from warehouse import registry
 from warehouse.versions import abandon_version, begin_version, commit_version, written_files

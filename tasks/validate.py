@@ -7,7 +7,7 @@ import fnmatch
 import json
 import logging
 import threading
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,12 +23,27 @@ from tasks.contracts import (
     ExtractedTable,
     Study,
     ValidatedTable,
+    empty_quarantine,
+    write_csv_for_people,
 )
 
 # Great Expectations is not thread-safe when several batches share one context.
 _GX_LOCK = threading.Lock()
 TABLE_LEVEL_PREFIX = "expect_table_"
 INDEX_KEY = "suite_position"
+# Counts per failing expectation for Data Docs, but no example values: they may be personal data,
+# and COMPLETE (every failing row) is very slow when many rows fail; pandas masks pick the rows.
+RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
+# Excel stores a date-time as days since 1899-12-30; a date cell exported as "General" shows that number.
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+EXCEL_SERIAL_RANGE = (1, 2958465)  # 1900-01-01 .. 9999-12-31, the dates Excel can hold
+TIMEZONE_SUFFIX = r"(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+RESPONSE_COUNTS_SUITE = "response_counts"
+DATA_DOCS_FOLDER = "data_docs"
+
+
+class SuiteError(RuntimeError):
+    """An expectation suite in expectations/ is broken: a bug in the project, not in the data."""
 
 
 def suite_name(dataset: str) -> str:
@@ -100,7 +115,24 @@ def suite_parameters(study: Study) -> dict[str, Any]:
         "age_bands": survey["age_bands"],
         "sexes": survey["sexes"],
         "survey_answers": survey["answers"],
+        "max_comment_chars": rules["max_comment_chars"],
     }
+
+
+def parse_datetimes(values: pd.Series) -> pd.Series:
+    """ISO date-times (a zone, if given, converted to the study's), or Excel serial numbers; to the second."""
+    text = values.astype("str")
+    zoned = text.str.contains(TIMEZONE_SUFFIX, regex=True, na=False)
+    parsed = pd.to_datetime(text.where(~zoned), errors="coerce", format="ISO8601")
+    if zoned.any():
+        local = load_settings().inputs["timezone"]
+        converted = pd.to_datetime(text.where(zoned), errors="coerce", format="ISO8601", utc=True)
+        parsed = parsed.where(~zoned, converted.dt.tz_convert(local).dt.tz_localize(None))
+    numbers = pd.to_numeric(text.where(parsed.isna()), errors="coerce")
+    serial = numbers.between(*EXCEL_SERIAL_RANGE)
+    if serial.any():
+        parsed = parsed.where(~serial, EXCEL_EPOCH + pd.to_timedelta(numbers.where(serial), unit="D"))
+    return parsed.astype("datetime64[us]").dt.round("s")
 
 
 def type_columns(frame: pd.DataFrame, suite: dict[str, Any]) -> pd.DataFrame:
@@ -114,7 +146,7 @@ def type_columns(frame: pd.DataFrame, suite: dict[str, Any]) -> pd.DataFrame:
             whole = numbers.notna() & (numbers == numbers.round())
             typed[column] = numbers.where(whole).astype("Int64")
         elif spec["type"] == "datetime":
-            typed[column] = pd.to_datetime(typed[column], errors="coerce", format="ISO8601")
+            typed[column] = parse_datetimes(typed[column])
     return typed
 
 
@@ -152,8 +184,13 @@ def _gx_batch_definition(name: str) -> Any:
     return asset.add_batch_definition_whole_dataframe(f"{name}-batch")
 
 
-def run_suite(frame: pd.DataFrame, suite: dict[str, Any], parameters: dict[str, Any]) -> list[dict]:
-    """Validate a frame with GX and return the failed expectations (their suite JSON entries)."""
+def run_suite(
+    frame: pd.DataFrame, suite: dict[str, Any], parameters: dict[str, Any], label: str | None = None
+) -> tuple[list[dict], Any]:
+    """Validate a frame with GX; return the failed expectations (suite JSON entries) and GX's result.
+
+    label names the suite in Data Docs (one per dataset, as each data tool asks its own statements).
+    """
     import great_expectations as gx
 
     # GX does not report results in suite order, so each expectation carries its position in meta.
@@ -164,9 +201,14 @@ def run_suite(frame: pd.DataFrame, suite: dict[str, Any], parameters: dict[str, 
     with _GX_LOCK:
         batch = _gx_batch_definition(suite["name"]).get_batch(batch_parameters={"dataframe": frame})
         result = batch.validate(
-            gx.ExpectationSuite(name=suite["name"], expectations=tagged),
+            gx.ExpectationSuite(name=label or suite["name"], expectations=tagged),
             expectation_parameters=parameters,
-            result_format="BOOLEAN_ONLY",
+            result_format=RESULT_FORMAT,
+        )
+    if len(result.results) != len(tagged):  # GX logs and skips an expectation it cannot build
+        raise SuiteError(
+            f"expectations/{suite['name']}.json: Great Expectations ran {len(result.results)} of its "
+            f"{len(tagged)} checks; see the log for the one it could not build, and correct the suite."
         )
     failed = []
     for outcome in result.results:
@@ -177,7 +219,7 @@ def run_suite(frame: pd.DataFrame, suite: dict[str, Any], parameters: dict[str, 
             raise DatasetError(f"check {entry['type']} on {entry['kwargs']} could not run: {message}")
         if not outcome.success:
             failed.append(position)
-    return [suite["expectations"][position] for position in sorted(failed)]
+    return [suite["expectations"][position] for position in sorted(failed)], result
 
 
 def _resolve(value: Any, parameters: dict[str, Any]) -> Any:
@@ -192,6 +234,10 @@ def failing_rows(frame: pd.DataFrame, expectation: dict[str, Any], parameters: d
     kwargs = {k: _resolve(v, parameters) for k, v in expectation["kwargs"].items()}
     if kind == "expect_compound_columns_to_be_unique":
         return frame.duplicated(subset=kwargs["column_list"], keep=False)
+    if kind == "expect_column_pair_values_a_to_be_greater_than_b":
+        a, b = frame[kwargs["column_A"]], frame[kwargs["column_B"]]
+        ok = (a >= b) if kwargs.get("or_equal") else (a > b)
+        return a.notna() & b.notna() & ~ok.fillna(False).astype(bool)
     if kind == "expect_column_pair_values_to_be_in_set":
         pairs = set(map(tuple, kwargs["value_pairs_set"]))
         present = frame[kwargs["column_A"]].notna() & frame[kwargs["column_B"]].notna()
@@ -207,6 +253,14 @@ def failing_rows(frame: pd.DataFrame, expectation: dict[str, Any], parameters: d
         return present & ~column.isin(kwargs["value_set"])
     if kind == "expect_column_values_to_be_unique":
         return present & column.duplicated(keep=False)
+    if kind == "expect_column_value_lengths_to_be_between":
+        lengths = column.str.len()
+        inside = pd.Series(True, index=frame.index)
+        if kwargs.get("min_value") is not None:
+            inside &= lengths >= kwargs["min_value"]
+        if kwargs.get("max_value") is not None:
+            inside &= lengths <= kwargs["max_value"]
+        return present & ~inside.fillna(False).astype(bool)
     if kind == "expect_column_values_to_be_between":
         low, high = kwargs.get("min_value"), kwargs.get("max_value")
         inside = pd.Series(True, index=frame.index)
@@ -244,47 +298,69 @@ def quarantine_records(
     )
 
 
+def describe_input(table: ExtractedTable | ValidatedTable, study: Study) -> str:
+    """Where a table came from, for messages: its full path, or its table in the SQL source."""
+    return table.location or str(study.root / table.source_file)
+
+
 def check_required_columns(table: ExtractedTable, study: Study, required: list[str]) -> None:
     """Stop the run with one clear message when a file lacks columns the suite needs."""
     missing = [c for c in required if c not in table.frame.columns]
     if missing:
         raise DatasetError(
-            f"{study.root / table.source_file}: missing column(s) {', '.join(missing)}. "
+            f"{describe_input(table, study)}: missing column(s) {', '.join(missing)}. "
             "Add them to the header row (see README, 'The study folder') and run again."
         )
 
 
 def validate_table(table: ExtractedTable, study: Study) -> ValidatedTable:
     """Check one extracted table; return the rows fit to load and the quarantined ones."""
-    if table.scope is not None and table.rows_read == 0:
-        # A council may rightly have no rows in a file (no member answered); only a whole file can be empty.
-        return ValidatedTable(table.dataset, table.source_file, table.sha256, 0, table.frame, table.rejected)
     suite = expand_suite(load_suite_definition(suite_name(table.dataset)), expected_columns(table.dataset))
     check_required_columns(table, study, referenced_columns(suite))
     parameters = suite_parameters(study)
     typed = type_columns(table.frame, suite)
-    failed = run_suite(typed, suite, parameters)
+    if table.scope is not None and typed.empty:
+        # In a rerun a council may rightly have no rows in a file (no member answered); only a whole
+        # file can be empty, and that is checked by the national run.
+        return ValidatedTable(
+            dataset=table.dataset,
+            source_file=table.source_file,
+            sha256=table.sha256,
+            rows_read=0,
+            frame=typed,
+            quarantine=table.rejected,
+            location=table.location,
+            source_format=table.source_format,
+            encoding=table.encoding,
+        )
+    failed, result = run_suite(typed, suite, parameters, label=table.dataset.replace(":", "-"))
     bad = pd.Series(False, index=typed.index)
     records = [table.rejected]
     for expectation in failed:
         if expectation["type"].startswith(TABLE_LEVEL_PREFIX):
-            raise DatasetError(f"{study.root / table.source_file}: {expectation['meta']['reason']}")
+            raise DatasetError(f"{describe_input(table, study)}: {expectation['meta']['reason']}")
         mask = failing_rows(typed, expectation, parameters)
         bad |= mask
         records.append(quarantine_records(table, table.frame, mask, expectation))
-    quarantine = (
-        pd.concat([r for r in records if len(r)], ignore_index=True)
-        if any(len(r) for r in records)
-        else table.rejected
-    )
     return ValidatedTable(
         dataset=table.dataset,
         source_file=table.source_file,
         sha256=table.sha256,
         rows_read=table.rows_read,
         frame=typed.loc[~bad].reset_index(drop=True),
-        quarantine=quarantine.sort_values(["source_row", "column"], kind="stable").reset_index(drop=True),
+        quarantine=combine_quarantine(records),
+        location=table.location,
+        source_format=table.source_format,
+        encoding=table.encoding,
+        gx_results=[result],
     )
+
+
+def combine_quarantine(records: list[pd.DataFrame]) -> pd.DataFrame:
+    """One quarantine table from several, in row order."""
+    present = [r for r in records if len(r)]
+    combined = pd.concat(present, ignore_index=True) if present else empty_quarantine()
+    return combined.sort_values(["source_row", "column"], kind="stable").reset_index(drop=True)
 
 
 @task(name="validate", task_run_name="validate-{table.dataset}", cache_policy=NONE)
@@ -299,6 +375,88 @@ def validate_table_task(table: ExtractedTable, study: Study) -> ValidatedTable:
         validated.rows_quarantined,
     )
     return validated
+
+
+def count_responses(tables: list[ValidatedTable]) -> pd.DataFrame | None:
+    """Responses fit to load per council x data tool, beside the number invited (None: no invitations)."""
+    by_name = {t.dataset: t for t in tables}
+    responses = [t.frame[["gss_code", "tool_id"]] for t in tables if t.dataset.startswith("responses:")]
+    if "invitations" not in by_name or not responses:
+        return None
+    counts = pd.concat(responses).value_counts().rename("responses").reset_index()
+    invited = by_name["invitations"].frame[["gss_code", "tool_id", "invited"]]
+    counts = counts.merge(invited, on=["gss_code", "tool_id"], how="left")
+    return counts.astype({"responses": "Int64", "invited": "Int64"})
+
+
+def set_aside_rows(table: ValidatedTable, mask: pd.Series, reasons: pd.Series, column: str) -> ValidatedTable:
+    """Move the rows a mask picks from a table's loadable rows to its quarantine, each with its reason."""
+    moved = table.frame.loc[mask]
+    records = pd.DataFrame(
+        {
+            "dataset": table.dataset,
+            "source_file": table.source_file,
+            "source_row": moved["source_row"],
+            "column": column,
+            "value": moved[column].astype("str").where(moved[column].notna(), ""),
+            "reason": reasons.loc[mask],
+        },
+        columns=QUARANTINE_COLUMNS,
+    )
+    table.frame = table.frame.loc[~mask].reset_index(drop=True)
+    table.quarantine = combine_quarantine([table.quarantine, records])
+    return table
+
+
+def reconcile_response_counts(tables: list[ValidatedTable], study: Study) -> list[ValidatedTable]:
+    """Set aside every response of a council x tool with more responses than invited, or no invitations row.
+
+    All of them, not the surplus: which responses are extra cannot be known (duplicates, a wrong count or
+    a misnamed council), and keeping an arbitrary subset would bias the scores and hide the problem.
+    """
+    counts = count_responses(tables)
+    if counts is None:
+        return tables
+    suite = load_suite_definition(RESPONSE_COUNTS_SUITE)
+    parameters = suite_parameters(study)
+    failed, result = run_suite(counts, suite, parameters)
+    reasons = pd.Series(pd.NA, index=counts.index, dtype="object")
+    for expectation in failed:
+        mask = failing_rows(counts, expectation, parameters) & reasons.isna()
+        template = expectation["meta"]["reason"]
+        reasons[mask] = [
+            template.format(responses=row.responses, invited=row.invited) for row in counts[mask].itertuples()
+        ]
+    for table in tables:
+        if table.dataset == "invitations":
+            table.gx_results.append(result)
+    failing = counts.assign(reason=reasons).dropna(subset=["reason"])[["gss_code", "tool_id", "reason"]]
+    if failing.empty:
+        return tables
+    for table in tables:
+        if table.dataset.startswith("responses:") and len(table.frame):
+            joined = table.frame[["gss_code", "tool_id"]].merge(
+                failing, how="left", on=["gss_code", "tool_id"]
+            )
+            reasons_by_row = pd.Series(joined["reason"].to_numpy(), index=table.frame.index)
+            set_aside_rows(table, reasons_by_row.notna(), reasons_by_row, "council")
+    return tables
+
+
+@task(name="reconcile-response-counts", cache_policy=NONE)
+def reconcile_response_counts_task(tables: list[ValidatedTable], study: Study) -> list[ValidatedTable]:
+    """Prefect wrapper: check responses against invitations per council and data tool."""
+    before = {t.dataset: t.rows_quarantined for t in tables}
+    reconciled = reconcile_response_counts(tables, study)
+    for table in reconciled:
+        if table.rows_quarantined > before[table.dataset]:
+            get_run_logger().warning(
+                "%s: %d more rows quarantined (responses not matching the invitations); %d loaded",
+                table.source_file,
+                table.rows_quarantined - before[table.dataset],
+                table.rows_loaded,
+            )
+    return reconciled
 
 
 class AccountingError(RuntimeError):
@@ -316,6 +474,8 @@ def account_rows(tables: list[ValidatedTable]) -> pd.DataFrame:
                 "rows_read": t.rows_read,
                 "rows_loaded": t.rows_loaded,
                 "rows_quarantined": t.rows_quarantined,
+                "source_format": t.source_format,
+                "encoding": t.encoding,
             }
             for t in tables
         ]
@@ -326,12 +486,67 @@ def account_rows(tables: list[ValidatedTable]) -> pd.DataFrame:
     return accounting
 
 
+def shorten_values(quarantine: pd.DataFrame) -> pd.DataFrame:
+    """Quarantine with long values cut for people to read (the row number says where the whole value is)."""
+    limit = load_settings().outputs["quarantine_value_chars"]
+    values = quarantine["value"].astype("str")
+    long = values.str.len() > limit
+    shortened = values.str.slice(0, limit) + "… (" + values.str.len().astype("str") + " characters)"
+    return quarantine.assign(value=values.where(~long, shortened))
+
+
+def build_data_docs(tables: list[ValidatedTable], folder: Path) -> Path | None:
+    """Render Great Expectations' Data Docs (HTML) for this run's validation results under folder."""
+    results = [result for table in tables for result in table.gx_results]
+    if not results:
+        return None
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    site = "run"
+    target = folder / DATA_DOCS_FOLDER
+    with _GX_LOCK:
+        _gx_datasource()  # the offline settings and quiet logging, on first use
+        # A context of its own per run, so the docs hold this run's results and no other's.
+        context = gx.get_context(mode="ephemeral")
+        for name in list(context.variables.data_docs_sites or {}):
+            context.delete_data_docs_site(name)
+        context.add_data_docs_site(
+            site,
+            {
+                "class_name": "SiteBuilder",
+                "show_how_to_buttons": False,
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(target)},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
+        run_id = RunIdentifier(run_name=folder.name, run_time=datetime.now(UTC))
+        for result in results:
+            result.meta["run_id"] = run_id
+            expectations = [outcome.expectation_config.to_domain_obj() for outcome in result.results]
+            context.suites.add(gx.ExpectationSuite(name=result.suite_name, expectations=expectations))
+            identifier = ValidationResultIdentifier(
+                expectation_suite_identifier=ExpectationSuiteIdentifier(name=result.suite_name),
+                run_id=run_id,
+                batch_identifier=result.suite_name,
+            )
+            context.validation_results_store.set(identifier, result)
+        context.build_data_docs(site_names=[site])
+    return target / "index.html"
+
+
 def write_quality_record(tables: list[ValidatedTable], folder: Path) -> pd.DataFrame:
-    """Save the quarantine (Parquet and CSV) and the row accounting for this run under folder."""
+    """Save the quarantine (Parquet and CSV), the row accounting and GX's Data Docs for this run."""
     accounting = account_rows(tables)
-    quarantine = pd.concat([t.quarantine for t in tables], ignore_index=True)
+    quarantine = combine_quarantine([t.quarantine for t in tables])
+    quarantine = quarantine.sort_values(["dataset", "source_row", "column"], kind="stable", ignore_index=True)
     folder.mkdir(parents=True, exist_ok=True)
     quarantine.to_parquet(folder / "quarantine.parquet", index=False)
-    quarantine.to_csv(folder / "quarantine.csv", index=False, lineterminator="\n")
-    accounting.to_csv(folder / "accounting.csv", index=False, lineterminator="\n")
+    write_csv_for_people(shorten_values(quarantine), folder / "quarantine.csv")
+    write_csv_for_people(accounting, folder / "accounting.csv")
+    build_data_docs(tables, folder)
     return accounting
