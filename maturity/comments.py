@@ -292,10 +292,14 @@ def is_quotable(text: str, rules: ThemeRules) -> bool:
 
 def code_comments(comments: pd.DataFrame, redactor: Redactor, rules: ThemeRules) -> pd.DataFrame:
     """One row per comment and theme: the redacted text, the theme's pattern hits, redaction count."""
+    # Redaction is the costly step and exports repeat texts ("No comment"), so each text is done once.
+    coded_texts: dict[str, tuple[str, int, dict[str, int]]] = {}
+    for text in comments["comment"].unique():
+        redacted, redactions = redact_text(text, redactor)
+        coded_texts[text] = (redacted, redactions, match_themes(redacted, rules))
     rows = []
     for row in comments.itertuples(index=False):
-        redacted, redactions = redact_text(row.comment, redactor)
-        themes = match_themes(redacted, rules)
+        redacted, redactions, themes = coded_texts[row.comment]
         for theme, hits in themes.items():
             rows.append(
                 {
