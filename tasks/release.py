@@ -10,11 +10,13 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import pandas as pd
 
 from maturity.settings import load_open_data_config, load_settings
+from tasks.contracts import DatasetError
 
 CHANGES_JSON = "CHANGES.json"
 CHANGES_MD = "CHANGES.md"
@@ -86,7 +88,13 @@ def next_release_version(wave: str, previous: str | None) -> str:
 
 def resolve_release_date(wave: str, release_date: str | None) -> str | None:
     """The release date: given, else configured for the wave, else none (never the clock)."""
-    return release_date or load_open_data_config()["release_dates"].get(wave)
+    chosen = release_date or load_open_data_config()["release_dates"].get(wave)
+    if chosen is None:
+        return None
+    try:
+        return date.fromisoformat(str(chosen)).isoformat()
+    except ValueError:
+        raise DatasetError(f"release date {chosen!r} is not a date (YYYY-MM-DD).") from None
 
 
 def build_datapackage(wave: str, version: str, release_date: str | None) -> bytes:
@@ -289,6 +297,8 @@ def summarise_changes(changes: dict[str, Any]) -> list[str]:
         }
         if any(counts.values()):
             lines.append(f"{table}: " + ", ".join(f"{n} {what}" for what, n in counts.items() if n))
+    if not lines and changes["previous_version"] != changes["version"]:
+        return ["no data changes (metadata changed)"]
     return lines or ["no changes"]
 
 
