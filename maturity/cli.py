@@ -295,5 +295,5 @@ def _print_summary(summary, seconds: float) -> None:
         )
     console.print(f"Quality record (accounting, quarantine, Data Docs): {summary.quality_dir}")
     console.print(f"Reports: {len(summary.reports)} written in {summary.reports[0].parent}")
-    console.print(f"Open data: {', '.join(str(p) for p in summary.open_data)}")
+    console.print(f"Open data: {len(summary.open_data)} files in {summary.open_data[0].parent}")
     console.print(f"Finished in {seconds:.1f} s.")
