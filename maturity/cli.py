@@ -1,4 +1,4 @@
-"""The `maturity` command line: make a demo study, run the national study."""
+"""The `maturity` command line: make a demo study, run the national study, publish open data."""
 
 from __future__ import annotations
 
@@ -163,6 +163,49 @@ def rerun(
 
 
 @app.command()
+def publish(
+    out: Annotated[
+        Path, typer.Option(help="Output folder of the national run to publish from.")
+    ] = DEFAULT_OUT,
+    wave: Annotated[str | None, typer.Option(help="Wave to publish. Default: the latest in OUT.")] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            help="Also copy the release here: a folder or any fsspec URL, e.g. s3://bucket/open-data."
+        ),
+    ] = None,
+    release_date: Annotated[
+        str | None,
+        typer.Option(help="Release date (YYYY-MM-DD). Default: the wave's date in config/open_data.yaml."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Log every task run.")] = False,
+) -> None:
+    """Publish the open-data release from the warehouse into OUT/open-data/<wave>/, and copy it with --to.
+
+    Example: maturity publish --out output --to s3://my-bucket/open-data
+    """
+    configure_offline_environment()
+    started = time.perf_counter()
+    from flows.publish import publish_release
+
+    _configure_run_log(verbose)
+    with _stop_cleanly_on_user_errors():
+        summary = publish_release(out=out.resolve(), wave=wave, to=to, release_date=release_date)
+    state = "new release" if summary.changed else "unchanged, nothing rewritten"
+    console.print(
+        f"Open data: release {summary.version} of wave {summary.wave} ({state}) in {summary.folder}"
+    )
+    for line in summary.changes:
+        console.print(f"  Changes: {line}", highlight=False)
+    if summary.target is not None:
+        if summary.target.changed:
+            console.print(f"Copied to {summary.target.url}: {len(summary.target.uploaded)} files uploaded.")
+        else:
+            console.print(f"{summary.target.url} already holds this release: nothing uploaded.")
+    console.print(f"Finished in {time.perf_counter() - started:.1f} s.")
+
+
+@app.command()
 def status(
     out: Annotated[Path, typer.Option(help="Output folder whose runs to list.")] = DEFAULT_OUT,
     last: Annotated[int, typer.Option(min=1, help="How many runs to show.")] = 10,
@@ -252,5 +295,5 @@ def _print_summary(summary, seconds: float) -> None:
         )
     console.print(f"Quality record (accounting, quarantine, Data Docs): {summary.quality_dir}")
     console.print(f"Reports: {len(summary.reports)} written in {summary.reports[0].parent}")
-    console.print(f"Open data: {', '.join(str(p) for p in summary.open_data)}")
+    console.print(f"Open data: {len(summary.open_data)} files in {summary.open_data[0].parent}")
     console.print(f"Finished in {seconds:.1f} s.")

@@ -211,6 +211,12 @@ def load_comment_rules() -> dict[str, Any]:
     return {**_read_yaml("comments.yaml"), "names": _read_yaml("names.yaml")}
 
 
+@cache
+def load_open_data_config() -> dict[str, Any]:
+    """Metadata, licence, release dates and table schemas of the open-data release."""
+    return _read_yaml("open_data.yaml")
+
+
 def configure_offline_environment() -> None:
     """Switch off analytics in Prefect and Great Expectations unless the user chose otherwise."""
     for key, value in OFFLINE_ENVIRONMENT.items():

@@ -1,16 +1,42 @@
-"""Publish: the open-data tables (CSV), with disclosure control applied before anything is written."""
+"""Publish: the open-data release (tables, metadata, diff); disclosure control before anything is written."""
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NONE
 
 from maturity.disclosure import Relation, apply_disclosure_control, relations_within
 from maturity.settings import ALL_GROUPS, WALES_GSS_CODE, load_settings
+from tasks.release import (
+    CHANGES_JSON,
+    CHANGES_MD,
+    CHECKSUMS,
+    CSVW_METADATA,
+    DATAPACKAGE,
+    HISTORY_FILES,
+    README,
+    build_changes_markdown,
+    build_checksums,
+    build_csvw_metadata,
+    build_datapackage,
+    build_readme,
+    csv_name,
+    diff_releases,
+    next_release_version,
+    read_table_specs,
+    resolve_release_date,
+    to_json_bytes,
+)
 from tasks.score import Scores
 from warehouse.store import replace_file
 
@@ -69,6 +95,7 @@ def open_maturity_levels(scores: Scores) -> pd.DataFrame:
     for column in ("mean_level", "ci_lower", "ci_upper"):
         table[column] = table[column].round(load_settings().publication["level_decimals"])
     table = control_disclosure(table, ANSWER_STATISTICS, group_relations(table, "characteristic"))
+    table["level"] = table["level"].astype("Int64")
     columns = [
         "wave",
         *NAME_COLUMNS,
@@ -76,7 +103,6 @@ def open_maturity_levels(scores: Scores) -> pd.DataFrame:
         "recipient_group",
         "n_valid",
         *ANSWER_STATISTICS,
-        "low_base",
         "status",
     ]
     return table[columns]
@@ -110,27 +136,29 @@ def open_statement_results(scores: Scores) -> pd.DataFrame:
 
 
 def open_public_survey_results(scores: Scores) -> pd.DataFrame:
-    """Weighted % yes for Wales per question, with interval, effective sample size and design effect."""
-    table = scores.public_survey_results.merge(council_names(), on="gss_code", how="left")
-    table = table.sort_values("question_id", ignore_index=True)
+    """Weighted % yes for Wales per question, with interval, respondents and effective sample size."""
+    names = council_names()
+    names.columns = ["area_code", "area_name_en", "area_name_cy"]
+    table = scores.public_survey_results.rename(columns={"gss_code": "area_code"})
+    table = table.merge(names, on="area_code", how="left").sort_values("question_id", ignore_index=True)
     table["wave"] = scores.wave
-    table["pct_yes"] = as_percent(table["share_yes"])
+    table["estimate_pct"] = as_percent(table["share_yes"])
     table["ci_lower"] = as_percent(table["ci_lower"])
     table["ci_upper"] = as_percent(table["ci_upper"])
-    decimals = load_settings().publication["level_decimals"]
-    table["effective_size"] = table["effective_size"].round(decimals)
-    table["design_effect"] = table["design_effect"].round(decimals)
-    table = control_disclosure(table, ["pct_yes", "ci_lower", "ci_upper"], relations=[])
+    table["n_respondents"] = table["n_valid"]
+    table["n_effective"] = table["effective_size"].round(load_settings().publication["level_decimals"])
+    table = control_disclosure(table, ["estimate_pct", "ci_lower", "ci_upper", "n_effective"], relations=[])
     columns = [
         "wave",
-        *NAME_COLUMNS,
+        "area_code",
+        "area_name_en",
+        "area_name_cy",
         "question_id",
-        "n_valid",
-        "pct_yes",
+        "estimate_pct",
         "ci_lower",
         "ci_upper",
-        "effective_size",
-        "design_effect",
+        "n_respondents",
+        "n_effective",
         "status",
     ]
     return table[columns]
@@ -141,22 +169,122 @@ def to_csv_bytes(table: pd.DataFrame) -> bytes:
     return table.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
-def publish_open_data(scores: Scores, version: Path) -> list[Path]:
-    """Write the wave's open-data release into the version, replacing the previous release whole."""
-    files = {
-        "response_rates.csv": to_csv_bytes(open_response_rates(scores)),
-        "maturity_levels.csv": to_csv_bytes(open_maturity_levels(scores)),
-        "statement_results.csv": to_csv_bytes(open_statement_results(scores)),
-        "public_survey_results.csv": to_csv_bytes(open_public_survey_results(scores)),
+def to_parquet_bytes(table: pd.DataFrame) -> bytes:
+    """The same data as Parquet, without pandas metadata, an empty status stored as null."""
+    frame = with_null_status(table)
+    arrow = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+    buffer = io.BytesIO()
+    pq.write_table(arrow, buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def to_json_records(table: pd.DataFrame) -> bytes:
+    """The same data as a JSON array of objects (one per row) for web reuse; missing values are null."""
+    frame = with_null_status(table).astype(object)
+    records = frame.where(frame.notna(), None).to_dict(orient="records")
+    return to_json_bytes(records)
+
+
+def with_null_status(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy where the empty status of a published figure is missing, as the CSV schema reads it."""
+    if "status" not in table:
+        return table
+    return table.assign(status=table["status"].replace("", None))
+
+
+def open_tables(scores: Scores) -> dict[str, pd.DataFrame]:
+    """Every table of the release, disclosure-controlled, in the columns its schema lists."""
+    tables = {
+        "councils": council_names(),
+        "response_rates": open_response_rates(scores),
+        "maturity_levels": open_maturity_levels(scores),
+        "statement_results": open_statement_results(scores),
+        "public_survey_results": open_public_survey_results(scores),
     }
-    target = version / "open-data" / scores.wave
-    shutil.rmtree(target, ignore_errors=True)
+    for spec in read_table_specs():
+        if tables[spec.name].columns.tolist() != spec.columns:
+            raise ValueError(f"{spec.name}: columns {tables[spec.name].columns.tolist()} != {spec.columns}")
+    return tables
+
+
+def build_release_files(
+    tables: dict[str, pd.DataFrame], wave: str, version: str, release_date: str | None
+) -> dict[str, bytes]:
+    """The content files of a release (every format and the metadata), by file name."""
+    files: dict[str, bytes] = {}
+    for name, table in tables.items():
+        files[csv_name(name)] = to_csv_bytes(table)
+        files[f"{name}.parquet"] = to_parquet_bytes(table)
+        files[f"{name}.json"] = to_json_records(table)
+    files[DATAPACKAGE] = build_datapackage(wave, version, release_date)
+    files[CSVW_METADATA] = build_csvw_metadata(wave, version, release_date)
+    files[README] = build_readme(wave, version, release_date)
+    return files
+
+
+@dataclass(frozen=True)
+class Release:
+    """A wave's release as it stands in a version: where, which version, and what changed."""
+
+    wave: str
+    folder: Path
+    version: str
+    files: list[Path]
+    changes: dict[str, Any]
+    changed: bool
+
+
+def read_release_files(folder: Path) -> dict[str, bytes]:
+    """Every file of a release folder by name (none when there is no release yet)."""
+    if not folder.is_dir():
+        return {}
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir()) if path.is_file()}
+
+
+def previous_release_version(files: dict[str, bytes]) -> str | None:
+    """The version recorded in a release's datapackage.json (none for no release, or an older layout)."""
+    if DATAPACKAGE not in files:
+        return None
+    return json.loads(files[DATAPACKAGE]).get("version")
+
+
+def build_release(scores: Scores, version: Path, release_date: str | None = None) -> Release:
+    """Build the wave's release in the version; keep the previous one untouched when nothing changed."""
+    folder = version / "open-data" / scores.wave
+    date = resolve_release_date(scores.wave, release_date)
+    tables = open_tables(scores)
+    previous = read_release_files(folder)
+    previous_version = previous_release_version(previous)
+    if previous_version is not None:
+        same = build_release_files(tables, scores.wave, previous_version, date)
+        content = {name: data for name, data in previous.items() if name not in HISTORY_FILES}
+        if content == same:
+            changes = diff_releases(previous, previous, previous_version, previous_version)
+            return Release(scores.wave, folder, previous_version, sorted(folder.iterdir()), changes, False)
+    number = next_release_version(scores.wave, previous_version)
+    files = build_release_files(tables, scores.wave, number, date)
+    changes = diff_releases(previous, files, previous_version, number)
+    files[CHANGES_JSON] = to_json_bytes(changes)
+    files[CHANGES_MD] = build_changes_markdown(changes)
+    files[CHECKSUMS] = build_checksums(files)
+    shutil.rmtree(folder, ignore_errors=True)
     for name, content in files.items():
-        replace_file(target / name, content)
-    return [target / name for name in files]
+        replace_file(folder / name, content)
+    return Release(scores.wave, folder, number, sorted(folder / name for name in files), changes, True)
+
+
+def publish_open_data(scores: Scores, version: Path, release_date: str | None = None) -> list[Path]:
+    """Write the wave's open-data release into the version, replacing the previous release whole."""
+    return build_release(scores, version, release_date).files
 
 
 @task(name="publish-open-data", cache_policy=NONE)
 def publish_open_data_task(scores: Scores, version: Path) -> list[Path]:
-    """Prefect wrapper: publish the open-data CSVs."""
+    """Prefect wrapper: publish the open-data release."""
     return publish_open_data(scores, version)
+
+
+@task(name="build-release", cache_policy=NONE)
+def build_release_task(scores: Scores, version: Path, release_date: str | None = None) -> Release:
+    """Prefect wrapper: build the open-data release and its diff."""
+    return build_release(scores, version, release_date)

@@ -1,0 +1,80 @@
+"""Publish the open-data release from the warehouse (no re-extract), and copy it to a target if asked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NONE
+from prefect.runtime import flow_run
+
+from tasks.contracts import DatasetError
+from tasks.distribute import TargetCopy, copy_release_to_target_task
+from tasks.publish import build_release_task
+from tasks.release import summarise_changes
+from tasks.runs import DEFAULT_OUT, close_run_task, mark_flow_run_failed, open_run_task
+from tasks.score import score_national_task
+from warehouse.versions import current_version
+
+# A table every national run stores for its wave: its wave folders say which waves can be published.
+WAVE_TABLE = "response_rates"
+
+
+@dataclass
+class PublishSummary:
+    """What a publish did: the release (as readers see it under OUT), its changes and any copy."""
+
+    run_id: str
+    wave: str
+    version: str
+    changed: bool
+    changes: list[str]
+    folder: Path
+    target: TargetCopy | None
+
+
+def resolve_publish_wave(out: Path, wave: str | None) -> str:
+    """The wave to publish: the one asked for, else the latest the warehouse in OUT holds."""
+    current = current_version(out)
+    folder = current / "warehouse" / WAVE_TABLE if current else None
+    waves = sorted(p.name.split("=", 1)[1] for p in folder.glob("wave=*")) if folder else []
+    if not waves:
+        raise DatasetError(f"{out} holds no national run to publish. Run `maturity run --out {out}` first.")
+    if wave is None:
+        return waves[-1]
+    if wave not in waves:
+        raise DatasetError(f"{out} holds no wave {wave}; it holds {', '.join(waves)}.")
+    return wave
+
+
+@task(name="resolve-wave", cache_policy=NONE)
+def resolve_publish_wave_task(out: Path, wave: str | None) -> str:
+    """Prefect wrapper: find the wave to publish."""
+    return resolve_publish_wave(out, wave)
+
+
+@flow(name="open-data-publish", on_failure=[mark_flow_run_failed], on_crashed=[mark_flow_run_failed])
+def publish_release(
+    out: Path = DEFAULT_OUT, wave: str | None = None, to: str | None = None, release_date: str | None = None
+) -> PublishSummary:
+    """Build the wave's open-data release into OUT/open-data/<wave>/ and copy it to `to` if given.
+
+    The copy happens before the local commit, so a failed upload leaves OUT as it was.
+    """
+    wave = resolve_publish_wave_task(out, wave)
+    parameters = {"out": out, "wave": wave, "to": to, "release_date": release_date}
+    run = open_run_task(out, "open-data-publish", parameters, str(flow_run.id))
+    scores = score_national_task(run.warehouse, wave)
+    release = build_release_task(scores, run.version, release_date)
+    target = copy_release_to_target_task(release.folder, release.version, to) if to else None
+    close_run_task(run)
+    return PublishSummary(
+        run.run_id,
+        wave,
+        release.version,
+        release.changed,
+        summarise_changes(release.changes),
+        out / release.folder.relative_to(run.version),
+        target,
+    )

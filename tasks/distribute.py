@@ -1,0 +1,92 @@
+"""Copy a release to any fsspec target (a folder, s3://...) so readers never see a half-written one.
+
+Layout at the target: `<to>/<wave>/<version>/` holds each release, immutable once written, and
+`<to>/<wave>/latest.json` names the current one with every file's checksum. The files go up first, each
+checked against SHA256SUMS; the pointer is written last, in one operation (a single PUT on S3, a rename
+on a local folder). A reader who follows `latest.json` sees the old release or the new one, whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import fsspec
+from prefect import task
+from prefect.cache_policies import NONE
+
+from tasks.contracts import DatasetError
+from tasks.release import CHECKSUMS, to_json_bytes
+
+POINTER = "latest.json"
+
+
+@dataclass(frozen=True)
+class TargetCopy:
+    """What a copy to a target did: where the release is there and which files were uploaded."""
+
+    url: str
+    version: str
+    uploaded: list[str]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.uploaded)
+
+
+def read_checksums(folder: Path) -> dict[str, str]:
+    """File name -> sha256 from a release's SHA256SUMS."""
+    lines = (folder / CHECKSUMS).read_text(encoding="utf-8").splitlines()
+    return {name: digest for digest, name in (line.split("  ", 1) for line in lines)}
+
+
+def build_pointer(wave: str, version: str, checksums: dict[str, str]) -> dict[str, object]:
+    """The latest.json document: which release is current and the checksum of each of its files."""
+    return {"wave": wave, "version": version, "path": f"{version}/", "files": checksums}
+
+
+def copy_release_to_target(folder: Path, version: str, to: str) -> TargetCopy:
+    """Upload a release under <to>/<wave>/<version>/, then point <to>/<wave>/latest.json at it."""
+    wave = folder.name
+    fs, root = fsspec.core.url_to_fs(to)
+    base = f"{root.rstrip('/')}/{wave}"
+    url = f"{to.rstrip('/')}/{wave}/{version}/"
+    checksums = read_checksums(folder)
+    pointer = build_pointer(wave, version, checksums)
+    pointer_path = f"{base}/{POINTER}"
+    if fs.exists(pointer_path) and json.loads(fs.cat_file(pointer_path)) == pointer:
+        return TargetCopy(url, version, [])
+    target = f"{base}/{version}"
+    existing = f"{target}/{CHECKSUMS}"
+    if fs.exists(existing) and fs.cat_file(existing) != (folder / CHECKSUMS).read_bytes():
+        raise DatasetError(
+            f"{url} already holds a different release {version}; releases there are never overwritten. "
+            "Publish to another --to, or remove that folder if it is known to be unused."
+        )
+    fs.makedirs(target, exist_ok=True)
+    names = [*sorted(n for n in checksums), CHECKSUMS]
+    for name in names:
+        fs.pipe_file(f"{target}/{name}", (folder / name).read_bytes())
+    for name, digest in checksums.items():
+        if hashlib.sha256(fs.cat_file(f"{target}/{name}")).hexdigest() != digest:
+            raise DatasetError(f"{url}{name} does not match its checksum after upload; nothing was switched.")
+    write_pointer(fs, pointer_path, to_json_bytes(pointer))
+    return TargetCopy(url, version, names)
+
+
+def write_pointer(fs: fsspec.AbstractFileSystem, path: str, content: bytes) -> None:
+    """Write the pointer in one step: a rename over the old one locally, one PUT on object stores."""
+    if "file" in fs.protocol or "local" in fs.protocol:
+        temporary = f"{path}.tmp"
+        fs.pipe_file(temporary, content)
+        fs.mv(temporary, path)
+    else:
+        fs.pipe_file(path, content)
+
+
+@task(name="copy-release", cache_policy=NONE)
+def copy_release_to_target_task(folder: Path, version: str, to: str) -> TargetCopy:
+    """Prefect wrapper: copy the release to the --to target."""
+    return copy_release_to_target(folder, version, to)

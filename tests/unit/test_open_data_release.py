@@ -1,0 +1,190 @@
+"""The open-data release: valid Frictionless package, no personal data, nothing derivable, a real diff."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from frictionless import Package, validate
+
+from maturity.disclosure import derivable_cells
+from maturity.settings import PROJECT_ROOT, load_settings
+from tasks.publish import build_release, council_relations, group_relations
+from tasks.release import diff_table, read_table_specs, summarise_changes
+from warehouse.store import read_table
+
+WAVE = "2018"
+TABLES = ["councils", "response_rates", "maturity_levels", "statement_results", "public_survey_results"]
+
+
+@pytest.fixture(scope="module")
+def release(scored_demo, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One release of the demo study, built once for this module (treat as read-only)."""
+    version = tmp_path_factory.mktemp("version")
+    return build_release(scored_demo.scores, version).folder
+
+
+def test_the_release_has_every_table_in_every_format_and_its_metadata(release: Path) -> None:
+    names = {p.name for p in release.iterdir()}
+    for table in TABLES:
+        assert {f"{table}.csv", f"{table}.parquet", f"{table}.json"} <= names
+    assert {"datapackage.json", "csv-metadata.json", "README.md", "SHA256SUMS", "CHANGES.json"} <= names
+    package = json.loads((release / "datapackage.json").read_text())
+    assert package["licenses"][0]["name"] == "OGL-UK-3.0"
+    assert package["version"] == "2018.1"
+    assert package["created"] == "2018-05-31T00:00:00Z"
+    assert [r["name"] for r in package["resources"]] == TABLES
+
+
+def test_frictionless_validates_the_data_package(release: Path) -> None:
+    report = validate(release / "datapackage.json")
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])[:20]
+
+
+def test_every_csv_reads_back_with_its_schema_types(release: Path) -> None:
+    package = Package(release / "datapackage.json")
+    for resource in package.resources:
+        rows = resource.read_rows()
+        frame = pd.read_csv(release / resource.path, dtype=str, keep_default_na=False)
+        assert len(rows) == len(frame) > 0, resource.name
+        for field in resource.schema.fields:
+            python_type = {"integer": int, "number": (int, float, Decimal), "string": str}[field.type]
+            for row in rows:
+                value = row[field.name]
+                assert value is None or isinstance(value, python_type), (resource.name, field.name, value)
+    statements = package.get_resource("statement_results").read_rows()
+    withheld = [row for row in statements if row["status"] == "[c]"]
+    assert withheld
+    assert all(row["pct_agree"] is None for row in withheld)
+
+
+def test_parquet_and_json_hold_the_same_data_as_the_csv(release: Path) -> None:
+    for table in TABLES:
+        csv = pd.read_csv(release / f"{table}.csv", dtype=str, keep_default_na=False)
+        parquet = pd.read_parquet(release / f"{table}.parquet")
+        records = json.loads((release / f"{table}.json").read_text(encoding="utf-8"))
+        assert parquet.columns.tolist() == csv.columns.tolist() == list(records[0])
+        assert len(parquet) == len(csv) == len(records)
+    rates = pd.read_parquet(release / "response_rates.parquet")
+    assert rates["invited"].dtype.kind == "i"
+
+
+def test_checksums_match_every_file(release: Path) -> None:
+    listed = dict(reversed(line.split("  ")) for line in (release / "SHA256SUMS").read_text().splitlines())
+    files = {p.name for p in release.iterdir()} - {"SHA256SUMS"}
+    assert set(listed) == files
+    for name, digest in listed.items():
+        assert hashlib.sha256((release / name).read_bytes()).hexdigest() == digest
+
+
+def _release_text(release: Path) -> str:
+    """Every file of a release as text: CSV/JSON/Markdown as they are, Parquet through its values."""
+    parts = []
+    for path in sorted(release.iterdir()):
+        if path.suffix == ".parquet":
+            parts.append(pd.read_parquet(path).to_csv(index=False))
+        else:
+            parts.append(path.read_text(encoding="utf-8"))
+    return "\n".join(parts)
+
+
+def test_no_personal_data_free_text_or_ids_in_any_file(scored_demo, demo_study: Path, release: Path) -> None:
+    published = _release_text(release)
+    seeded = []
+    for path in sorted((demo_study / "responses").glob("*.csv")):
+        responses = pd.read_csv(path, dtype=str)
+        seeded += responses["comments"].dropna().tolist()
+        seeded += responses["response_id"].tolist()
+        seeded += responses["respondent_email"].dropna().tolist()
+    warehouse = scored_demo.warehouse
+    seeded += read_table(warehouse, "respondents", WAVE)["response_id"].tolist()
+    seeded += read_table(warehouse, "public_survey", WAVE)["respondent_id"].tolist()
+    seeded += scored_demo.scores.comment_themes["comment_redacted"].tolist()
+    corpus = yaml.safe_load((PROJECT_ROOT / "tests" / "fixtures" / "pii_corpus.yaml").read_text())
+    for comment in corpus["comments"]:
+        seeded += [value for values in comment["pii"].values() for value in values if len(value) > 8]
+    seeded = sorted({s for s in seeded if s})
+    assert len(seeded) > 500
+    assert [s for s in seeded if s in published] == []
+    assert "@" not in published.replace("@context", "").replace("@id", "")
+
+
+@pytest.mark.parametrize(
+    ("table", "item", "statistics"),
+    [
+        ("maturity_levels", "characteristic", ["mean_level", "level", "ci_lower", "share_level_1_pct"]),
+        ("statement_results", "statement_id", ["pct_agree", "ci_lower", "ci_upper"]),
+    ],
+)
+def test_every_withheld_cell_is_empty_and_not_derivable(
+    release: Path, table: str, item: str, statistics: list[str]
+) -> None:
+    frame = pd.read_csv(release / f"{table}.csv", dtype=str, keep_default_na=False)
+    withheld = (frame["status"] == "[c]").to_numpy()
+    assert withheld.any()
+    assert (frame.loc[withheld, statistics] == "").all().all()
+    assert (frame.loc[~withheld, statistics[0]] != "").any()
+    n_valid = frame["n_valid"].astype(int)
+    minimum = load_settings().disclosure["min_valid_answers"]
+    assert (frame.loc[n_valid.between(1, minimum - 1), "status"] == "[c]").all()
+    relations = group_relations(frame, item) + council_relations(frame, item)
+    assert not derivable_cells(relations, withheld & (n_valid > 0).to_numpy())
+
+
+def test_the_same_scores_give_a_byte_identical_release(scored_demo, release: Path, tmp_path: Path) -> None:
+    again = build_release(scored_demo.scores, tmp_path).folder
+    contents = {p.name: p.read_bytes() for p in release.iterdir()}
+    assert {p.name: p.read_bytes() for p in again.iterdir()} == contents
+
+
+def test_republishing_unchanged_scores_keeps_the_release_and_says_no_changes(
+    scored_demo, tmp_path: Path
+) -> None:
+    first = build_release(scored_demo.scores, tmp_path)
+    inodes = {p.name: p.stat().st_ino for p in first.folder.iterdir()}
+    second = build_release(scored_demo.scores, tmp_path)
+    assert not second.changed
+    assert second.version == first.version == "2018.1"
+    assert summarise_changes(second.changes) == ["no changes"]
+    assert {p.name: p.stat().st_ino for p in second.folder.iterdir()} == inodes
+
+
+def test_a_changed_figure_makes_a_new_version_with_its_diff(scored_demo, tmp_path: Path) -> None:
+    scores = scored_demo.scores
+    build_release(scores, tmp_path)
+    rates = scores.response_rates.copy()
+    row = rates.index[(rates["gss_code"] == "W06000004") & (rates["recipient_group"] == "officers")][0]
+    rates.loc[row, "responses"] = 70
+    rates.loc[row, "response_rate"] = 70 / rates.loc[row, "invited"]
+    second = build_release(dataclasses.replace(scores, response_rates=rates), tmp_path)
+    assert second.changed
+    assert second.version == "2018.2"
+    changed = second.changes["tables"]["response_rates"]["values_changed"]
+    assert {(c["column"], c["old"], c["new"]) for c in changed} >= {("responses", "67", "70")}
+    assert summarise_changes(second.changes) == ["response_rates: 2 values changed"]
+    markdown = (second.folder / "CHANGES.md").read_text()
+    assert "since 2018.1" in markdown
+    row = "wave=2018, gss_code=W06000004, recipient_group=officers"
+    assert f"| response_rates | {row} | responses | 67 | 70 |" in markdown
+
+
+def test_diff_finds_rows_added_removed_and_values_changed() -> None:
+    old = pd.DataFrame({"k": ["a", "b", "c"], "v": ["1", "2", ""]})
+    new = pd.DataFrame({"k": ["b", "c", "d"], "v": ["2", "3", "4"]})
+    diff = diff_table(old, new, ["k"])
+    assert diff["rows_added"] == [{"k": "d"}]
+    assert diff["rows_removed"] == [{"k": "a"}]
+    assert diff["values_changed"] == [{"key": {"k": "c"}, "column": "v", "old": "", "new": "3"}]
+
+
+def test_every_table_schema_names_its_keys_among_its_fields() -> None:
+    for spec in read_table_specs():
+        assert set(spec.primary_key) <= set(spec.columns), spec.name
+        assert set(spec.foreign_keys) <= set(spec.columns), spec.name
+        assert all(field["description"] for field in spec.fields)
