@@ -177,3 +177,16 @@ def test_open_data_contains_no_redacted_comments_either(scored_demo, tmp_path: P
     quotes = scored_demo.scores.comment_themes["comment_redacted"].unique()
     assert not any(quote in published for quote in quotes)
     assert "[name]" not in published
+
+
+def test_no_published_table_carries_a_restricted_column(scored_demo) -> None:
+    """Columns found only in restricted warehouse tables (ids, roles, free text) never reach open data."""
+    from tasks.publish import open_tables
+    from warehouse.schemas import TABLES
+
+    restricted = {name for spec in TABLES.values() if spec.restricted for name in spec.schema.names}
+    public = {name for spec in TABLES.values() if not spec.restricted for name in spec.schema.names}
+    only_restricted = restricted - public
+    assert {"response_id", "respondent_id", "comment", "comment_redacted", "role"} <= only_restricted
+    for name, table in open_tables(scored_demo.scores).items():
+        assert not only_restricted & set(table.columns), name
