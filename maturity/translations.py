@@ -16,12 +16,12 @@ from typing import Any
 
 import yaml
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract_from_dir, extract_from_file
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from babel.support import NullTranslations, Translations
 
-from maturity.settings import CONFIG_DIR, TEMPLATES_DIR, load_settings
+from maturity.settings import PROJECT_ROOT, TEMPLATES_DIR, load_settings
 
 SOURCE_LANGUAGE = "en"
 LANGUAGES = ("en", "cy")
@@ -31,6 +31,9 @@ DOMAIN = "messages"
 # Translator comment on a Welsh string that a Welsh speaker should check before publication.
 REVIEW_COMMENT = "REVIEW: Welsh wording to be checked by a Welsh speaker"
 JINJA_EXTENSIONS = "jinja2.ext.i18n"
+# Python modules whose report wording is passed through translate(language, text): the text is argument 2.
+PYTHON_SOURCES = ("tasks/report.py",)
+PYTHON_KEYWORDS = {"translate": (2,)}
 
 
 def catalogue_path(language: str) -> Path:
@@ -93,6 +96,7 @@ def configured_strings() -> Iterator[tuple[str, str]]:
         yield "config/method.yaml", question["text_en"]
     for label in settings.recipient_groups.values():
         yield "config/tools.yaml", label
+    yield "maturity/settings.py", "Total"  # the response table's total row (TOTAL_GROUP)
 
 
 def extract_messages() -> Catalog:
@@ -110,6 +114,11 @@ def extract_messages() -> Catalog:
         catalog.add(
             message, None, [(f"report_templates/{filename}", line)], auto_comments=comments, context=context
         )
+    for source in PYTHON_SOURCES:
+        for line, message, comments, context in extract_from_file(
+            "python", PROJECT_ROOT / source, keywords=PYTHON_KEYWORDS
+        ):
+            catalog.add(message, None, [(source, line)], auto_comments=comments, context=context)
     prose = yaml.safe_load((TEMPLATES_DIR / f"content.{SOURCE_LANGUAGE}.yaml").read_text(encoding="utf-8"))
     for text in iterate_strings(prose):
         catalog.add(text, None, [(f"report_templates/content.{SOURCE_LANGUAGE}.yaml", 0)])
@@ -129,6 +138,7 @@ def update_catalogues() -> list[Path]:
         path = catalogue_path(language)
         catalog = read_catalogue(language) if path.exists() else Catalog(locale=language, domain=DOMAIN)
         catalog.update(template, no_fuzzy_matching=True)
+        catalog.project, catalog.fuzzy = "maturity", False
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as handle:
             write_po(handle, catalog, width=110, sort_output=True, ignore_obsolete=True)
@@ -145,4 +155,4 @@ def count_for_review(language: str) -> int:
 
 if __name__ == "__main__":  # pragma: no cover - maintenance entry point: scripts/update-translations
     for written_path in update_catalogues():
-        print(written_path.relative_to(CONFIG_DIR.parent))
+        print(written_path.relative_to(PROJECT_ROOT))

@@ -47,6 +47,7 @@ LEVEL_DECIMALS = 1
 # Printed beside each count in charts so a level can be told without colour or pattern.
 LEVEL_SYMBOLS = {1: "①", 2: "②", 3: "③"}
 NOT_AVAILABLE = "\u2013"  # an en dash, as typeset tables show a missing figure
+RANGE_DASH = "\u2013"  # between the ends of an interval
 PDF_OPTIONS = {"pdf_tags": True, "pdf_variant": "pdf/ua-1"}
 
 
@@ -61,7 +62,9 @@ def template_environment() -> jinja2.Environment:
         lstrip_blocks=True,
         extensions=[JINJA_EXTENSIONS],
     )
-    environment.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    # Old-style gettext: `_()` text is not %-formatted, so "95% interval" needs no escaping; trans blocks
+    # still escape the values they format.
+    environment.install_null_translations()  # type: ignore[attr-defined]
     return environment
 
 
@@ -69,7 +72,7 @@ def template_environment() -> jinja2.Environment:
 def language_environment(language: str) -> jinja2.Environment:
     """A copy of the environment with one language's gettext catalogue installed."""
     environment = template_environment().overlay()
-    environment.install_gettext_translations(load_translations(language), newstyle=True)  # type: ignore[attr-defined]
+    environment.install_gettext_translations(load_translations(language))  # type: ignore[attr-defined]
     return environment
 
 
@@ -157,9 +160,10 @@ def distribution_counts(scores: Scores, characteristic: str) -> list[int]:
 def format_share(row: pd.Series | None, language: str) -> dict[str, Any]:
     """A published % agree with its interval, for chart and table, or a withheld marker."""
     if row is None or pd.isna(row["pct_agree"]):
-        return {"shown": False, "text": translate(language, "Not shown: fewer than 10 answers")}
+        return {"shown": False, "text": translate(language, "Not shown: too few answers to publish")}
     value, lower, upper = (float(row[c]) for c in ("pct_agree", "ci_lower", "ci_upper"))
-    text = f"{format_number(value, language)}% ({format_number(lower, language)}–{format_number(upper, language)})"
+    interval = f"{format_number(lower, language)}{RANGE_DASH}{format_number(upper, language)}"
+    text = f"{format_number(value, language)}% ({interval})"
     return {"shown": True, "value": value, "lower": lower, "upper": upper, "text": text}
 
 
@@ -218,13 +222,14 @@ def public_rows(scores: Scores, language: str) -> list[dict[str, str]]:
         if question["id"] not in results.index:
             continue
         row = results.loc[question["id"]]
+        wording = question["text_en"]
         lower = format_number(100 * row["ci_lower"], language, 0)
         upper = format_number(100 * row["ci_upper"], language, 0)
         rows.append(
             {
-                "text": translate(language, question["text_en"]),
+                "text": translate(language, wording),
                 "share": f"{format_number(100 * row['share_yes'], language, 0)}%",
-                "interval": f"{lower}%–{upper}%",
+                "interval": f"{lower}%{RANGE_DASH}{upper}%",
             }
         )
     return rows
@@ -238,7 +243,7 @@ def public_people(scores: Scores, language: str) -> str:
 def theme_sections(
     scores: Scores, published: pd.DataFrame, gss_code: str, language: str
 ) -> list[dict[str, Any]]:
-    """Per theme, the council's level on each characteristic beside the national spread, statements, quotes."""
+    """Per theme: the council's level per characteristic beside the national spread, statements, quotes."""
     settings = load_settings()
     council = settings.council_by_code[gss_code]
     short = council_short_name(council, language)
