@@ -323,7 +323,6 @@ def shared_context(scores: Scores, study: Study, draft: bool, language: str, ste
         "study_title": study.title,
         "fieldwork_start": format_long_date(study.fieldwork_start, language),
         "fieldwork_end": format_long_date(study.fieldwork_end, language),
-        "rendered_on": format_long_date(date.today(), language),
         "levels": LEVELS,
         "level_symbols": LEVEL_SYMBOLS,
         "council_count": len(load_settings().councils),
@@ -505,9 +504,14 @@ def render_reports(
 
 @task(name="render-reports", cache_policy=NONE)
 def render_reports_task(
-    scores: Scores, study: Study, version: Path, councils: list[str] | None = None, status: str = "draft"
+    scores: Scores,
+    study: Study,
+    version: Path,
+    councils: list[str] | None = None,
+    status: str = "draft",
+    pdf: bool = False,
 ) -> list[Path]:
     """Prefect wrapper: render reports as draft (watermarked for factual accuracy check) or final."""
     if status not in STATUSES:
         raise ValueError(f"report status must be one of {', '.join(STATUSES)}, not {status!r}")
-    return render_reports(scores, study, version, councils, draft=status == "draft")
+    return render_reports(scores, study, version, councils, draft=status == "draft", pdf=pdf)
