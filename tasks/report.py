@@ -32,6 +32,7 @@ from maturity.translations import (
     translate_tree,
 )
 from tasks.contracts import Study
+from tasks.pdf import print_pdf_bytes
 from tasks.publish import open_statement_results
 from tasks.score import LEVELS, Scores, round_half_up, whole_percent
 from warehouse.store import replace_file
@@ -48,7 +49,6 @@ LEVEL_DECIMALS = 1
 LEVEL_SYMBOLS = {1: "①", 2: "②", 3: "③"}
 NOT_AVAILABLE = "\u2013"  # an en dash, as typeset tables show a missing figure
 RANGE_DASH = "\u2013"  # between the ends of an interval
-PDF_OPTIONS = {"pdf_tags": True, "pdf_variant": "pdf/ua-1"}
 
 
 @cache
@@ -457,24 +457,20 @@ def render_pages(scores: Scores, study: Study, councils: list[str], draft: bool)
     return pages
 
 
-def print_pdf(html_path: Path) -> Path:
-    """Print one rendered HTML report to a tagged PDF beside it (written by rename, never in place)."""
-    from weasyprint import HTML  # imported here: only PDF workers need WeasyPrint and its Pango libraries
-
-    pdf_path = html_path.with_suffix(".pdf")
-    document = HTML(filename=str(html_path), media_type="print")
-    replace_file(pdf_path, document.write_pdf(**PDF_OPTIONS))
-    return pdf_path
-
-
 def print_pdfs(html_paths: list[Path], workers: int | None = None) -> list[Path]:
-    """Print reports to PDF in a pool of processes, one per core unless told otherwise."""
-    workers = workers or os.cpu_count() or 1
-    if workers == 1 or len(html_paths) == 1:
-        return [print_pdf(path) for path in html_paths]
-    context = multiprocessing.get_context("spawn")  # the caller may run threads (Prefect): never fork
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return list(pool.map(print_pdf, html_paths))
+    """Print reports to PDF beside their HTML, in one process per core unless told otherwise."""
+    workers = min(workers or os.cpu_count() or 1, len(html_paths))
+    sources = [str(path) for path in html_paths]
+    if workers <= 1:
+        printed = [print_pdf_bytes(source) for source in sources]
+    else:
+        context = multiprocessing.get_context("spawn")  # the caller may run threads (Prefect): never fork
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            printed = list(pool.map(print_pdf_bytes, sources))
+    pdf_paths = [path.with_suffix(".pdf") for path in html_paths]
+    for pdf_path, content in zip(pdf_paths, printed, strict=True):
+        replace_file(pdf_path, content)  # by rename, never in place: versions share files via hard links
+    return pdf_paths
 
 
 def render_reports(
