@@ -52,8 +52,11 @@ RANGE_DASH = "\u2013"  # between the ends of an interval
 
 
 @cache
-def template_environment() -> jinja2.Environment:
-    """Jinja2 environment over report_templates/, escaping every value so comments cannot inject markup."""
+def template_environment(language: str = SOURCE_LANGUAGE) -> jinja2.Environment:
+    """Jinja2 environment over report_templates/ for one language, escaping every value (comments too).
+
+    One environment per language: gettext functions are environment globals, shared by overlays.
+    """
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         autoescape=True,
@@ -64,14 +67,6 @@ def template_environment() -> jinja2.Environment:
     )
     # Old-style gettext: `_()` text is not %-formatted, so "95% interval" needs no escaping; trans blocks
     # still escape the values they format.
-    environment.install_null_translations()  # type: ignore[attr-defined]
-    return environment
-
-
-@cache
-def language_environment(language: str) -> jinja2.Environment:
-    """A copy of the environment with one language's gettext catalogue installed."""
-    environment = template_environment().overlay()
     environment.install_gettext_translations(load_translations(language))  # type: ignore[attr-defined]
     return environment
 
@@ -445,7 +440,7 @@ def render_pages(scores: Scores, study: Study, councils: list[str], draft: bool)
     pages = {}
     published = open_statement_results(scores)  # disclosure control once, not once per report
     for language in LANGUAGES:
-        environment = language_environment(language)
+        environment = template_environment(language)
         council_template = environment.get_template("council.html.j2")
         for gss_code in councils:
             context = council_context(scores, study, gss_code, draft, language, published)

@@ -54,6 +54,18 @@ def test_welsh_report_reproduces_the_reference_table_in_welsh(rendered: Path) ->
     assert "What we found" not in text
 
 
+def test_each_language_version_uses_only_its_own_catalogue(rendered: Path) -> None:
+    for stem in (DENBIGHSHIRE, "national"):
+        english = page_text((rendered / f"{stem}.en.html").read_text())
+        welsh = page_text((rendered / f"{stem}.cy.html").read_text())
+        assert "Drafft i wirio cywirdeb ffeithiol" not in english
+        assert "Draft for factual accuracy check" in english
+        assert "Drafft i wirio cywirdeb ffeithiol" in welsh
+        assert "Draft for factual accuracy check" not in welsh
+        assert "cylch 2018" in welsh
+        assert "cylch 2018" not in english
+
+
 def test_each_language_links_to_the_other(rendered: Path) -> None:
     for stem in (DENBIGHSHIRE, "national"):
         english = (rendered / f"{stem}.en.html").read_text()
