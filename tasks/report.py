@@ -478,7 +478,7 @@ def render_reports(
 ) -> list[Path]:
     """Render the national report and each council's report (all, or only those named) into the version.
 
-    Every report is written in English and Welsh as HTML and, unless pdf is False, as PDF.
+    Every report is written in English and Welsh as HTML and, when pdf is True, as PDF.
     """
     target = version / "reports" / scores.wave
     if councils is None:
@@ -489,7 +489,9 @@ def render_reports(
     for name, page in pages.items():
         replace_file(target / name, page.encode("utf-8"))
         html_paths.append(target / name)
-    pdf_paths = print_pdfs(html_paths) if pdf else []
+    # A PDF left from an earlier run is reprinted too, so a rerun never leaves a PDF older than its HTML.
+    to_print = [path for path in html_paths if pdf or path.with_suffix(".pdf").exists()]
+    pdf_paths = print_pdfs(to_print) if to_print else []
     return sorted(html_paths + pdf_paths)
 
 

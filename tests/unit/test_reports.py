@@ -146,6 +146,19 @@ def test_a_council_rerun_rewrites_only_its_reports_and_the_national_ones(
     assert changed == rewritten  # written by rename (new inode), every other report left alone
 
 
+def test_a_rerun_reprints_an_existing_pdf_so_it_never_lags_its_html(
+    scored_demo, rendered: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "reports" / "2018"
+    shutil.copytree(rendered, target)
+    stale = target / f"{DENBIGHSHIRE}.cy.pdf"
+    stale.write_bytes(b"stale")
+    paths = render_reports(scored_demo.scores, scored_demo.study, tmp_path, [DENBIGHSHIRE], pdf=False)
+    assert stale in paths
+    assert stale.read_bytes().startswith(b"%PDF")
+    assert not (target / f"{DENBIGHSHIRE}.en.pdf").exists()  # PDFs only on request, or to replace one
+
+
 def test_welsh_catalogue_translates_every_string_and_keeps_placeholders() -> None:
     welsh = {message.id: message for message in read_catalogue("cy") if message.id}
     for message in extract_messages():
