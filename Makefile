@@ -11,10 +11,13 @@ setup:
 	@$(UV) sync --frozen --quiet
 
 run: setup
+	@scripts/install-report-deps --pdf-only
 	.venv/bin/maturity run $(ARGS)
 
 # PostgreSQL-backed tests use a local server that scripts/start-postgres starts (skipped if it cannot).
+# Reports: Debian's chromium, poppler-utils and Pango, and the pinned axe-core (tests/a11y) for report tests.
 test: setup
+	@scripts/install-report-deps
 	.venv/bin/ruff check .
 	MATURITY_TEST_POSTGRES_URL="$$(scripts/start-postgres 2>/dev/null)" .venv/bin/pytest
 

@@ -1,4 +1,4 @@
-"""Command line for the benchmarks: `python -m benchmarks rerun [--scale K] [--repeats N]`."""
+"""Command line for the benchmarks: `python -m benchmarks rerun [--scale K] [--repeats N]` or `reports`."""
 
 from __future__ import annotations
 
@@ -13,12 +13,18 @@ def main() -> None:
     rerun = commands.add_parser("rerun", help="council rerun against national run, cold and warm")
     rerun.add_argument("--scale", type=int, default=1, help="demo study scale (default 1)")
     rerun.add_argument("--repeats", type=int, default=3, help="warm repetitions, best taken (default 3)")
+    reports = commands.add_parser("reports", help="render all reports in both languages, HTML then PDF")
+    reports.add_argument("--workers", type=int, default=None, help="PDF processes (default: one per core)")
     arguments = parser.parse_args()
     configure_offline_environment()
     if arguments.command == "rerun":
         from benchmarks import rerun as benchmark
 
         print(benchmark.run(arguments.scale, arguments.repeats))
+    elif arguments.command == "reports":
+        from benchmarks import reports as benchmark
+
+        print(benchmark.run(arguments.workers))
 
 
 if __name__ == "__main__":

@@ -46,11 +46,14 @@ def national_run(
     out: Path = DEFAULT_OUT,
     wave: str | None = None,
     source: SecretStr | None = None,
+    report_status: str = "draft",
+    report_pdf: bool = False,
 ) -> RunSummary:
     """Run the national study for every council and publish reports and open data.
 
     source: an SQLAlchemy URL to read the data from instead of the study folder's files (a secret,
     as it may hold a password: Prefect records it as ***** when it is passed as a SecretStr).
+    report_status: "draft" (watermarked for factual accuracy check) or "final"; report_pdf: also print PDFs.
     """
     parameters = {"inputs": inputs, "out": out, "wave": wave, "source": source}
     run = open_run_task(out, "national-run", parameters, str(flow_run.id))
@@ -68,7 +71,7 @@ def national_run(
     load_warehouse_task(validated, run.warehouse, study.wave)
     score_councils_task(run.warehouse, study.wave)
     scores = score_national_task(run.warehouse, study.wave)
-    reports = render_reports_task(scores, study, run.version)
+    reports = render_reports_task(scores, study, run.version, status=report_status, pdf=report_pdf)
     open_data = publish_open_data_task(scores, run.version)
     close_run_task(run)
     return summarise_run(run, study.wave, accounting, reports, open_data)

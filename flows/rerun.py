@@ -79,7 +79,12 @@ def locate_rerun_study_task(inputs: Path | None, out: Path, source: SecretStr | 
 
 @flow(name="council-rerun", on_failure=[mark_flow_run_failed], on_crashed=[mark_flow_run_failed])
 def council_rerun(
-    council: str, inputs: Path | None = None, out: Path = DEFAULT_OUT, source: SecretStr | None = None
+    council: str,
+    inputs: Path | None = None,
+    out: Path = DEFAULT_OUT,
+    source: SecretStr | None = None,
+    report_status: str = "draft",
+    report_pdf: bool = False,
 ) -> RunSummary:
     """Rerun one council from its corrected inputs and refresh the national figures that depend on it."""
     gss_code = resolve_rerun_council_task(council)
@@ -99,7 +104,7 @@ def council_rerun(
     load_warehouse_task(validated, run.warehouse, study.wave, [gss_code])
     score_councils_task(run.warehouse, study.wave, [gss_code])
     scores = score_national_task(run.warehouse, study.wave)
-    reports = render_reports_task(scores, study, run.version, [gss_code])
+    reports = render_reports_task(scores, study, run.version, [gss_code], report_status, report_pdf)
     open_data = publish_open_data_task(scores, run.version)
     close_run_task(run)
     return summarise_run(run, study.wave, accounting, reports, open_data)

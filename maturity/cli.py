@@ -62,6 +62,15 @@ SourceOption = Annotated[
         "holds study.yaml): one table per dataset, see README.",
     ),
 ]
+FinalOption = Annotated[
+    bool,
+    typer.Option(
+        "--final", help="Render final reports (default: drafts watermarked for factual accuracy check)."
+    ),
+]
+PdfOption = Annotated[
+    bool, typer.Option("--pdf", help="Also print every report to tagged PDF (slower; see README, Reports).")
+]
 
 
 def _require_inputs_with_source(source: str | None, inputs: Path | None) -> None:
@@ -97,6 +106,8 @@ def run(
     wave: Annotated[str | None, typer.Option(help="Wave to run; must match study.yaml if given.")] = None,
     source: SourceOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="Log every task run.")] = False,
+    final: FinalOption = False,
+    pdf: PdfOption = False,
 ) -> None:
     """Run the national study: extract, validate, load, score and publish every council.
 
@@ -119,6 +130,8 @@ def run(
             out=out.resolve(),
             wave=wave,
             source=SecretStr(source) if source else None,
+            report_status="final" if final else "draft",
+            report_pdf=pdf,
         )
     _print_summary(summary, time.perf_counter() - started)
 
@@ -137,6 +150,8 @@ def rerun(
     out: Annotated[Path, typer.Option(help="Output folder of the national run to update.")] = DEFAULT_OUT,
     source: SourceOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="Log every task run.")] = False,
+    final: FinalOption = False,
+    pdf: PdfOption = False,
 ) -> None:
     """Rerun one council after corrections: replace its data and report, refresh the national figures.
 
@@ -158,6 +173,8 @@ def rerun(
             inputs=inputs.resolve() if inputs else None,
             out=out.resolve(),
             source=SecretStr(source) if source else None,
+            report_status="final" if final else "draft",
+            report_pdf=pdf,
         )
     _print_summary(summary, time.perf_counter() - started)
 

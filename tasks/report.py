@@ -1,8 +1,16 @@
-"""Report: render each council's local report and the national summary as HTML from Jinja2 templates."""
+"""Report: render each council's local report and the national summary, in English and Welsh, as HTML and PDF.
+
+One set of Jinja2 templates serves both languages through gettext catalogues (maturity/translations.py);
+PDFs are printed by WeasyPrint from the same HTML, tagged for accessibility, in a process pool.
+"""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import shutil
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -10,44 +18,113 @@ from typing import Any
 import jinja2
 import pandas as pd
 import yaml
+from babel.dates import format_date
+from babel.numbers import format_decimal, format_percent
 from prefect import task
 from prefect.cache_policies import NONE
 
-from maturity.settings import ALL_GROUPS, TEMPLATES_DIR, TOTAL_GROUP, load_settings
+from maturity.settings import ALL_GROUPS, TEMPLATES_DIR, TOTAL_GROUP, WALES_GSS_CODE, Council, load_settings
+from maturity.translations import (
+    JINJA_EXTENSIONS,
+    LANGUAGES,
+    SOURCE_LANGUAGE,
+    load_translations,
+    translate_tree,
+)
 from tasks.contracts import Study
+from tasks.pdf import print_pdf_bytes
+from tasks.publish import open_statement_results
 from tasks.score import LEVELS, Scores, round_half_up, whole_percent
 from warehouse.store import replace_file
 
-LANGUAGE = "en"
+STATUSES = ("draft", "final")
+LANGUAGE_NAMES = {"en": "English", "cy": "Cymraeg"}
+BABEL_LOCALES = {"en": "en_GB", "cy": "cy_GB"}
+# Quotes shown per theme, best first (quote_rank 1 is the chosen lead quote).
+QUOTES_PER_THEME = 3
+# The theme whose section carries the national public-survey figures, as in the reference report.
+PUBLIC_SURVEY_THEME = "data_protection"
+LEVEL_DECIMALS = 1
+# Printed beside each count in charts so a level can be told without colour or pattern.
+LEVEL_SYMBOLS = {1: "①", 2: "②", 3: "③"}
+NOT_AVAILABLE = "\u2013"  # an en dash, as typeset tables show a missing figure
+RANGE_DASH = "\u2013"  # between the ends of an interval
 
 
 @cache
-def template_environment() -> jinja2.Environment:
-    """Jinja2 environment over report_templates/, escaping every value so comments cannot inject markup."""
-    return jinja2.Environment(
+def template_environment(language: str = SOURCE_LANGUAGE) -> jinja2.Environment:
+    """Jinja2 environment over report_templates/ for one language, escaping every value (comments too).
+
+    One environment per language: gettext functions are environment globals, shared by overlays.
+    """
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=[JINJA_EXTENSIONS],
     )
+    # Old-style gettext: `_()` text is not %-formatted, so "95% interval" needs no escaping; trans blocks
+    # still escape the values they format.
+    environment.install_gettext_translations(load_translations(language))  # type: ignore[attr-defined]
+    return environment
+
+
+def translate(language: str, text: str) -> str:
+    """One string in the given language (English is the source)."""
+    return load_translations(language).gettext(text)
 
 
 @cache
 def report_text(language: str) -> dict[str, Any]:
-    """Report prose for one language from report_templates/content.<language>.yaml."""
-    with (TEMPLATES_DIR / f"content.{language}.yaml").open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    """Report prose in one language: content.en.yaml translated through the language's catalogue."""
+    with (TEMPLATES_DIR / f"content.{SOURCE_LANGUAGE}.yaml").open(encoding="utf-8") as handle:
+        prose = yaml.safe_load(handle)
+    return translate_tree(prose, load_translations(language).gettext)
 
 
-NOT_AVAILABLE = "\u2013"  # an en dash, as typeset tables show a missing figure
+def format_number(value: float, language: str, decimals: int = LEVEL_DECIMALS) -> str:
+    """A number with fixed decimals in the language's convention, or a dash when missing."""
+    if pd.isna(value):
+        return NOT_AVAILABLE
+    pattern = "0." + "0" * decimals if decimals else "0"
+    return format_decimal(
+        round_half_up(float(value), decimals), format=pattern, locale=BABEL_LOCALES[language]
+    )
 
 
-def _format_level(value: float) -> str:
-    return NOT_AVAILABLE if pd.isna(value) else f"{round_half_up(value, 1):.1f}"
+def format_whole_percent(percent: int, language: str) -> str:
+    """A whole percentage in the language's convention (50%)."""
+    return format_percent(percent / 100, format="#,##0%", locale=BABEL_LOCALES[language])
 
 
-def response_rows(rates: pd.DataFrame, gss_code: str) -> list[dict[str, Any]]:
+def format_long_date(day: date, language: str) -> str:
+    """A date written out in the language (15 January 2018, 15 Ionawr 2018)."""
+    return format_date(day, format="long", locale=BABEL_LOCALES[language])
+
+
+def council_name(council: Council, language: str) -> str:
+    """A council's official name in the language."""
+    return council.official_name_cy if language == "cy" else council.official_name_en
+
+
+def council_short_name(council: Council, language: str) -> str:
+    """A council's short name in the language (Denbighshire, Sir Ddinbych)."""
+    return council.name_cy if language == "cy" else council.name_en
+
+
+def report_file_name(stem: str, language: str, extension: str) -> str:
+    """`<gss_code or national>.<language>.<html|pdf>`."""
+    return f"{stem}.{language}.{extension}"
+
+
+def other_language(language: str) -> str:
+    """The report's other language (each version links to the other)."""
+    return next(lang for lang in LANGUAGES if lang != language)
+
+
+def response_rows(rates: pd.DataFrame, gss_code: str, language: str) -> list[dict[str, Any]]:
     """The reference report's response table: officers, elected members, total."""
     settings = load_settings()
     labels = {**settings.recipient_groups, TOTAL_GROUP: "Total"}
@@ -58,23 +135,117 @@ def response_rows(rates: pd.DataFrame, gss_code: str) -> list[dict[str, Any]]:
         responses = int(council.at[group, "responses"]) if group in council.index else 0
         rows.append(
             {
-                "label": label,
-                "invited": invited,
-                "responses": responses,
-                "percent": whole_percent(responses, invited),
+                "label": translate(language, label),
+                "invited": format_number(invited, language, 0),
+                "responses": format_number(responses, language, 0),
+                "percent": format_whole_percent(whole_percent(responses, invited), language),
             }
         )
     return rows
 
 
-def theme_sections(scores: Scores, gss_code: str) -> list[dict[str, Any]]:
-    """Per theme, the council's level on each characteristic beside the national spread."""
+def distribution_counts(scores: Scores, characteristic: str) -> list[int]:
+    """How many councils are at each level on one characteristic."""
+    spread = scores.level_distribution.set_index("characteristic")
+    if characteristic not in spread.index:
+        return [0 for _ in LEVELS]
+    return [int(spread.at[characteristic, f"councils_level_{level}"]) for level in LEVELS]
+
+
+def format_share(row: pd.Series | None, language: str) -> dict[str, Any]:
+    """A published % agree with its interval, for chart and table, or a withheld marker."""
+    if row is None or pd.isna(row["pct_agree"]):
+        return {"shown": False, "text": translate(language, "Not shown: too few answers to publish")}
+    value, lower, upper = (float(row[c]) for c in ("pct_agree", "ci_lower", "ci_upper"))
+    interval = f"{format_number(lower, language)}{RANGE_DASH}{format_number(upper, language)}"
+    text = f"{format_number(value, language)}% ({interval})"
+    return {"shown": True, "value": value, "lower": lower, "upper": upper, "text": text}
+
+
+def statement_rows(
+    scores: Scores, published: pd.DataFrame, gss_code: str, theme: str, language: str
+) -> list[dict[str, Any]]:
+    """% agree per statement in a theme for the council and Wales, as published, with the comparison."""
+    published = published[(published["recipient_group"] == ALL_GROUPS) & (published["theme"] == theme)]
+    by_place = published.set_index(["gss_code", "statement_id"])
+    differs = scores.statement_results.set_index(["gss_code", "statement_id", "recipient_group"])
+    rows = []
+    statements = [s for s in load_settings().statements if s.theme == theme]
+    for number, statement in enumerate(statements, start=1):
+        council_row = (
+            by_place.loc[(gss_code, statement.id)] if (gss_code, statement.id) in by_place.index else None
+        )
+        wales_key = (WALES_GSS_CODE, statement.id)
+        wales_row = by_place.loc[wales_key] if wales_key in by_place.index else None
+        council = format_share(council_row, language)
+        key = (gss_code, statement.id, ALL_GROUPS)
+        flagged = bool(differs.at[key, "differs_from_national"]) if key in differs.index else False
+        if not council["shown"]:
+            comparison = NOT_AVAILABLE
+        elif flagged and council["value"] > float(wales_row["pct_agree"]):
+            comparison = translate(language, "Higher than Wales")
+        elif flagged:
+            comparison = translate(language, "Lower than Wales")
+        else:
+            comparison = translate(language, "No clear difference")
+        rows.append(
+            {
+                "label": f"S{number}",
+                "text": translate(language, statement.text_en),
+                "council": council,
+                "wales": format_share(wales_row, language),
+                "comparison": comparison,
+            }
+        )
+    return rows
+
+
+def quote_rows(scores: Scores, gss_code: str, theme: str) -> list[dict[str, str]]:
+    """The council's chosen redacted quotes for a theme, best first (escaped by the template)."""
+    comments = scores.comment_themes
+    chosen = comments[
+        (comments["gss_code"] == gss_code) & (comments["theme"] == theme) & comments["quote_rank"].notna()
+    ].sort_values("quote_rank")
+    return [{"text": str(text)} for text in chosen["comment_redacted"].head(QUOTES_PER_THEME)]
+
+
+def public_rows(scores: Scores, language: str) -> list[dict[str, str]]:
+    """Weighted national public-survey results: the question, % yes and the interval."""
+    results = scores.public_survey_results.set_index("question_id")
+    rows = []
+    for question in load_settings().public_survey["questions"]:
+        if question["id"] not in results.index:
+            continue
+        row = results.loc[question["id"]]
+        wording = question["text_en"]
+        lower = format_number(100 * row["ci_lower"], language, 0)
+        upper = format_number(100 * row["ci_upper"], language, 0)
+        rows.append(
+            {
+                "text": translate(language, wording),
+                "share": f"{format_number(100 * row['share_yes'], language, 0)}%",
+                "interval": f"{lower}%{RANGE_DASH}{upper}%",
+            }
+        )
+    return rows
+
+
+def public_people(scores: Scores, language: str) -> str:
+    """How many people answered the public survey (the largest question base)."""
+    return format_number(int(scores.public_survey_results["n_valid"].max()), language, 0)
+
+
+def theme_sections(
+    scores: Scores, published: pd.DataFrame, gss_code: str, language: str
+) -> list[dict[str, Any]]:
+    """Per theme: the council's level per characteristic beside the national spread, statements, quotes."""
     settings = load_settings()
+    council = settings.council_by_code[gss_code]
+    short = council_short_name(council, language)
     combined = scores.maturity_levels[
         (scores.maturity_levels["gss_code"] == gss_code)
         & (scores.maturity_levels["recipient_group"] == ALL_GROUPS)
     ].set_index("characteristic")
-    spread = scores.level_distribution.set_index("characteristic")
     sections = []
     for theme in settings.themes:
         rows = []
@@ -84,94 +255,168 @@ def theme_sections(scores: Scores, gss_code: str) -> list[dict[str, Any]]:
             level = int(cell["level"]) if found and pd.notna(cell["level"]) else None
             rows.append(
                 {
-                    "name": characteristic.name_en,
-                    "level": level,
-                    "mean": _format_level(cell["mean_level"]) if found else NOT_AVAILABLE,
-                    "ci_lower": _format_level(cell["ci_lower"]) if found else NOT_AVAILABLE,
-                    "ci_upper": _format_level(cell["ci_upper"]) if found else NOT_AVAILABLE,
+                    "name": translate(language, characteristic.name_en),
+                    "council_level": level,
+                    "mean": format_number(cell["mean_level"], language) if found else NOT_AVAILABLE,
+                    "ci_lower": format_number(cell["ci_lower"], language) if found else NOT_AVAILABLE,
+                    "ci_upper": format_number(cell["ci_upper"], language) if found else NOT_AVAILABLE,
                     "low_base": bool(cell["low_base"]) if found else False,
-                    "descriptor": characteristic.levels.get(level, "") if level else "",
-                    "distribution": [
-                        int(spread.at[characteristic.id, f"councils_level_{lv}"])
-                        if characteristic.id in spread.index
-                        else 0
-                        for lv in LEVELS
-                    ],
+                    "descriptor": translate(language, characteristic.levels[level]) if level else "",
+                    "counts": distribution_counts(scores, characteristic.id),
                 }
             )
-        sections.append({"id": theme.id, "name_en": theme.name_en, "rows": rows})
+        name = translate(language, theme.name_en)
+        described = "; ".join(
+            translate(
+                language, "{name}: {council} at level {level}; councils at levels 1, 2, 3: {counts}"
+            ).format(
+                name=row["name"],
+                council=short,
+                level=row["council_level"] or NOT_AVAILABLE,
+                counts=", ".join(str(count) for count in row["counts"]),
+            )
+            for row in rows
+        )
+        statements = statement_rows(scores, published, gss_code, theme.id, language)
+        sections.append(
+            {
+                "id": theme.id,
+                "name": name,
+                "rows": rows,
+                "chart_title": translate(language, "{theme}: levels across Wales' 22 councils").format(
+                    theme=name
+                ),
+                "chart_description": described
+                + ". "
+                + translate(language, "The council's level is outlined."),
+                "statements": statements,
+                "statements_title": translate(language, "{theme}: % agreeing, {council} and Wales").format(
+                    theme=name, council=short
+                ),
+                "statements_description": "; ".join(
+                    f"{row['label']} {row['text']} {short}: {row['council']['text']}; "
+                    f"{translate(language, 'Wales')}: {row['wales']['text']}"
+                    for row in statements
+                ),
+                "quotes": quote_rows(scores, gss_code, theme.id),
+            }
+        )
     return sections
 
 
-def shared_context(scores: Scores, study: Study, draft: bool) -> dict[str, Any]:
-    """What every report shows: language, prose, status, wave and the framework."""
+def shared_context(scores: Scores, study: Study, draft: bool, language: str, stem: str) -> dict[str, Any]:
+    """What every report shows: language and its links, prose, status, wave, dates and the framework."""
+    other = other_language(language)
     return {
-        "lang": LANGUAGE,
-        "text": report_text(LANGUAGE),
+        "lang": language,
+        "other_lang": other,
+        "other_href": report_file_name(stem, other, "html"),
+        "other_language_name": LANGUAGE_NAMES[other],
+        "text": report_text(language),
         "draft": draft,
         "wave": scores.wave,
         "study_title": study.title,
+        "fieldwork_start": format_long_date(study.fieldwork_start, language),
+        "fieldwork_end": format_long_date(study.fieldwork_end, language),
         "levels": LEVELS,
-        "characteristics": load_settings().characteristics,
+        "level_symbols": LEVEL_SYMBOLS,
+        "council_count": len(load_settings().councils),
+        "characteristics": [
+            {
+                "name": translate(language, c.name_en),
+                "levels": {level: translate(language, text) for level, text in c.levels.items()},
+            }
+            for c in load_settings().characteristics
+        ],
+        "public_rows": public_rows(scores, language),
+        "public_people": public_people(scores, language),
     }
 
 
-def council_context(scores: Scores, study: Study, gss_code: str, draft: bool) -> dict[str, Any]:
-    """Everything the council template shows, as plain values."""
-    themes = theme_sections(scores, gss_code)
+def council_context(
+    scores: Scores,
+    study: Study,
+    gss_code: str,
+    draft: bool,
+    language: str = SOURCE_LANGUAGE,
+    published: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """Everything the council template shows, as plain values (published: open_statement_results)."""
+    council = load_settings().council_by_code[gss_code]
+    published = open_statement_results(scores) if published is None else published
+    themes = theme_sections(scores, published, gss_code, language)
     return {
-        **shared_context(scores, study, draft),
-        "council": load_settings().council_by_code[gss_code],
-        "response_rows": response_rows(scores.response_rates, gss_code),
+        **shared_context(scores, study, draft, language, gss_code),
+        "council_name": council_name(council, language),
+        "council_short": council_short_name(council, language),
+        "response_rows": response_rows(scores.response_rates, gss_code, language),
         "themes": themes,
+        "public_theme": PUBLIC_SURVEY_THEME,
         "any_low_base": any(row["low_base"] for theme in themes for row in theme["rows"]),
     }
 
 
-def national_context(scores: Scores, study: Study, draft: bool) -> dict[str, Any]:
-    """Everything the national template shows: heatmap, level spread, response rates."""
+def national_context(
+    scores: Scores,
+    study: Study,
+    draft: bool,
+    language: str = SOURCE_LANGUAGE,
+    published: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """Everything the national template shows: heatmap, level spread, response rates, statements, survey."""
     settings = load_settings()
     combined = scores.maturity_levels[scores.maturity_levels["recipient_group"] == ALL_GROUPS]
     levels = combined.set_index(["gss_code", "characteristic"])["level"]
     rates = scores.response_rates.set_index(["gss_code", "recipient_group"])
-    councils = sorted(settings.councils, key=lambda c: c.name_en)
+    councils = sorted(settings.councils, key=lambda c: council_short_name(c, language))
 
     def level_of(gss: str, characteristic: str) -> int | None:
         value = levels.get((gss, characteristic))
         return int(value) if value is not None and pd.notna(value) else None
 
-    def percent(gss: str, group: str) -> int:
+    def percent(gss: str, group: str) -> str:
         if (gss, group) not in rates.index:
-            return 0
-        return whole_percent(int(rates.at[(gss, group), "responses"]), int(rates.at[(gss, group), "invited"]))
+            return NOT_AVAILABLE
+        share = whole_percent(
+            int(rates.at[(gss, group), "responses"]), int(rates.at[(gss, group), "invited"])
+        )
+        return format_whole_percent(share, language)
 
-    def invited(gss: str, group: str) -> int:
-        return int(rates.at[(gss, group), "invited"]) if (gss, group) in rates.index else 0
+    def invited(gss: str, group: str) -> str:
+        count = int(rates.at[(gss, group), "invited"]) if (gss, group) in rates.index else 0
+        return format_number(count, language, 0)
 
-    spread = scores.level_distribution.set_index("characteristic")
+    distribution = [
+        {
+            "name": translate(language, ch.name_en),
+            "counts": distribution_counts(scores, ch.id),
+            "council_level": None,
+        }
+        for ch in settings.characteristics
+    ]
+    published = open_statement_results(scores) if published is None else published
+    wales = published[published["gss_code"] == WALES_GSS_CODE].set_index("statement_id")
     return {
-        **shared_context(scores, study, draft),
+        **shared_context(scores, study, draft, language, "national"),
         "heatmap": [
             {
-                "gss_code": c.gss_code,
-                "name": c.name_en,
+                "href": report_file_name(c.gss_code, language, "html"),
+                "name": council_short_name(c, language),
                 "levels": [level_of(c.gss_code, ch.id) for ch in settings.characteristics],
             }
             for c in councils
         ],
-        "distribution": [
-            {
-                "name": ch.name_en,
-                "counts": [
-                    int(spread.at[ch.id, f"councils_level_{lv}"]) if ch.id in spread.index else 0
-                    for lv in LEVELS
-                ],
-            }
-            for ch in settings.characteristics
-        ],
+        "distribution": distribution,
+        "distribution_title": translate(language, "Councils at each level, by characteristic"),
+        "distribution_description": "; ".join(
+            translate(language, "{name}: councils at levels 1, 2, 3: {counts}").format(
+                name=row["name"], counts=", ".join(str(count) for count in row["counts"])
+            )
+            for row in distribution
+        ),
         "response_table": [
             {
-                "name": c.name_en,
+                "name": council_short_name(c, language),
                 "officers_invited": invited(c.gss_code, "officers"),
                 "officers_percent": percent(c.gss_code, "officers"),
                 "members_invited": invited(c.gss_code, "elected_members"),
@@ -180,35 +425,86 @@ def national_context(scores: Scores, study: Study, draft: bool) -> dict[str, Any
             }
             for c in councils
         ],
+        "wales_statements": [
+            {
+                "text": translate(language, s.text_en),
+                "wales": format_share(wales.loc[s.id] if s.id in wales.index else None, language),
+            }
+            for s in settings.statements
+        ],
     }
 
 
+def render_pages(scores: Scores, study: Study, councils: list[str], draft: bool) -> dict[str, str]:
+    """Every requested page as HTML text, keyed by file name, in both languages."""
+    pages = {}
+    published = open_statement_results(scores)  # disclosure control once, not once per report
+    for language in LANGUAGES:
+        environment = template_environment(language)
+        council_template = environment.get_template("council.html.j2")
+        for gss_code in councils:
+            context = council_context(scores, study, gss_code, draft, language, published)
+            pages[report_file_name(gss_code, language, "html")] = council_template.render(context)
+        national = national_context(scores, study, draft, language, published)
+        pages[report_file_name("national", language, "html")] = environment.get_template(
+            "national.html.j2"
+        ).render(national)
+    return pages
+
+
+def print_pdfs(html_paths: list[Path], workers: int | None = None) -> list[Path]:
+    """Print reports to PDF beside their HTML, in one process per core unless told otherwise."""
+    workers = min(workers or os.cpu_count() or 1, len(html_paths))
+    sources = [str(path) for path in html_paths]
+    if workers <= 1:
+        printed = [print_pdf_bytes(source) for source in sources]
+    else:
+        context = multiprocessing.get_context("spawn")  # the caller may run threads (Prefect): never fork
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            printed = list(pool.map(print_pdf_bytes, sources))
+    pdf_paths = [path.with_suffix(".pdf") for path in html_paths]
+    for pdf_path, content in zip(pdf_paths, printed, strict=True):
+        replace_file(pdf_path, content)  # by rename, never in place: versions share files via hard links
+    return pdf_paths
+
+
 def render_reports(
-    scores: Scores, study: Study, version: Path, councils: list[str] | None = None, draft: bool = True
+    scores: Scores,
+    study: Study,
+    version: Path,
+    councils: list[str] | None = None,
+    draft: bool = True,
+    pdf: bool = True,
 ) -> list[Path]:
-    """Render the national report and each council's report (all, or only those named) into the version."""
-    environment = template_environment()
-    council_template = environment.get_template("council.html.j2")
-    national_template = environment.get_template("national.html.j2")
+    """Render the national report and each council's report (all, or only those named) into the version.
+
+    Every report is written in English and Welsh as HTML and, when pdf is True, as PDF.
+    """
     target = version / "reports" / scores.wave
     if councils is None:
         shutil.rmtree(target, ignore_errors=True)
         councils = [c.gss_code for c in load_settings().councils]
-    pages = {
-        f"{gss_code}.{LANGUAGE}.html": council_template.render(
-            council_context(scores, study, gss_code, draft)
-        )
-        for gss_code in councils
-    }
-    pages[f"national.{LANGUAGE}.html"] = national_template.render(national_context(scores, study, draft))
+    pages = render_pages(scores, study, councils, draft)
+    html_paths = []
     for name, page in pages.items():
         replace_file(target / name, page.encode("utf-8"))
-    return [target / name for name in sorted(pages)]
+        html_paths.append(target / name)
+    # A PDF left from an earlier run is reprinted too, so a rerun never leaves a PDF older than its HTML.
+    to_print = [path for path in html_paths if pdf or path.with_suffix(".pdf").exists()]
+    pdf_paths = print_pdfs(to_print) if to_print else []
+    return sorted(html_paths + pdf_paths)
 
 
 @task(name="render-reports", cache_policy=NONE)
 def render_reports_task(
-    scores: Scores, study: Study, version: Path, councils: list[str] | None = None
+    scores: Scores,
+    study: Study,
+    version: Path,
+    councils: list[str] | None = None,
+    status: str = "draft",
+    pdf: bool = False,
 ) -> list[Path]:
-    """Prefect wrapper: render reports."""
-    return render_reports(scores, study, version, councils)
+    """Prefect wrapper: render reports as draft (watermarked for factual accuracy check) or final."""
+    if status not in STATUSES:
+        raise ValueError(f"report status must be one of {', '.join(STATUSES)}, not {status!r}")
+    return render_reports(scores, study, version, councils, draft=status == "draft", pdf=pdf)

@@ -23,7 +23,8 @@ def test_national_run_writes_every_output(demo_study: Path, tmp_path: Path) -> N
     summary = national_run(inputs=demo_study, out=tmp_path)
 
     reports = sorted(p.name for p in (tmp_path / "reports" / "2018").iterdir())
-    assert reports == sorted([f"{code}.en.html" for code in COUNCIL_CODES] + ["national.en.html"])
+    stems = [*COUNCIL_CODES, "national"]
+    assert reports == sorted(f"{stem}.{lang}.html" for stem in stems for lang in ("en", "cy"))
     page = (tmp_path / "reports" / "2018" / "W06000004.en.html").read_text()
     cells = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
     for row in ("Officers 133 67 50%", "Elected Members 47 9 19%", "Total 180 76 42%"):

@@ -153,10 +153,17 @@ def test_a_council_rerun_changes_only_that_council_and_national_figures(
         if path.startswith("warehouse/"):
             assert any(part in path for part in allowed_partitions), path
         elif path.startswith("reports/"):
-            assert path.endswith((f"{DENBIGHSHIRE}.en.html", "national.en.html")), path
+            assert path.endswith(
+                tuple(f"{stem}.{lang}.html" for stem in (DENBIGHSHIRE, "national") for lang in ("en", "cy"))
+            ), path
     assert f"warehouse/maturity_levels/wave=2018/gss_code={DENBIGHSHIRE}/part-0.parquet" in changed
     assert f"reports/2018/{DENBIGHSHIRE}.en.html" in changed
-    assert [p.name for p in summary.reports] == [f"{DENBIGHSHIRE}.en.html", "national.en.html"]
+    assert [p.name for p in summary.reports] == [
+        f"{DENBIGHSHIRE}.cy.html",
+        f"{DENBIGHSHIRE}.en.html",
+        "national.cy.html",
+        "national.en.html",
+    ]
     assert summary.accounting["rows_read"].sum() < 200  # one council's rows, not the whole study
 
     # The rerun gives the same figures as a fresh national run on the corrected inputs.
@@ -186,7 +193,9 @@ def test_a_council_rerun_changes_only_that_council_and_national_figures(
         "open-data/2018/response_rates.csv",
         "open-data/2018/maturity_levels.csv",
         "reports/2018/national.en.html",
+        "reports/2018/national.cy.html",
         f"reports/2018/{DENBIGHSHIRE}.en.html",
+        f"reports/2018/{DENBIGHSHIRE}.cy.html",
     ):
         assert after[path] == fresh_prints[path], path
 

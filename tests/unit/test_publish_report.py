@@ -85,10 +85,12 @@ def test_withholding_applies_to_published_maturity(scored_demo) -> None:
 
 
 def test_reports_for_every_council_and_national(scored_demo, tmp_path: Path) -> None:
-    paths = render_reports(scored_demo.scores, scored_demo.study, tmp_path)
+    paths = render_reports(scored_demo.scores, scored_demo.study, tmp_path, pdf=False)
     names = {p.name for p in paths}
-    assert names == {f"{c.gss_code}.en.html" for c in load_settings().councils} | {"national.en.html"}
+    stems = [c.gss_code for c in load_settings().councils] + ["national"]
+    assert names == {f"{stem}.{lang}.html" for stem in stems for lang in ("en", "cy")}
     denbighshire = _text((tmp_path / "reports" / "2018" / "W06000004.en.html").read_text())
+    assert "Data tool recipients Number invited Responses received Percentage responded" in denbighshire
     assert "Officers 133 67 50%" in denbighshire
     assert "Elected Members 47 9 19%" in denbighshire
     assert "Total 180 76 42%" in denbighshire
@@ -99,7 +101,8 @@ def test_reports_for_every_council_and_national(scored_demo, tmp_path: Path) -> 
         "Skills & capacity",
         "Evidence-based decisions",
     ):
-        assert f"What we found: {theme}" in denbighshire
+        assert f"What we found in Denbighshire County Council: {theme}" in denbighshire
+    assert "Part 3: good practice councils can learn from" in denbighshire
     national = _text((tmp_path / "reports" / "2018" / "national.en.html").read_text())
     assert "Merthyr Tydfil" in national
     assert "Isle of Anglesey" in national
