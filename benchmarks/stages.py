@@ -96,8 +96,8 @@ def measure(scale: int) -> dict[str, Any]:
         )
         with stopwatch(seconds, "score baseline (DuckDB)"):
             duckdb.sql(query).fetchall()
-        with stopwatch(seconds, "render reports (HTML)"):
-            render_reports(scores, study, root)
+        with stopwatch(seconds, "render reports (HTML, en + cy)"):
+            render_reports(scores, study, root, pdf=False)
         with stopwatch(seconds, "publish open data"):
             publish_open_data(scores, root)
         answers = sum(1 for _ in warehouse.glob("answers/*/*/*.parquet"))

@@ -474,7 +474,7 @@ def render_reports(
     version: Path,
     councils: list[str] | None = None,
     draft: bool = True,
-    pdf: bool = True,
+    pdf: bool = False,
 ) -> list[Path]:
     """Render the national report and each council's report (all, or only those named) into the version.
 
