@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -115,25 +115,12 @@ def run(
     Example: maturity run --inputs studies/2018 --source sqlite:///studies/2018.db
     """
     _require_inputs_with_source(source, inputs)
-    configure_offline_environment()
     started = time.perf_counter()
-    from pydantic import SecretStr
-
+    configure_offline_environment()
     from flows.national import national_run
-    from tasks.validate import start_warm_up
 
-    _configure_run_log(verbose)
-    start_warm_up()
-    with _stop_cleanly_on_user_errors():
-        summary = national_run(
-            inputs=inputs.resolve() if inputs else None,
-            out=out.resolve(),
-            wave=wave,
-            source=SecretStr(source) if source else None,
-            report_status="final" if final else "draft",
-            report_pdf=pdf,
-        )
-    _print_summary(summary, time.perf_counter() - started)
+    parameters = _flow_parameters(inputs, out, source, final, pdf)
+    _run_flow(lambda: national_run(wave=wave, **parameters), verbose, started)
 
 
 @app.command()
@@ -158,24 +145,37 @@ def rerun(
     Example: maturity rerun "Denbighshire County Council" --inputs studies/2018
     """
     _require_inputs_with_source(source, inputs)
-    configure_offline_environment()
     started = time.perf_counter()
+    configure_offline_environment()
+    from flows.rerun import council_rerun
+
+    parameters = _flow_parameters(inputs, out, source, final, pdf)
+    _run_flow(lambda: council_rerun(council=council, **parameters), verbose, started)
+
+
+def _flow_parameters(
+    inputs: Path | None, out: Path, source: str | None, final: bool, pdf: bool
+) -> dict[str, Any]:
+    """The parameters the national run and the council rerun share, from the CLI's options."""
     from pydantic import SecretStr
 
-    from flows.rerun import council_rerun
+    return {
+        "inputs": inputs.resolve() if inputs else None,
+        "out": out.resolve(),
+        "source": SecretStr(source) if source else None,
+        "report_status": "final" if final else "draft",
+        "report_pdf": pdf,
+    }
+
+
+def _run_flow(start_flow: Callable[[], Any], verbose: bool, started: float) -> None:
+    """Run a flow with a quiet log and GX warming up; a user error is one line; print the summary."""
     from tasks.validate import start_warm_up
 
     _configure_run_log(verbose)
     start_warm_up()
     with _stop_cleanly_on_user_errors():
-        summary = council_rerun(
-            council=council,
-            inputs=inputs.resolve() if inputs else None,
-            out=out.resolve(),
-            source=SecretStr(source) if source else None,
-            report_status="final" if final else "draft",
-            report_pdf=pdf,
-        )
+        summary = start_flow()
     _print_summary(summary, time.perf_counter() - started)
 
 
