@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -52,6 +53,9 @@ class ThemeRules:
     """Compiled coding rules: patterns per theme, the fallback theme and quote selection settings."""
 
     patterns: dict[str, tuple[re.Pattern[str], ...]]
+    # Per theme, all its patterns as one alternation: when that finds nothing, no pattern can match,
+    # so most themes cost one search per comment rather than one per pattern.
+    any_pattern: dict[str, re.Pattern[str]]
     fallback: str
     per_theme: int
     min_characters: int
@@ -59,6 +63,7 @@ class ThemeRules:
     not_quotable: tuple[re.Pattern[str], ...]
 
 
+@lru_cache(maxsize=1 << 16)
 def fold_name(word: str) -> str:
     """Lower case without accents, so "Siân", "SIAN" and "sian" look up the same gazetteer entry."""
     decomposed = unicodedata.normalize("NFKD", word.casefold())
@@ -110,6 +115,8 @@ def find_pattern_spans(text: str, redactor: Redactor) -> list[Span]:
 
 def find_phone_spans(text: str, redactor: Redactor) -> list[Span]:
     """UK (and international) phone numbers, as libphonenumber recognises them."""
+    if sum(ch.isdigit() for ch in text) < redactor.phone_min_digits:
+        return []  # too few digits for any number: skip libphonenumber, the slowest step
     matcher = phonenumbers.PhoneNumberMatcher(
         text, redactor.phone_region, leniency=phonenumbers.Leniency.POSSIBLE
     )
@@ -178,9 +185,11 @@ def _name_positions(words: list[_Word], redactor: Redactor) -> set[int]:
             continue
         key = fold_name(word.text)
         capital = _is_capitalised(word.text)
+        given = key in redactor.given_names
+        if not (capital or given):
+            continue  # every rule below needs a capital letter or a listed given name
         title = capital and key in redactor.titles
         following = _next_word(words, i, allow_full_stop=title or _is_initial(word))
-        given = key in redactor.given_names
         clear = key not in redactor.ambiguous
         next_surname, next_clear = _surname_status(following.text, redactor) if following else (False, False)
         next_capital = following is not None and _is_capitalised(following.text)
@@ -267,6 +276,10 @@ def build_theme_rules(rules: dict[str, Any]) -> ThemeRules:
             theme["id"]: tuple(re.compile(p, re.IGNORECASE) for p in theme["patterns"])
             for theme in rules["themes"]
         },
+        any_pattern={
+            theme["id"]: re.compile("|".join(f"(?:{p})" for p in theme["patterns"]), re.IGNORECASE)
+            for theme in rules["themes"]
+        },
         fallback=rules["fallback_theme"]["id"],
         per_theme=quotes["per_theme"],
         min_characters=quotes["min_characters"],
@@ -277,8 +290,11 @@ def build_theme_rules(rules: dict[str, Any]) -> ThemeRules:
 
 def match_themes(text: str, rules: ThemeRules) -> dict[str, int]:
     """Themes a comment is coded to, each with the number of its patterns that matched."""
-    hits = {theme: sum(bool(p.search(text)) for p in patterns) for theme, patterns in rules.patterns.items()}
-    coded = {theme: count for theme, count in hits.items() if count}
+    coded = {
+        theme: sum(bool(p.search(text)) for p in patterns)
+        for theme, patterns in rules.patterns.items()
+        if rules.any_pattern[theme].search(text)
+    }
     return coded or {rules.fallback: 0}
 
 
@@ -290,40 +306,39 @@ def is_quotable(text: str, rules: ThemeRules) -> bool:
     )
 
 
+CODED_COLUMNS = [
+    "gss_code",
+    "response_id",
+    "tool_id",
+    "theme",
+    "comment_redacted",
+    "theme_hits",
+    "themes_coded",
+    "redactions",
+]
+
+
+def code_texts(texts: list[str], redactor: Redactor, rules: ThemeRules) -> pd.DataFrame:
+    """One row per distinct text and theme: the redacted text, the theme's pattern hits, redactions."""
+    rows = []
+    for text in texts:
+        redacted, redactions = redact_text(text, redactor)
+        themes = match_themes(redacted, rules)
+        for theme, hits in themes.items():
+            rows.append((text, theme, redacted, hits, len(themes), redactions))
+    return pd.DataFrame(
+        rows, columns=["comment", "theme", "comment_redacted", "theme_hits", "themes_coded", "redactions"]
+    )
+
+
 def code_comments(comments: pd.DataFrame, redactor: Redactor, rules: ThemeRules) -> pd.DataFrame:
     """One row per comment and theme: the redacted text, the theme's pattern hits, redaction count."""
+    if comments.empty:
+        return pd.DataFrame(columns=CODED_COLUMNS)
     # Redaction is the costly step and exports repeat texts ("No comment"), so each text is done once.
-    coded_texts: dict[str, tuple[str, int, dict[str, int]]] = {}
-    for text in comments["comment"].unique():
-        redacted, redactions = redact_text(text, redactor)
-        coded_texts[text] = (redacted, redactions, match_themes(redacted, rules))
-    rows = []
-    for row in comments.itertuples(index=False):
-        redacted, redactions, themes = coded_texts[row.comment]
-        for theme, hits in themes.items():
-            rows.append(
-                {
-                    "gss_code": row.gss_code,
-                    "response_id": row.response_id,
-                    "tool_id": row.tool_id,
-                    "theme": theme,
-                    "comment_redacted": redacted,
-                    "theme_hits": hits,
-                    "themes_coded": len(themes),
-                    "redactions": redactions,
-                }
-            )
-    columns = [
-        "gss_code",
-        "response_id",
-        "tool_id",
-        "theme",
-        "comment_redacted",
-        "theme_hits",
-        "themes_coded",
-        "redactions",
-    ]
-    return pd.DataFrame(rows, columns=columns)
+    coded = code_texts(list(comments["comment"].unique()), redactor, rules)
+    rows = comments[["gss_code", "response_id", "tool_id", "comment"]].merge(coded, on="comment", how="left")
+    return rows[CODED_COLUMNS].astype({"theme_hits": "int64", "themes_coded": "int64", "redactions": "int64"})
 
 
 def select_quotes(coded: pd.DataFrame, rules: ThemeRules) -> pd.Series:
@@ -333,7 +348,9 @@ def select_quotes(coded: pd.DataFrame, rules: ThemeRules) -> pd.Series:
     other themes, with the fewest redactions; identical texts are quoted once. Ties are broken by the
     pseudonymised response id, so the choice is the same on every run.
     """
-    quotable = coded.loc[coded["comment_redacted"].map(lambda t: is_quotable(t, rules)).astype(bool)]
+    texts = coded["comment_redacted"]
+    verdicts = {text: is_quotable(text, rules) for text in texts.unique()}
+    quotable = coded.loc[texts.map(verdicts).astype(bool)]
     ordered = quotable.sort_values(
         ["gss_code", "theme", "theme_hits", "themes_coded", "redactions", "response_id"],
         ascending=[True, True, False, True, True, True],

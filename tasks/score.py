@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from prefect import task
 from prefect.cache_policies import NONE
 
@@ -24,9 +26,11 @@ from maturity.settings import (
 from maturity.stats import intervals_separate, kish_effective_size, wilson_interval
 from maturity.weighting import WeightingError, population_margins, rake_weights, summarise_weights
 from tasks.contracts import DatasetError
-from warehouse.store import read_table, write_table
+from warehouse.store import read_arrow, read_table, write_table
 
 LEVELS = (1, 2, 3)
+# The answers columns scoring reads: counting needs neither response ids nor lineage.
+ANSWER_COLUMNS = ["gss_code", "recipient_group", "item_type", "item_id", "answer"]
 # Answer categories counted per respondent: the three levels, then don't know.
 _CATEGORIES = 4
 
@@ -75,15 +79,32 @@ def assign_level(mean_level: float, method: MaturityMethod) -> int | None:
     return 2 if mean_level < method.level_3_from else 3
 
 
-def count_level_answers(answers: pd.DataFrame, dont_know: str) -> pd.DataFrame:
+def count_answers(answers: pd.DataFrame | pa.Table, item_type: str) -> pd.DataFrame:
+    """Answers of one item type counted per council x item x recipient group x answer.
+
+    Counting happens in Arrow (a hash aggregation over millions of rows) before anything becomes pandas.
+    """
+    table = (
+        answers
+        if isinstance(answers, pa.Table)
+        else pa.Table.from_pandas(answers[ANSWER_COLUMNS], preserve_index=False)
+    )
+    chosen = table.filter(pc.and_(pc.equal(table["item_type"], item_type), pc.is_valid(table["answer"])))
+    counted = chosen.group_by(["gss_code", "item_id", "recipient_group", "answer"]).aggregate(
+        [([], "count_all")]
+    )
+    return counted.to_pandas().rename(columns={"count_all": "n"})
+
+
+def count_level_answers(answers: pd.DataFrame | pa.Table, dont_know: str) -> pd.DataFrame:
     """Counts of 1, 2, 3 and don't know per council x characteristic x recipient group."""
-    levels = answers[(answers["item_type"] == "level") & answers["answer"].notna()]
-    category = levels["answer"].map({"1": 0, "2": 1, "3": 2, dont_know: 3})
+    counted = count_answers(answers, "level")
+    category = counted["answer"].map({"1": 0, "2": 1, "3": 2, dont_know: 3})
+    counted = counted.assign(category=category).dropna(subset=["category"])
+    keys = ["gss_code", "item_id", "recipient_group"]
     counts = (
-        pd.crosstab(
-            [levels["gss_code"], levels["item_id"], levels["recipient_group"]],
-            category,
-        )
+        counted.astype({"category": "int64"})
+        .pivot_table(index=keys, columns="category", values="n", aggfunc="sum", fill_value=0)
         .reindex(columns=range(_CATEGORIES), fill_value=0)
         .astype("int64")
     )
@@ -194,7 +215,7 @@ def _category_counts(row: tuple) -> np.ndarray:
     return np.array([row.n_level_1, row.n_level_2, row.n_level_3, row.n_dont_know], dtype="int64")
 
 
-def compute_maturity_levels(answers: pd.DataFrame, wave: str) -> pd.DataFrame:
+def compute_maturity_levels(answers: pd.DataFrame | pa.Table, wave: str) -> pd.DataFrame:
     """Maturity per council x characteristic for officers, elected members and all (equal weights)."""
     settings = load_settings()
     method = settings.maturity
@@ -256,21 +277,20 @@ def compute_theme_summary(maturity: pd.DataFrame) -> pd.DataFrame:
     return summary.reset_index()
 
 
-def count_statement_answers(answers: pd.DataFrame) -> pd.DataFrame:
+def count_statement_answers(answers: pd.DataFrame | pa.Table) -> pd.DataFrame:
     """Answered, don't know, valid and agreeing counts per council x statement x recipient group."""
     settings = load_settings()
-    statements = answers[(answers["item_type"] == "statement") & answers["answer"].notna()]
-    flags = pd.DataFrame(
-        {
-            "gss_code": statements["gss_code"],
-            "statement_id": statements["item_id"],
-            "recipient_group": statements["recipient_group"],
-            "n_answered": 1,
-            "n_dont_know": (statements["answer"] == settings.responses["dont_know"]).astype("int64"),
-            "n_agree": statements["answer"].isin(settings.statement_method.agree_answers).astype("int64"),
-        }
+    counted = count_answers(answers, "statement").rename(
+        columns={"item_id": "statement_id", "n": "n_answered"}
     )
-    counts = flags.groupby(["gss_code", "statement_id", "recipient_group"], sort=True).sum()
+    counted["n_dont_know"] = counted["n_answered"].where(
+        counted["answer"] == settings.responses["dont_know"], 0
+    )
+    counted["n_agree"] = counted["n_answered"].where(
+        counted["answer"].isin(settings.statement_method.agree_answers), 0
+    )
+    keys = ["gss_code", "statement_id", "recipient_group"]
+    counts = counted.groupby(keys, sort=True)[["n_answered", "n_dont_know", "n_agree"]].sum().astype("int64")
     counts["n_valid"] = counts["n_answered"] - counts["n_dont_know"]
     return counts.reset_index()
 
@@ -288,7 +308,7 @@ def add_pooled_rows(counts: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([councils, wales], ignore_index=True)
 
 
-def compute_statement_results(answers: pd.DataFrame) -> pd.DataFrame:
+def compute_statement_results(answers: pd.DataFrame | pa.Table) -> pd.DataFrame:
     """% agree with a Wilson interval per council x statement x group and for Wales; flag differences."""
     return compute_statement_results_from_counts(count_statement_answers(answers))
 
@@ -412,7 +432,7 @@ def score_councils(warehouse: Path, wave: str, councils: list[str] | None = None
         read_table(warehouse, "invitations", wave, councils),
         read_table(warehouse, "respondents", wave, councils),
     )
-    answers = read_table(warehouse, "answers", wave, councils)
+    answers = read_arrow(warehouse, "answers", wave, councils, columns=ANSWER_COLUMNS)
     maturity = compute_maturity_levels(answers, wave)
     statements = compute_statement_results_from_counts(count_statement_answers(answers))
     council_statements = statements[statements["gss_code"] != WALES_GSS_CODE]

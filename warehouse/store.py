@@ -85,8 +85,14 @@ def write_table(
         pq.write_table(part, target / PART_FILE, compression="zstd")
 
 
-def read_table(warehouse: Path, name: str, wave: str, councils: Iterable[str] | None = None) -> pd.DataFrame:
-    """Read a table's partitions for a wave (all, or only the councils named), gss_code from folder names."""
+def read_arrow(
+    warehouse: Path,
+    name: str,
+    wave: str,
+    councils: Iterable[str] | None = None,
+    columns: list[str] | None = None,
+) -> pa.Table:
+    """Read a table's partitions for a wave as Arrow (all councils, or those named), gss_code included."""
     spec = TABLES[name]
     folder = table_dir(warehouse, name, wave)
     schema = spec.schema.append(pa.field("gss_code", pa.string()))
@@ -97,7 +103,8 @@ def read_table(warehouse: Path, name: str, wave: str, councils: Iterable[str] | 
             p for c in sorted(councils) if (p := partition_dir(warehouse, name, wave, c) / PART_FILE).exists()
         ]
     if not files:
-        return schema.empty_table().to_pandas()
+        empty = schema.empty_table()
+        return empty.select(columns) if columns else empty
     dataset = ds.dataset(
         [str(f) for f in files],
         format="parquet",
@@ -105,4 +112,9 @@ def read_table(warehouse: Path, name: str, wave: str, councils: Iterable[str] | 
         partition_base_dir=str(folder),
         schema=schema,
     )
-    return dataset.to_table().to_pandas()
+    return dataset.to_table(columns=columns)
+
+
+def read_table(warehouse: Path, name: str, wave: str, councils: Iterable[str] | None = None) -> pd.DataFrame:
+    """Read a table's partitions for a wave (all, or only the councils named), gss_code from folder names."""
+    return read_arrow(warehouse, name, wave, councils).to_pandas()
