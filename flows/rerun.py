@@ -12,15 +12,10 @@ from pydantic import SecretStr
 from flows.national import DEMO_STUDY_FOLDER
 from flows.summary import RunSummary, summarise_run
 from maturity.councils import UnknownCouncilError, resolve_council
-from maturity.settings import load_settings, registry_url
+from maturity.settings import registry_url
+from tasks.changes import plan_council_rerun_task
 from tasks.contracts import DatasetError, Study, read_study
-from tasks.extract import (
-    extract_invitations_task,
-    extract_population_task,
-    extract_public_survey_task,
-    extract_responses_task,
-    restrict_to_council_task,
-)
+from tasks.extract import extract_dataset_task, restrict_to_council_task
 from tasks.load import load_warehouse_task
 from tasks.publish import publish_open_data_task
 from tasks.report import render_reports_task
@@ -91,17 +86,13 @@ def council_rerun(
     parameters = {"council": council, "inputs": inputs, "out": out, "source": source}
     run = open_run_task(out, "council-rerun", parameters, str(flow_run.id), gss_code)
     study = locate_rerun_study_task(inputs, out, source)
-    extracting = [
-        extract_invitations_task.submit(study),
-        *[extract_responses_task.submit(study, tool.id) for tool in load_settings().tools],
-        extract_public_survey_task.submit(study),
-        extract_population_task.submit(study),
-    ]
+    plan = plan_council_rerun_task(study, run.warehouse, gss_code)
+    extracting = [extract_dataset_task.submit(study, dataset) for dataset in plan.redo]
     extracted = [restrict_to_council_task(future.result(), gss_code) for future in extracting]
     validating = [validate_table_task.submit(table, study) for table in extracted]
     validated = reconcile_response_counts_task([future.result() for future in validating], study)
     accounting = record_inputs_task(run, study.wave, validated)
-    load_warehouse_task(validated, run.warehouse, study.wave, [gss_code])
+    load_warehouse_task(validated, run.warehouse, study.wave, [gss_code], plan.keep)
     score_councils_task(run.warehouse, study.wave, [gss_code])
     scores = score_national_task(run.warehouse, study.wave)
     reports = render_reports_task(scores, study, run.version, [gss_code], report_status, report_pdf)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import subprocess
 from dataclasses import dataclass, field
@@ -246,3 +247,19 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         return package
     return f"{package}+{commit}"
+
+
+# What, besides an input file, decides the rows loaded from it: the code and the rules it applies.
+METHOD_FOLDERS = ("maturity", "tasks", "warehouse", "config", "expectations")
+
+
+@cache
+def method_fingerprint() -> str:
+    """sha256 of the code, config and expectations, so rows loaded under other rules are never reused."""
+    digest = hashlib.sha256()
+    for folder in METHOD_FOLDERS:
+        for path in sorted((PROJECT_ROOT / folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode())
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()

@@ -185,6 +185,12 @@ def extract_population_task(study: Study) -> ExtractedTable:
     return log_extracted(extract_file(study, "population"))
 
 
+@task(name="extract", task_run_name="extract-{dataset}", cache_policy=NONE)
+def extract_dataset_task(study: Study, dataset: str) -> ExtractedTable:
+    """Prefect wrapper: extract any dataset by name."""
+    return log_extracted(extract_dataset(study, dataset))
+
+
 def restrict_to_council(table: ExtractedTable, gss_code: str) -> ExtractedTable:
     """Keep only one council's rows, for a rerun: other councils' rows are out of scope, not loaded.
 

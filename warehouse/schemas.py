@@ -118,6 +118,23 @@ TABLES: dict[str, TableSpec] = {
             description="Adult population by age band and sex: the survey's weighting margins.",
         ),
         TableSpec(
+            "load_manifest",
+            pa.schema(
+                [
+                    pa.field("dataset", pa.string(), nullable=False),
+                    pa.field("source_file", pa.string(), nullable=False),
+                    pa.field("source_sha256", pa.string(), nullable=False),
+                    pa.field("method_sha256", pa.string(), nullable=False),
+                    pa.field("rows_loaded", pa.int64(), nullable=False),
+                ]
+            ),
+            sort_by=("dataset",),
+            description=(
+                "Which input each council's rows were loaded from (file and sha256) under which code, "
+                "config and expectations (method_sha256): a council rerun skips inputs unchanged since."
+            ),
+        ),
+        TableSpec(
             "response_rates",
             pa.schema(
                 [

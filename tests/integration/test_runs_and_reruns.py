@@ -165,6 +165,8 @@ def test_a_council_rerun_changes_only_that_council_and_national_figures(
         "national.en.html",
     ]
     assert summary.accounting["rows_read"].sum() < 200  # one council's rows, not the whole study
+    # Only the edited file (and the invitations it is checked against) is re-read; the rest are kept.
+    assert list(summary.accounting["dataset"]) == ["invitations", "responses:digital_ict"]
 
     # The rerun gives the same figures as a fresh national run on the corrected inputs.
     fresh = tmp_path / "fresh"

@@ -1,0 +1,114 @@
+"""A council rerun redoes only the inputs that changed since the council's rows were loaded."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tasks.changes import plan_council_rerun, study_datasets
+from tasks.contracts import Study, read_study
+from tasks.extract import extract_dataset, restrict_to_council
+from tasks.load import load_warehouse
+from tasks.validate import reconcile_response_counts, validate_table
+
+DENBIGHSHIRE = "W06000004"
+DENBIGHSHIRE_SPELLINGS = {"Denbighshire", "Denbighshire County Council", "Sir Ddinbych", DENBIGHSHIRE}
+EDITED_TOOL = "digital_ict"
+
+
+@pytest.fixture(scope="module")
+def loaded(demo_study: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Study, Path]:
+    """The demo study loaded into a warehouse (no scoring: planning needs only the load manifest)."""
+    study = read_study(demo_study)
+    validated = [validate_table(extract_dataset(study, d), study) for d in study_datasets()]
+    warehouse = tmp_path_factory.mktemp("plan-warehouse")
+    load_warehouse(reconcile_response_counts(validated, study), warehouse, study.wave)
+    return study, warehouse
+
+
+@pytest.fixture
+def study_copy(loaded: tuple[Study, Path], tmp_path: Path) -> Study:
+    """A copy of the study folder a test may edit, as a council's corrections would."""
+    study, _ = loaded
+    shutil.copytree(study.root, tmp_path / "study")
+    return read_study(tmp_path / "study")
+
+
+def edit_denbighshire(study: Study, relative: str, column: str, value: str) -> None:
+    """Change one column of Denbighshire's rows in one input file."""
+    path = study.root / relative
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    rows = frame["council"].isin(DENBIGHSHIRE_SPELLINGS)
+    assert rows.any()
+    frame.loc[rows, column] = value
+    frame.to_csv(path, index=False)
+
+
+def test_unchanged_inputs_are_kept_and_invitations_always_redone(
+    loaded: tuple[Study, Path], study_copy: Study
+) -> None:
+    plan = plan_council_rerun(study_copy, loaded[1], DENBIGHSHIRE)
+    assert plan.redo == ("invitations",)
+    assert set(plan.keep) == set(study_datasets()) - {"invitations"}
+    assert f"responses/{EDITED_TOOL}.csv" in plan.kept_files
+
+
+def test_an_edited_file_is_redone(loaded: tuple[Study, Path], study_copy: Study) -> None:
+    edit_denbighshire(study_copy, f"responses/{EDITED_TOOL}.csv", "lvl_open_data", "3")
+    plan = plan_council_rerun(study_copy, loaded[1], DENBIGHSHIRE)
+    assert plan.redo == ("invitations", f"responses:{EDITED_TOOL}")
+    assert f"responses:{EDITED_TOOL}" not in plan.keep
+
+
+def test_edited_invitations_redo_every_input(loaded: tuple[Study, Path], study_copy: Study) -> None:
+    """Responses are checked against invitations, so they cannot be kept when invitations change."""
+    path = study_copy.root / "invitations.csv"
+    path.write_text(path.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    plan = plan_council_rerun(study_copy, loaded[1], DENBIGHSHIRE)
+    assert plan.redo == tuple(study_datasets())
+    assert plan.keep == ()
+
+
+def test_rows_loaded_under_other_rules_are_not_kept(
+    loaded: tuple[Study, Path], study_copy: Study, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tasks.changes.method_fingerprint", lambda: "0" * 64)
+    plan = plan_council_rerun(study_copy, loaded[1], DENBIGHSHIRE)
+    assert plan.redo == tuple(study_datasets())
+
+
+def test_a_database_source_is_always_redone(loaded: tuple[Study, Path], study_copy: Study) -> None:
+    plan = plan_council_rerun(dataclasses.replace(study_copy, source="sqlite://"), loaded[1], DENBIGHSHIRE)
+    assert plan.redo == tuple(study_datasets())
+
+
+def test_reloading_only_changed_inputs_rewrites_the_same_partitions(
+    loaded: tuple[Study, Path], study_copy: Study, tmp_path: Path
+) -> None:
+    """Carrying kept inputs' stored rows forward gives exactly what reloading everything would."""
+    _, original = loaded
+    warehouse = tmp_path / "warehouse"
+    shutil.copytree(original, warehouse)
+    plan = plan_council_rerun(study_copy, warehouse, DENBIGHSHIRE)
+    plan = dataclasses.replace(
+        plan,
+        redo=(*plan.redo, f"responses:{EDITED_TOOL}"),
+        keep=tuple(d for d in plan.keep if d != f"responses:{EDITED_TOOL}"),
+    )
+    tables = [
+        validate_table(restrict_to_council(extract_dataset(study_copy, d), DENBIGHSHIRE), study_copy)
+        for d in plan.redo
+    ]
+    written = load_warehouse(
+        reconcile_response_counts(tables, study_copy), warehouse, study_copy.wave, [DENBIGHSHIRE], plan.keep
+    )
+    assert set(written) == {"load_manifest", "invitations", "respondents", "answers", "comments"}
+    partitions = sorted(original.glob(f"*/wave=*/gss_code={DENBIGHSHIRE}/*.parquet"))
+    assert len(partitions) == 7
+    for path in partitions:
+        rewritten = warehouse / path.relative_to(original)
+        assert rewritten.read_bytes() == path.read_bytes(), path.relative_to(original)
