@@ -33,14 +33,18 @@ class Relation:
 
 def relations_within(table: pd.DataFrame, by: list[str], column: str, total: str) -> list[Relation]:
     """For each set of rows sharing `by`, the row whose `column` equals `total` and the other rows."""
-    positions = pd.Series(np.arange(len(table)), index=table.index)
+    group = table.groupby(by, sort=True).ngroup().to_numpy()
+    is_total = (table[column] == total).to_numpy()
+    order = np.argsort(group, kind="stable")  # rows by group (in key order), then by position
+    ordered = group[order]
+    bounds = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1], True])
     relations = []
-    for _, rows in table.groupby(by, sort=True):
-        is_total = (rows[column] == total).to_numpy()
-        if is_total.sum() != 1 or len(rows) < 2:
+    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+        rows = order[start:end]
+        totals = rows[is_total[rows]]
+        if len(totals) != 1 or len(rows) < 2 or group[rows[0]] < 0:
             continue
-        where = positions.loc[rows.index].to_numpy()
-        relations.append(Relation(int(where[is_total][0]), tuple(int(p) for p in where[~is_total])))
+        relations.append(Relation(int(totals[0]), tuple(int(p) for p in rows[~is_total[rows]])))
     return relations
 
 
