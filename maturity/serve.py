@@ -140,12 +140,12 @@ def _last_line(result: subprocess.CompletedProcess[str]) -> str:
 
 def ensure_work_pool(env: dict[str, str], pool: str) -> bool:
     """Create the process work pool unless it exists; True if it was created."""
-    if run_prefect(env, "work-pool", "inspect", pool).returncode == 0:
-        return False
     created = run_prefect(env, "work-pool", "create", pool, "--type", "process")
-    if created.returncode != 0:
-        raise ServeError(f"could not create work pool {pool}: {_last_line(created)}")
-    return True
+    if created.returncode == 0:
+        return True
+    if "already exists" in created.stdout + created.stderr:
+        return False
+    raise ServeError(f"could not create work pool {pool}: {_last_line(created)}")
 
 
 def deploy_all(env: dict[str, str]) -> None:
@@ -161,10 +161,10 @@ def start_worker(env: dict[str, str], pool: str) -> subprocess.Popen[bytes]:
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    """Ask a child to stop (SIGTERM), and kill it if it has not within the configured time."""
+    """Ask a child to stop as Ctrl-C would (SIGINT), and kill it if it has not within the configured time."""
     if process.poll() is not None:
         return
-    process.terminate()
+    process.send_signal(signal.SIGINT)
     try:
         process.wait(timeout=float(load_operations_config()["serve"]["stop_timeout_seconds"]))
     except subprocess.TimeoutExpired:
@@ -202,10 +202,10 @@ def serve(config: ServeConfig, say: Callable[[str], None]) -> None:
             for pool in pools:
                 created = ensure_work_pool(env, pool)
                 say(f"Work pool {pool}: {'created' if created else 'already there'}.")
+            for pool in pools:  # the worker starts up while the deployments are made
+                children[f"worker for {pool}"] = start_worker(env, pool)
             deploy_all(env)
             say(f"Deployed everything in {PREFECT_FILE.name}.")
-            for pool in pools:
-                children[f"worker for {pool}"] = start_worker(env, pool)
             say(f"Ready. Prefect UI: {config.ui_url}  (PREFECT_API_URL={config.api_url}). Ctrl-C to stop.")
             watch(children)
     except KeyboardInterrupt:
