@@ -97,14 +97,18 @@ def is_healthy(api_url: str) -> bool:
         return False
 
 
-def start_server(config: ServeConfig, env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
-    """Start `prefect server start` on loopback (SQLite in PREFECT_HOME by default)."""
+def check_port_free(config: ServeConfig) -> None:
+    """The server's port must be free (another server may already be running there)."""
     if port_in_use(config.host, config.port):
         raise ServeError(
             f"port {config.port} on {config.host} is already in use: stop what uses it or choose "
             "another with --port.",
             EXIT_USAGE,
         )
+
+
+def start_server(config: ServeConfig, env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
+    """Start `prefect server start` on loopback (SQLite in PREFECT_HOME by default)."""
     command = prefect_command(
         "server", "start", "--host", config.host, "--port", str(config.port), "--analytics-off"
     )
@@ -189,6 +193,7 @@ def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def serve(config: ServeConfig, say: Callable[[str], None]) -> None:
     """Run server, work pool(s), deployments and worker(s) until Ctrl-C or SIGTERM; stop children cleanly."""
+    check_port_free(config)
     previous = signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     env = child_environment(config)
     children: dict[str, subprocess.Popen[bytes]] = {}
