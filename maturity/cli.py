@@ -289,7 +289,7 @@ def _run_flow(start_flow: Callable[[], Any], verbose: bool, quiet: bool, started
 
     _configure_run_log(verbose, quiet)
     start_warm_up()
-    with _stop_cleanly_on_user_errors(), _spinner("Running", quiet or verbose):
+    with _stop_cleanly_on_user_errors(), _spinner("Running", shown=quiet):
         summary = start_flow()
     if not quiet:
         _print_summary(summary)
@@ -298,9 +298,9 @@ def _run_flow(start_flow: Callable[[], Any], verbose: bool, quiet: bool, started
 
 
 @contextmanager
-def _spinner(message: str, hidden: bool) -> Iterator[None]:
-    """A spinner on an interactive terminal while a flow runs (the run log scrolls above it)."""
-    if hidden or not console.is_terminal:
+def _spinner(message: str, shown: bool) -> Iterator[None]:
+    """With --quiet on a terminal, a spinner while the flow runs (otherwise the run log shows progress)."""
+    if not shown or not console.is_terminal:
         yield
         return
     with console.status(f"{message} ... (Ctrl-C to stop)"):
@@ -384,7 +384,7 @@ def publish(
         except DatasetError as error:
             raise UsageError(str(error)) from None
     _configure_run_log(verbose, quiet)
-    with _stop_cleanly_on_user_errors(), _spinner("Publishing", quiet or verbose):
+    with _stop_cleanly_on_user_errors(), _spinner("Publishing", shown=quiet):
         summary = publish_release(out=out.resolve(), wave=wave, to=to, release_date=release_date)
     if not quiet:
         _print_publish_details(summary)
