@@ -164,14 +164,27 @@ def start_worker(env: dict[str, str], pool: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(prefect_command("worker", "start", "--pool", pool), cwd=PROJECT_ROOT, env=env)
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Ask a child to stop as Ctrl-C would (SIGINT), and kill it if it has not within the configured time."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGINT)
+def _exited_within(process: subprocess.Popen[bytes], seconds: float) -> bool:
+    """Whether the process has exited, waiting up to seconds for it."""
     try:
-        process.wait(timeout=float(load_operations_config()["serve"]["stop_timeout_seconds"]))
+        process.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def stop(process: subprocess.Popen[bytes], interrupted: bool = False) -> None:
+    """Stop a child as Ctrl-C would (SIGINT); kill it if it has not stopped in the configured time.
+
+    interrupted: Ctrl-C in the terminal has already sent the child SIGINT (it shares our process
+    group), so it first gets time to stop by itself before a second SIGINT hurries it.
+    """
+    settings = load_operations_config()["serve"]
+    if interrupted and _exited_within(process, float(settings["interrupt_grace_seconds"])):
+        return
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    if not _exited_within(process, float(settings["stop_timeout_seconds"])):
         process.kill()
         process.wait()
 
@@ -186,37 +199,53 @@ def watch(children: dict[str, subprocess.Popen[bytes]]) -> None:
         time.sleep(pause)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: stop like Ctrl-C, but only this process got the signal, not its children."""
+
+
 def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
     """Treat SIGTERM like Ctrl-C, so children are stopped the same way."""
-    raise KeyboardInterrupt
+    raise Terminated
+
+
+def _start_stack(
+    config: ServeConfig,
+    log: IO[bytes],
+    children: dict[str, subprocess.Popen[bytes]],
+    say: Callable[[str], None],
+) -> None:
+    """Server, then work pool(s), worker(s) and deployments; each child is added to children at once."""
+    env = child_environment(config)
+    say(f"Starting the Prefect server on {config.ui_url} (log: {config.log_dir / SERVER_LOG}) ...")
+    children["Prefect server"] = start_server(config, env, log)
+    wait_until_healthy(config, children["Prefect server"])
+    pools = work_pools()
+    for pool in pools:
+        created = ensure_work_pool(env, pool)
+        say(f"Work pool {pool}: {'created' if created else 'already there'}.")
+    for pool in pools:  # the worker starts up while the deployments are made
+        children[f"worker for {pool}"] = start_worker(env, pool)
+    deploy_all(env)
+    say(f"Deployed everything in {PREFECT_FILE.name}.")
+    say(f"Ready. Prefect UI: {config.ui_url}  (PREFECT_API_URL={config.api_url}). Ctrl-C to stop.")
 
 
 def serve(config: ServeConfig, say: Callable[[str], None]) -> None:
     """Run server, work pool(s), deployments and worker(s) until Ctrl-C or SIGTERM; stop children cleanly."""
     check_port_free(config)
     previous = signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
-    env = child_environment(config)
     children: dict[str, subprocess.Popen[bytes]] = {}
+    from_terminal = False
     config.log_dir.mkdir(parents=True, exist_ok=True)
     try:
         with (config.log_dir / SERVER_LOG).open("ab") as log:
-            say(f"Starting the Prefect server on {config.ui_url} (log: {config.log_dir / SERVER_LOG}) ...")
-            children["Prefect server"] = start_server(config, env, log)
-            wait_until_healthy(config, children["Prefect server"])
-            pools = work_pools()
-            for pool in pools:
-                created = ensure_work_pool(env, pool)
-                say(f"Work pool {pool}: {'created' if created else 'already there'}.")
-            for pool in pools:  # the worker starts up while the deployments are made
-                children[f"worker for {pool}"] = start_worker(env, pool)
-            deploy_all(env)
-            say(f"Deployed everything in {PREFECT_FILE.name}.")
-            say(f"Ready. Prefect UI: {config.ui_url}  (PREFECT_API_URL={config.api_url}). Ctrl-C to stop.")
+            _start_stack(config, log, children, say)
             watch(children)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        from_terminal = not isinstance(interrupt, Terminated)
         say("Stopping the worker and the server ...")
     finally:
         for process in reversed(children.values()):
-            stop(process)
+            stop(process, interrupted=from_terminal)
         signal.signal(signal.SIGTERM, previous)
     say("Stopped.")
