@@ -177,7 +177,9 @@ def _check_log_options(verbose: bool, quiet: bool) -> None:
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder to write the study into.")],
-    seed: Annotated[int | None, typer.Option(help="Random seed; the same seed gives the same files.")] = None,
+    seed: Annotated[
+        int | None, typer.Option(min=0, help="Random seed (0 or more); the same seed gives the same files.")
+    ] = None,
     scale: Annotated[
         int, typer.Option(min=1, help="Multiply respondents (and invitations) this many times.")
     ] = 1,

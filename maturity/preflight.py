@@ -25,10 +25,31 @@ def check_out(out: Path) -> None:
         raise UsageError(f"--out {out} is a file, not a folder. Give a folder for the outputs.")
 
 
+def check_source_url(source: str) -> None:
+    """--source must be an SQLAlchemy URL of a known database type (never echoed: it may hold a password)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(source).get_dialect()
+    except NoSuchModuleError:  # a subclass of ArgumentError: first
+        raise UsageError(
+            f"--source names a database type SQLAlchemy does not know ({source.split(':', 1)[0]}): use "
+            "sqlite:/// or postgresql+psycopg://."
+        ) from None
+    except ArgumentError:
+        raise UsageError(
+            "--source is not an SQLAlchemy URL: give e.g. sqlite:///study.db or "
+            "postgresql+psycopg://user@host:5432/database."
+        ) from None
+
+
 def check_inputs(inputs: Path | None, source: str | None) -> None:
     """--inputs must be a study folder with study.yaml; --source needs it for study.yaml."""
     if source and inputs is None:
         raise UsageError("--source needs --inputs: the study folder whose study.yaml describes the wave.")
+    if source:
+        check_source_url(source)
     if inputs is None:
         return
     if not inputs.is_dir():

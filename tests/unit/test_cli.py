@@ -91,6 +91,13 @@ USAGE_ERRORS = {
     "bad demo scale": (["demo", "--out", "{tmp}/demo", "--scale", "0"], "Invalid value for '--scale'"),
     "demo scale not a number": (["demo", "--out", "{tmp}/demo", "--scale", "x"], "'--scale'"),
     "demo without out": (["demo"], "Missing option '--out'"),
+    "negative demo seed": (["demo", "--out", "{tmp}/demo", "--seed", "-1"], "Invalid value for '--seed'"),
+    "rerun missing inputs folder": (["rerun", "W06000004", "--inputs", "{tmp}/nowhere"], "no such folder"),
+    "unparsable source": (
+        ["run", "--inputs", "{study}", "--source", "not a url:pass@word"],
+        "--source is not an SQLAlchemy URL",
+    ),
+    "unknown source dialect": (["run", "--inputs", "{study}", "--source", "nope://x/y"], "(nope)"),
     "rerun with no national run": (["rerun", "W06000004", "--out", "{out}"], "holds no national run"),
     "rerun source without inputs": (
         ["rerun", "W06000004", "--source", "sqlite:///x.db"],
@@ -117,7 +124,10 @@ def test_a_usage_error_is_one_actionable_line_and_exit_code_2(
     listening_port: int,
 ) -> None:
     arguments, expected = USAGE_ERRORS[case]
-    values = {"tmp": tmp_path, "out": empty_out, "file": a_file, "port": listening_port}
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "study.yaml").write_text("wave: '2018'\n")
+    values = {"tmp": tmp_path, "out": empty_out, "file": a_file, "port": listening_port, "study": study}
     result = runner.invoke(app, [a.format(**values) for a in arguments])
     assert result.exit_code == EXIT_USAGE_ERROR, result.output
     assert lines(result.output) == lines(result.stderr), "errors go to stderr, nothing else is printed"
@@ -126,6 +136,7 @@ def test_a_usage_error_is_one_actionable_line_and_exit_code_2(
     assert line.startswith("Error: ")
     assert expected in line
     assert "Traceback" not in result.output
+    assert "pass@word" not in result.output, "a --source URL may hold a password: never echoed"
 
 
 def test_no_arguments_shows_the_help(runner: CliRunner) -> None:
