@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,19 +14,86 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+from typer._click import exceptions as click_errors  # Typer 0.29 vendors click here
+from typer.core import TyperGroup
 
-from maturity.settings import configure_offline_environment
+from maturity.preflight import UsageError
+from maturity.settings import configure_offline_environment, load_operations_config
+
+EXIT_OK = 0
+EXIT_DATA_ERROR = 1
+EXIT_USAGE_ERROR = 2
+DEFAULT_OUT = Path("output")  # the same default as the flow's, kept here so --help is instant
+EPILOG = (
+    "Examples: maturity run  ·  maturity rerun 'Sir Ddinbych'  ·  "
+    "maturity publish --to s3://bucket/open-data  ·  maturity serve.  "
+    "Exit codes: 0 done; 1 a data problem (a broken file, or more rows quarantined "
+    "than config/operations.yaml allows); 2 a usage or configuration error. Each command has --help."
+)
+
+
+def one_line(message: str) -> str:
+    """A message on one line (terminals and logs keep it whole)."""
+    return " ".join(str(message).split())
+
+
+class OneLineErrors(TyperGroup):
+    """Report a usage error (unknown option, bad value ...) as one line and exit code 2, not a box."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the command; turn click's usage errors into one actionable line."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click_errors.NoArgsIsHelpError as error:
+            print(error.ctx.get_help() if error.ctx else str(error))
+            sys.exit(EXIT_USAGE_ERROR)
+        except click_errors.ClickException as error:
+            command = error.ctx.command_path if getattr(error, "ctx", None) else "maturity"
+            message = error.format_message().rstrip()
+            ending = "" if message.endswith((".", "?", "!")) else "."
+            report_error(f"{message}{ending} See `{command} --help`.")
+            sys.exit(error.exit_code)
+        except typer.Abort:
+            report_error("Aborted.")
+            sys.exit(EXIT_DATA_ERROR)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
 
 app = typer.Typer(
+    cls=OneLineErrors,
     help="Data maturity study pipeline: extract, validate, load, score and publish a national study.",
+    epilog=EPILOG,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 console = Console()
-EXIT_DATA_ERROR = 1
-EXIT_USAGE_ERROR = 2
-DEFAULT_OUT = Path("output")  # the same default as the flow's, kept here so --help is instant
+errors = Console(stderr=True)
+
+
+def report_error(message: str, label: str = "Error:") -> None:
+    """Print an error as one line on stderr, never wrapped."""
+    errors.print(Text.assemble((f"{label} ", "bold red"), one_line(message)), soft_wrap=True, highlight=False)
+
+
+@contextmanager
+def usage_errors() -> Iterator[None]:
+    """Turn a failed option check into one line and exit code 2."""
+    try:
+        yield
+    except UsageError as error:
+        report_error(str(error))
+        raise typer.Exit(EXIT_USAGE_ERROR) from None
 
 
 class _QuietRunLog(logging.Filter):
@@ -36,6 +104,7 @@ class _QuietRunLog(logging.Filter):
         self.verbose = verbose
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Keep a record unless it is a routine 'Completed' line (kept with --verbose)."""
         from tasks.contracts import DatasetError
         from warehouse.versions import OutputLayoutError
 
@@ -45,12 +114,32 @@ class _QuietRunLog(logging.Filter):
         return self.verbose or not record.getMessage().startswith("Finished in state Completed")
 
 
-def _configure_run_log(verbose: bool) -> None:
-    for name in ("prefect.task_runs", "prefect.flow_runs"):
+class _ErrorsOnly(logging.Filter):
+    """--quiet: show only errors that are not a flow or task run failing (the CLI reports that itself)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep errors from Prefect itself; drop everything else."""
+        return record.levelno >= logging.ERROR and not record.name.startswith(RUN_LOGGERS)
+
+
+RUN_LOGGERS = ("prefect.task_runs", "prefect.flow_runs")
+
+
+def _configure_run_log(verbose: bool, quiet: bool = False) -> None:
+    """Set how much of Prefect's run log reaches the terminal."""
+    for name in RUN_LOGGERS:
         logger = logging.getLogger(name)
         for old in [f for f in logger.filters if isinstance(f, _QuietRunLog)]:
             logger.removeFilter(old)
         logger.addFilter(_QuietRunLog(verbose))
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PrefectConsoleHandler):
+            for old in [f for f in handler.filters if isinstance(f, _ErrorsOnly)]:
+                handler.removeFilter(old)
+            if quiet:
+                handler.addFilter(_ErrorsOnly())
 
 
 SourceOption = Annotated[
@@ -71,18 +160,26 @@ FinalOption = Annotated[
 PdfOption = Annotated[
     bool, typer.Option("--pdf", help="Also print every report to tagged PDF (slower; see README, Reports).")
 ]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Log every task run, and the full error of a failure.")
+]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print only errors and the final one-line result.")
+]
 
 
-def _require_inputs_with_source(source: str | None, inputs: Path | None) -> None:
-    if source and inputs is None:
-        console.print("--source needs --inputs: the study folder whose study.yaml describes the wave.")
-        raise typer.Exit(EXIT_USAGE_ERROR)
+def _check_log_options(verbose: bool, quiet: bool) -> None:
+    """--verbose and --quiet contradict each other."""
+    if verbose and quiet:
+        raise UsageError("--verbose and --quiet cannot be used together: choose one.")
 
 
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder to write the study into.")],
-    seed: Annotated[int | None, typer.Option(help="Random seed; the same seed gives the same files.")] = None,
+    seed: Annotated[
+        int | None, typer.Option(min=0, help="Random seed (0 or more); the same seed gives the same files.")
+    ] = None,
     scale: Annotated[
         int, typer.Option(min=1, help="Multiply respondents (and invitations) this many times.")
     ] = 1,
@@ -91,6 +188,10 @@ def demo(
 
     Example: maturity demo --out studies/demo --seed 7 --scale 10
     """
+    from maturity.preflight import check_out
+
+    with usage_errors():
+        check_out(out)
     from maturity.demo import write_demo_study
 
     write_demo_study(out, seed=seed, scale=scale)
@@ -105,22 +206,29 @@ def run(
     out: Annotated[Path, typer.Option(help="Where outputs go.")] = DEFAULT_OUT,
     wave: Annotated[str | None, typer.Option(help="Wave to run; must match study.yaml if given.")] = None,
     source: SourceOption = None,
-    verbose: Annotated[bool, typer.Option("--verbose", help="Log every task run.")] = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
     final: FinalOption = False,
     pdf: PdfOption = False,
 ) -> None:
     """Run the national study: extract, validate, load, score and publish every council.
 
     Example: maturity run --inputs studies/2018 --out output
-    Example: maturity run --inputs studies/2018 --source sqlite:///studies/2018.db
+    Example: maturity run --inputs studies/2018 --source sqlite:///studies/2018.db --quiet
     """
-    _require_inputs_with_source(source, inputs)
+    from maturity.preflight import check_inputs, check_out, check_wave
+
+    with usage_errors():
+        _check_log_options(verbose, quiet)
+        check_inputs(inputs, source)
+        check_out(out)
+        check_wave(inputs, wave)
     started = time.perf_counter()
     configure_offline_environment()
     from flows.national import national_run
 
     parameters = _flow_parameters(inputs, out, source, final, pdf)
-    _run_flow(lambda: national_run(wave=wave, **parameters), verbose, started)
+    _run_flow(lambda: national_run(wave=wave, **parameters), verbose, quiet, started)
 
 
 @app.command()
@@ -136,21 +244,30 @@ def rerun(
     ] = None,
     out: Annotated[Path, typer.Option(help="Output folder of the national run to update.")] = DEFAULT_OUT,
     source: SourceOption = None,
-    verbose: Annotated[bool, typer.Option("--verbose", help="Log every task run.")] = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
     final: FinalOption = False,
     pdf: PdfOption = False,
 ) -> None:
     """Rerun one council after corrections: replace its data and report, refresh the national figures.
 
     Example: maturity rerun "Denbighshire County Council" --inputs studies/2018
+    Example: maturity rerun W06000004 --out output --quiet
     """
-    _require_inputs_with_source(source, inputs)
+    from maturity.preflight import check_council, check_inputs, check_national_run_exists, check_out
+
+    with usage_errors():
+        _check_log_options(verbose, quiet)
+        check_council(council)
+        check_inputs(inputs, source)
+        check_out(out)
+        check_national_run_exists(out)
     started = time.perf_counter()
     configure_offline_environment()
     from flows.rerun import council_rerun
 
     parameters = _flow_parameters(inputs, out, source, final, pdf)
-    _run_flow(lambda: council_rerun(council=council, **parameters), verbose, started)
+    _run_flow(lambda: council_rerun(council=council, **parameters), verbose, quiet, started)
 
 
 def _flow_parameters(
@@ -168,15 +285,63 @@ def _flow_parameters(
     }
 
 
-def _run_flow(start_flow: Callable[[], Any], verbose: bool, started: float) -> None:
+def _run_flow(start_flow: Callable[[], Any], verbose: bool, quiet: bool, started: float) -> None:
     """Run a flow with a quiet log and GX warming up; a user error is one line; print the summary."""
     from tasks.validate import start_warm_up
 
-    _configure_run_log(verbose)
+    _configure_run_log(verbose, quiet)
     start_warm_up()
-    with _stop_cleanly_on_user_errors():
+    with _stop_cleanly_on_user_errors(), _spinner("Running", shown=quiet):
         summary = start_flow()
-    _print_summary(summary, time.perf_counter() - started)
+    if not quiet:
+        _print_summary(summary)
+    console.print(_result_line(summary, time.perf_counter() - started), soft_wrap=True, highlight=False)
+    _exit_if_too_much_quarantined(summary.accounting)
+
+
+@contextmanager
+def _spinner(message: str, shown: bool) -> Iterator[None]:
+    """With --quiet on a terminal, a spinner while the flow runs (otherwise the run log shows progress)."""
+    if not shown or not console.is_terminal:
+        yield
+        return
+    with console.status(f"{message} ... (Ctrl-C to stop)"):
+        yield
+
+
+def _result_line(summary: Any, seconds: float) -> str:
+    """The final one-line result of a run."""
+    accounting = summary.accounting
+    read, loaded, quarantined = (
+        int(accounting[column].sum()) for column in ("rows_read", "rows_loaded", "rows_quarantined")
+    )
+    return (
+        f"Done in {seconds:.1f} s: run {summary.run_id}, wave {summary.wave}: {read} rows read, "
+        f"{loaded} loaded, {quarantined} quarantined; {len(summary.reports)} reports and "
+        f"{len(summary.open_data)} open-data files under {summary.reports[0].parent.parent.parent}."
+    )
+
+
+def too_much_quarantined(accounting: Any, max_share: float) -> list[str]:
+    """Files with more than max_share of their rows quarantined, as 'file (n of m rows)'."""
+    over = accounting[accounting["rows_quarantined"] > max_share * accounting["rows_read"]]
+    return [
+        f"{row.source_file} ({row.rows_quarantined} of {row.rows_read} rows)" for row in over.itertuples()
+    ]
+
+
+def _exit_if_too_much_quarantined(accounting: Any) -> None:
+    """Exit with code 1 when a file has more rows quarantined than config/operations.yaml allows."""
+    max_share = float(load_operations_config()["cli"]["max_quarantined_share"])
+    files = too_much_quarantined(accounting, max_share)
+    if files:
+        report_error(
+            f"more than {max_share:.0%} of the rows were quarantined in {', '.join(files)}: the outputs "
+            "were written, but check quarantine.csv and correct the inputs (limit: "
+            "cli.max_quarantined_share in config/operations.yaml).",
+            label="Data problem:",
+        )
+        raise typer.Exit(EXIT_DATA_ERROR)
 
 
 @app.command()
@@ -195,23 +360,48 @@ def publish(
         str | None,
         typer.Option(help="Release date (YYYY-MM-DD). Default: the wave's date in config/open_data.yaml."),
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", help="Log every task run.")] = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Publish the open-data release from the warehouse into OUT/open-data/<wave>/, and copy it with --to.
 
     Example: maturity publish --out output --to s3://my-bucket/open-data
+    Example: maturity publish --wave 2018 --release-date 2018-07-31 --to /srv/portal/open-data
     """
+    from maturity.preflight import check_out, check_release_date, check_target_url
+
+    with usage_errors():
+        _check_log_options(verbose, quiet)
+        check_out(out)
+        check_release_date(release_date)
+        check_target_url(to)
     configure_offline_environment()
     started = time.perf_counter()
-    from flows.publish import publish_release
+    from flows.publish import publish_release, resolve_publish_wave
+    from tasks.contracts import DatasetError
 
-    _configure_run_log(verbose)
-    with _stop_cleanly_on_user_errors():
+    with usage_errors():
+        try:
+            resolve_publish_wave(out, wave)
+        except DatasetError as error:
+            raise UsageError(str(error)) from None
+    _configure_run_log(verbose, quiet)
+    with _stop_cleanly_on_user_errors(), _spinner("Publishing", shown=quiet):
         summary = publish_release(out=out.resolve(), wave=wave, to=to, release_date=release_date)
+    if not quiet:
+        _print_publish_details(summary)
     state = "new release" if summary.changed else "unchanged, nothing rewritten"
+    copied = f"; copied to {summary.target.url}" if summary.target is not None else ""
     console.print(
-        f"Open data: release {summary.version} of wave {summary.wave} ({state}) in {summary.folder}"
+        f"Done in {time.perf_counter() - started:.1f} s: open data release {summary.version} of wave "
+        f"{summary.wave} ({state}) in {summary.folder}{copied}.",
+        soft_wrap=True,
+        highlight=False,
     )
+
+
+def _print_publish_details(summary: Any) -> None:
+    """What changed in the release and what the copy did."""
     for line in summary.changes:
         console.print(f"  Changes: {line}", highlight=False)
     if summary.target is not None:
@@ -219,7 +409,6 @@ def publish(
             console.print(f"Copied to {summary.target.url}: {len(summary.target.uploaded)} files uploaded.")
         else:
             console.print(f"{summary.target.url} already holds this release: nothing uploaded.")
-    console.print(f"Finished in {time.perf_counter() - started:.1f} s.")
 
 
 @app.command()
@@ -274,11 +463,40 @@ def status(
     console.print(table)
 
 
+@app.command()
+def serve(
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="Port for the server. Default: serve.port in config/operations.yaml."
+        ),
+    ] = None,
+) -> None:
+    """Serve the deployments in prefect.yaml (schedule, rerun, publish) from a local Prefect server.
+
+    Starts `prefect server start` on 127.0.0.1 (SQLite in PREFECT_HOME, analytics off), creates the
+    process work pool if missing, deploys prefect.yaml, starts a worker and prints the UI address.
+    Runs until Ctrl-C, then stops the worker and the server.
+
+    Example: maturity serve --port 4200
+    """
+    from maturity.serve import ServeError, serve_config
+    from maturity.serve import serve as serve_stack
+
+    try:
+        serve_stack(serve_config(port), lambda line: console.print(line, soft_wrap=True, highlight=False))
+    except ServeError as error:
+        report_error(str(error))
+        raise typer.Exit(error.exit_code) from None
+
+
 def _count(value: object) -> str:
+    """A count for the status table; empty when unknown."""
     return "" if value is None or value != value else str(int(value))
 
 
 def _status_text(status: str, message: str | None) -> str:
+    """A run's status, coloured, with the start of its failure message."""
     if status == "failed" and message:
         return f"[red]failed[/red]: {message[:120]}"
     return {"completed": "[green]completed[/green]"}.get(status, status)
@@ -293,12 +511,14 @@ def _stop_cleanly_on_user_errors() -> Iterator[None]:
     try:
         yield
     except (DatasetError, OutputLayoutError) as error:
-        console.print(f"[bold red]Stopped:[/bold red] {error}", highlight=False)
-        console.print("Nothing was loaded or published; the previous outputs are unchanged.")
+        report_error(
+            f"{error} Nothing was loaded or published; the previous outputs are unchanged.", label="Stopped:"
+        )
         raise typer.Exit(EXIT_DATA_ERROR) from None
 
 
-def _print_summary(summary, seconds: float) -> None:
+def _print_summary(summary: Any) -> None:
+    """The per-file accounting table and where the outputs are."""
     table = Table(title=f"Run {summary.run_id} · wave {summary.wave}")
     for column in ("file", "read", "loaded", "quarantined"):
         table.add_column(column, justify="left" if column == "file" else "right")
@@ -313,4 +533,3 @@ def _print_summary(summary, seconds: float) -> None:
     console.print(f"Quality record (accounting, quarantine, Data Docs): {summary.quality_dir}")
     console.print(f"Reports: {len(summary.reports)} written in {summary.reports[0].parent}")
     console.print(f"Open data: {len(summary.open_data)} files in {summary.open_data[0].parent}")
-    console.print(f"Finished in {seconds:.1f} s.")

@@ -17,6 +17,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_ROOT / "config"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 TEMPLATES_DIR = PROJECT_ROOT / "report_templates"
+PREFECT_FILE = PROJECT_ROOT / "prefect.yaml"
 
 REGISTRY_URL_ENV = "MATURITY_REGISTRY_URL"
 REGISTRY_FILE = "registry.sqlite"
@@ -216,6 +217,12 @@ def load_comment_rules() -> dict[str, Any]:
 def load_open_data_config() -> dict[str, Any]:
     """Metadata, licence, release dates and table schemas of the open-data release."""
     return _read_yaml("open_data.yaml")
+
+
+@cache
+def load_operations_config() -> dict[str, Any]:
+    """CLI exit rules and the Prefect server `maturity serve` runs (config/operations.yaml)."""
+    return _read_yaml("operations.yaml")
 
 
 def configure_offline_environment() -> None:

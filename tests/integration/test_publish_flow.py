@@ -145,7 +145,7 @@ def test_publish_without_a_national_run_is_a_clear_error(tmp_path: Path) -> None
     with pytest.raises(DatasetError, match="holds no national run to publish"):
         publish_release(out=tmp_path)
     result = run_cli("publish", "--out", str(tmp_path), "--wave", "2019")
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.returncode == 2, result.stdout + result.stderr  # a usage error, found before any run
     assert "Traceback" not in result.stdout + result.stderr
 
 

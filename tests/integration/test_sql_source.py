@@ -89,4 +89,4 @@ def test_cli_source_option_reads_sqlite_and_saves_the_run_record(demo_study: Pat
 def test_cli_source_without_inputs_is_a_usage_error(tmp_path: Path) -> None:
     result = run_cli("run", "--source", "sqlite:///nowhere.db", "--out", str(tmp_path))
     assert result.returncode == 2
-    assert "--source needs --inputs" in result.stdout
+    assert "--source needs --inputs" in result.stderr

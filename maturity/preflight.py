@@ -1,0 +1,142 @@
+"""Checks of the CLI's options made before Prefect starts, so a usage error costs no run and no traceback."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import yaml
+
+from maturity.councils import UnknownCouncilError, resolve_council
+from maturity.settings import REGISTRY_FILE, REGISTRY_URL_ENV
+
+STUDY_FILE = "study.yaml"
+LOCAL_PROTOCOLS = {"file", "local"}
+
+
+class UsageError(ValueError):
+    """An option that cannot work; the message names it and says what to give instead."""
+
+
+def check_out(out: Path) -> None:
+    """--out must be a folder (or not exist yet)."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder. Give a folder for the outputs.")
+
+
+def check_source_url(source: str) -> None:
+    """--source must be an SQLAlchemy URL of a known database type (never echoed: it may hold a password)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(source).get_dialect()
+    except NoSuchModuleError:  # a subclass of ArgumentError: first
+        raise UsageError(
+            f"--source names a database type SQLAlchemy does not know ({source.split(':', 1)[0]}): use "
+            "sqlite:/// or postgresql+psycopg://."
+        ) from None
+    except ArgumentError:
+        raise UsageError(
+            "--source is not an SQLAlchemy URL: give e.g. sqlite:///study.db or "
+            "postgresql+psycopg://user@host:5432/database."
+        ) from None
+
+
+def check_inputs(inputs: Path | None, source: str | None) -> None:
+    """--inputs must be a study folder with study.yaml; --source needs it for study.yaml."""
+    if source and inputs is None:
+        raise UsageError("--source needs --inputs: the study folder whose study.yaml describes the wave.")
+    if source:
+        check_source_url(source)
+    if inputs is None:
+        return
+    if not inputs.is_dir():
+        raise UsageError(
+            f"--inputs {inputs}: no such folder. Give a study folder (see README, 'The study folder'); "
+            "`maturity demo --out DIR` writes an example."
+        )
+    if not (inputs / STUDY_FILE).is_file():
+        raise UsageError(
+            f"--inputs {inputs} has no {STUDY_FILE}, so it is not a study folder. Point --inputs at the "
+            "folder holding study.yaml."
+        )
+
+
+def study_wave(inputs: Path | None) -> str | None:
+    """The wave a run would read: study.yaml's, or the bundled demo study's; None if unreadable."""
+    if inputs is None:
+        from maturity.demo import load_demo_config
+
+        return str(load_demo_config()["wave"])
+    try:
+        spec = yaml.safe_load((inputs / STUDY_FILE).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return None  # the run reports what is wrong with the file itself
+    return str(spec["wave"]) if isinstance(spec, dict) and "wave" in spec else None
+
+
+def check_wave(inputs: Path | None, wave: str | None) -> None:
+    """--wave, if given, must be the study's wave."""
+    expected = study_wave(inputs) if wave is not None else None
+    if expected is not None and wave != expected:
+        where = f"{inputs / STUDY_FILE}" if inputs else "the bundled demo study"
+        raise UsageError(
+            f"--wave {wave} does not match {where}, which is wave {expected}. Leave out --wave or point "
+            "--inputs at that wave's study folder."
+        )
+
+
+def check_council(council: str) -> str:
+    """The GSS code of the council to rerun; an unknown name (or a path such as ../x) is a usage error."""
+    try:
+        return resolve_council(council)
+    except UnknownCouncilError as error:
+        raise UsageError(str(error)) from None
+
+
+def check_national_run_exists(out: Path) -> None:
+    """A rerun needs a national run in OUT to replace one council within."""
+    if os.environ.get(REGISTRY_URL_ENV):
+        return  # the registry is elsewhere; the rerun itself checks for a completed national run
+    if not (out / REGISTRY_FILE).is_file() or not (out / "current").exists():
+        raise UsageError(
+            f"{out} holds no national run to rerun a council against. Run `maturity run --out {out}` "
+            "first, or give the --out of an earlier run."
+        )
+
+
+def check_release_date(release_date: str | None) -> None:
+    """--release-date must be a date written YYYY-MM-DD."""
+    if release_date is None:
+        return
+    try:
+        date.fromisoformat(release_date)
+    except ValueError:
+        raise UsageError(f"--release-date {release_date!r} is not a date: write it as YYYY-MM-DD.") from None
+
+
+def check_target_url(to: str | None) -> None:
+    """--to must be a folder or a URL whose protocol fsspec can write to, with a location after it."""
+    if to is None:
+        return
+    import fsspec
+    from fsspec.core import split_protocol
+
+    protocol, path = split_protocol(to)
+    protocol = protocol or "file"
+    if protocol not in fsspec.available_protocols():
+        raise UsageError(
+            f"--to {to}: unknown protocol {protocol!r}. Give a folder or a URL such as s3://bucket/open-data."
+        )
+    if protocol not in LOCAL_PROTOCOLS and not path.strip("/"):
+        raise UsageError(
+            f"--to {to}: no bucket or location after {protocol}://. Add it, e.g. {protocol}://bucket."
+        )
+    try:
+        fsspec.get_filesystem_class(protocol)
+    except ImportError as error:
+        raise UsageError(
+            f"--to {to}: {protocol}:// needs a package that is not installed ({error})."
+        ) from None

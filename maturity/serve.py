@@ -1,0 +1,251 @@
+"""`maturity serve`: a local Prefect server, the deployments in prefect.yaml and a process worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+import yaml
+
+from maturity.settings import OFFLINE_ENVIRONMENT, PREFECT_FILE, PROJECT_ROOT, load_operations_config
+
+SERVER_LOG = "maturity-server.log"
+EXIT_SETUP_FAILED = 1
+EXIT_USAGE = 2
+
+
+class ServeError(RuntimeError):
+    """A problem setting up the local Prefect stack; the message says what to do."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_SETUP_FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Where the server listens and where its log goes."""
+
+    host: str
+    port: int
+    log_dir: Path
+
+    @property
+    def ui_url(self) -> str:
+        """The Prefect UI's address."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """The Prefect API's address (PREFECT_API_URL for clients)."""
+        return f"{self.ui_url}/api"
+
+
+def serve_config(port: int | None) -> ServeConfig:
+    """Host and port from config/operations.yaml (port overridable); the log beside Prefect's database."""
+    settings = load_operations_config()["serve"]
+    home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+    return ServeConfig(settings["host"], port or int(settings["port"]), home)
+
+
+def prefect_command(*args: str) -> list[str]:
+    """The `prefect` command of this environment (the one beside this Python) with its arguments."""
+    return [str(Path(sys.executable).parent / "prefect"), *args]
+
+
+def work_pools(prefect_file: Path = PREFECT_FILE) -> list[str]:
+    """The work pools prefect.yaml's deployments run on, each once, in order of first use."""
+    spec = yaml.safe_load(prefect_file.read_text(encoding="utf-8"))
+    return list(dict.fromkeys(d["work_pool"]["name"] for d in spec["deployments"]))
+
+
+def child_environment(config: ServeConfig) -> dict[str, str]:
+    """This environment, pointed at the local server, with analytics off."""
+    return {
+        **OFFLINE_ENVIRONMENT,
+        **os.environ,
+        "PREFECT_API_URL": config.api_url,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something already accepts connections on host:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1)
+        return probe.connect_ex((host, port)) == 0
+
+
+def is_healthy(api_url: str) -> bool:
+    """Whether the Prefect API answers its health check (never through a proxy)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"{api_url}/health", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def check_port_free(config: ServeConfig) -> None:
+    """The server's port must be free (another server may already be running there)."""
+    if port_in_use(config.host, config.port):
+        raise ServeError(
+            f"port {config.port} on {config.host} is already in use: stop what uses it or choose "
+            "another with --port.",
+            EXIT_USAGE,
+        )
+
+
+def start_server(config: ServeConfig, env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
+    """Start `prefect server start` on loopback (SQLite in PREFECT_HOME by default)."""
+    command = prefect_command(
+        "server", "start", "--host", config.host, "--port", str(config.port), "--analytics-off"
+    )
+    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+
+
+def wait_until_healthy(config: ServeConfig, server: subprocess.Popen[bytes]) -> None:
+    """Wait for the server's health check; a server that exits or never answers is a clear error."""
+    settings = load_operations_config()["serve"]
+    deadline = time.monotonic() + float(settings["start_timeout_seconds"])
+    log = config.log_dir / SERVER_LOG
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise ServeError(f"the Prefect server stopped (exit code {server.returncode}); see {log}.")
+        if is_healthy(config.api_url):
+            return
+        time.sleep(float(settings["health_poll_seconds"]))
+    limit = settings["start_timeout_seconds"]
+    raise ServeError(f"the Prefect server did not answer within {limit} s; see {log}.")
+
+
+def run_prefect(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run one prefect CLI command from the repository root, without prompts."""
+    command = prefect_command("--no-prompt", *args)
+    return subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False)
+
+
+def _last_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The last non-empty line a command printed (its error, usually)."""
+    lines = [line.strip() for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit code {result.returncode}"
+
+
+def ensure_work_pool(env: dict[str, str], pool: str) -> bool:
+    """Create the process work pool unless it exists; True if it was created."""
+    created = run_prefect(env, "work-pool", "create", pool, "--type", "process")
+    if created.returncode == 0:
+        return True
+    if "already exists" in created.stdout + created.stderr:
+        return False
+    raise ServeError(f"could not create work pool {pool}: {_last_line(created)}")
+
+
+def deploy_all(env: dict[str, str]) -> None:
+    """Create or update every deployment in prefect.yaml (`prefect deploy --all`)."""
+    deployed = run_prefect(env, "deploy", "--all", "--prefect-file", str(PREFECT_FILE))
+    if deployed.returncode != 0:
+        raise ServeError(f"prefect deploy --all failed: {_last_line(deployed)}")
+
+
+def start_worker(env: dict[str, str], pool: str) -> subprocess.Popen[bytes]:
+    """Start a process worker for the pool; its log (the flow runs') goes to this terminal."""
+    return subprocess.Popen(prefect_command("worker", "start", "--pool", pool), cwd=PROJECT_ROOT, env=env)
+
+
+def _exited_within(process: subprocess.Popen[bytes], seconds: float) -> bool:
+    """Whether the process has exited, waiting up to seconds for it."""
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def stop(process: subprocess.Popen[bytes], interrupted: bool = False) -> None:
+    """Stop a child as Ctrl-C would (SIGINT); kill it if it has not stopped in the configured time.
+
+    interrupted: Ctrl-C in the terminal has already sent the child SIGINT (it shares our process
+    group), so it first gets time to stop by itself before a second SIGINT hurries it.
+    """
+    settings = load_operations_config()["serve"]
+    if interrupted and _exited_within(process, float(settings["interrupt_grace_seconds"])):
+        return
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    if not _exited_within(process, float(settings["stop_timeout_seconds"])):
+        process.kill()
+        process.wait()
+
+
+def watch(children: dict[str, subprocess.Popen[bytes]]) -> None:
+    """Block while every child runs; a child that exits is an error naming it."""
+    pause = float(load_operations_config()["serve"]["watch_seconds"])
+    while True:
+        for name, process in children.items():
+            if process.poll() is not None:
+                raise ServeError(f"the {name} stopped unexpectedly (exit code {process.returncode}).")
+        time.sleep(pause)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: stop like Ctrl-C, but only this process got the signal, not its children."""
+
+
+def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """Treat SIGTERM like Ctrl-C, so children are stopped the same way."""
+    raise Terminated
+
+
+def _start_stack(
+    config: ServeConfig,
+    log: IO[bytes],
+    children: dict[str, subprocess.Popen[bytes]],
+    say: Callable[[str], None],
+) -> None:
+    """Server, then work pool(s), worker(s) and deployments; each child is added to children at once."""
+    env = child_environment(config)
+    say(f"Starting the Prefect server on {config.ui_url} (log: {config.log_dir / SERVER_LOG}) ...")
+    children["Prefect server"] = start_server(config, env, log)
+    wait_until_healthy(config, children["Prefect server"])
+    pools = work_pools()
+    for pool in pools:
+        created = ensure_work_pool(env, pool)
+        say(f"Work pool {pool}: {'created' if created else 'already there'}.")
+    for pool in pools:  # the worker starts up while the deployments are made
+        children[f"worker for {pool}"] = start_worker(env, pool)
+    deploy_all(env)
+    say(f"Deployed everything in {PREFECT_FILE.name}.")
+    say(f"Ready. Prefect UI: {config.ui_url}  (PREFECT_API_URL={config.api_url}). Ctrl-C to stop.")
+
+
+def serve(config: ServeConfig, say: Callable[[str], None]) -> None:
+    """Run server, work pool(s), deployments and worker(s) until Ctrl-C or SIGTERM; stop children cleanly."""
+    check_port_free(config)
+    previous = signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    from_terminal = False
+    config.log_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with (config.log_dir / SERVER_LOG).open("ab") as log:
+            _start_stack(config, log, children, say)
+            watch(children)
+    except KeyboardInterrupt as interrupt:
+        from_terminal = not isinstance(interrupt, Terminated)
+        say("Stopping the worker and the server ...")
+    finally:
+        for process in reversed(children.values()):
+            stop(process, interrupted=from_terminal)
+        signal.signal(signal.SIGTERM, previous)
+    say("Stopped.")

@@ -1,0 +1,179 @@
+"""`maturity serve` against a real Prefect server: prefect.yaml's deployments, a worker, a council rerun."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from maturity.councils import resolve_council
+from maturity.settings import registry_url
+from warehouse.registry import recent_runs
+
+DENBIGHSHIRE = "W06000004"
+READY_TIMEOUT_SECONDS = 150
+RUN_TIMEOUT_SECONDS = 180
+PREFECT = str(Path(sys.executable).parent / "prefect")
+MATURITY = str(Path(sys.executable).parent / "maturity")
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[bytes]
+    log: Path
+    api_url: str
+    env: dict[str, str]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on at the moment, on loopback."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def serve_environment(tmp_path: Path, port: int) -> dict[str, str]:
+    """The environment for `maturity serve` and prefect commands: a private home, the real server's URL."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    return {
+        **env,
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "COLUMNS": "200",
+    }
+
+
+def wait_for_line(served: Served, text: str, timeout: float) -> None:
+    """Wait until `maturity serve` has printed a line containing text."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in served.log.read_text(errors="replace"):
+            return
+        assert served.process.poll() is None, served.log.read_text(errors="replace")
+        time.sleep(0.5)
+    raise AssertionError(f"no {text!r} after {timeout} s:\n{served.log.read_text(errors='replace')}")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    """`maturity serve` on a free loopback port, in its own process group, killed whatever happens."""
+    port = free_port()
+    env = serve_environment(tmp_path, port)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [MATURITY, "serve", "--port", str(port)],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    yield Served(process, log, env["PREFECT_API_URL"], env)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    with contextlib.suppress(ProcessLookupError):  # a server or worker left behind by a failed test
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def drop_one_officer_response(study: Path, gss_code: str) -> None:
+    """Correct the study: remove one of the council's leadership responses (an officers' tool)."""
+    path = study / "responses" / "leadership.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    mine = frame.index[frame["council"].map(resolve_council) == gss_code]
+    frame.drop(index=mine[0]).to_csv(path, index=False)
+
+
+def report_cells(out: Path, gss_code: str) -> str:
+    """The text of a council's English report, tags stripped, whitespace collapsed."""
+    page = (out / "reports" / "2018" / f"{gss_code}.en.html").read_text(encoding="utf-8")
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+
+
+def deployments(api_url: str) -> dict[str, dict]:
+    """Every deployment on the server, by '<flow>/<deployment>' name."""
+    flows = {f["id"]: f["name"] for f in httpx.post(f"{api_url}/flows/filter", json={}).json()}
+    found = httpx.post(f"{api_url}/deployments/filter", json={}).json()
+    return {f"{flows[d['flow_id']]}/{d['name']}": d for d in found}
+
+
+def prefect(served: Served, *args: str) -> subprocess.Popen[str]:
+    """Start a prefect CLI command against the served server."""
+    return subprocess.Popen(
+        [PREFECT, *args], env=served.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def test_serve_deploys_prefect_yaml_and_a_worker_runs_a_council_rerun(
+    served: Served, study_copy: Path, tmp_path: Path
+) -> None:
+    from flows.national import national_run
+
+    out = tmp_path / "out"
+    national_run(inputs=study_copy, out=out)  # while the server starts: the run a rerun replaces a council in
+    assert "Officers 133 67 50%" in report_cells(out, DENBIGHSHIRE)
+    before = (out / "reports" / "2018" / f"{DENBIGHSHIRE}.en.html").stat().st_ino
+    other = (out / "reports" / "2018" / "W06000001.en.html").stat().st_ino
+    drop_one_officer_response(study_copy, DENBIGHSHIRE)
+
+    wait_for_line(served, "Ready. Prefect UI: http://127.0.0.1:", READY_TIMEOUT_SECONDS)
+    found = deployments(served.api_url)
+    assert set(found) == {"national-run/weekly", "council-rerun/on-demand", "open-data-publish/release"}
+    weekly = found["national-run/weekly"]
+    assert [s["schedule"]["cron"] for s in weekly["schedules"]] == ["0 6 * * 1"]
+    assert weekly["schedules"][0]["schedule"]["timezone"] == "Europe/London"
+    assert weekly["global_concurrency_limit"]["limit"] == 1
+    assert weekly["concurrency_options"]["collision_strategy"] == "ENQUEUE"
+    rerun = found["council-rerun/on-demand"]
+    assert rerun["enforce_parameter_schema"] is True
+    assert rerun["parameter_openapi_schema"]["required"] == ["council"]
+    assert {d["work_pool_name"] for d in found.values()} == {"maturity-process"}
+    assert all(d["pull_steps"] for d in found.values())
+
+    refused = prefect(served, "deployment", "run", "council-rerun/on-demand", "--param", f'out="{out}"')
+    rerunning = prefect(
+        served,
+        "deployment",
+        "run",
+        "council-rerun/on-demand",
+        "--param",
+        "council=Sir Ddinbych",
+        "--param",
+        f'out="{out}"',
+        "--watch",
+        "--watch-timeout",
+        str(RUN_TIMEOUT_SECONDS),
+    )
+    refused_output, _ = refused.communicate(timeout=RUN_TIMEOUT_SECONDS)
+    assert refused.returncode == 1, refused_output
+    assert "'council' is a required property" in refused_output
+    rerun_output, _ = rerunning.communicate(timeout=RUN_TIMEOUT_SECONDS + 30)
+    assert rerunning.returncode == 0, rerun_output + served.log.read_text(errors="replace")
+    assert "Completed" in rerun_output
+
+    latest = recent_runs(registry_url(out), 1).iloc[0]
+    assert latest["flow"] == "council-rerun"
+    assert (latest["council"], latest["status"]) == (DENBIGHSHIRE, "completed")
+    assert "Officers 133 66 50%" in report_cells(out, DENBIGHSHIRE)
+    assert (out / "reports" / "2018" / f"{DENBIGHSHIRE}.en.html").stat().st_ino != before
+    assert (out / "reports" / "2018" / "W06000001.en.html").stat().st_ino == other
+
+    served.process.send_signal(signal.SIGTERM)
+    assert served.process.wait(timeout=60) == 0, served.log.read_text(errors="replace")
+    assert served.log.read_text(errors="replace").rstrip().endswith("Stopped.")
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{served.api_url}/health", timeout=2)

@@ -1,0 +1,74 @@
+"""`maturity serve`'s process handling, on small stand-in children (the real stack: test_deployments.py)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+
+import maturity.serve
+from maturity.serve import ServeConfig, child_environment, stop
+from maturity.settings import load_operations_config
+
+IGNORES_SIGINT = (
+    "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); print('ready', flush=True); "
+    "time.sleep(60)"
+)
+SLEEPS = "import time; print('ready', flush=True); time.sleep(60)"
+EXITS_SOON = "import time; print('ready', flush=True); time.sleep(0.5)"
+
+
+@pytest.fixture
+def quick_stops(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Short stop times, so a test of the kill path takes a second."""
+    settings = load_operations_config()
+    quick = {
+        **settings,
+        "serve": {**settings["serve"], "stop_timeout_seconds": 1, "interrupt_grace_seconds": 3},
+    }
+    monkeypatch.setattr(maturity.serve, "load_operations_config", lambda: quick)
+    return quick
+
+
+def child(code: str) -> subprocess.Popen[bytes]:
+    """A Python child running code, once it has said it is ready."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline() == b"ready\n"
+    return process
+
+
+def test_stop_interrupts_a_child_like_ctrl_c(quick_stops: dict[str, Any]) -> None:
+    process = child(SLEEPS)
+    started = time.monotonic()
+    stop(process)
+    assert process.returncode == -signal.SIGINT  # stopped by the interrupt, not killed
+    assert time.monotonic() - started < 1
+
+
+def test_stop_kills_a_child_that_ignores_the_interrupt(quick_stops: dict[str, Any]) -> None:
+    process = child(IGNORES_SIGINT)
+    stop(process)
+    assert process.returncode == -signal.SIGKILL
+
+
+def test_after_ctrl_c_a_child_gets_time_to_stop_by_itself(quick_stops: dict[str, Any]) -> None:
+    process = child(EXITS_SOON)
+    stop(process, interrupted=True)
+    assert process.returncode == 0  # it finished on its own: no second SIGINT
+
+
+def test_children_talk_to_the_local_server_with_analytics_off(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.setenv("PREFECT_API_URL", "http://elsewhere:4200/api")
+    monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "true")
+    env = child_environment(ServeConfig("127.0.0.1", 4321, tmp_path))
+    assert env["PREFECT_API_URL"] == "http://127.0.0.1:4321/api"
+    assert env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
