@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 from pydantic import SecretStr
 
-from flows.summary import RunSummary, summarise_run
+from flows.summary import RunSummary, run_artifacts, summarise_run
 from maturity.demo import write_demo_study
 from maturity.settings import load_settings
+from tasks.artifacts import create_artifacts_task
 from tasks.contracts import Study, read_study
 from tasks.extract import (
     extract_invitations_task,
@@ -21,7 +22,7 @@ from tasks.extract import (
 )
 from tasks.load import load_warehouse_task
 from tasks.publish import publish_open_data_task
-from tasks.report import render_reports_task
+from tasks.report import finish_reports_task, plan_reports_task, render_report_task
 from tasks.runs import DEFAULT_OUT, close_run_task, mark_flow_run_failed, open_run_task, record_inputs_task
 from tasks.score import score_councils_task, score_national_task
 from tasks.validate import reconcile_response_counts_task, validate_table_task
@@ -71,7 +72,11 @@ def national_run(
     load_warehouse_task(validated, run.warehouse, study.wave)
     score_councils_task(run.warehouse, study.wave)
     scores = score_national_task(run.warehouse, study.wave)
-    reports = render_reports_task(scores, study, run.version, status=report_status, pdf=report_pdf)
+    report_inputs, pages = plan_reports_task(scores, study, run.version, None, report_status)
+    rendered = render_report_task.map(pages, unmapped(report_inputs)).result()
+    reports = finish_reports_task(rendered, report_pdf)
     open_data = publish_open_data_task(scores, run.version)
+    summary = summarise_run(run, study.wave, accounting, reports, open_data)
+    create_artifacts_task(run_artifacts("national-run", summary, scores.maturity_levels))
     close_run_task(run)
-    return summarise_run(run, study.wave, accounting, reports, open_data)
+    return summary

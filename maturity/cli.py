@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from maturity.settings import configure_offline_environment
+from maturity.settings import configure_offline_environment, load_orchestration_config
 
 app = typer.Typer(
     help="Data maturity study pipeline: extract, validate, load, score and publish a national study.",
@@ -68,9 +69,29 @@ FinalOption = Annotated[
         "--final", help="Render final reports (default: drafts watermarked for factual accuracy check)."
     ),
 ]
+# The choices of --task-runner, from config/orchestration.yaml.
+TaskRunner = StrEnum("TaskRunner", {c: c for c in load_orchestration_config()["task_runners"]["choices"]})
+TaskRunnerOption = Annotated[
+    TaskRunner,
+    typer.Option(
+        "--task-runner",
+        help="Where tasks run: threads (one process), processes (a local process pool) or dask "
+        "(a local Dask cluster, or the scheduler at --dask-address).",
+    ),
+]
+DaskAddressOption = Annotated[
+    str | None,
+    typer.Option("--dask-address", help="Dask scheduler to run tasks on, e.g. tcp://10.0.0.5:8786."),
+]
 PdfOption = Annotated[
     bool, typer.Option("--pdf", help="Also print every report to tagged PDF (slower; see README, Reports).")
 ]
+
+
+def _require_dask_for_address(task_runner: TaskRunner, dask_address: str | None) -> None:
+    if dask_address and task_runner != "dask":
+        console.print("--dask-address goes with --task-runner dask.")
+        raise typer.Exit(EXIT_USAGE_ERROR)
 
 
 def _require_inputs_with_source(source: str | None, inputs: Path | None) -> None:
@@ -108,6 +129,8 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", help="Log every task run.")] = False,
     final: FinalOption = False,
     pdf: PdfOption = False,
+    task_runner: TaskRunnerOption = TaskRunner.threads,
+    dask_address: DaskAddressOption = None,
 ) -> None:
     """Run the national study: extract, validate, load, score and publish every council.
 
@@ -115,12 +138,14 @@ def run(
     Example: maturity run --inputs studies/2018 --source sqlite:///studies/2018.db
     """
     _require_inputs_with_source(source, inputs)
+    _require_dask_for_address(task_runner, dask_address)
     started = time.perf_counter()
     configure_offline_environment()
     from flows.national import national_run
+    from flows.runners import run_with_task_runner
 
-    parameters = _flow_parameters(inputs, out, source, final, pdf)
-    _run_flow(lambda: national_run(wave=wave, **parameters), verbose, started)
+    parameters = _flow_parameters(inputs, out, source, final, pdf, task_runner, dask_address)
+    _run_flow(lambda: run_with_task_runner(national_run, wave=wave, **parameters), verbose, started)
 
 
 @app.command()
@@ -139,24 +164,34 @@ def rerun(
     verbose: Annotated[bool, typer.Option("--verbose", help="Log every task run.")] = False,
     final: FinalOption = False,
     pdf: PdfOption = False,
+    task_runner: TaskRunnerOption = TaskRunner.threads,
+    dask_address: DaskAddressOption = None,
 ) -> None:
     """Rerun one council after corrections: replace its data and report, refresh the national figures.
 
     Example: maturity rerun "Denbighshire County Council" --inputs studies/2018
     """
     _require_inputs_with_source(source, inputs)
+    _require_dask_for_address(task_runner, dask_address)
     started = time.perf_counter()
     configure_offline_environment()
     from flows.rerun import council_rerun
+    from flows.runners import run_with_task_runner
 
-    parameters = _flow_parameters(inputs, out, source, final, pdf)
-    _run_flow(lambda: council_rerun(council=council, **parameters), verbose, started)
+    parameters = _flow_parameters(inputs, out, source, final, pdf, task_runner, dask_address)
+    _run_flow(lambda: run_with_task_runner(council_rerun, council=council, **parameters), verbose, started)
 
 
 def _flow_parameters(
-    inputs: Path | None, out: Path, source: str | None, final: bool, pdf: bool
+    inputs: Path | None,
+    out: Path,
+    source: str | None,
+    final: bool,
+    pdf: bool,
+    task_runner: TaskRunner = TaskRunner.threads,
+    dask_address: str | None = None,
 ) -> dict[str, Any]:
-    """The parameters the national run and the council rerun share, from the CLI's options."""
+    """The parameters the national run and the council rerun share, and where their tasks run."""
     from pydantic import SecretStr
 
     return {
@@ -165,6 +200,8 @@ def _flow_parameters(
         "source": SecretStr(source) if source else None,
         "report_status": "final" if final else "draft",
         "report_pdf": pdf,
+        "task_runner": str(task_runner),
+        "dask_address": dask_address,
     }
 
 

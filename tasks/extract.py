@@ -22,6 +22,7 @@ from tasks.contracts import (
     Study,
     empty_quarantine,
 )
+from tasks.retries import retry_if_source_unavailable, retry_options
 from tasks.sources import SourceTable, read_input, rejected_records
 
 EMPTY_COUNCIL_REASON = (
@@ -161,25 +162,46 @@ def extract_dataset(study: Study, dataset: str) -> ExtractedTable:
     return extract_file(study, dataset)
 
 
-@task(name="extract-invitations", cache_policy=NONE)
+@task(
+    name="extract-invitations",
+    cache_policy=NONE,
+    retry_condition_fn=retry_if_source_unavailable,
+    **retry_options(),
+)
 def extract_invitations_task(study: Study) -> ExtractedTable:
     """Prefect wrapper: extract the invitations."""
     return log_extracted(extract_file(study, "invitations"))
 
 
-@task(name="extract-responses", task_run_name="extract-{tool_id}", cache_policy=NONE)
+@task(
+    name="extract-responses",
+    task_run_name="extract-{tool_id}",
+    cache_policy=NONE,
+    retry_condition_fn=retry_if_source_unavailable,
+    **retry_options(),
+)
 def extract_responses_task(study: Study, tool_id: str) -> ExtractedTable:
     """Prefect wrapper: extract one data tool's responses."""
     return log_extracted(extract_responses(study, tool_id))
 
 
-@task(name="extract-public-survey", cache_policy=NONE)
+@task(
+    name="extract-public-survey",
+    cache_policy=NONE,
+    retry_condition_fn=retry_if_source_unavailable,
+    **retry_options(),
+)
 def extract_public_survey_task(study: Study) -> ExtractedTable:
     """Prefect wrapper: extract the public survey."""
     return log_extracted(extract_public_survey(study))
 
 
-@task(name="extract-population", cache_policy=NONE)
+@task(
+    name="extract-population",
+    cache_policy=NONE,
+    retry_condition_fn=retry_if_source_unavailable,
+    **retry_options(),
+)
 def extract_population_task(study: Study) -> ExtractedTable:
     """Prefect wrapper: extract the population."""
     return log_extracted(extract_file(study, "population"))

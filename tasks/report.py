@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -435,21 +436,56 @@ def national_context(
     }
 
 
-def render_pages(scores: Scores, study: Study, councils: list[str], draft: bool) -> dict[str, str]:
-    """Every requested page as HTML text, keyed by file name, in both languages."""
-    pages = {}
-    published = open_statement_results(scores)  # disclosure control once, not once per report
-    for language in LANGUAGES:
-        environment = template_environment(language)
-        council_template = environment.get_template("council.html.j2")
-        for gss_code in councils:
-            context = council_context(scores, study, gss_code, draft, language, published)
-            pages[report_file_name(gss_code, language, "html")] = council_template.render(context)
-        national = national_context(scores, study, draft, language, published)
-        pages[report_file_name("national", language, "html")] = environment.get_template(
-            "national.html.j2"
-        ).render(national)
-    return pages
+NATIONAL_STEM = "national"  # the national report's file stem; council reports use the GSS code
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """What every report page is rendered from: the scores, the study and the disclosed statements."""
+
+    scores: Scores
+    study: Study
+    draft: bool
+    published: pd.DataFrame  # open_statement_results(scores): disclosure control once, not once per page
+
+
+@dataclass(frozen=True)
+class ReportPage:
+    """One report page to render: a council's (stem = GSS code) or the national one, in one language."""
+
+    stem: str
+    language: str
+    path: Path
+
+
+def render_page(inputs: ReportInputs, stem: str, language: str) -> str:
+    """One report page as HTML text."""
+    environment = template_environment(language)
+    scores, study, draft, published = inputs.scores, inputs.study, inputs.draft, inputs.published
+    if stem == NATIONAL_STEM:
+        context = national_context(scores, study, draft, language, published)
+        return environment.get_template("national.html.j2").render(context)
+    context = council_context(scores, study, stem, draft, language, published)
+    return environment.get_template("council.html.j2").render(context)
+
+
+def plan_reports(version: Path, wave: str, councils: list[str] | None = None) -> list[ReportPage]:
+    """The pages to render into the version: every council's (clearing old reports) or only those named."""
+    target = version / "reports" / wave
+    if councils is None:
+        shutil.rmtree(target, ignore_errors=True)
+        councils = [c.gss_code for c in load_settings().councils]
+    return [
+        ReportPage(stem, language, target / report_file_name(stem, language, "html"))
+        for language in LANGUAGES
+        for stem in [*councils, NATIONAL_STEM]
+    ]
+
+
+def write_page(inputs: ReportInputs, page: ReportPage) -> Path:
+    """Render one page and write it in place of any older one."""
+    replace_file(page.path, render_page(inputs, page.stem, page.language).encode("utf-8"))
+    return page.path
 
 
 def print_pdfs(html_paths: list[Path], workers: int | None = None) -> list[Path]:
@@ -468,6 +504,14 @@ def print_pdfs(html_paths: list[Path], workers: int | None = None) -> list[Path]
     return pdf_paths
 
 
+def finish_reports(html_paths: list[Path], pdf: bool) -> list[Path]:
+    """Print PDFs if asked (or where an older PDF exists) and list every report file written."""
+    # A PDF left from an earlier run is reprinted too, so a rerun never leaves a PDF older than its HTML.
+    to_print = [path for path in html_paths if pdf or path.with_suffix(".pdf").exists()]
+    pdf_paths = print_pdfs(to_print) if to_print else []
+    return sorted(html_paths + pdf_paths)
+
+
 def render_reports(
     scores: Scores,
     study: Study,
@@ -478,33 +522,32 @@ def render_reports(
 ) -> list[Path]:
     """Render the national report and each council's report (all, or only those named) into the version.
 
-    Every report is written in English and Welsh as HTML and, when pdf is True, as PDF.
+    Every report is written in English and Welsh as HTML and, when pdf is True, as PDF. A flow renders
+    the same pages one task each (plan_reports, write_page, finish_reports), so they can run in parallel.
     """
-    target = version / "reports" / scores.wave
-    if councils is None:
-        shutil.rmtree(target, ignore_errors=True)
-        councils = [c.gss_code for c in load_settings().councils]
-    pages = render_pages(scores, study, councils, draft)
-    html_paths = []
-    for name, page in pages.items():
-        replace_file(target / name, page.encode("utf-8"))
-        html_paths.append(target / name)
-    # A PDF left from an earlier run is reprinted too, so a rerun never leaves a PDF older than its HTML.
-    to_print = [path for path in html_paths if pdf or path.with_suffix(".pdf").exists()]
-    pdf_paths = print_pdfs(to_print) if to_print else []
-    return sorted(html_paths + pdf_paths)
+    pages = plan_reports(version, scores.wave, councils)
+    inputs = ReportInputs(scores, study, draft, open_statement_results(scores))
+    return finish_reports([write_page(inputs, page) for page in pages], pdf)
 
 
-@task(name="render-reports", cache_policy=NONE)
-def render_reports_task(
-    scores: Scores,
-    study: Study,
-    version: Path,
-    councils: list[str] | None = None,
-    status: str = "draft",
-    pdf: bool = False,
-) -> list[Path]:
-    """Prefect wrapper: render reports as draft (watermarked for factual accuracy check) or final."""
+@task(name="plan-reports", cache_policy=NONE)
+def plan_reports_task(
+    scores: Scores, study: Study, version: Path, councils: list[str] | None = None, status: str = "draft"
+) -> tuple[ReportInputs, list[ReportPage]]:
+    """Prefect wrapper: what every page is rendered from, and the pages (draft or final) to render."""
     if status not in STATUSES:
         raise ValueError(f"report status must be one of {', '.join(STATUSES)}, not {status!r}")
-    return render_reports(scores, study, version, councils, draft=status == "draft", pdf=pdf)
+    inputs = ReportInputs(scores, study, status == "draft", open_statement_results(scores))
+    return inputs, plan_reports(version, scores.wave, councils)
+
+
+@task(name="render-report", task_run_name="render-{page.stem}-{page.language}", cache_policy=NONE)
+def render_report_task(page: ReportPage, inputs: ReportInputs) -> Path:
+    """Prefect wrapper: render and write one report page."""
+    return write_page(inputs, page)
+
+
+@task(name="finish-reports", cache_policy=NONE)
+def finish_reports_task(html_paths: list[Path], pdf: bool) -> list[Path]:
+    """Prefect wrapper: print PDFs if asked and list the report files."""
+    return finish_reports(html_paths, pdf)
