@@ -450,12 +450,15 @@ class ReportInputs:
 
 
 @dataclass(frozen=True)
-class ReportPage:
-    """One report page to render: a council's (stem = GSS code) or the national one, in one language."""
+class Report:
+    """One report to render, in every language: a council's (stem = GSS code) or the national one."""
 
     stem: str
-    language: str
-    path: Path
+    folder: Path
+
+    def path(self, language: str) -> Path:
+        """Where the report's HTML in one language goes."""
+        return self.folder / report_file_name(self.stem, language, "html")
 
 
 def render_page(inputs: ReportInputs, stem: str, language: str) -> str:
@@ -469,23 +472,20 @@ def render_page(inputs: ReportInputs, stem: str, language: str) -> str:
     return environment.get_template("council.html.j2").render(context)
 
 
-def plan_reports(version: Path, wave: str, councils: list[str] | None = None) -> list[ReportPage]:
-    """The pages to render into the version: every council's (clearing old reports) or only those named."""
+def plan_reports(version: Path, wave: str, councils: list[str] | None = None) -> list[Report]:
+    """The reports to render into the version: every council's (clearing old ones) or only those named."""
     target = version / "reports" / wave
     if councils is None:
         shutil.rmtree(target, ignore_errors=True)
         councils = [c.gss_code for c in load_settings().councils]
-    return [
-        ReportPage(stem, language, target / report_file_name(stem, language, "html"))
-        for language in LANGUAGES
-        for stem in [*councils, NATIONAL_STEM]
-    ]
+    return [Report(stem, target) for stem in [*councils, NATIONAL_STEM]]
 
 
-def write_page(inputs: ReportInputs, page: ReportPage) -> Path:
-    """Render one page and write it in place of any older one."""
-    replace_file(page.path, render_page(inputs, page.stem, page.language).encode("utf-8"))
-    return page.path
+def write_report(inputs: ReportInputs, report: Report) -> list[Path]:
+    """Render one report in every language and write each page in place of any older one."""
+    for language in LANGUAGES:
+        replace_file(report.path(language), render_page(inputs, report.stem, language).encode("utf-8"))
+    return [report.path(language) for language in LANGUAGES]
 
 
 def print_pdfs(html_paths: list[Path], workers: int | None = None) -> list[Path]:
@@ -504,8 +504,9 @@ def print_pdfs(html_paths: list[Path], workers: int | None = None) -> list[Path]
     return pdf_paths
 
 
-def finish_reports(html_paths: list[Path], pdf: bool) -> list[Path]:
+def finish_reports(written: list[list[Path]], pdf: bool) -> list[Path]:
     """Print PDFs if asked (or where an older PDF exists) and list every report file written."""
+    html_paths = [path for paths in written for path in paths]
     # A PDF left from an earlier run is reprinted too, so a rerun never leaves a PDF older than its HTML.
     to_print = [path for path in html_paths if pdf or path.with_suffix(".pdf").exists()]
     pdf_paths = print_pdfs(to_print) if to_print else []
@@ -523,31 +524,31 @@ def render_reports(
     """Render the national report and each council's report (all, or only those named) into the version.
 
     Every report is written in English and Welsh as HTML and, when pdf is True, as PDF. A flow renders
-    the same pages one task each (plan_reports, write_page, finish_reports), so they can run in parallel.
+    the same reports one task each (plan_reports, write_report, finish_reports), to run them in parallel.
     """
-    pages = plan_reports(version, scores.wave, councils)
+    reports = plan_reports(version, scores.wave, councils)
     inputs = ReportInputs(scores, study, draft, open_statement_results(scores))
-    return finish_reports([write_page(inputs, page) for page in pages], pdf)
+    return finish_reports([write_report(inputs, report) for report in reports], pdf)
 
 
 @task(name="plan-reports", cache_policy=NONE)
 def plan_reports_task(
     scores: Scores, study: Study, version: Path, councils: list[str] | None = None, status: str = "draft"
-) -> tuple[ReportInputs, list[ReportPage]]:
-    """Prefect wrapper: what every page is rendered from, and the pages (draft or final) to render."""
+) -> tuple[ReportInputs, list[Report]]:
+    """Prefect wrapper: what every report is rendered from (draft or final), and the reports to render."""
     if status not in STATUSES:
         raise ValueError(f"report status must be one of {', '.join(STATUSES)}, not {status!r}")
     inputs = ReportInputs(scores, study, status == "draft", open_statement_results(scores))
     return inputs, plan_reports(version, scores.wave, councils)
 
 
-@task(name="render-report", task_run_name="render-{page.stem}-{page.language}", cache_policy=NONE)
-def render_report_task(page: ReportPage, inputs: ReportInputs) -> Path:
-    """Prefect wrapper: render and write one report page."""
-    return write_page(inputs, page)
+@task(name="render-report", task_run_name="render-{report.stem}", cache_policy=NONE)
+def render_report_task(report: Report, inputs: ReportInputs) -> list[Path]:
+    """Prefect wrapper: render and write one report, in English and Welsh."""
+    return write_report(inputs, report)
 
 
 @task(name="finish-reports", cache_policy=NONE)
-def finish_reports_task(html_paths: list[Path], pdf: bool) -> list[Path]:
+def finish_reports_task(written: list[list[Path]], pdf: bool) -> list[Path]:
     """Prefect wrapper: print PDFs if asked and list the report files."""
-    return finish_reports(html_paths, pdf)
+    return finish_reports(written, pdf)
