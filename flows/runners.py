@@ -7,6 +7,8 @@ Prefect fixes a flow's task runner when the flow is defined, so a run picks one 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from prefect import Flow
@@ -54,9 +56,37 @@ def build_dask_task_runner(address: str | None) -> TaskRunner:
     return DaskTaskRunner(cluster_kwargs=cluster)
 
 
+@contextmanager
+def api_for_workers(kind: str) -> Iterator[None]:
+    """Give worker processes the API's address: without PREFECT_API_URL, start the temporary server here.
+
+    Otherwise each worker process would start a temporary server of its own and record its task runs there.
+    """
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if kind == "threads" or PREFECT_API_URL.value():
+        yield
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()  # the one this process would use anyway; stopped when it exits
+    server.start()
+    previous = os.environ.get(PREFECT_API_URL.name)
+    os.environ[PREFECT_API_URL.name] = server.api_url  # inherited by workers this process starts
+    try:
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            yield
+    finally:
+        if previous is None:
+            os.environ.pop(PREFECT_API_URL.name, None)
+        else:
+            os.environ[PREFECT_API_URL.name] = previous
+
+
 def run_with_task_runner(
     flow: Flow[..., Any], task_runner: str | None = None, dask_address: str | None = None, **parameters: Any
 ) -> Any:
     """Run a flow with the task runner chosen (the configured default if none), passing it parameters."""
     kind = task_runner or task_runner_config()["default"]
-    return flow.with_options(task_runner=build_task_runner(kind, dask_address))(**parameters)
+    with api_for_workers(kind):
+        return flow.with_options(task_runner=build_task_runner(kind, dask_address))(**parameters)
