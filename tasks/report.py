@@ -461,6 +461,17 @@ class Report:
         return self.folder / report_file_name(self.stem, language, "html")
 
 
+REPORT_TEMPLATES = ("council.html.j2", "national.html.j2")
+
+
+def prepare_templates() -> None:
+    """Compile the templates and load the report text once, before reports render in parallel threads."""
+    for language in LANGUAGES:
+        report_text(language)
+        for name in REPORT_TEMPLATES:
+            template_environment(language).get_template(name)
+
+
 def render_page(inputs: ReportInputs, stem: str, language: str) -> str:
     """One report page as HTML text."""
     environment = template_environment(language)
@@ -538,6 +549,7 @@ def plan_reports_task(
     """Prefect wrapper: what every report is rendered from (draft or final), and the reports to render."""
     if status not in STATUSES:
         raise ValueError(f"report status must be one of {', '.join(STATUSES)}, not {status!r}")
+    prepare_templates()  # threads share this process's caches; a worker process fills its own
     inputs = ReportInputs(scores, study, status == "draft", open_statement_results(scores))
     return inputs, plan_reports(version, scores.wave, councils)
 
