@@ -48,20 +48,21 @@ def time_cli(args: list[str]) -> Timing:
 
 
 def time_warm(study: Path, out: Path, repeats: int) -> list[Timing]:
-    """Best-of-N wall times of the flows in one process, after a first run has warmed everything up."""
+    """Best-of-N wall times of the flows in one process (as the CLI runs them), after a warm-up run."""
     from flows.national import national_run
     from flows.rerun import council_rerun
+    from flows.runners import run_with_task_runner
 
-    national_run(inputs=study, out=out)
+    run_with_task_runner(national_run, inputs=study, out=out)
     national, rerun = [], []
     for repeat in range(repeats):
         started = time.perf_counter()
-        national_run(inputs=study, out=out)
+        run_with_task_runner(national_run, inputs=study, out=out)
         national.append(time.perf_counter() - started)
         # A real correction each time: the council's file differs from the one the national run loaded.
         correct_one_council(study, level="2" if repeat % 2 == 0 else "3")
         started = time.perf_counter()
-        summary = council_rerun(council=COUNCIL, inputs=study, out=out)
+        summary = run_with_task_runner(council_rerun, council=COUNCIL, inputs=study, out=out)
         rerun.append(time.perf_counter() - started)
         if "responses:digital_ict" not in set(summary.accounting["dataset"]):
             raise RuntimeError("the rerun did not redo the corrected file: the benchmark measures nothing")

@@ -5,10 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 
+from tasks.artifacts import (
+    Link,
+    RunArtifacts,
+    artifact_key,
+    build_run_artifacts,
+    create_artifacts_task,
+    publish_summary_markdown,
+)
 from tasks.contracts import DatasetError
 from tasks.distribute import TargetCopy, copy_release_to_target_task
 from tasks.publish import build_release_task
@@ -17,6 +26,7 @@ from tasks.runs import DEFAULT_OUT, close_run_task, mark_flow_run_failed, open_r
 from tasks.score import score_national_task
 from warehouse.versions import current_version
 
+FLOW_NAME = "open-data-publish"
 # A table every national run stores for its wave: its wave folders say which waves can be published.
 WAVE_TABLE = "response_rates"
 
@@ -48,13 +58,25 @@ def resolve_publish_wave(out: Path, wave: str | None) -> str:
     return wave
 
 
+def publish_artifacts(summary: PublishSummary, maturity_levels: pd.DataFrame) -> RunArtifacts:
+    """What a publish shows in Prefect: the release summary, the maturity table and links to the release."""
+    title = f"{FLOW_NAME} {summary.run_id} · wave {summary.wave} · release {summary.version}"
+    target = summary.target.url if summary.target else None
+    markdown = publish_summary_markdown(title, summary.folder, summary.changed, summary.changes, target)
+    key = artifact_key(FLOW_NAME, "open_data")
+    links = [Link(key, summary.folder.absolute().as_uri(), f"Open-data release {summary.version}")]
+    if target:
+        links.append(Link(f"{key}-target", target, f"Release {summary.version} at its target"))
+    return build_run_artifacts(FLOW_NAME, markdown, maturity_levels, links)
+
+
 @task(name="resolve-wave", cache_policy=NONE)
 def resolve_publish_wave_task(out: Path, wave: str | None) -> str:
     """Prefect wrapper: find the wave to publish."""
     return resolve_publish_wave(out, wave)
 
 
-@flow(name="open-data-publish", on_failure=[mark_flow_run_failed], on_crashed=[mark_flow_run_failed])
+@flow(name=FLOW_NAME, on_failure=[mark_flow_run_failed], on_crashed=[mark_flow_run_failed])
 def publish_release(
     out: Path = DEFAULT_OUT, wave: str | None = None, to: str | None = None, release_date: str | None = None
 ) -> PublishSummary:
@@ -64,12 +86,11 @@ def publish_release(
     """
     wave = resolve_publish_wave_task(out, wave)
     parameters = {"out": out, "wave": wave, "to": to, "release_date": release_date}
-    run = open_run_task(out, "open-data-publish", parameters, str(flow_run.id))
+    run = open_run_task(out, FLOW_NAME, parameters, str(flow_run.id))
     scores = score_national_task(run.warehouse, wave)
     release = build_release_task(scores, run.version, release_date)
     target = copy_release_to_target_task(release.folder, release.version, to) if to else None
-    close_run_task(run)
-    return PublishSummary(
+    summary = PublishSummary(
         run.run_id,
         wave,
         release.version,
@@ -78,3 +99,6 @@ def publish_release(
         out / release.folder.relative_to(run.version),
         target,
     )
+    create_artifacts_task(publish_artifacts(summary, scores.maturity_levels))
+    close_run_task(run)
+    return summary

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import flow, task
+from prefect import flow, task, unmapped
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 from pydantic import SecretStr
 
 from flows.national import DEMO_STUDY_FOLDER
-from flows.summary import RunSummary, summarise_run
+from flows.runners import parallel_workers
+from flows.summary import RunSummary, run_artifacts, summarise_run
 from maturity.councils import UnknownCouncilError, resolve_council
 from maturity.settings import registry_url
+from tasks.artifacts import create_artifacts_task
 from tasks.changes import plan_council_rerun_task
 from tasks.contracts import DatasetError, Study, read_study
 from tasks.extract import extract_dataset_task, restrict_to_council_task
 from tasks.load import load_warehouse_task
 from tasks.publish import publish_open_data_task
-from tasks.report import render_reports_task
+from tasks.report import finish_reports_task, plan_reports_task, render_report_task
 from tasks.runs import DEFAULT_OUT, close_run_task, mark_flow_run_failed, open_run_task, record_inputs_task
 from tasks.score import score_councils_task, score_national_task
 from tasks.validate import reconcile_response_counts_task, validate_table_task
@@ -89,13 +91,20 @@ def council_rerun(
     plan = plan_council_rerun_task(study, run.warehouse, gss_code)
     extracting = [extract_dataset_task.submit(study, dataset) for dataset in plan.redo]
     extracted = [restrict_to_council_task(future.result(), gss_code) for future in extracting]
-    validating = [validate_table_task.submit(table, study) for table in extracted]
-    validated = reconcile_response_counts_task([future.result() for future in validating], study)
+    # Validation stays in the flow's process whatever the task runner: GX runs under one lock and was
+    # imported while Prefect started; a worker process would pay that import (about 5 s) again.
+    validated = reconcile_response_counts_task([validate_table_task(t, study) for t in extracted], study)
     accounting = record_inputs_task(run, study.wave, validated)
     load_warehouse_task(validated, run.warehouse, study.wave, [gss_code], plan.keep)
     score_councils_task(run.warehouse, study.wave, [gss_code])
     scores = score_national_task(run.warehouse, study.wave)
-    reports = render_reports_task(scores, study, run.version, [gss_code], report_status, report_pdf)
+    report_inputs, to_render = plan_reports_task(
+        scores, study, run.version, [gss_code], report_status, parallel_workers()
+    )
+    rendered = render_report_task.map(to_render, unmapped(report_inputs)).result()
+    reports = finish_reports_task(rendered, report_pdf)
     open_data = publish_open_data_task(scores, run.version)
+    summary = summarise_run(run, study.wave, accounting, reports, open_data)
+    create_artifacts_task(run_artifacts("council-rerun", summary, scores.maturity_levels))
     close_run_task(run)
-    return summarise_run(run, study.wave, accounting, reports, open_data)
+    return summary

@@ -7,6 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from tasks.artifacts import (
+    RunArtifacts,
+    build_run_artifacts,
+    outputs_section,
+    read_quarantine,
+    run_links,
+    run_summary_markdown,
+)
 from tasks.runs import RunContext
 
 
@@ -38,3 +46,19 @@ def summarise_run(
         [published(p) for p in reports],
         [published(p) for p in open_data],
     )
+
+
+def run_artifacts(flow: str, summary: RunSummary, maturity_levels: pd.DataFrame) -> RunArtifacts:
+    """What a national run or council rerun shows in Prefect: summary, maturity table and links."""
+    open_data_folder = summary.open_data[0].parent if summary.open_data else None
+    out = summary.quality_dir.parents[1]  # quality_dir is OUT/quality/<run_id>
+    outputs = outputs_section(out, summary.reports, summary.open_data)
+    markdown = run_summary_markdown(
+        f"{flow} {summary.run_id} · wave {summary.wave}",
+        summary.accounting,
+        read_quarantine(summary.quality_dir),
+        summary.quality_dir,
+        outputs,
+    )
+    links = run_links(flow, summary.quality_dir, summary.reports, open_data_folder)
+    return build_run_artifacts(flow, markdown, maturity_levels, links)

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +20,11 @@ from typer._click import exceptions as click_errors  # Typer 0.29 vendors click 
 from typer.core import TyperGroup
 
 from maturity.preflight import UsageError
-from maturity.settings import configure_offline_environment, load_operations_config
+from maturity.settings import (
+    configure_offline_environment,
+    load_operations_config,
+    load_orchestration_config,
+)
 
 EXIT_OK = 0
 EXIT_DATA_ERROR = 1
@@ -157,6 +162,20 @@ FinalOption = Annotated[
         "--final", help="Render final reports (default: drafts watermarked for factual accuracy check)."
     ),
 ]
+# The choices of --task-runner, from config/orchestration.yaml.
+TaskRunner = StrEnum("TaskRunner", {c: c for c in load_orchestration_config()["task_runners"]["choices"]})
+TaskRunnerOption = Annotated[
+    TaskRunner,
+    typer.Option(
+        "--task-runner",
+        help="Where tasks run: threads (one process), processes (a local process pool) or dask "
+        "(a local Dask cluster, or the scheduler at --dask-address).",
+    ),
+]
+DaskAddressOption = Annotated[
+    str | None,
+    typer.Option("--dask-address", help="Dask scheduler to run tasks on, e.g. tcp://10.0.0.5:8786."),
+]
 PdfOption = Annotated[
     bool, typer.Option("--pdf", help="Also print every report to tagged PDF (slower; see README, Reports).")
 ]
@@ -172,6 +191,12 @@ def _check_log_options(verbose: bool, quiet: bool) -> None:
     """--verbose and --quiet contradict each other."""
     if verbose and quiet:
         raise UsageError("--verbose and --quiet cannot be used together: choose one.")
+
+
+def _check_dask_address(task_runner: TaskRunner, dask_address: str | None) -> None:
+    """A scheduler address only means something to the Dask task runner."""
+    if dask_address and task_runner != TaskRunner.dask:
+        raise UsageError("--dask-address goes with --task-runner dask: add it, or drop the address.")
 
 
 @app.command()
@@ -210,6 +235,8 @@ def run(
     quiet: QuietOption = False,
     final: FinalOption = False,
     pdf: PdfOption = False,
+    task_runner: TaskRunnerOption = TaskRunner.threads,
+    dask_address: DaskAddressOption = None,
 ) -> None:
     """Run the national study: extract, validate, load, score and publish every council.
 
@@ -220,15 +247,17 @@ def run(
 
     with usage_errors():
         _check_log_options(verbose, quiet)
+        _check_dask_address(task_runner, dask_address)
         check_inputs(inputs, source)
         check_out(out)
         check_wave(inputs, wave)
     started = time.perf_counter()
     configure_offline_environment()
     from flows.national import national_run
+    from flows.runners import run_with_task_runner
 
-    parameters = _flow_parameters(inputs, out, source, final, pdf)
-    _run_flow(lambda: national_run(wave=wave, **parameters), verbose, quiet, started)
+    parameters = _flow_parameters(inputs, out, source, final, pdf, task_runner, dask_address)
+    _run_flow(lambda: run_with_task_runner(national_run, wave=wave, **parameters), verbose, quiet, started)
 
 
 @app.command()
@@ -248,6 +277,8 @@ def rerun(
     quiet: QuietOption = False,
     final: FinalOption = False,
     pdf: PdfOption = False,
+    task_runner: TaskRunnerOption = TaskRunner.threads,
+    dask_address: DaskAddressOption = None,
 ) -> None:
     """Rerun one council after corrections: replace its data and report, refresh the national figures.
 
@@ -258,6 +289,7 @@ def rerun(
 
     with usage_errors():
         _check_log_options(verbose, quiet)
+        _check_dask_address(task_runner, dask_address)
         check_council(council)
         check_inputs(inputs, source)
         check_out(out)
@@ -265,15 +297,24 @@ def rerun(
     started = time.perf_counter()
     configure_offline_environment()
     from flows.rerun import council_rerun
+    from flows.runners import run_with_task_runner
 
-    parameters = _flow_parameters(inputs, out, source, final, pdf)
-    _run_flow(lambda: council_rerun(council=council, **parameters), verbose, quiet, started)
+    parameters = _flow_parameters(inputs, out, source, final, pdf, task_runner, dask_address)
+    _run_flow(
+        lambda: run_with_task_runner(council_rerun, council=council, **parameters), verbose, quiet, started
+    )
 
 
 def _flow_parameters(
-    inputs: Path | None, out: Path, source: str | None, final: bool, pdf: bool
+    inputs: Path | None,
+    out: Path,
+    source: str | None,
+    final: bool,
+    pdf: bool,
+    task_runner: TaskRunner = TaskRunner.threads,
+    dask_address: str | None = None,
 ) -> dict[str, Any]:
-    """The parameters the national run and the council rerun share, from the CLI's options."""
+    """The parameters the national run and the council rerun share, and where their tasks run."""
     from pydantic import SecretStr
 
     return {
@@ -282,6 +323,8 @@ def _flow_parameters(
         "source": SecretStr(source) if source else None,
         "report_status": "final" if final else "draft",
         "report_pdf": pdf,
+        "task_runner": str(task_runner),
+        "dask_address": dask_address,
     }
 
 

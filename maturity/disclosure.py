@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -39,7 +40,7 @@ def relations_within(table: pd.DataFrame, by: list[str], column: str, total: str
     ordered = group[order]
     bounds = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1], True])
     relations = []
-    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+    for start, end in pairwise(bounds):
         rows = order[start:end]
         totals = rows[is_total[rows]]
         if len(totals) != 1 or len(rows) < 2 or group[rows[0]] < 0:

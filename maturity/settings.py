@@ -214,6 +214,12 @@ def load_comment_rules() -> dict[str, Any]:
 
 
 @cache
+def load_orchestration_config() -> dict[str, Any]:
+    """Task runners, retries of transient I/O and artifact keys (config/orchestration.yaml)."""
+    return _read_yaml("orchestration.yaml")
+
+
+@cache
 def load_open_data_config() -> dict[str, Any]:
     """Metadata, licence, release dates and table schemas of the open-data release."""
     return _read_yaml("open_data.yaml")

@@ -8,8 +8,9 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
-from maturity.settings import load_settings, method_fingerprint
+from maturity.settings import method_fingerprint
 from tasks.contracts import Study
+from tasks.extract import study_datasets
 from tasks.sources import dataset_stem, file_sha256, locate_input
 from warehouse.store import read_table
 
@@ -24,12 +25,6 @@ class RerunPlan:
     redo: tuple[str, ...]
     keep: tuple[str, ...]
     kept_files: tuple[str, ...] = ()
-
-
-def study_datasets() -> list[str]:
-    """Every input of a study, in the order a run extracts them."""
-    tools = [f"responses:{tool.id}" for tool in load_settings().tools]
-    return [ANCHOR_DATASET, *tools, "public_survey", "population"]
 
 
 def loaded_inputs(warehouse: Path, wave: str, gss_code: str) -> dict[str, tuple[str, str]]:

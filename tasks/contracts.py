@@ -24,6 +24,10 @@ class DatasetError(Exception):
     """A whole input is unusable (missing, unreadable, wrong columns, empty): the run stops cleanly."""
 
 
+class SourceUnavailableError(DatasetError):
+    """An SQL source could not be reached (connection refused or lost, timeout): worth trying again."""
+
+
 @dataclass(frozen=True)
 class Study:
     """What study.yaml says about a study folder."""

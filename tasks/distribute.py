@@ -19,6 +19,7 @@ from prefect.cache_policies import NONE
 
 from tasks.contracts import DatasetError
 from tasks.release import CHECKSUMS, to_json_bytes
+from tasks.retries import retry_options, retry_unless_data_error
 
 POINTER = "latest.json"
 
@@ -86,7 +87,7 @@ def write_pointer(fs: fsspec.AbstractFileSystem, path: str, content: bytes) -> N
         fs.pipe_file(path, content)
 
 
-@task(name="copy-release", cache_policy=NONE)
+@task(name="copy-release", cache_policy=NONE, retry_condition_fn=retry_unless_data_error, **retry_options())
 def copy_release_to_target_task(folder: Path, version: str, to: str) -> TargetCopy:
     """Prefect wrapper: copy the release to the --to target."""
     return copy_release_to_target(folder, version, to)

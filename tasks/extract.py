@@ -22,6 +22,7 @@ from tasks.contracts import (
     Study,
     empty_quarantine,
 )
+from tasks.retries import retry_if_source_unavailable, retry_options
 from tasks.sources import SourceTable, read_input, rejected_records
 
 EMPTY_COUNCIL_REASON = (
@@ -161,33 +162,21 @@ def extract_dataset(study: Study, dataset: str) -> ExtractedTable:
     return extract_file(study, dataset)
 
 
-@task(name="extract-invitations", cache_policy=NONE)
-def extract_invitations_task(study: Study) -> ExtractedTable:
-    """Prefect wrapper: extract the invitations."""
-    return log_extracted(extract_file(study, "invitations"))
+def study_datasets() -> list[str]:
+    """Every input of a study, in the order a run extracts them."""
+    tools = [f"responses:{tool.id}" for tool in load_settings().tools]
+    return ["invitations", *tools, "public_survey", "population"]
 
 
-@task(name="extract-responses", task_run_name="extract-{tool_id}", cache_policy=NONE)
-def extract_responses_task(study: Study, tool_id: str) -> ExtractedTable:
-    """Prefect wrapper: extract one data tool's responses."""
-    return log_extracted(extract_responses(study, tool_id))
-
-
-@task(name="extract-public-survey", cache_policy=NONE)
-def extract_public_survey_task(study: Study) -> ExtractedTable:
-    """Prefect wrapper: extract the public survey."""
-    return log_extracted(extract_public_survey(study))
-
-
-@task(name="extract-population", cache_policy=NONE)
-def extract_population_task(study: Study) -> ExtractedTable:
-    """Prefect wrapper: extract the population."""
-    return log_extracted(extract_file(study, "population"))
-
-
-@task(name="extract", task_run_name="extract-{dataset}", cache_policy=NONE)
+@task(
+    name="extract",
+    task_run_name="extract-{dataset}",
+    cache_policy=NONE,
+    retry_condition_fn=retry_if_source_unavailable,
+    **retry_options(),
+)
 def extract_dataset_task(study: Study, dataset: str) -> ExtractedTable:
-    """Prefect wrapper: extract any dataset by name."""
+    """Prefect wrapper: extract any dataset by name (an unreachable SQL source is tried again)."""
     return log_extracted(extract_dataset(study, dataset))
 
 

@@ -10,8 +10,10 @@ import multiprocessing
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 from prefect import task
 from prefect.cache_policies import NONE
+from prefect.runtime import task_run
 
 from maturity.settings import ALL_GROUPS, TEMPLATES_DIR, TOTAL_GROUP, WALES_GSS_CODE, Council, load_settings
 from maturity.translations import (
@@ -435,21 +438,67 @@ def national_context(
     }
 
 
-def render_pages(scores: Scores, study: Study, councils: list[str], draft: bool) -> dict[str, str]:
-    """Every requested page as HTML text, keyed by file name, in both languages."""
-    pages = {}
-    published = open_statement_results(scores)  # disclosure control once, not once per report
+NATIONAL_STEM = "national"  # the national report's file stem; council reports use the GSS code
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """What every report page is rendered from: the scores, the study and the disclosed statements."""
+
+    scores: Scores
+    study: Study
+    draft: bool
+    published: pd.DataFrame  # open_statement_results(scores): disclosure control once, not once per page
+
+
+@dataclass(frozen=True)
+class Report:
+    """One report to render, in every language: a council's (stem = GSS code) or the national one."""
+
+    stem: str
+    folder: Path
+
+    def path(self, language: str) -> Path:
+        """Where the report's HTML in one language goes."""
+        return self.folder / report_file_name(self.stem, language, "html")
+
+
+REPORT_TEMPLATES = ("council.html.j2", "national.html.j2")
+
+
+def prepare_templates() -> None:
+    """Compile the templates and load the report text once, before reports render in parallel threads."""
     for language in LANGUAGES:
-        environment = template_environment(language)
-        council_template = environment.get_template("council.html.j2")
-        for gss_code in councils:
-            context = council_context(scores, study, gss_code, draft, language, published)
-            pages[report_file_name(gss_code, language, "html")] = council_template.render(context)
-        national = national_context(scores, study, draft, language, published)
-        pages[report_file_name("national", language, "html")] = environment.get_template(
-            "national.html.j2"
-        ).render(national)
-    return pages
+        report_text(language)
+        for name in REPORT_TEMPLATES:
+            template_environment(language).get_template(name)
+
+
+def render_page(inputs: ReportInputs, stem: str, language: str) -> str:
+    """One report page as HTML text."""
+    environment = template_environment(language)
+    scores, study, draft, published = inputs.scores, inputs.study, inputs.draft, inputs.published
+    if stem == NATIONAL_STEM:
+        context = national_context(scores, study, draft, language, published)
+        return environment.get_template("national.html.j2").render(context)
+    context = council_context(scores, study, stem, draft, language, published)
+    return environment.get_template("council.html.j2").render(context)
+
+
+def plan_reports(version: Path, wave: str, councils: list[str] | None = None) -> list[Report]:
+    """The reports to render into the version: every council's (clearing old ones) or only those named."""
+    target = version / "reports" / wave
+    if councils is None:
+        shutil.rmtree(target, ignore_errors=True)
+        councils = [c.gss_code for c in load_settings().councils]
+    return [Report(stem, target) for stem in [*councils, NATIONAL_STEM]]
+
+
+def write_report(inputs: ReportInputs, report: Report) -> list[Path]:
+    """Render one report in every language and write each page in place of any older one."""
+    for language in LANGUAGES:
+        replace_file(report.path(language), render_page(inputs, report.stem, language).encode("utf-8"))
+    return [report.path(language) for language in LANGUAGES]
 
 
 def print_pdfs(html_paths: list[Path], workers: int | None = None) -> list[Path]:
@@ -468,6 +517,15 @@ def print_pdfs(html_paths: list[Path], workers: int | None = None) -> list[Path]
     return pdf_paths
 
 
+def finish_reports(written: list[list[Path]], pdf: bool) -> list[Path]:
+    """Print PDFs if asked (or where an older PDF exists) and list every report file written."""
+    html_paths = [path for paths in written for path in paths]
+    # A PDF left from an earlier run is reprinted too, so a rerun never leaves a PDF older than its HTML.
+    to_print = [path for path in html_paths if pdf or path.with_suffix(".pdf").exists()]
+    pdf_paths = print_pdfs(to_print) if to_print else []
+    return sorted(html_paths + pdf_paths)
+
+
 def render_reports(
     scores: Scores,
     study: Study,
@@ -478,33 +536,57 @@ def render_reports(
 ) -> list[Path]:
     """Render the national report and each council's report (all, or only those named) into the version.
 
-    Every report is written in English and Welsh as HTML and, when pdf is True, as PDF.
+    Every report is written in English and Welsh as HTML and, when pdf is True, as PDF. A flow renders
+    the same reports one task each (plan_reports, write_report, finish_reports), to run them in parallel.
     """
-    target = version / "reports" / scores.wave
-    if councils is None:
-        shutil.rmtree(target, ignore_errors=True)
-        councils = [c.gss_code for c in load_settings().councils]
-    pages = render_pages(scores, study, councils, draft)
-    html_paths = []
-    for name, page in pages.items():
-        replace_file(target / name, page.encode("utf-8"))
-        html_paths.append(target / name)
-    # A PDF left from an earlier run is reprinted too, so a rerun never leaves a PDF older than its HTML.
-    to_print = [path for path in html_paths if pdf or path.with_suffix(".pdf").exists()]
-    pdf_paths = print_pdfs(to_print) if to_print else []
-    return sorted(html_paths + pdf_paths)
+    reports = plan_reports(version, scores.wave, councils)
+    inputs = ReportInputs(scores, study, draft, open_statement_results(scores))
+    return finish_reports([write_report(inputs, report) for report in reports], pdf)
 
 
-@task(name="render-reports", cache_policy=NONE)
-def render_reports_task(
+def batch_reports(reports: list[Report], batches: int) -> list[list[Report]]:
+    """Reports split into at most `batches` runs of neighbours, one task each."""
+    count = max(1, min(batches, len(reports)))
+    size, extra = divmod(len(reports), count)
+    bounds = [i * size + min(i, extra) for i in range(count + 1)]
+    return [reports[start:end] for start, end in pairwise(bounds) if end > start]
+
+
+def name_report_batch() -> str:
+    """Task run name for a batch of reports: render-<first>, or render-<first>-to-<last>."""
+    reports = task_run.parameters["reports"]
+    first, last = reports[0].stem, reports[-1].stem
+    return f"render-{first}" if first == last else f"render-{first}-to-{last}"
+
+
+@task(name="plan-reports", cache_policy=NONE)
+def plan_reports_task(
     scores: Scores,
     study: Study,
     version: Path,
     councils: list[str] | None = None,
     status: str = "draft",
-    pdf: bool = False,
-) -> list[Path]:
-    """Prefect wrapper: render reports as draft (watermarked for factual accuracy check) or final."""
+    batches: int = 1,
+) -> tuple[ReportInputs, list[list[Report]]]:
+    """Prefect wrapper: what every report is rendered from (draft or final), and the batches to render.
+
+    One batch per worker that can render at once: threads share one interpreter lock, so under them a
+    single task renders all, while a process pool or Dask cluster gets one batch per worker.
+    """
     if status not in STATUSES:
         raise ValueError(f"report status must be one of {', '.join(STATUSES)}, not {status!r}")
-    return render_reports(scores, study, version, councils, draft=status == "draft", pdf=pdf)
+    prepare_templates()  # threads share this process's caches; a worker process fills its own
+    inputs = ReportInputs(scores, study, status == "draft", open_statement_results(scores))
+    return inputs, batch_reports(plan_reports(version, scores.wave, councils), batches)
+
+
+@task(name="render-reports", task_run_name=name_report_batch, cache_policy=NONE)
+def render_report_task(reports: list[Report], inputs: ReportInputs) -> list[Path]:
+    """Prefect wrapper: render and write a batch of reports, in English and Welsh."""
+    return [path for report in reports for path in write_report(inputs, report)]
+
+
+@task(name="finish-reports", cache_policy=NONE)
+def finish_reports_task(written: list[list[Path]], pdf: bool) -> list[Path]:
+    """Prefect wrapper: print PDFs if asked and list the report files."""
+    return finish_reports(written, pdf)

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from maturity.settings import load_settings
-from tasks.contracts import QUARANTINE_COLUMNS, DatasetError, Study
+from tasks.contracts import QUARANTINE_COLUMNS, DatasetError, SourceUnavailableError, Study
 
 HEADER_ROW = 1  # the header is row 1 of a CSV or worksheet; data start on row 2
 ROW_COLUMN = "(whole row)"  # quarantine column for a problem with a row rather than one cell
@@ -438,6 +438,13 @@ def _describe_url(url: str) -> str:
         ) from error
 
 
+def _transient_sql_errors() -> tuple[type[Exception], ...]:
+    """SQLAlchemy errors that say the database could not be reached, not that the data are wrong."""
+    from sqlalchemy import exc
+
+    return (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)
+
+
 def read_sql_rows(url: str, table: str) -> tuple[list[str], list[tuple[int, list[str | None]]], str]:
     """A table or view's columns and rows, in primary-key order (or by every column without one)."""
     from sqlalchemy import create_engine, inspect
@@ -478,7 +485,8 @@ def read_sql_rows(url: str, table: str) -> tuple[list[str], list[tuple[int, list
             rows = [(n, [cell_to_text(v) for v in row]) for n, row in enumerate(result, start=1)]
     except SQLAlchemyError as error:
         message = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        raise DatasetError(
+        unavailable = isinstance(error, _transient_sql_errors())
+        raise (SourceUnavailableError if unavailable else DatasetError)(
             f"{location}: could not be read ({type(error).__name__}: {message}). Check --source, that the "
             "database server is running and that the user may read the table, and run again."
         ) from error

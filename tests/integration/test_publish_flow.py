@@ -13,6 +13,7 @@ from frictionless import validate
 
 from flows.national import national_run
 from flows.publish import publish_release
+from maturity.settings import load_orchestration_config
 from tasks.contracts import DatasetError
 from tests.integration.test_national_flow import run_cli
 
@@ -149,20 +150,75 @@ def test_publish_without_a_national_run_is_a_clear_error(tmp_path: Path) -> None
     assert "Traceback" not in result.stdout + result.stderr
 
 
-def test_a_failed_upload_leaves_the_local_release_as_it_was(
-    national_out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The upload task with its configured retries but no waiting between them."""
+    import flows.publish
+
+    quick = flows.publish.copy_release_to_target_task.with_options(retry_delay_seconds=0)
+    monkeypatch.setattr(flows.publish, "copy_release_to_target_task", quick)
+
+
+def test_a_failed_upload_is_retried_then_leaves_the_local_release_as_it_was(
+    national_out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quick_retries: None
 ) -> None:
     import tasks.distribute
 
     before = (national_out / "open-data" / WAVE / "datapackage.json").read_bytes()
+    attempts = []
 
     def broken(*args: object, **kwargs: object) -> None:
+        attempts.append(1)
         raise OSError("connection reset")
 
     monkeypatch.setattr(tasks.distribute, "write_pointer", broken)
     with pytest.raises(OSError, match="connection reset"):
         publish_release(out=national_out, to=str(tmp_path / "portal"), release_date="2018-07-31")
+    assert len(attempts) == 1 + load_orchestration_config()["retries"]["attempts"]
     assert (national_out / "open-data" / WAVE / "datapackage.json").read_bytes() == before
     assert not (tmp_path / "portal" / WAVE / "latest.json").exists()
     assert not (national_out / ".run.lock").exists()
     assert os.path.isdir(national_out / "current")
+
+
+def test_a_moment_of_network_trouble_is_retried_and_the_release_goes_up(
+    national_out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quick_retries: None
+) -> None:
+    import tasks.distribute
+
+    write_pointer = tasks.distribute.write_pointer
+    attempts = []
+
+    def flaky(*args: object, **kwargs: object) -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OSError("connection reset")
+        write_pointer(*args, **kwargs)
+
+    monkeypatch.setattr(tasks.distribute, "write_pointer", flaky)
+    release = publish_release(out=national_out, to=str(tmp_path / "portal"), release_date="2018-07-31")
+    assert len(attempts) == 2
+    pointer = json.loads((tmp_path / "portal" / WAVE / "latest.json").read_text())
+    assert pointer["version"] == release.version
+
+
+def test_a_release_that_differs_at_the_target_is_a_data_error_and_not_retried(
+    national_out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quick_retries: None
+) -> None:
+    import tasks.distribute
+
+    calls = []
+    copy = tasks.distribute.copy_release_to_target
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return copy(*args, **kwargs)
+
+    monkeypatch.setattr(tasks.distribute, "copy_release_to_target", counted)
+    release = publish_release(out=national_out, release_date="2018-07-31")
+    clash = tmp_path / "portal" / WAVE / release.version
+    clash.mkdir(parents=True)
+    (clash / "SHA256SUMS").write_text("something else\n")
+    with pytest.raises(DatasetError, match="already holds a different release"):
+        publish_release(out=national_out, to=str(tmp_path / "portal"), release_date="2018-07-31")
+    assert len(calls) == 1

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tasks.contracts import DatasetError, SourceUnavailableError, read_study
 from tests.integration.test_national_flow import run_cli
 from tests.study_formats import (
     WAREHOUSE_TABLES,
@@ -90,3 +91,45 @@ def test_cli_source_without_inputs_is_a_usage_error(tmp_path: Path) -> None:
     result = run_cli("run", "--source", "sqlite:///nowhere.db", "--out", str(tmp_path))
     assert result.returncode == 2
     assert "--source needs --inputs" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("failure", "attempts"),
+    [
+        (SourceUnavailableError("server closed the connection unexpectedly"), 2),  # retried, then read
+        (DatasetError("table invitations: not found"), 1),  # a data error: not retried
+    ],
+)
+def test_an_sql_read_is_retried_only_when_the_database_could_not_be_reached(
+    demo_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: DatasetError, attempts: int
+) -> None:
+    from prefect.settings import PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW, temporary_settings
+
+    import tasks.sources
+    from tasks.extract import extract_dataset_task
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    write_sql_source(demo_study, url)
+    study = read_study(study_folder_without_data(demo_study, tmp_path / "study"), source=url)
+    read = tasks.sources.read_sql_rows
+    tries = []
+
+    def fails_once(url: str, table: str) -> object:
+        tries.append(table)
+        if len(tries) == 1:
+            raise failure
+        return read(url, table)
+
+    monkeypatch.setattr(tasks.sources, "read_sql_rows", fails_once)
+    extract = extract_dataset_task.with_options(retry_delay_seconds=0)
+    # The task runs on its own, outside a flow run: its log lines stay local.
+    with temporary_settings({PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW: "ignore"}):
+        if attempts == 1:
+            with pytest.raises(DatasetError, match="not found"):
+                extract(study, "invitations")
+        else:
+            assert (
+                extract(study, "invitations").rows_read
+                == pd.read_csv(demo_study / "invitations.csv").shape[0]
+            )
+    assert tries == ["invitations"] * attempts

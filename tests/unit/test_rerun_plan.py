@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.changes import plan_council_rerun, study_datasets
+from tasks.changes import plan_council_rerun
 from tasks.contracts import Study, read_study
-from tasks.extract import extract_dataset, restrict_to_council
+from tasks.extract import extract_dataset, restrict_to_council, study_datasets
 from tasks.load import load_warehouse
 from tasks.validate import reconcile_response_counts, validate_table
 

@@ -1,0 +1,78 @@
+"""Every run leaves Prefect artifacts: a summary, a table of council maturity levels and links."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from pathlib import Path
+
+import pandas as pd
+
+from flows.national import national_run
+from flows.publish import publish_release
+from flows.rerun import council_rerun
+
+BAD_SEX = "not-a-sex"
+
+
+def artifacts_of(flow_run_id: uuid.UUID) -> dict[str, object]:
+    """The artifacts a flow run created, by key, read back through the Prefect client."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    flow_runs = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+    with get_client(sync_client=True) as client:
+        return {a.key: a for a in client.read_artifacts(artifact_filter=flow_runs)}
+
+
+def test_national_rerun_and_publish_runs_leave_artifacts(study_copy: Path, tmp_path: Path) -> None:
+    survey = study_copy / "public_survey.csv"
+    frame = pd.read_csv(survey, dtype=str, keep_default_na=False)
+    frame.loc[[3, 7], "sex"] = BAD_SEX
+    frame.to_csv(survey, index=False)
+    out = tmp_path / "out"
+
+    state = national_run(inputs=study_copy, out=out, return_state=True)
+    summary = state.result()
+    found = artifacts_of(state.state_details.flow_run_id)
+
+    markdown = found["national-run-run-summary"]
+    assert markdown.type == "markdown"
+    assert f"# national-run {summary.run_id} · wave 2018" in markdown.data
+    assert "| responses/service_managers.csv | 769 | 769 | 0 |" in markdown.data
+    assert "| public_survey.csv | 750 | 748 | 2 |" in markdown.data
+    assert "| public_survey | sex | " in markdown.data  # the failed check, with its reason and rows
+    assert "| 2 |" in markdown.data.split("## Quality failures")[1]
+    assert "- Reports: 46 files" in markdown.data
+
+    table = found["national-run-maturity-levels"]
+    assert table.type == "table"
+    rows = pd.read_json(io.StringIO(table.data))
+    assert len(rows) == 22
+    levels = pd.read_parquet(out / "warehouse" / "maturity_levels" / "wave=2018")
+    denbighshire = levels[(levels["gss_code"] == "W06000004") & (levels["recipient_group"] == "all")]
+    expected = dict(zip(denbighshire["characteristic"], denbighshire["level"].astype(int), strict=True))
+    row = rows.set_index("gss_code").loc["W06000004"]
+    assert {k: int(row[k]) for k in expected} == expected
+
+    links = {key: a.data for key, a in found.items()}  # Prefect stores a link as a markdown artifact
+    report = out / "reports" / "2018" / "national.en.html"
+    assert f"({report.as_uri()})" in links["national-run-reports"]
+    docs = summary.quality_dir / "data_docs" / "index.html"
+    assert f"({docs.as_uri()})" in links["national-run-data-docs"]
+    assert Path(links["national-run-reports"].split("(file://")[1].rstrip(")")).is_file()
+
+    rerun = council_rerun(council="Sir Ddinbych", out=out, return_state=True)
+    assert set(artifacts_of(rerun.state_details.flow_run_id)) >= {
+        "council-rerun-run-summary",
+        "council-rerun-maturity-levels",
+        "council-rerun-reports",
+    }
+
+    published = publish_release(out=out, to=str(tmp_path / "portal"), return_state=True)
+    release = published.result()
+    found = artifacts_of(published.state_details.flow_run_id)
+    assert f"release {release.version}" in found["open-data-publish-run-summary"].data
+    assert release.target.url in found["open-data-publish-run-summary"].data
+    assert release.target.url in found["open-data-publish-open-data-target"].data
+    assert len(pd.read_json(io.StringIO(found["open-data-publish-maturity-levels"].data))) == 22
