@@ -20,9 +20,18 @@ class UsageError(ValueError):
 
 
 def check_out(out: Path) -> None:
-    """--out must be a folder (or not exist yet)."""
+    """--out must be a folder (or not exist yet) that this user can write in."""
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a folder. Give a folder for the outputs.")
+    existing = next(folder for folder in [out, *out.absolute().parents] if folder.exists())
+    if not existing.is_dir():
+        raise UsageError(
+            f"--out {out} lies inside {existing}, which is a file. Give a folder for the outputs."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(
+            f"--out {out}: {existing} is not writable by this user. Choose a folder you can write in."
+        )
 
 
 def check_source_url(source: str) -> None:

@@ -88,6 +88,7 @@ USAGE_ERRORS = {
     "quiet and verbose": (["run", "--quiet", "--verbose"], "cannot be used together"),
     "out is a file": (["run", "--out", "{file}"], "is a file, not a folder"),
     "demo out is a file": (["demo", "--out", "{file}"], "is a file, not a folder"),
+    "out inside a file": (["run", "--out", "{file}/outputs"], "a file. Give a folder"),
     "bad demo scale": (["demo", "--out", "{tmp}/demo", "--scale", "0"], "Invalid value for '--scale'"),
     "demo scale not a number": (["demo", "--out", "{tmp}/demo", "--scale", "x"], "'--scale'"),
     "demo without out": (["demo"], "Missing option '--out'"),
@@ -137,6 +138,21 @@ def test_a_usage_error_is_one_actionable_line_and_exit_code_2(
     assert expected in line
     assert "Traceback" not in result.output
     assert "pass@word" not in result.output, "a --source URL may hold a password: never echoed"
+
+
+def test_an_out_folder_this_user_cannot_write_is_a_usage_error(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Permissions are faked: the tests run as root, whom file modes do not stop."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    monkeypatch.setattr("maturity.preflight.os.access", lambda path, mode: Path(path) != locked)
+    result = runner.invoke(app, ["run", "--out", str(locked / "outputs")])
+    assert result.exit_code == EXIT_USAGE_ERROR
+    assert lines(result.output) == [
+        f"Error: --out {locked / 'outputs'}: {locked} is not writable by this user. "
+        "Choose a folder you can write in."
+    ]
 
 
 def test_no_arguments_shows_the_help(runner: CliRunner) -> None:
