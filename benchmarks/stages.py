@@ -53,11 +53,18 @@ def count_rates_and_levels(warehouse: Path, wave: str) -> None:
     Our stage goes on to bootstrap intervals (fixed cost per cell, whatever the rows), statements,
     survey weights and comments; the baseline does none of that.
     """
-    from tasks.score import ANSWER_COLUMNS, compute_response_rates, count_level_answers
-    from warehouse.store import read_arrow, read_table
+    from tasks.score import (
+        ANSWER_COLUMNS,
+        INVITATION_COLUMNS,
+        RESPONDENT_COLUMNS,
+        compute_response_rates,
+        count_level_answers,
+    )
+    from warehouse.store import read_arrow
 
     compute_response_rates(
-        read_table(warehouse, "invitations", wave), read_table(warehouse, "respondents", wave)
+        read_arrow(warehouse, "invitations", wave, columns=INVITATION_COLUMNS).to_pandas(),
+        read_arrow(warehouse, "respondents", wave, columns=RESPONDENT_COLUMNS).to_pandas(),
     )
     answers = read_arrow(warehouse, "answers", wave, columns=ANSWER_COLUMNS)
     count_level_answers(answers, load_settings().responses["dont_know"])

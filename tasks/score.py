@@ -31,6 +31,8 @@ from warehouse.store import read_arrow, read_table, write_table
 LEVELS = (1, 2, 3)
 # The answers columns scoring reads: counting needs neither response ids nor lineage.
 ANSWER_COLUMNS = ["gss_code", "recipient_group", "item_type", "item_id", "answer"]
+INVITATION_COLUMNS = ["gss_code", "recipient_group", "invited"]
+RESPONDENT_COLUMNS = ["gss_code", "recipient_group"]
 # Answer categories counted per respondent: the three levels, then don't know.
 _CATEGORIES = 4
 
@@ -429,8 +431,8 @@ class Scores:
 def score_councils(warehouse: Path, wave: str, councils: list[str] | None = None) -> None:
     """Score councils from their warehouse partitions (all, or only those named) and store the results."""
     rates = compute_response_rates(
-        read_table(warehouse, "invitations", wave, councils),
-        read_table(warehouse, "respondents", wave, councils),
+        read_arrow(warehouse, "invitations", wave, councils, columns=INVITATION_COLUMNS).to_pandas(),
+        read_arrow(warehouse, "respondents", wave, councils, columns=RESPONDENT_COLUMNS).to_pandas(),
     )
     answers = read_arrow(warehouse, "answers", wave, councils, columns=ANSWER_COLUMNS)
     maturity = compute_maturity_levels(answers, wave)
