@@ -194,10 +194,11 @@ def test_reports_are_batched_in_order_one_batch_per_worker() -> None:
 
 def test_local_runs_send_no_heartbeats() -> None:
     """A local run has nobody watching heartbeats; Prefect's heartbeat thread costs ~1 s per flow run."""
-    from prefect.settings import get_current_settings
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings
 
     from flows.runners import local_run_settings
 
-    assert get_current_settings().flows.heartbeat_frequency is not None
-    with local_run_settings():
-        assert get_current_settings().flows.heartbeat_frequency is None
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 180}):
+        with local_run_settings():
+            assert get_current_settings().flows.heartbeat_frequency is None
+        assert get_current_settings().flows.heartbeat_frequency == 180
