@@ -14,6 +14,7 @@ from typing import Any
 from prefect import Flow
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
+from maturity.prefect_api import ensure_prefect_api
 from maturity.settings import load_orchestration_config
 
 
@@ -56,33 +57,6 @@ def build_dask_task_runner(address: str | None) -> TaskRunner:
     return DaskTaskRunner(cluster_kwargs=cluster)
 
 
-@contextmanager
-def api_for_workers(kind: str) -> Iterator[None]:
-    """Give worker processes the API's address: without PREFECT_API_URL, start the temporary server here.
-
-    Otherwise each worker process would start a temporary server of its own and record its task runs there.
-    """
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    if kind == "threads" or PREFECT_API_URL.value():
-        yield
-        return
-    from prefect.server.api.server import SubprocessASGIServer
-
-    server = SubprocessASGIServer()  # the one this process would use anyway; stopped when it exits
-    server.start()
-    previous = os.environ.get(PREFECT_API_URL.name)
-    os.environ[PREFECT_API_URL.name] = server.api_url  # inherited by workers this process starts
-    try:
-        with temporary_settings({PREFECT_API_URL: server.api_url}):
-            yield
-    finally:
-        if previous is None:
-            os.environ.pop(PREFECT_API_URL.name, None)
-        else:
-            os.environ[PREFECT_API_URL.name] = previous
-
-
 def parallel_workers() -> int:
     """How many CPU-bound tasks the running flow's task runner can usefully run at once.
 
@@ -112,5 +86,7 @@ def run_with_task_runner(
 ) -> Any:
     """Run a flow here with the task runner chosen (the configured default if none), passing it parameters."""
     kind = task_runner or task_runner_config()["default"]
-    with api_for_workers(kind), local_run_settings():
+    # Before the task runner starts workers: they inherit the API's address from the environment.
+    ensure_prefect_api()
+    with local_run_settings():
         return flow.with_options(task_runner=build_task_runner(kind, dask_address))(**parameters)

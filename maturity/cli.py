@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -252,12 +253,8 @@ def run(
         check_out(out)
         check_wave(inputs, wave)
     started = time.perf_counter()
-    configure_offline_environment()
-    from flows.national import national_run
-    from flows.runners import run_with_task_runner
-
     parameters = _flow_parameters(inputs, out, source, final, pdf, task_runner, dask_address)
-    _run_flow(lambda: run_with_task_runner(national_run, wave=wave, **parameters), verbose, quiet, started)
+    _run_flow("flows.national:national_run", {"wave": wave, **parameters}, verbose, quiet, started)
 
 
 @app.command()
@@ -295,14 +292,8 @@ def rerun(
         check_out(out)
         check_national_run_exists(out)
     started = time.perf_counter()
-    configure_offline_environment()
-    from flows.rerun import council_rerun
-    from flows.runners import run_with_task_runner
-
     parameters = _flow_parameters(inputs, out, source, final, pdf, task_runner, dask_address)
-    _run_flow(
-        lambda: run_with_task_runner(council_rerun, council=council, **parameters), verbose, quiet, started
-    )
+    _run_flow("flows.rerun:council_rerun", {"council": council, **parameters}, verbose, quiet, started)
 
 
 def _flow_parameters(
@@ -328,18 +319,46 @@ def _flow_parameters(
     }
 
 
-def _run_flow(start_flow: Callable[[], Any], verbose: bool, quiet: bool, started: float) -> None:
-    """Run a flow with a quiet log and GX warming up; a user error is one line; print the summary."""
+def _run_flow(flow_path: str, parameters: dict[str, Any], verbose: bool, quiet: bool, started: float) -> None:
+    """Run the flow at 'module:name' with a quiet log; a user error is one line; print the summary.
+
+    Prefect's server and GX's import start first, so both overlap the seconds of importing the flow.
+    """
+    _start_prefect_api(quiet)
     from tasks.validate import start_warm_up
 
-    _configure_run_log(verbose, quiet)
     start_warm_up()
+    module, name = flow_path.split(":")
+    flow = getattr(importlib.import_module(module), name)
+    from flows.runners import run_with_task_runner
+
+    _configure_run_log(verbose, quiet)
     with _stop_cleanly_on_user_errors(), _spinner("Running", shown=quiet):
-        summary = start_flow()
+        summary = run_with_task_runner(flow, **parameters)
     if not quiet:
         _print_summary(summary)
     console.print(_result_line(summary, time.perf_counter() - started), soft_wrap=True, highlight=False)
     _exit_if_too_much_quarantined(summary.accounting)
+
+
+def _start_prefect_api(quiet: bool) -> None:
+    """Launch a temporary Prefect server unless PREFECT_API_URL names one; say which is used."""
+    configure_offline_environment()
+    from maturity.prefect_api import start_prefect_api
+
+    server = start_prefect_api()
+    if quiet:
+        return
+    if server is None:
+        console.print("Prefect: reporting to the server at PREFECT_API_URL.", style="dim", highlight=False)
+    else:
+        console.print(
+            f"Prefect: starting a temporary server for this run on {server.api_url} (set PREFECT_API_URL "
+            "to report to a running server instead, e.g. one from `maturity serve`).",
+            style="dim",
+            soft_wrap=True,
+            highlight=False,
+        )
 
 
 @contextmanager
@@ -418,9 +437,10 @@ def publish(
         check_out(out)
         check_release_date(release_date)
         check_target_url(to)
-    configure_offline_environment()
     started = time.perf_counter()
+    configure_offline_environment()
     from flows.publish import publish_release, resolve_publish_wave
+    from maturity.prefect_api import ensure_prefect_api
     from tasks.contracts import DatasetError
 
     with usage_errors():
@@ -428,8 +448,10 @@ def publish(
             resolve_publish_wave(out, wave)
         except DatasetError as error:
             raise UsageError(str(error)) from None
+    _start_prefect_api(quiet)
     _configure_run_log(verbose, quiet)
     with _stop_cleanly_on_user_errors(), _spinner("Publishing", shown=quiet):
+        ensure_prefect_api()
         summary = publish_release(out=out.resolve(), wave=wave, to=to, release_date=release_date)
     if not quiet:
         _print_publish_details(summary)
@@ -547,7 +569,8 @@ def _status_text(status: str, message: str | None) -> str:
 
 @contextmanager
 def _stop_cleanly_on_user_errors() -> Iterator[None]:
-    """Turn a data or output-folder problem into one clear line and exit code 1, not a traceback."""
+    """A data or output-folder problem: one clear line, exit 1; a Prefect server that cannot start: exit 2."""
+    from maturity.prefect_api import PrefectServerError
     from tasks.contracts import DatasetError
     from warehouse.versions import OutputLayoutError
 
@@ -558,6 +581,9 @@ def _stop_cleanly_on_user_errors() -> Iterator[None]:
             f"{error} Nothing was loaded or published; the previous outputs are unchanged.", label="Stopped:"
         )
         raise typer.Exit(EXIT_DATA_ERROR) from None
+    except PrefectServerError as error:
+        report_error(f"{error} Nothing was run; the previous outputs are unchanged.")
+        raise typer.Exit(EXIT_USAGE_ERROR) from None
 
 
 def _print_summary(summary: Any) -> None:

@@ -76,6 +76,36 @@ def test_cli_runs_the_bundled_demo_and_prints_the_accounting(tmp_path: Path) -> 
     assert (tmp_path / "reports" / "2018" / "national.en.html").is_file()
 
 
+def test_cli_without_a_prefect_server_starts_one_for_the_run_and_stops_it(
+    demo_study: Path, tmp_path: Path
+) -> None:
+    """`make run` on a fresh machine: no PREFECT_API_URL, so the CLI starts its own server (Prefect's app)
+    before its imports; the process-pool workers report to it rather than starting servers of their own."""
+    home = tmp_path / "prefect-home"  # a new Prefect database, as on a fresh machine
+    env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
+    env.update({"PREFECT_HOME": str(home), "COLUMNS": "200"})
+    command = [str(Path(sys.executable).parent / "maturity"), "run", "--inputs", str(demo_study)]
+    command += ["--out", str(tmp_path / "out"), "--task-runner", "processes"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    started = re.search(r"temporary server for this run on http://127\.0\.0\.1:(\d+)/api", result.stdout)
+    assert started, output
+    assert "Starting temporary server" not in output, "Prefect started a second server (here or in a worker)"
+    assert (tmp_path / "out" / "reports" / "2018" / "national.en.html").is_file()
+
+    import socket
+    import sqlite3
+
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", int(started.group(1)))) != 0, "the server outlived the run"
+    with sqlite3.connect(home / "prefect.db") as database:
+        runs = database.execute(
+            "SELECT f.name, r.state_type FROM flow_run r JOIN flow f ON f.id = r.flow_id"
+        ).fetchall()
+    assert runs == [("national-run", "COMPLETED")], "the run was recorded by the server the CLI started"
+
+
 def test_cli_data_error_is_one_clear_message_without_traceback(study_copy: Path, tmp_path: Path) -> None:
     (study_copy / "invitations.csv").unlink()
     result = run_cli("run", "--inputs", str(study_copy), "--out", str(tmp_path))

@@ -219,3 +219,29 @@ def test_the_rerun_flow_has_no_default_council_so_the_deployment_requires_one() 
 
     council = inspect.signature(council_rerun.fn).parameters["council"]
     assert council.default is inspect.Parameter.empty
+
+
+def test_a_prefect_server_that_cannot_start_is_one_line_and_exit_code_2(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No PREFECT_API_URL and a temporary server that dies at start: no traceback, nothing run."""
+    import subprocess
+    import sys
+
+    from maturity import prefect_api
+
+    def dying_server(cls: type[prefect_api.TemporaryServer]) -> prefect_api.TemporaryServer:
+        return cls(prefect_api.free_port(), subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"]))
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr(prefect_api, "_server", None)
+    monkeypatch.setattr(prefect_api, "point_prefect_at", lambda url: None)
+    monkeypatch.setattr(prefect_api.TemporaryServer, "launch", classmethod(dying_server))
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", "--out", str(out), "--quiet"])
+    assert result.exit_code == EXIT_USAGE_ERROR, result.output
+    assert lines(result.stderr) == lines(result.output)
+    assert len(lines(result.stderr)) == 1, result.output
+    assert "temporary Prefect server stopped at start (exit code 1)" in result.stderr
+    assert "Traceback" not in result.output
+    assert not (out / "current").exists(), "nothing was run"

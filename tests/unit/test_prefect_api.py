@@ -1,0 +1,117 @@
+"""The temporary Prefect server a CLI run starts early: readiness, a taken port, failures, a set API."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from maturity import prefect_api
+from maturity.prefect_api import PrefectServerError, TemporaryServer
+
+# A stand-in for Prefect's server: answers 200 on /api/health after a short start, on the port it is given.
+FAKE_SERVER = textwrap.dedent(
+    """
+    import http.server, sys, time
+    time.sleep(0.3)
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.path == "/api/health" else 404)
+            self.end_headers()
+        def log_message(self, *args):
+            pass
+    http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Health).serve_forever()
+    """
+)
+
+
+def python(code: str, *args: str) -> list[str]:
+    """A command running code in this interpreter."""
+    return [sys.executable, "-c", code, *args]
+
+
+def test_waits_until_the_api_answers_its_health_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prefect_api, "server_command", lambda port: python(FAKE_SERVER, str(port)))
+    server = TemporaryServer.launch()
+    try:
+        assert not server.healthy(), "the stand-in sleeps before it listens"
+        server.wait_until_ready(timeout_seconds=20)
+        assert server.healthy()
+        assert server.api_url == f"http://127.0.0.1:{server.port}/api"
+    finally:
+        server.stop()
+    assert server.process.poll() is not None, "stop() ends the server's process"
+
+
+def test_a_port_taken_at_start_is_retried_on_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    """uvicorn exits with 3 when another process took the port first: relaunch there and repoint clients."""
+    pointed: list[str] = []
+    monkeypatch.setattr(prefect_api, "point_prefect_at", pointed.append)
+    monkeypatch.setattr(prefect_api, "server_command", lambda port: python(FAKE_SERVER, str(port)))
+    first = subprocess.Popen(python("import sys; sys.exit(3)"))
+    first.wait()
+    server = TemporaryServer(port=1, process=first)
+    try:
+        server.wait_until_ready(timeout_seconds=20)
+        assert server.port != 1
+        assert server.healthy()
+        assert pointed == [server.api_url]
+    finally:
+        server.stop()
+
+
+def test_a_server_that_dies_at_start_is_a_clear_error() -> None:
+    process = subprocess.Popen(python("import sys; sys.exit(1)"))
+    with pytest.raises(PrefectServerError, match=r"stopped at start \(exit code 1\).*PREFECT_API_URL"):
+        TemporaryServer(port=prefect_api.free_port(), process=process).wait_until_ready(timeout_seconds=20)
+
+
+def test_a_server_that_never_answers_times_out_and_is_stopped() -> None:
+    process = subprocess.Popen(python("import time; time.sleep(60)"))
+    server = TemporaryServer(port=prefect_api.free_port(), process=process)
+    started = time.monotonic()
+    with pytest.raises(PrefectServerError, match=r"did not answer within 0\.5 s"):
+        server.wait_until_ready(timeout_seconds=0.5)
+    assert time.monotonic() - started < 15
+    assert process.poll() is not None, "a server that never answered is not left running"
+
+
+def test_no_server_is_started_when_prefect_api_url_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    launched: list[object] = []
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    monkeypatch.setattr(prefect_api, "_server", None)
+    monkeypatch.setattr(TemporaryServer, "launch", classmethod(lambda cls: launched.append(cls)))
+    assert prefect_api.start_prefect_api() is None
+    assert launched == []
+
+
+def test_the_server_command_is_prefects_own_app_on_loopback() -> None:
+    command = prefect_api.server_command(4321)
+    assert command[:3] == [sys.executable, "-m", "uvicorn"]
+    assert "prefect.server.api.server:create_app" in command
+    assert command[command.index("--host") + 1] == "127.0.0.1"
+    assert command[command.index("--port") + 1] == "4321"
+
+
+def test_a_server_named_in_prefect_settings_stops_the_speculative_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PREFECT_API_URL may come from a Prefect profile, not the environment: the early server is stopped."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    stopped: list[bool] = []
+
+    class Launched:
+        def stop(self) -> None:
+            stopped.append(True)
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr(prefect_api, "_server", None)
+    monkeypatch.setattr(TemporaryServer, "launch", classmethod(lambda cls: Launched()))
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
+        assert prefect_api.start_prefect_api() is None
+    assert stopped == [True]
+    assert prefect_api._server is None
