@@ -12,10 +12,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from maturity.demo import write_demo_study
 from maturity.settings import load_settings
 
-# One SQL query for the same response rates and maturity means our scoring computes (no intervals).
+# One SQL query for the same response rates and maturity levels our scoring computes (no intervals),
+# returning every row, so the benchmark can check DuckDB and our scoring agree before timing them.
 DUCKDB_BASELINE = """
 WITH invited AS (
     SELECT gss_code, recipient_group, sum(invited) AS invited
@@ -43,8 +46,32 @@ WITH invited AS (
     SELECT *, CASE WHEN mean_level < {l2} THEN 1 WHEN mean_level < {l3} THEN 2 ELSE 3 END AS level
     FROM (SELECT * FROM group_means UNION ALL SELECT * FROM combined)
 )
-SELECT (SELECT count(*) FROM rates) AS rate_rows, (SELECT count(*) FROM levels) AS level_rows
+SELECT 'level' AS kind, gss_code, characteristic AS item, recipient_group, n_valid AS n, level AS value
+FROM levels
+UNION ALL
+SELECT 'rate', gss_code, NULL, recipient_group, responses, response_rate FROM rates
 """
+
+
+def check_baseline_agrees(baseline: pd.DataFrame, scores: Any) -> None:
+    """DuckDB's levels and group response rates must be ours, or the comparison means nothing."""
+    ours = scores.maturity_levels.dropna(subset=["level"])
+    levels = baseline[baseline["kind"] == "level"].dropna(subset=["value"])
+    theirs = {(r.gss_code, r.item, r.recipient_group): int(r.value) for r in levels.itertuples()}
+    mine = {(r.gss_code, r.characteristic, r.recipient_group): int(r.level) for r in ours.itertuples()}
+    if theirs != mine:
+        raise RuntimeError(
+            f"DuckDB and our scoring disagree on {len(set(theirs.items()) ^ set(mine.items()))} levels"
+        )
+    rates = baseline[baseline["kind"] == "rate"]
+    theirs_rates = {(r.gss_code, r.recipient_group): int(r.n) for r in rates.itertuples()}
+    council_rates = scores.response_rates[
+        scores.response_rates["recipient_group"].isin({g for _, g in theirs_rates})
+    ]
+    council_rates = council_rates[council_rates["gss_code"].isin({c for c, _ in theirs_rates})]
+    mine_rates = {(r.gss_code, r.recipient_group): int(r.responses) for r in council_rates.itertuples()}
+    if theirs_rates != mine_rates:
+        raise RuntimeError("DuckDB and our scoring disagree on response counts")
 
 
 def count_rates_and_levels(warehouse: Path, wave: str) -> None:
@@ -54,20 +81,19 @@ def count_rates_and_levels(warehouse: Path, wave: str) -> None:
     survey weights and comments; the baseline does none of that.
     """
     from tasks.score import (
-        ANSWER_COLUMNS,
         INVITATION_COLUMNS,
-        RESPONDENT_COLUMNS,
         compute_response_rates,
         count_level_answers,
+        count_stored_answers,
+        count_stored_respondents,
     )
     from warehouse.store import read_arrow
 
     compute_response_rates(
         read_arrow(warehouse, "invitations", wave, columns=INVITATION_COLUMNS).to_pandas(),
-        read_arrow(warehouse, "respondents", wave, columns=RESPONDENT_COLUMNS).to_pandas(),
+        count_stored_respondents(warehouse, wave),
     )
-    answers = read_arrow(warehouse, "answers", wave, columns=ANSWER_COLUMNS)
-    count_level_answers(answers, load_settings().responses["dont_know"])
+    count_level_answers(count_stored_answers(warehouse, wave), load_settings().responses["dont_know"])
 
 
 @contextmanager
@@ -119,8 +145,9 @@ def measure(scale: int) -> dict[str, Any]:
         query = DUCKDB_BASELINE.format(
             w=warehouse, wave=study.wave, l2=method.level_2_from, l3=method.level_3_from
         )
+        check_baseline_agrees(duckdb.sql(query).df(), scores)
         with stopwatch(seconds, "score baseline (DuckDB)"):
-            duckdb.sql(query).fetchall()
+            duckdb.sql(query).df()
         with stopwatch(seconds, "render reports (HTML, en + cy)"):
             render_reports(scores, study, root, pdf=False)
         with stopwatch(seconds, "publish open data"):

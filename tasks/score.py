@@ -5,12 +5,13 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from prefect import task
 from prefect.cache_policies import NONE
 
@@ -26,7 +27,7 @@ from maturity.settings import (
 from maturity.stats import intervals_separate, kish_effective_size, wilson_interval
 from maturity.weighting import WeightingError, population_margins, rake_weights, summarise_weights
 from tasks.contracts import DatasetError
-from warehouse.store import read_arrow, read_table, write_table
+from warehouse.store import partition_files, read_arrow, read_table, write_table
 
 LEVELS = (1, 2, 3)
 # The answers columns scoring reads: counting needs neither response ids nor lineage.
@@ -48,10 +49,17 @@ def whole_percent(numerator: int, denominator: int) -> int:
     return int(round_half_up(100 * numerator / denominator)) if denominator else 0
 
 
-def compute_response_rates(invitations: pd.DataFrame, respondents: pd.DataFrame) -> pd.DataFrame:
-    """Invited, responses and rate per council x recipient group, plus each council's total."""
+def count_respondents(respondents: pd.DataFrame) -> pd.Series:
+    """Responses per council x recipient group, from respondent rows."""
+    return respondents.groupby(["gss_code", "recipient_group"]).size()
+
+
+def compute_response_rates(invitations: pd.DataFrame, answered: pd.Series) -> pd.DataFrame:
+    """Invited, responses and rate per council x recipient group, plus each council's total.
+
+    answered: responses per council x recipient group (count_respondents or count_stored_respondents).
+    """
     invited = invitations.groupby(["gss_code", "recipient_group"])["invited"].sum()
-    answered = respondents.groupby(["gss_code", "recipient_group"]).size()
     rates = pd.DataFrame({"invited": invited, "responses": answered}).fillna(0).astype("int64")
     rates = rates.reset_index()
     totals = rates.groupby("gss_code", as_index=False)[["invited", "responses"]].sum()
@@ -81,31 +89,84 @@ def assign_level(mean_level: float, method: MaturityMethod) -> int | None:
     return 2 if mean_level < method.level_3_from else 3
 
 
-def count_answers(answers: pd.DataFrame | pa.Table, item_type: str) -> pd.DataFrame:
-    """Answers of one item type counted per council x item x recipient group x answer.
+# Answers counted per item type x council x item x recipient group x answer; skipped questions left out.
+# DuckDB filters and aggregates in one multi-threaded scan: about 6x faster than an Arrow group-by over
+# the same columns at demo scale 100 (2.4 million answers), and it reads the Parquet partitions itself.
+COUNT_ANSWERS_SQL = """
+SELECT gss_code, item_type, item_id, recipient_group, answer, count(*) AS n
+FROM {source}
+WHERE answer IS NOT NULL
+GROUP BY ALL
+ORDER BY ALL
+"""
+COUNTED_COLUMNS = ["gss_code", "item_type", "item_id", "recipient_group", "answer", "n"]
 
-    Counting happens in Arrow (a hash aggregation over millions of rows) before anything becomes pandas.
-    """
+
+def count_answers(answers: pd.DataFrame | pa.Table) -> pd.DataFrame:
+    """Answers in memory counted per item type x council x item x recipient group x answer."""
     table = (
-        answers
+        answers.select(ANSWER_COLUMNS)
         if isinstance(answers, pa.Table)
         else pa.Table.from_pandas(answers[ANSWER_COLUMNS], preserve_index=False)
     )
-    chosen = table.filter(pc.and_(pc.equal(table["item_type"], item_type), pc.is_valid(table["answer"])))
-    counted = chosen.group_by(["gss_code", "item_id", "recipient_group", "answer"]).aggregate(
-        [([], "count_all")]
-    )
-    return counted.to_pandas().rename(columns={"count_all": "n"})
+    with _duckdb().cursor() as database:
+        database.register("answers", table)
+        return _counted_frame(database.sql(COUNT_ANSWERS_SQL.format(source="answers")).to_arrow_table())
 
 
-def count_level_answers(answers: pd.DataFrame | pa.Table, dont_know: str) -> pd.DataFrame:
+def count_stored_answers(warehouse: Path, wave: str, councils: list[str] | None = None) -> pd.DataFrame:
+    """The warehouse's answers for a wave (all councils, or those named), counted as count_answers does."""
+    counted = query_stored(warehouse, "answers", wave, councils, COUNT_ANSWERS_SQL)
+    if counted is None:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "n" else "str") for c in COUNTED_COLUMNS})
+    return _counted_frame(counted)
+
+
+def count_stored_respondents(warehouse: Path, wave: str, councils: list[str] | None = None) -> pd.Series:
+    """Responses per council x recipient group, counted from the warehouse without reading the rows out."""
+    sql = "SELECT gss_code, recipient_group, count(*) AS n FROM {source} GROUP BY ALL ORDER BY ALL"
+    counted = query_stored(warehouse, "respondents", wave, councils, sql)
+    if counted is None:
+        return pd.Series(dtype="int64", index=pd.MultiIndex.from_arrays([[], []], names=RESPONDENT_COLUMNS))
+    return counted.to_pandas().set_index(RESPONDENT_COLUMNS)["n"].astype("int64")
+
+
+def query_stored(
+    warehouse: Path, name: str, wave: str, councils: list[str] | None, sql: str
+) -> pa.Table | None:
+    """Run sql, which reads FROM {source}, over a table's partitions with DuckDB; None if it has none."""
+    files = [str(path) for path in partition_files(warehouse, name, wave, councils)]
+    if not files:
+        return None
+    source = "read_parquet($files, hive_partitioning = true, hive_types = {'gss_code': 'VARCHAR'})"
+    with _duckdb().cursor() as database:
+        return database.sql(sql.format(source=source), params={"files": files}).to_arrow_table()
+
+
+@cache
+def _duckdb() -> Any:
+    """One in-memory DuckDB for the process; each query takes its own cursor, so threads may share it.
+
+    Opening a database costs about 15 ms, a cursor microseconds.
+    """
+    import duckdb
+
+    return duckdb.connect()
+
+
+def _counted_frame(counted: pa.Table) -> pd.DataFrame:
+    """Counted answers as pandas, with the same dtypes however they were counted."""
+    return counted.to_pandas().astype({"n": "int64"})[COUNTED_COLUMNS]
+
+
+def count_level_answers(counted: pd.DataFrame, dont_know: str) -> pd.DataFrame:
     """Counts of 1, 2, 3 and don't know per council x characteristic x recipient group."""
-    counted = count_answers(answers, "level")
-    category = counted["answer"].map({"1": 0, "2": 1, "3": 2, dont_know: 3})
-    counted = counted.assign(category=category).dropna(subset=["category"])
+    levels = counted[counted["item_type"] == "level"]
+    category = levels["answer"].map({"1": 0, "2": 1, "3": 2, dont_know: 3})
+    levels = levels.assign(category=category).dropna(subset=["category"])
     keys = ["gss_code", "item_id", "recipient_group"]
     counts = (
-        counted.astype({"category": "int64"})
+        levels.astype({"category": "int64"})
         .pivot_table(index=keys, columns="category", values="n", aggfunc="sum", fill_value=0)
         .reindex(columns=range(_CATEGORIES), fill_value=0)
         .astype("int64")
@@ -217,11 +278,14 @@ def _category_counts(row: tuple) -> np.ndarray:
     return np.array([row.n_level_1, row.n_level_2, row.n_level_3, row.n_dont_know], dtype="int64")
 
 
-def compute_maturity_levels(answers: pd.DataFrame | pa.Table, wave: str) -> pd.DataFrame:
-    """Maturity per council x characteristic for officers, elected members and all (equal weights)."""
+def compute_maturity_levels(counted: pd.DataFrame, wave: str) -> pd.DataFrame:
+    """Maturity per council x characteristic for officers, elected members and all (equal weights).
+
+    counted: answers counted by count_answers or count_stored_answers.
+    """
     settings = load_settings()
     method = settings.maturity
-    counts = count_level_answers(answers, settings.responses["dont_know"])
+    counts = count_level_answers(counted, settings.responses["dont_know"])
     groups = list(settings.recipient_groups)
     empty = np.zeros(_CATEGORIES, dtype="int64")
     by_cell = {
@@ -279,10 +343,10 @@ def compute_theme_summary(maturity: pd.DataFrame) -> pd.DataFrame:
     return summary.reset_index()
 
 
-def count_statement_answers(answers: pd.DataFrame | pa.Table) -> pd.DataFrame:
+def count_statement_answers(counted: pd.DataFrame) -> pd.DataFrame:
     """Answered, don't know, valid and agreeing counts per council x statement x recipient group."""
     settings = load_settings()
-    counted = count_answers(answers, "statement").rename(
+    counted = counted[counted["item_type"] == "statement"].rename(
         columns={"item_id": "statement_id", "n": "n_answered"}
     )
     counted["n_dont_know"] = counted["n_answered"].where(
@@ -312,7 +376,7 @@ def add_pooled_rows(counts: pd.DataFrame) -> pd.DataFrame:
 
 def compute_statement_results(answers: pd.DataFrame | pa.Table) -> pd.DataFrame:
     """% agree with a Wilson interval per council x statement x group and for Wales; flag differences."""
-    return compute_statement_results_from_counts(count_statement_answers(answers))
+    return compute_statement_results_from_counts(count_statement_answers(count_answers(answers)))
 
 
 def compute_statement_results_from_counts(counts: pd.DataFrame) -> pd.DataFrame:
@@ -432,11 +496,11 @@ def score_councils(warehouse: Path, wave: str, councils: list[str] | None = None
     """Score councils from their warehouse partitions (all, or only those named) and store the results."""
     rates = compute_response_rates(
         read_arrow(warehouse, "invitations", wave, councils, columns=INVITATION_COLUMNS).to_pandas(),
-        read_arrow(warehouse, "respondents", wave, councils, columns=RESPONDENT_COLUMNS).to_pandas(),
+        count_stored_respondents(warehouse, wave, councils),
     )
-    answers = read_arrow(warehouse, "answers", wave, councils, columns=ANSWER_COLUMNS)
-    maturity = compute_maturity_levels(answers, wave)
-    statements = compute_statement_results_from_counts(count_statement_answers(answers))
+    counted = count_stored_answers(warehouse, wave, councils)
+    maturity = compute_maturity_levels(counted, wave)
+    statements = compute_statement_results_from_counts(count_statement_answers(counted))
     council_statements = statements[statements["gss_code"] != WALES_GSS_CODE]
     write_table(warehouse, "response_rates", wave, rates, councils)
     write_table(warehouse, "maturity_levels", wave, maturity, councils)

@@ -85,6 +85,17 @@ def write_table(
         pq.write_table(part, target / PART_FILE, compression="zstd")
 
 
+def partition_files(
+    warehouse: Path, name: str, wave: str, councils: Iterable[str] | None = None
+) -> list[Path]:
+    """A table's partition files for a wave, in council order: all councils, or those named that exist."""
+    if councils is None:
+        return sorted(table_dir(warehouse, name, wave).glob(f"gss_code=*/{PART_FILE}"))
+    return [
+        p for c in sorted(councils) if (p := partition_dir(warehouse, name, wave, c) / PART_FILE).exists()
+    ]
+
+
 def read_arrow(
     warehouse: Path,
     name: str,
@@ -96,12 +107,7 @@ def read_arrow(
     spec = TABLES[name]
     folder = table_dir(warehouse, name, wave)
     schema = spec.schema.append(pa.field("gss_code", pa.string()))
-    if councils is None:
-        files = sorted(folder.glob(f"gss_code=*/{PART_FILE}"))
-    else:
-        files = [
-            p for c in sorted(councils) if (p := partition_dir(warehouse, name, wave, c) / PART_FILE).exists()
-        ]
+    files = partition_files(warehouse, name, wave, councils)
     if not files:
         empty = schema.empty_table()
         return empty.select(columns) if columns else empty

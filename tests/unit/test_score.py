@@ -18,6 +18,8 @@ from tasks.score import (
     compute_maturity_levels,
     compute_response_rates,
     compute_theme_summary,
+    count_answers,
+    count_respondents,
     national_level_distribution,
     round_half_up,
     summarise_cell,
@@ -46,7 +48,7 @@ def test_response_rates_reproduce_the_reference_table() -> None:
     respondents = pd.concat(
         [_respondents("W06000004", "officers", 67), _respondents("W06000004", "elected_members", 9)]
     )
-    council_rates = compute_response_rates(invitations, respondents)
+    council_rates = compute_response_rates(invitations, count_respondents(respondents))
     rates = pd.concat([council_rates, summarise_wales_response_rates(council_rates)])
     rates = rates.set_index(["gss_code", "recipient_group"])
     figures = {
@@ -74,7 +76,7 @@ def test_council_with_no_responses_in_a_group_has_rate_zero_not_missing() -> Non
             "invited": [10, 30],
         }
     )
-    rates = compute_response_rates(invitations, _respondents("W06000001", "officers", 4))
+    rates = compute_response_rates(invitations, count_respondents(_respondents("W06000001", "officers", 4)))
     members = rates[(rates.gss_code == "W06000001") & (rates.recipient_group == "elected_members")]
     assert members["responses"].item() == 0
     assert members["response_rate"].item() == 0
@@ -119,7 +121,7 @@ def test_groups_weigh_equally_and_dont_know_is_left_out() -> None:
             _level_answers("W06000004", "leadership", "elected_members", ["3"] * 10),
         ]
     )
-    table = compute_maturity_levels(answers, "2018").set_index("recipient_group")
+    table = compute_maturity_levels(count_answers(answers), "2018").set_index("recipient_group")
     assert table.at["officers", "mean_level"] == pytest.approx(1.5)
     assert table.at["officers", "n_dont_know"] == 5
     assert table.at["officers", "n_valid"] == 20
@@ -138,7 +140,7 @@ def test_small_groups_are_flagged_low_base() -> None:
             _level_answers("W06000004", "open_data", "elected_members", ["2"] * 9),
         ]
     )
-    table = compute_maturity_levels(answers, "2018").set_index("recipient_group")
+    table = compute_maturity_levels(count_answers(answers), "2018").set_index("recipient_group")
     assert bool(table.at["elected_members", "low_base"])
     assert not table.at["officers", "low_base"]
     assert bool(table.at["all", "low_base"])
@@ -151,7 +153,7 @@ def test_group_with_only_dont_know_does_not_count_in_the_combined_mean() -> None
             _level_answers("W06000004", "open_data", "elected_members", ["DK"] * 4),
         ]
     )
-    table = compute_maturity_levels(answers, "2018").set_index("recipient_group")
+    table = compute_maturity_levels(count_answers(answers), "2018").set_index("recipient_group")
     assert table.at["all", "mean_level"] == pytest.approx(2.0)
     assert np.isnan(table.at["elected_members", "mean_level"])
     assert pd.isna(table.at["elected_members", "level"])
@@ -195,8 +197,8 @@ def test_interval_contains_the_mean_and_narrows_with_more_answers() -> None:
             _level_answers("W06000004", "leadership", "elected_members", ["1", "2"] * 50),
         ]
     )
-    narrow = compute_maturity_levels(large, "2018").set_index("recipient_group").loc["all"]
-    wide = compute_maturity_levels(small, "2018").set_index("recipient_group").loc["all"]
+    narrow = compute_maturity_levels(count_answers(large), "2018").set_index("recipient_group").loc["all"]
+    wide = compute_maturity_levels(count_answers(small), "2018").set_index("recipient_group").loc["all"]
     for row in (narrow, wide):
         assert row["ci_lower"] <= row["mean_level"] <= row["ci_upper"]
     assert (narrow["ci_upper"] - narrow["ci_lower"]) < (wide["ci_upper"] - wide["ci_lower"]) / 2
@@ -224,13 +226,13 @@ def test_maturity_intervals_are_reproducible_for_a_seed() -> None:
             _level_answers("W06000005", "leadership", "officers", ["2", "3"] * 9),
         ]
     )
-    first = compute_maturity_levels(answers, "2018")
-    again = compute_maturity_levels(answers, "2018")
+    first = compute_maturity_levels(count_answers(answers), "2018")
+    again = compute_maturity_levels(count_answers(answers), "2018")
     pd.testing.assert_frame_equal(first, again)
     # Dropping another council changes nothing for this one: each cell has its own seed.
-    alone = compute_maturity_levels(answers[answers["gss_code"] == "W06000004"], "2018")
+    alone = compute_maturity_levels(count_answers(answers[answers["gss_code"] == "W06000004"]), "2018")
     pd.testing.assert_frame_equal(alone, first[first["gss_code"] == "W06000004"].reset_index(drop=True))
-    other_wave = compute_maturity_levels(answers, "2019")
+    other_wave = compute_maturity_levels(count_answers(answers), "2019")
     assert not np.allclose(other_wave["ci_lower"], first["ci_lower"], equal_nan=True)
 
 
