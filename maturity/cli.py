@@ -103,21 +103,25 @@ def usage_errors() -> Iterator[None]:
 
 
 class _QuietRunLog(logging.Filter):
-    """Drop per-task 'Completed' lines, and tracebacks for data problems (the message says it all)."""
+    """Drop per-task 'Completed' lines, UI links to a server without a UI, and data-problem tracebacks."""
 
     def __init__(self, verbose: bool) -> None:
         super().__init__()
         self.verbose = verbose
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Keep a record unless it is a routine 'Completed' line (kept with --verbose)."""
+        """Keep a record unless it is a routine 'Completed' line (kept with --verbose) or a dead link."""
+        from maturity.prefect_api import temporary_server_running
         from tasks.contracts import DatasetError
         from warehouse.versions import OutputLayoutError
 
         if record.exc_info and isinstance(record.exc_info[1], DatasetError | OutputLayoutError):
             record.exc_info = None
             record.exc_text = None
-        return self.verbose or not record.getMessage().startswith("Finished in state Completed")
+        message = record.getMessage()
+        if message.startswith("View at ") and temporary_server_running():
+            return False  # our temporary server has no UI, and it stops with the run
+        return self.verbose or not message.startswith("Finished in state Completed")
 
 
 class _ErrorsOnly(logging.Filter):
@@ -138,14 +142,18 @@ def _configure_run_log(verbose: bool, quiet: bool = False) -> None:
         for old in [f for f in logger.filters if isinstance(f, _QuietRunLog)]:
             logger.removeFilter(old)
         logger.addFilter(_QuietRunLog(verbose))
+    for handler in _prefect_console_handlers():
+        for old in [f for f in handler.filters if isinstance(f, _ErrorsOnly)]:
+            handler.removeFilter(old)
+        if quiet:
+            handler.addFilter(_ErrorsOnly())
+
+
+def _prefect_console_handlers() -> list[logging.Handler]:
+    """The handlers that print Prefect's run log on the terminal."""
     from prefect.logging.handlers import PrefectConsoleHandler
 
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, PrefectConsoleHandler):
-            for old in [f for f in handler.filters if isinstance(f, _ErrorsOnly)]:
-                handler.removeFilter(old)
-            if quiet:
-                handler.addFilter(_ErrorsOnly())
+    return [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
 
 
 SourceOption = Annotated[
@@ -333,7 +341,7 @@ def _run_flow(flow_path: str, parameters: dict[str, Any], verbose: bool, quiet: 
     from flows.runners import run_with_task_runner
 
     _configure_run_log(verbose, quiet)
-    with _stop_cleanly_on_user_errors(), _spinner("Running", shown=quiet):
+    with _stop_cleanly_on_user_errors(), _run_display(quiet):
         summary = run_with_task_runner(flow, **parameters)
     if not quiet:
         _print_summary(summary)
@@ -359,6 +367,19 @@ def _start_prefect_api(quiet: bool) -> None:
             soft_wrap=True,
             highlight=False,
         )
+
+
+@contextmanager
+def _run_display(quiet: bool) -> Iterator[None]:
+    """On a terminal: stage progress bars under the run log, or with --quiet a spinner; else nothing."""
+    if quiet or not console.is_terminal:
+        with _spinner("Running", shown=quiet):
+            yield
+        return
+    from maturity.progress import show_run_progress
+
+    with show_run_progress(console, _prefect_console_handlers()):
+        yield
 
 
 @contextmanager

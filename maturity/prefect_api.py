@@ -159,6 +159,11 @@ def start_prefect_api() -> TemporaryServer | None:
     return _server
 
 
+def temporary_server_running() -> bool:
+    """Whether this process started a temporary server (which serves no UI, so links to it are dead)."""
+    return _server is not None
+
+
 def point_prefect_at(api_url: str) -> None:
     """Send this process's Prefect clients, and the processes it starts, to api_url."""
     from prefect.context import refresh_global_settings_context

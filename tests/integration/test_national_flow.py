@@ -106,6 +106,48 @@ def test_cli_without_a_prefect_server_starts_one_for_the_run_and_stops_it(
     assert runs == [("national-run", "COMPLETED")], "the run was recorded by the server the CLI started"
 
 
+def run_cli_on_a_terminal(*args: str) -> tuple[int, str]:
+    """Run `maturity` with a pseudo-terminal as its screen; return its exit code and what it showed."""
+    import pty
+    import select
+
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), "COLUMNS": "120", "TERM": "xterm"}
+    env.pop("NO_COLOR", None)
+    parent, child = pty.openpty()
+    command = [str(Path(sys.executable).parent / "maturity"), *args]
+    process = subprocess.Popen(command, env=env, stdin=child, stdout=child, stderr=child, close_fds=True)
+    os.close(child)
+    shown = bytearray()
+    while True:
+        ready, _, _ = select.select([parent], [], [], 300)
+        if not ready:
+            process.kill()
+            raise AssertionError("the CLI showed nothing for 300 s")
+        try:
+            chunk = os.read(parent, 65536)
+        except OSError:  # the terminal closed: the process has exited
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(parent)
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode(errors="replace")).replace("\r", "\n")
+    return process.wait(timeout=60), screen
+
+
+def test_cli_on_a_terminal_shows_a_bar_per_stage_under_the_run_log(demo_study: Path, tmp_path: Path) -> None:
+    code, screen = run_cli_on_a_terminal("run", "--inputs", str(demo_study), "--out", str(tmp_path))
+    assert code == 0, screen
+    finished = [line.split()[1] for line in screen.splitlines() if line.startswith("✓ ")]
+    for stage in ("start", "extract", "validate", "load", "score", "reports", "publish", "run"):
+        assert stage in finished, screen
+    assert "responses/service_managers.csv: read as csv" in screen, "the run log is still shown"
+    assert "Done in" in screen
+    assert "Traceback" not in screen
+
+
 def test_cli_data_error_is_one_clear_message_without_traceback(study_copy: Path, tmp_path: Path) -> None:
     (study_copy / "invitations.csv").unlink()
     result = run_cli("run", "--inputs", str(study_copy), "--out", str(tmp_path))

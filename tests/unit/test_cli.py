@@ -238,7 +238,11 @@ def test_a_prefect_server_that_cannot_start_is_one_line_and_exit_code_2(
     monkeypatch.setattr(prefect_api, "point_prefect_at", lambda url: None)
     monkeypatch.setattr(prefect_api.TemporaryServer, "launch", classmethod(dying_server))
     out = tmp_path / "out"
-    result = runner.invoke(app, ["run", "--out", str(out), "--quiet"])
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    # No API in Prefect's settings either (the integration tests' server may be up in this session).
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        result = runner.invoke(app, ["run", "--out", str(out), "--quiet"])
     assert result.exit_code == EXIT_USAGE_ERROR, result.output
     assert lines(result.stderr) == lines(result.output)
     assert len(lines(result.stderr)) == 1, result.output
