@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -288,3 +289,28 @@ def test_status_lists_runs_with_their_accounting(first_run: Path) -> None:
     assert "national-run" in shown
     assert "completed" in shown
     assert f"{int(run['rows_read'])}" in shown
+
+
+def test_the_readme_shows_how_to_read_the_warehouse_and_it_works(
+    first_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's 'Reading the warehouse' snippets, run as written against a national run's output."""
+    from maturity.settings import PROJECT_ROOT, load_settings
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    section = readme.split("## Reading the warehouse", 1)[1].split("\n## ", 1)[0]
+    snippets = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert len(snippets) == 2
+    (tmp_path / "analyst").mkdir()
+    (tmp_path / "analyst" / "output").symlink_to(first_run)
+    monkeypatch.chdir(tmp_path / "analyst")
+    found: dict[str, object] = {}
+    for snippet in snippets:
+        exec(snippet, found)  # the README's own code, unchanged
+    councils = {c.gss_code for c in load_settings().councils}
+    levels = found["levels"]
+    assert set(levels["gss_code"]) == councils
+    spread = found["spread"]
+    assert int(spread["councils"].sum()) == len(councils) * len(load_settings().characteristics)
+    all_levels = levels[levels["recipient_group"] == "all"].dropna(subset=["level"])
+    assert int(spread["councils"].sum()) == len(all_levels)
