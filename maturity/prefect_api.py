@@ -10,7 +10,9 @@ environment are the ones Prefect's own temporary server uses (`SubprocessASGISer
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +33,7 @@ SERVER_ENVIRONMENT = {
     "PREFECT__SERVER_FINAL": "1",
 }
 POLL_SECONDS = 0.05
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): a signal for the child when its parent dies
 STOP_SECONDS = 10
 
 
@@ -64,6 +67,29 @@ def server_command(port: int) -> list[str]:
     ]
 
 
+def _start_server_process(port: int) -> subprocess.Popen[bytes]:
+    """The server's process; on Linux it is stopped even if this process is killed outright."""
+    return subprocess.Popen(
+        server_command(port),
+        env={**os.environ, **SERVER_ENVIRONMENT},
+        preexec_fn=_stop_when_parent_dies if _LIBC is not None else None,
+    )
+
+
+# Loaded here, not in the child: between fork and exec the child should only make the one system call.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+def _stop_when_parent_dies() -> None:
+    """Run in the server's process before it starts: ask Linux to send it SIGTERM when we die.
+
+    Exit handlers do not run after a SIGKILL or a crash, and a server left behind would hold its port
+    and its database open.
+    """
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 @dataclass
 class TemporaryServer:
     """A Prefect API server in a child process, stopped when this process exits."""
@@ -80,8 +106,7 @@ class TemporaryServer:
     def launch(cls) -> TemporaryServer:
         """Start the server's process and return at once; wait_until_ready() waits for it."""
         port = free_port()
-        process = subprocess.Popen(server_command(port), env={**os.environ, **SERVER_ENVIRONMENT})
-        return cls(port, process)
+        return cls(port, _start_server_process(port))
 
     def wait_until_ready(self, timeout_seconds: float) -> None:
         """Block until the API answers its health check; a server that dies or never answers is an error."""
@@ -90,9 +115,7 @@ class TemporaryServer:
             code = self.process.poll()
             if code == PORT_TAKEN_EXIT_CODE:
                 self.port = free_port()
-                self.process = subprocess.Popen(
-                    server_command(self.port), env={**os.environ, **SERVER_ENVIRONMENT}
-                )
+                self.process = _start_server_process(self.port)
                 point_prefect_at(self.api_url)
                 continue
             if code is not None:

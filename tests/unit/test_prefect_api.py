@@ -115,3 +115,40 @@ def test_a_server_named_in_prefect_settings_stops_the_speculative_one(
         assert prefect_api.start_prefect_api() is None
     assert stopped == [True]
     assert prefect_api._server is None
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is a Linux feature")
+def test_the_server_stops_even_when_the_cli_is_killed_outright(tmp_path) -> None:
+    """SIGKILL runs no exit handler: Linux's parent-death signal still stops the server."""
+    import os
+    import signal
+
+    launcher = textwrap.dedent(
+        f"""
+        import sys
+        from maturity import prefect_api
+        prefect_api.server_command = lambda port: [sys.executable, "-c", {FAKE_SERVER!r}, str(port)]
+        server = prefect_api.TemporaryServer.launch()
+        server.wait_until_ready(20)
+        print(server.process.pid, flush=True)
+        import time
+        time.sleep(60)
+        """
+    )
+    cli = subprocess.Popen([sys.executable, "-c", launcher], stdout=subprocess.PIPE, text=True)
+    assert cli.stdout is not None
+    server_pid = int(cli.stdout.readline())
+    os.kill(cli.pid, signal.SIGKILL)
+    cli.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(server_pid, 0)
+        except ProcessLookupError:
+            return
+        with open(f"/proc/{server_pid}/stat") as stat:
+            if stat.read().split()[2] == "Z":  # exited, waiting for init to reap it
+                return
+        time.sleep(0.05)
+    os.kill(server_pid, signal.SIGKILL)
+    raise AssertionError("the server outlived the CLI that started it")
