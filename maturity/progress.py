@@ -174,7 +174,11 @@ class RunProgress:
 
     def _refresh(self) -> None:
         for row, stage in zip(self.rows, self.tracker.stages, strict=True):
-            count = f"{stage.finished_tasks} task{'s' if stage.finished_tasks != 1 else ''}"
+            count = (
+                f"{stage.finished_tasks} task{'s' if stage.finished_tasks != 1 else ''}"
+                if stage.tasks
+                else ""
+            )
             if stage.failed_tasks:
                 count += f", [red]{stage.failed_tasks} failed[/red]"
             if stage.started_at is not None and not self.progress.tasks[row].started:
