@@ -216,12 +216,24 @@ def _defer_unused_gx_imports() -> None:
             setattr(package, child, module)
 
 
+_GX_IMPORT_LOCK = threading.Lock()
+
+
+@cache
+def import_gx() -> Any:
+    """Great Expectations, imported on first use (it costs seconds), offline and without what we never use."""
+    with _GX_IMPORT_LOCK:  # the warm-up thread and a validation may get here at once
+        configure_offline_environment()
+        _defer_unused_gx_imports()
+        import great_expectations
+
+    return great_expectations
+
+
 @cache
 def _gx_datasource() -> Any:
     """An ephemeral GX context with one pandas data source, created on first use."""
-    configure_offline_environment()
-    _defer_unused_gx_imports()
-    import great_expectations as gx  # deferred: importing GX costs several seconds
+    gx = import_gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     # GX pins one of its own loggers to INFO; its notes about temporary folders are not ours to show.
@@ -259,7 +271,7 @@ def run_suite(
 
     label names the suite in Data Docs (one per dataset, as each data tool asks its own statements).
     """
-    import great_expectations as gx
+    gx = import_gx()
 
     # GX does not report results in suite order, so each expectation carries its position in meta.
     tagged = [
@@ -568,7 +580,7 @@ def build_data_docs(tables: list[ValidatedTable], folder: Path) -> Path | None:
     results = [result for table in tables for result in table.gx_results]
     if not results:
         return None
-    import great_expectations as gx
+    gx = import_gx()
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
