@@ -103,25 +103,21 @@ def usage_errors() -> Iterator[None]:
 
 
 class _QuietRunLog(logging.Filter):
-    """Drop per-task 'Completed' lines, UI links to a server without a UI, and data-problem tracebacks."""
+    """Drop per-task 'Completed' lines, and tracebacks for data problems (the message says it all)."""
 
     def __init__(self, verbose: bool) -> None:
         super().__init__()
         self.verbose = verbose
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Keep a record unless it is a routine 'Completed' line (kept with --verbose) or a dead link."""
-        from maturity.prefect_api import temporary_server_running
+        """Keep a record unless it is a routine 'Completed' line (kept with --verbose)."""
         from tasks.contracts import DatasetError
         from warehouse.versions import OutputLayoutError
 
         if record.exc_info and isinstance(record.exc_info[1], DatasetError | OutputLayoutError):
             record.exc_info = None
             record.exc_text = None
-        message = record.getMessage()
-        if message.startswith("View at ") and temporary_server_running():
-            return False  # our temporary server has no UI, and it stops with the run
-        return self.verbose or not message.startswith("Finished in state Completed")
+        return self.verbose or not record.getMessage().startswith("Finished in state Completed")
 
 
 class _ErrorsOnly(logging.Filter):
@@ -332,7 +328,7 @@ def _run_flow(flow_path: str, parameters: dict[str, Any], verbose: bool, quiet: 
 
     Prefect's server and GX's import start first, so both overlap the seconds of importing the flow.
     """
-    _start_prefect_api(quiet)
+    _announce_prefect_api(_launch_prefect_api(), quiet)
     from tasks.validate import start_warm_up
 
     start_warm_up()
@@ -349,12 +345,16 @@ def _run_flow(flow_path: str, parameters: dict[str, Any], verbose: bool, quiet: 
     _exit_if_too_much_quarantined(summary.accounting)
 
 
-def _start_prefect_api(quiet: bool) -> None:
-    """Launch a temporary Prefect server unless PREFECT_API_URL names one; say which is used."""
+def _launch_prefect_api() -> Any:
+    """Launch a temporary Prefect server unless PREFECT_API_URL names one (returned, or None)."""
     configure_offline_environment()
     from maturity.prefect_api import start_prefect_api
 
-    server = start_prefect_api()
+    return start_prefect_api()
+
+
+def _announce_prefect_api(server: Any, quiet: bool) -> None:
+    """Say which Prefect server the run reports to."""
     if quiet:
         return
     if server is None:
@@ -459,7 +459,7 @@ def publish(
         check_release_date(release_date)
         check_target_url(to)
     started = time.perf_counter()
-    configure_offline_environment()
+    server = _launch_prefect_api()  # first, so its start overlaps the imports; said after the checks
     from flows.publish import publish_release, resolve_publish_wave
     from maturity.prefect_api import ensure_prefect_api
     from tasks.contracts import DatasetError
@@ -469,7 +469,7 @@ def publish(
             resolve_publish_wave(out, wave)
         except DatasetError as error:
             raise UsageError(str(error)) from None
-    _start_prefect_api(quiet)
+    _announce_prefect_api(server, quiet)
     _configure_run_log(verbose, quiet)
     with _stop_cleanly_on_user_errors(), _spinner("Publishing", shown=quiet):
         ensure_prefect_api()

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from maturity.settings import load_orchestration_config
 
 API_URL_VARIABLE = "PREFECT_API_URL"
+UI_URL_VARIABLE = "PREFECT_UI_URL"
 # uvicorn exits with 3 when it cannot bind the port (taken between our check and its start): try another.
 PORT_TAKEN_EXIT_CODE = 3
 # What Prefect sets for its temporary server: no UI, ephemeral mode.
@@ -67,6 +68,10 @@ def server_command(port: int) -> list[str]:
     ]
 
 
+# Loaded here, not in the child: between fork and exec the child should only make the one system call.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
 def _start_server_process(port: int) -> subprocess.Popen[bytes]:
     """The server's process; on Linux it is stopped even if this process is killed outright."""
     return subprocess.Popen(
@@ -74,10 +79,6 @@ def _start_server_process(port: int) -> subprocess.Popen[bytes]:
         env={**os.environ, **SERVER_ENVIRONMENT},
         preexec_fn=_stop_when_parent_dies if _LIBC is not None else None,
     )
-
-
-# Loaded here, not in the child: between fork and exec the child should only make the one system call.
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 
 
 def _stop_when_parent_dies() -> None:
@@ -182,16 +183,16 @@ def start_prefect_api() -> TemporaryServer | None:
     return _server
 
 
-def temporary_server_running() -> bool:
-    """Whether this process started a temporary server (which serves no UI, so links to it are dead)."""
-    return _server is not None
-
-
 def point_prefect_at(api_url: str) -> None:
-    """Send this process's Prefect clients, and the processes it starts, to api_url."""
+    """Send this process's Prefect clients, and the processes it starts, to our temporary server at api_url.
+
+    It serves no UI, so Prefect's UI address is set empty (unless the user set one): Prefect then prints
+    no "View at" links, which would be dead.
+    """
     from prefect.context import refresh_global_settings_context
 
     os.environ[API_URL_VARIABLE] = api_url
+    os.environ.setdefault(UI_URL_VARIABLE, "")
     refresh_global_settings_context()  # Prefect read its settings from the environment when imported
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -44,11 +44,11 @@ class StageTracker:
     """Which stage a run is in, from the task runs that finished (no rich, no Prefect: easy to test)."""
 
     stages: list[Stage]
-    clock: object = field(default=time.monotonic, repr=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     current: int = 0
 
     @classmethod
-    def from_config(cls, clock: object = time.monotonic) -> StageTracker:
+    def from_config(cls, clock: Callable[[], float] = time.monotonic) -> StageTracker:
         """Stages and their tasks as config/orchestration.yaml lists them."""
         configured = load_orchestration_config()["progress"]["stages"]
         stages = [Stage(entry["name"], frozenset(entry["tasks"])) for entry in configured]
@@ -57,7 +57,7 @@ class StageTracker:
         return tracker
 
     def now(self) -> float:
-        return float(self.clock())  # type: ignore[operator]
+        return self.clock()
 
     def stage_of(self, task_name: str) -> int | None:
         """The index of the stage a task belongs to, or None for a task no stage lists."""

@@ -92,6 +92,7 @@ def test_cli_without_a_prefect_server_starts_one_for_the_run_and_stops_it(
     started = re.search(r"temporary server for this run on http://127\.0\.0\.1:(\d+)/api", result.stdout)
     assert started, output
     assert "Starting temporary server" not in output, "Prefect started a second server (here or in a worker)"
+    assert "View at" not in output, "a link to the UI of a server that serves none"
     assert (tmp_path / "out" / "reports" / "2018" / "national.en.html").is_file()
 
     import socket

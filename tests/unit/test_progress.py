@@ -12,7 +12,7 @@ from rich.console import Console
 
 import flows
 import tasks
-from maturity.progress import StageTracker, show_run_progress
+from maturity.progress import Stage, StageTracker, show_run_progress
 from maturity.settings import load_orchestration_config
 
 
@@ -27,11 +27,16 @@ class Clock:
 
 
 @pytest.fixture
-def tracker() -> StageTracker:
-    return StageTracker.from_config(clock=Clock())
+def clock() -> Clock:
+    return Clock()
 
 
-def stage(tracker: StageTracker, name: str):
+@pytest.fixture
+def tracker(clock: Clock) -> StageTracker:
+    return StageTracker.from_config(clock=clock)
+
+
+def stage(tracker: StageTracker, name: str) -> Stage:
     return next(s for s in tracker.stages if s.name == name)
 
 
@@ -42,12 +47,14 @@ def test_stages_come_from_config_in_order(tracker: StageTracker) -> None:
     assert tracker.stages_done == 0
 
 
-def test_a_later_stage_finishing_work_completes_every_earlier_stage(tracker: StageTracker) -> None:
-    tracker.clock.now = 7.0  # type: ignore[attr-defined]
+def test_a_later_stage_finishing_work_completes_every_earlier_stage(
+    tracker: StageTracker, clock: Clock
+) -> None:
+    clock.now = 7.0
     assert tracker.task_finished("open-run", completed=True) == 1
     assert stage(tracker, "start").done_at == 7.0, "the start ends when the first task finishes"
     assert stage(tracker, "extract").started_at == 7.0
-    tracker.clock.now = 8.0  # type: ignore[attr-defined]
+    clock.now = 8.0
     for _ in range(9):
         tracker.task_finished("extract", completed=True)
     tracker.task_finished("validate", completed=True)
@@ -118,5 +125,5 @@ def test_bars_follow_the_run_log_and_log_lines_print_above_them() -> None:
     assert "INFO | invitations.csv: 132 rows read" in output
     assert "✓ validate" in output
     assert "✓ publish" in output, "a completed run completes every stage"
-    assert task_log.filters == [] or all(type(f).__name__ != "_StageProgress" for f in task_log.filters)
+    assert not [f for f in task_log.filters if type(f).__name__ == "_StageProgress"], "the watcher is removed"
     assert handler.filters == [], "the display leaves the handlers as it found them"
