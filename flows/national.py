@@ -16,7 +16,7 @@ from tasks.artifacts import create_artifacts_task
 from tasks.contracts import Study, read_study
 from tasks.extract import extract_dataset_task, study_datasets
 from tasks.load import load_warehouse_task
-from tasks.publish import publish_open_data_task
+from tasks.publish import open_answer_tables_task, publish_open_data_task
 from tasks.report import finish_reports_task, plan_reports_task, render_report_task
 from tasks.runs import DEFAULT_OUT, close_run_task, mark_flow_run_failed, open_run_task, record_inputs_task
 from tasks.score import score_councils_task, score_national_task
@@ -63,12 +63,13 @@ def national_run(
     load_warehouse_task(validated, run.warehouse, study.wave)
     score_councils_task(run.warehouse, study.wave)
     scores = score_national_task(run.warehouse, study.wave)
+    answers = open_answer_tables_task(scores, run.version)
     report_inputs, to_render = plan_reports_task(
-        scores, study, run.version, None, report_status, parallel_workers()
+        scores, study, run.version, None, report_status, parallel_workers(), answers
     )
     rendered = render_report_task.map(to_render, unmapped(report_inputs)).result()
     reports = finish_reports_task(rendered, report_pdf)
-    open_data = publish_open_data_task(scores, run.version)
+    open_data = publish_open_data_task(scores, run.version, answers)
     summary = summarise_run(run, study.wave, accounting, reports, open_data)
     create_artifacts_task(run_artifacts("national-run", summary, scores.maturity_levels))
     close_run_task(run)

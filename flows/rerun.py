@@ -19,7 +19,7 @@ from tasks.changes import plan_council_rerun_task
 from tasks.contracts import DatasetError, Study, read_study
 from tasks.extract import extract_dataset_task, restrict_to_council_task
 from tasks.load import load_warehouse_task
-from tasks.publish import publish_open_data_task
+from tasks.publish import open_answer_tables_task, publish_open_data_task
 from tasks.report import finish_reports_task, plan_reports_task, render_report_task
 from tasks.runs import DEFAULT_OUT, close_run_task, mark_flow_run_failed, open_run_task, record_inputs_task
 from tasks.score import score_councils_task, score_national_task
@@ -98,12 +98,15 @@ def council_rerun(
     load_warehouse_task(validated, run.warehouse, study.wave, [gss_code], plan.keep)
     score_councils_task(run.warehouse, study.wave, [gss_code])
     scores = score_national_task(run.warehouse, study.wave)
+    answers = open_answer_tables_task(scores, run.version)
+    # Every report is rendered again, not only this council's: the Wales figures and the disclosure
+    # audit can change what other councils' reports show (46 reports take about 1.5 s).
     report_inputs, to_render = plan_reports_task(
-        scores, study, run.version, [gss_code], report_status, parallel_workers()
+        scores, study, run.version, None, report_status, parallel_workers(), answers
     )
     rendered = render_report_task.map(to_render, unmapped(report_inputs)).result()
     reports = finish_reports_task(rendered, report_pdf)
-    open_data = publish_open_data_task(scores, run.version)
+    open_data = publish_open_data_task(scores, run.version, answers)
     summary = summarise_run(run, study.wave, accounting, reports, open_data)
     create_artifacts_task(run_artifacts("council-rerun", summary, scores.maturity_levels))
     close_run_task(run)

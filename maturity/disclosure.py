@@ -1,42 +1,106 @@
-"""Disclosure control for published answer statistics: primary and secondary suppression.
+"""Disclosure control for published answer statistics, proven against an integer attacker.
 
-Primary: a statistic resting on fewer than `min_valid_answers` valid answers is withheld.
-Secondary: published figures are tied by relations (a council's `all` figure is computed from its two
-groups; a national figure from the councils). Where a withheld figure could be worked out exactly from
-the published figures in its relations, further figures are withheld until none can. Derivability is
-checked by linear algebra over every relation at once, not one relation at a time.
+The rule (docs/disclosure.md gives the threat model and the proof):
+
+1. Primary: a group's figures resting on fewer than `min_valid_answers` valid answers are withheld,
+   its base (`n_valid`) included, so its don't-know count cannot be worked out from the responses.
+2. Complete groups: a council's all-respondents figure is published only when every group it is made
+   of is published (a group with no answers at all does not count). So no published figure is a function
+   of a withheld group: no all-respondents interval, share or mean can be inverted.
+3. Once withheld, always withheld within a wave: a cell withheld in any earlier release of the wave stays
+   withheld, so a later release cannot be differenced against an earlier one to recover it.
+4. The integer audit: every release is checked together with every earlier release of its wave. The
+   attacker is assumed to know every published cell's counts exactly, which cells are withheld for too few
+   answers, every response count, and which cells changed between releases. For every withheld count (each
+   answer category and the base) the audit finds, with an integer program (HiGHS through scipy), the
+   smallest and largest value consistent with all of that; a small cell must keep every value within
+   `protection` of the truth feasible, a larger withheld cell must not be pinned, a small group's unanimity
+   must stay uncertain, and a change between releases in a withheld cell must be protected the same way.
+   Where a check fails, a further published cell is withheld and the audit runs again, until none fails.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 import numpy as np
 import pandas as pd
-
-# Singular values below this count as zero when finding what published figures pin down.
-_RANK_TOLERANCE = 1e-9
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 
 @dataclass(frozen=True)
 class Relation:
-    """A total and the parts it is computed from (row positions): any one follows from the rest."""
+    """A total and the parts it is the sum of (row positions), in answer counts."""
 
     total: int
     parts: tuple[int, ...]
+    kind: str = "group"  # "group": a council's groups make its all row; "area": councils make Wales
 
     @property
     def cells(self) -> tuple[int, ...]:
         return (self.total, *self.parts)
 
 
-def relations_within(table: pd.DataFrame, by: list[str], column: str, total: str) -> list[Relation]:
+@dataclass(frozen=True)
+class DisclosureRules:
+    """The published rule: threshold, protection interval and the status printed for a withheld figure."""
+
+    min_valid_answers: int
+    protection: int
+    withheld_status: str
+
+
+@dataclass
+class AuditTable:
+    """One table's cells in the form the audit reasons over (the truth: restricted, never published).
+
+    counts: valid answers per category (levels 1-3, or agree / not agree), one row per published row.
+    answered: answers including don't know (a group with none has nothing to protect).
+    bound: what a reader knows bounds the base, from published response counts.
+    """
+
+    cells: list[str]
+    counts: np.ndarray
+    answered: np.ndarray
+    bound: np.ndarray
+    relations: list[Relation]
+
+    @property
+    def n_valid(self) -> np.ndarray:
+        return self.counts.sum(axis=1)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A release's cells as the ledger keeps them: truth, and which were published."""
+
+    cells: list[str]
+    counts: np.ndarray
+    bound: np.ndarray
+    withheld: np.ndarray
+    primary: np.ndarray
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """A withheld quantity an attacker can narrow more than the rule allows."""
+
+    cell: str
+    quantity: str
+    truth: int
+    feasible: tuple[int, int]
+    component: int = field(compare=False, default=-1)
+
+
+def relations_within(
+    table: pd.DataFrame, by: list[str], column: str, total: str, kind: str = "group"
+) -> list[Relation]:
     """For each set of rows sharing `by`, the row whose `column` equals `total` and the other rows."""
     group = table.groupby(by, sort=True).ngroup().to_numpy()
     is_total = (table[column] == total).to_numpy()
-    order = np.argsort(group, kind="stable")  # rows by group (in key order), then by position
+    order = np.argsort(group, kind="stable")
     ordered = group[order]
     bounds = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1], True])
     relations = []
@@ -45,7 +109,7 @@ def relations_within(table: pd.DataFrame, by: list[str], column: str, total: str
         totals = rows[is_total[rows]]
         if len(totals) != 1 or len(rows) < 2 or group[rows[0]] < 0:
             continue
-        relations.append(Relation(int(totals[0]), tuple(int(p) for p in rows[~is_total[rows]])))
+        relations.append(Relation(int(totals[0]), tuple(int(p) for p in rows[~is_total[rows]]), kind))
     return relations
 
 
@@ -54,33 +118,19 @@ def primary_withheld(n_valid: np.ndarray, min_valid_answers: int) -> np.ndarray:
     return np.asarray(n_valid) < min_valid_answers
 
 
-def derivable_cells(relations: Sequence[Relation], unknown: np.ndarray) -> set[int]:
-    """Unknown cells whose value follows exactly from the known cells through the relations.
-
-    Each relation is a linear equation total - sum(parts) = 0 (an equal-weight mean is the same up to
-    coefficients, which do not change what is determined). An unknown cell is determined exactly when
-    every solution of the homogeneous system restricted to the unknowns leaves it at zero, that is when
-    its coordinate vanishes on the null space.
-    """
-    columns = sorted({c for r in relations for c in r.cells if unknown[c]})
-    if not columns:
-        return set()
-    index = {cell: i for i, cell in enumerate(columns)}
-    rows = [r for r in relations if any(unknown[c] for c in r.cells)]
-    system = np.zeros((len(rows), len(columns)))
-    for i, relation in enumerate(rows):
-        for cell in relation.cells:
-            if unknown[cell]:
-                system[i, index[cell]] = 1.0 if cell == relation.total else -1.0
-    _, singular, vt = np.linalg.svd(system)
-    rank = int((singular > _RANK_TOLERANCE * max(1.0, singular.max(initial=0.0))).sum())
-    null_space = vt[rank:]
-    pinned = np.all(np.abs(null_space) < _RANK_TOLERANCE, axis=0)
-    return {columns[i] for i in np.flatnonzero(pinned)}
+def withhold_incomplete_groups(
+    relations: Sequence[Relation], withheld: np.ndarray, answered: np.ndarray
+) -> np.ndarray:
+    """Withhold every all-respondents row one of whose groups (with any answers) is withheld."""
+    withheld = withheld.copy()
+    for relation in relations:
+        if relation.kind == "group" and any(withheld[p] and answered[p] > 0 for p in relation.parts):
+            withheld[relation.total] = True
+    return withheld
 
 
-def _components(relations: Sequence[Relation], size: int) -> list[list[Relation]]:
-    """Relations grouped into independent sets (no cell shared between sets), so each is solved alone."""
+def _components(relations: Sequence[Relation], size: int) -> list[tuple[list[int], list[Relation]]]:
+    """Cells and relations grouped into independent sets (no cell shared), each audited alone."""
     parent = list(range(size))
 
     def root(cell: int) -> int:
@@ -92,75 +142,380 @@ def _components(relations: Sequence[Relation], size: int) -> list[list[Relation]
     for relation in relations:
         for cell in relation.parts:
             parent[root(cell)] = root(relation.total)
-    groups: dict[int, list[Relation]] = {}
+    cells: dict[int, list[int]] = {}
+    for cell in range(size):
+        cells.setdefault(root(cell), []).append(cell)
+    rels: dict[int, list[Relation]] = {}
     for relation in relations:
-        groups.setdefault(root(relation.total), []).append(relation)
-    return list(groups.values())
+        rels.setdefault(root(relation.total), []).append(relation)
+    return [(members, rels.get(key, [])) for key, members in sorted(cells.items())]
 
 
-def _next_to_withhold(
-    exposed: int,
+class _Program:
+    """The attacker's integer program for one component over every release of the wave."""
+
+    def __init__(
+        self,
+        snapshots: Sequence[Snapshot],
+        cells: list[int],
+        relations: list[Relation],
+        min_valid_answers: int,
+    ) -> None:
+        self.categories = snapshots[-1].counts.shape[1]
+        self.snapshots = snapshots
+        # A cell whose truth is the same in two releases is one unknown (the attacker may know it is
+        # unchanged); a cell known (published) in any release with that truth is known everywhere.
+        self.variable: dict[tuple[int, int], int | None] = {}
+        self.known: dict[tuple[int, int], np.ndarray] = {}
+        keys: dict[tuple[int, tuple[int, ...]], int] = {}
+        uppers: list[int] = []
+        self.truth: list[np.ndarray] = []
+        self.primary: list[bool] = []
+        published_truths = {
+            (cell, tuple(s.counts[cell])) for s in snapshots for cell in cells if not s.withheld[cell]
+        }
+        for release, snapshot in enumerate(snapshots):
+            for cell in cells:
+                truth = tuple(int(v) for v in snapshot.counts[cell])
+                if (cell, truth) in published_truths:
+                    self.variable[(release, cell)] = None
+                    self.known[(release, cell)] = np.array(truth)
+                    continue
+                upper = int(snapshot.bound[cell])
+                if snapshot.primary[cell]:
+                    upper = min(upper, min_valid_answers - 1)
+                if (cell, truth) not in keys:
+                    keys[(cell, truth)] = len(uppers)
+                    uppers.append(upper)
+                    self.truth.append(np.array(truth))
+                    self.primary.append(bool(snapshot.primary[cell]))
+                index = keys[(cell, truth)]
+                uppers[index] = min(uppers[index], upper)
+                self.primary[index] = self.primary[index] or bool(snapshot.primary[cell])
+                self.variable[(release, cell)] = index
+        self.uppers = np.array(uppers, dtype=float)
+        self.size = len(uppers) * self.categories
+        self._constraints = self._build_constraints(cells, relations)
+        self.witnesses: list[np.ndarray] = []
+
+    def columns(self, variable: int) -> slice:
+        return slice(variable * self.categories, (variable + 1) * self.categories)
+
+    def _build_constraints(self, cells: list[int], relations: list[Relation]) -> list[LinearConstraint]:
+        rows, lower, upper = [], [], []
+        for variable, bound in enumerate(self.uppers):  # the base is at most what a reader knows bounds it
+            row = np.zeros(self.size)
+            row[self.columns(variable)] = 1.0
+            rows.append(row)
+            lower.append(0.0)
+            upper.append(bound)
+        for release in range(len(self.snapshots)):
+            for relation in relations:
+                for category in range(self.categories):
+                    row = np.zeros(self.size)
+                    constant = 0.0
+                    for cell, sign in ((relation.total, 1.0), *((p, -1.0) for p in relation.parts)):
+                        variable = self.variable[(release, cell)]
+                        if variable is None:
+                            constant += sign * self.known[(release, cell)][category]
+                        else:
+                            row[variable * self.categories + category] += sign
+                    if row.any():
+                        rows.append(row)
+                        lower.append(-constant)
+                        upper.append(-constant)
+        if not rows:
+            return []
+        return [LinearConstraint(np.vstack(rows), np.array(lower), np.array(upper))]
+
+    def extreme(
+        self, objective: np.ndarray, maximise: bool, extra: Iterable[LinearConstraint] = ()
+    ) -> float | None:
+        """The smallest (or largest) value of a linear expression over the integer solutions."""
+        if self.size == 0:
+            return 0.0
+        sign = -1.0 if maximise else 1.0
+        result = milp(
+            sign * objective,
+            integrality=np.ones(self.size),
+            bounds=Bounds(0, np.inf),
+            constraints=[*self._constraints, *extra],
+        )
+        if result.status != 0 or result.x is None:
+            return None
+        solution = np.round(result.x)
+        if not extra:
+            self.witnesses.append(solution)
+        return float(objective @ solution)
+
+    @property
+    def truth_vector(self) -> np.ndarray:
+        return np.concatenate(self.truth).astype(float) if self.truth else np.zeros(0)
+
+    def seed_witnesses(self) -> None:
+        """Solutions at the extremes of each category's total: most cells are settled by these alone."""
+        self.witnesses = [self.truth_vector]
+        for category in range(self.categories):
+            objective = np.zeros(self.size)
+            objective[category :: self.categories] = 1.0
+            self.extreme(objective, False)
+            self.extreme(objective, True)
+
+    def reaches(self, objective: np.ndarray, low: int, high: int, either: bool = False) -> tuple[int, int]:
+        """The range of a quantity as far as the check needs: solve only for an end no known solution reaches.
+
+        either: one end reached is enough (a check that the quantity is not pinned).
+        """
+        values = np.array(self.witnesses) @ objective
+        found_low, found_high = float(values.min()), float(values.max())
+        if either and (found_low <= low or found_high >= high):
+            return round(found_low), round(found_high)
+        if found_low > low:
+            solved = self.extreme(objective, False)
+            if solved is None:
+                raise AssertionError("the audit's program has no solution: its model of the release is wrong")
+            found_low = solved
+        if found_high < high and not (either and found_low <= low):
+            solved = self.extreme(objective, True)
+            if solved is None:
+                raise AssertionError("the audit's program has no solution: its model of the release is wrong")
+            found_high = solved
+        return round(found_low), round(found_high)
+
+    def is_free(self, relations: list[Relation]) -> bool:
+        """True when no relation constrains an unknown: every total is unknown and nothing builds on it."""
+        parts = {p for r in relations for p in r.parts}
+        for release in range(len(self.snapshots)):
+            for relation in relations:
+                if self.variable[(release, relation.total)] is None or relation.total in parts:
+                    return False
+        return True
+
+
+def _protected(truth: int, feasible: tuple[int, int], a_priori: tuple[int, int], width: int) -> bool:
+    """A quantity keeps every value within `width` of its truth feasible (within what is possible at all)."""
+    return feasible[0] <= max(a_priori[0], truth - width) and feasible[1] >= min(a_priori[1], truth + width)
+
+
+def _quantities(program: _Program, variable: int) -> list[tuple[str, np.ndarray, int]]:
+    """The counts of one unknown cell to protect: each answer category, and the base."""
+    found = []
+    for category in range(program.categories):
+        objective = np.zeros(program.size)
+        objective[variable * program.categories + category] = 1.0
+        found.append((f"count_{category + 1}", objective, int(program.truth[variable][category])))
+    objective = np.zeros(program.size)
+    objective[program.columns(variable)] = 1.0
+    found.append(("n_valid", objective, int(program.truth[variable].sum())))
+    return found
+
+
+def _cell_exposures(program: _Program, variable: int, name: str, width: int) -> list[Exposure]:
+    upper = int(program.uppers[variable])
+    exposures = []
+    for quantity, objective, truth in _quantities(program, variable):
+        if program.primary[variable]:
+            feasible = program.reaches(objective, max(0, truth - width), min(upper, truth + width))
+            safe = _protected(truth, feasible, (0, upper), width)
+        else:
+            feasible = program.reaches(objective, truth - 1, truth + 1, either=True)
+            safe = feasible[0] < feasible[1] or upper == 0
+        if not safe:
+            exposures.append(Exposure(name, quantity, truth, feasible))
+    if program.primary[variable] and not exposures:
+        exposures += _unanimity_exposures(program, variable, name)
+    return exposures
+
+
+def _unanimity_exposures(program: _Program, variable: int, name: str) -> list[Exposure]:
+    """A small group that answered as one must have a feasible solution where it did not."""
+    truth = program.truth[variable]
+    total = int(truth.sum())
+    if total < 2 or int(truth.max()) != total:
+        return []
+    columns = program.columns(variable)
+    for first in range(program.categories):
+        for second in range(first + 1, program.categories):
+            constraint = np.zeros((2, program.size))
+            constraint[0, columns.start + first] = 1.0
+            constraint[1, columns.start + second] = 1.0
+            split = LinearConstraint(constraint, 1.0, np.inf)
+            if program.extreme(np.zeros(program.size), False, [split]) is not None:
+                return []
+    return [Exposure(name, "unanimity", total, (total, total))]
+
+
+def _change_exposures(program: _Program, cells: list[int], names: list[str], width: int) -> list[Exposure]:
+    """A withheld cell's change between consecutive releases must be as uncertain as the cell itself."""
+    exposures = []
+    for earlier, later in pairwise(range(len(program.snapshots))):
+        for cell in cells:
+            before, after = program.variable[(earlier, cell)], program.variable[(later, cell)]
+            if before is None or after is None or before == after:
+                continue
+            primary = program.primary[before] or program.primary[after]
+            upper = int(max(program.uppers[before], program.uppers[after]))
+            for (quantity, first, old), (_, second, new) in zip(
+                _quantities(program, before), _quantities(program, after), strict=True
+            ):
+                change = new - old
+                if primary:
+                    low, high = max(-upper, change - width), min(upper, change + width)
+                    feasible = program.reaches(second - first, low, high)
+                    safe = _protected(change, feasible, (-upper, upper), width)
+                else:
+                    feasible = program.reaches(second - first, change - 1, change + 1, either=True)
+                    safe = feasible[0] < feasible[1]
+                if not safe:
+                    exposures.append(Exposure(names[cell], f"change in {quantity}", change, feasible))
+    return exposures
+
+
+def audit_component(
+    snapshots: Sequence[Snapshot],
+    cells: list[int],
     relations: list[Relation],
+    rules: DisclosureRules,
+    first_only: bool = False,
+) -> list[Exposure]:
+    """Every withheld quantity of one component that the release, with every earlier one, exposes."""
+    program = _Program(snapshots, cells, relations, rules.min_valid_answers)
+    if program.size == 0:
+        return []
+    names = snapshots[-1].cells
+    if program.is_free(relations):
+        return _free_component_exposures(program, cells, relations, names)
+    program.seed_witnesses()
+    exposures: list[Exposure] = []
+    reported: set[int] = set()
+    for (_, cell), variable in sorted(program.variable.items()):
+        if variable is None or variable in reported:
+            continue
+        reported.add(variable)
+        exposures += _cell_exposures(program, variable, names[cell], rules.protection)
+        if exposures and first_only:
+            return exposures
+    return exposures + _change_exposures(program, cells, names, rules.protection)
+
+
+def _free_component_exposures(
+    program: _Program, cells: list[int], relations: list[Relation], names: list[str]
+) -> list[Exposure]:
+    """Without a binding relation every unknown ranges over what a reader knows bounds it (no solver).
+
+    Only an unknown total whose parts are all known is pinned; a small cell and its changes range over
+    their whole a-priori box, which protects them by definition.
+    """
+    exposures = []
+    for release in range(len(program.snapshots)):
+        for relation in relations:
+            variable = program.variable[(release, relation.total)]
+            unknown_parts = [program.variable[(release, p)] for p in relation.parts]
+            if variable is not None and all(
+                part is None or program.uppers[part] == 0 for part in unknown_parts
+            ):
+                truth = int(program.truth[variable].sum())
+                exposures.append(Exposure(names[relation.total], "n_valid", truth, (truth, truth)))
+    return exposures
+
+
+def audit_release(
+    snapshots: Sequence[Snapshot], relations: Sequence[Relation], rules: DisclosureRules
+) -> list[Exposure]:
+    """Every exposure in the newest release (the last snapshot) read with all earlier ones."""
+    exposures = []
+    for number, (cells, component) in enumerate(_components(relations, len(snapshots[-1].cells))):
+        for exposure in audit_component(snapshots, cells, component, rules):
+            exposures.append(
+                Exposure(exposure.cell, exposure.quantity, exposure.truth, exposure.feasible, number)
+            )
+    return exposures
+
+
+def align_snapshot(snapshot: Snapshot, cells: list[str]) -> Snapshot | None:
+    """An earlier release's snapshot laid out on the current cells (a cell it lacks: never published)."""
+    position = {cell: i for i, cell in enumerate(snapshot.cells)}
+    if not any(cell in position for cell in cells):
+        return None
+    index = np.array([position.get(cell, -1) for cell in cells])
+    present = index >= 0
+    counts = np.zeros((len(cells), snapshot.counts.shape[1]), dtype="int64")
+    counts[present] = snapshot.counts[index[present]]
+    bound = np.zeros(len(cells), dtype="int64")
+    bound[present] = snapshot.bound[index[present]]
+    withheld = np.ones(len(cells), dtype=bool)
+    withheld[present] = snapshot.withheld[index[present]]
+    primary = np.zeros(len(cells), dtype=bool)
+    primary[present] = snapshot.primary[index[present]]
+    return Snapshot(cells, counts, bound, withheld, primary)
+
+
+def _withholding_candidates(
+    cells: list[int], relations: list[Relation], withheld: np.ndarray, n_valid: np.ndarray
+) -> list[int]:
+    """Published cells that could be withheld to protect a component: groups first, Wales rows last."""
+    area_totals = {r.total for r in relations if r.kind == "area"}
+    group_totals = {r.total for r in relations if r.kind == "group"}
+    candidates = [c for c in cells if not withheld[c] and c not in group_totals]
+    return sorted(candidates, key=lambda c: (c in area_totals, -int(n_valid[c]), c))
+
+
+def protect_release(
+    table: AuditTable, earlier: Sequence[Snapshot], rules: DisclosureRules
+) -> tuple[np.ndarray, np.ndarray]:
+    """The cells to withhold in this release (and which are primary), so that the audit passes."""
+    n_valid = table.n_valid
+    primary = primary_withheld(n_valid, rules.min_valid_answers)
+    withheld = primary.copy()
+    aligned = [s for s in (align_snapshot(e, table.cells) for e in earlier) if s is not None]
+    for snapshot in aligned:  # once withheld, always withheld within a wave
+        withheld |= snapshot.withheld
+    withheld = withhold_incomplete_groups(table.relations, withheld, table.answered)
+
+    def snapshot_of(mask: np.ndarray) -> Snapshot:
+        return Snapshot(table.cells, table.counts, table.bound, mask, primary)
+
+    for cells, component in _components(table.relations, len(table.cells)):
+        while audit_component([*aligned, snapshot_of(withheld)], cells, component, rules, first_only=True):
+            chosen = _choose_withholding(table, aligned, cells, component, withheld, primary, rules)
+            if chosen is None:
+                raise RuntimeError(
+                    f"disclosure audit: nothing left to withhold that protects {table.cells[cells[0]]}"
+                )
+            withheld = withhold_incomplete_groups(table.relations, _with(withheld, chosen), table.answered)
+    return withheld, primary
+
+
+def _with(mask: np.ndarray, cell: int) -> np.ndarray:
+    mask = mask.copy()
+    mask[cell] = True
+    return mask
+
+
+def _choose_withholding(
+    table: AuditTable,
+    aligned: list[Snapshot],
+    cells: list[int],
+    component: list[Relation],
     withheld: np.ndarray,
-    has_value: np.ndarray,
-    n_valid: np.ndarray,
-) -> int:
-    """The published figure to withhold so an exposed one is protected, losing as little as possible.
-
-    Candidates are the published figures in the exposed cell's relations (or, failing that, anywhere
-    in its connected relations). Preference: the fewest figures newly exposed by withholding it, then a
-    part rather than a total (totals are the headline figures), then the smallest base, then position.
-    """
-    touching = [r for r in relations if exposed in r.cells] or relations
-    totals = {r.total for r in relations}
-    candidates = sorted({c for r in touching for c in r.cells if has_value[c] and not withheld[c]})
+    primary: np.ndarray,
+    rules: DisclosureRules,
+) -> int | None:
+    """The first candidate (in cost order) that removes the component's first exposure, else the first."""
+    candidates = _withholding_candidates(cells, component, withheld, table.n_valid)
     if not candidates:
-        candidates = sorted({c for r in relations for c in r.cells if has_value[c] and not withheld[c]})
-
-    def cost(cell: int) -> tuple[int, bool, int, int]:
-        trial = withheld.copy()
-        trial[cell] = True
-        return (len(derivable_cells(relations, trial & has_value)), cell in totals, int(n_valid[cell]), cell)
-
-    return min(candidates, key=cost)
-
-
-def secondary_withheld(
-    relations: Sequence[Relation], withheld: np.ndarray, n_valid: np.ndarray
-) -> np.ndarray:
-    """Extend the withheld set until no withheld figure can be derived from the published ones.
-
-    A figure with no valid answers has no value to protect (it is known to be empty), so only
-    figures with at least one valid answer count as unknowns.
-    """
-    withheld = np.asarray(withheld, dtype=bool).copy()
-    n_valid = np.asarray(n_valid)
-    has_value = n_valid > 0
-    for component in _components(relations, len(withheld)):
-        while exposed := derivable_cells(component, withheld & has_value):
-            withheld[_next_to_withhold(min(exposed), component, withheld, has_value, n_valid)] = True
-    return withheld
-
-
-def _nullable(values: pd.Series) -> pd.Series:
-    """The same values in a dtype that can hold a missing value without turning into objects."""
-    if isinstance(values.dtype, pd.api.extensions.ExtensionDtype):
-        return values
-    return values.astype("boolean" if pd.api.types.is_bool_dtype(values) else "Float64")
-
-
-def apply_disclosure_control(
-    table: pd.DataFrame,
-    statistics: list[str],
-    relations: Sequence[Relation],
-    min_valid_answers: int,
-    withheld_status: str,
-) -> pd.DataFrame:
-    """Blank withheld statistics (kept numeric) and mark them in a separate status column."""
-    n_valid = table["n_valid"].to_numpy()
-    withheld = secondary_withheld(relations, primary_withheld(n_valid, min_valid_answers), n_valid)
-    table = table.copy()
-    for column in statistics:
-        table[column] = _nullable(table[column]).mask(withheld)
-    table["status"] = np.where(withheld, withheld_status, "")
-    return table
+        return None
+    first = audit_component(
+        [*aligned, Snapshot(table.cells, table.counts, table.bound, withheld, primary)],
+        cells,
+        component,
+        rules,
+        first_only=True,
+    )[0]
+    for candidate in candidates:
+        trial = withhold_incomplete_groups(table.relations, _with(withheld, candidate), table.answered)
+        snapshot = Snapshot(table.cells, table.counts, table.bound, trial, primary)
+        remaining = audit_component([*aligned, snapshot], cells, component, rules)
+        if (first.cell, first.quantity) not in {(e.cell, e.quantity) for e in remaining}:
+            return candidate
+    return candidates[0]

@@ -9,14 +9,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NONE
 
-from maturity.disclosure import Relation, apply_disclosure_control, relations_within
-from maturity.settings import ALL_GROUPS, WALES_GSS_CODE, load_settings
+from maturity.disclosure import (
+    AuditTable,
+    DisclosureRules,
+    Relation,
+    Snapshot,
+    protect_release,
+    relations_within,
+)
+from maturity.settings import ALL_GROUPS, TOTAL_GROUP, WALES_GSS_CODE, load_settings
+from tasks.ledger import read_ledger, write_ledger
 from tasks.release import (
     CHANGES_JSON,
     CHANGES_MD,
@@ -37,7 +46,7 @@ from tasks.release import (
     resolve_release_date,
     to_json_bytes,
 )
-from tasks.score import Scores
+from tasks.score import LEVELS, Scores, round_half_away
 from warehouse.store import replace_file
 
 WALES_NAMES = ("Wales", "Cymru")
@@ -61,60 +70,143 @@ def open_response_rates(scores: Scores) -> pd.DataFrame:
     return table
 
 
-def control_disclosure(table: pd.DataFrame, statistics: list[str], relations: list[Relation]) -> pd.DataFrame:
-    """Apply the one disclosure rule (config/method.yaml disclosure) to a table about to be published."""
+def disclosure_rules() -> DisclosureRules:
+    """The one disclosure rule (config/method.yaml disclosure), typed."""
     rules = load_settings().disclosure
-    return apply_disclosure_control(
-        table, statistics, relations, rules["min_valid_answers"], rules["withheld_status"]
+    return DisclosureRules(
+        int(rules["min_valid_answers"]), int(rules["protection_interval"]), str(rules["withheld_status"])
     )
 
 
 def group_relations(table: pd.DataFrame, item: str) -> list[Relation]:
-    """Each council's all-respondents figure for an item is computed from its two groups' figures."""
-    return relations_within(table, ["gss_code", item], "recipient_group", ALL_GROUPS)
+    """Each council's all-respondents figure for an item is made of its two groups' answers."""
+    return relations_within(table, ["gss_code", item], "recipient_group", ALL_GROUPS, kind="group")
 
 
 def council_relations(table: pd.DataFrame, item: str) -> list[Relation]:
-    """A Wales figure pools the councils' figures for the same item and group."""
-    return relations_within(table, [item, "recipient_group"], "gss_code", WALES_GSS_CODE)
+    """A Wales figure pools the councils' answers for the same item and group."""
+    return relations_within(table, [item, "recipient_group"], "gss_code", WALES_GSS_CODE, kind="area")
 
 
 def as_percent(share: pd.Series) -> pd.Series:
-    """A share (0-1) as a percentage rounded for publication."""
-    return (100 * share).round(load_settings().publication["percent_decimals"])
+    """A share (0-1) as a percentage rounded for publication (half away from zero)."""
+    return round_half_away(100 * share, load_settings().publication["percent_decimals"])
 
 
-def open_maturity_levels(scores: Scores) -> pd.DataFrame:
+def response_bounds(scores: Scores, table: pd.DataFrame) -> np.ndarray:
+    """Per row, the published responses of its council and group: what a reader knows bounds its base."""
+    rates = scores.response_rates
+    councils = rates[rates["gss_code"] != WALES_GSS_CODE]
+    by_group = councils.set_index(["gss_code", "recipient_group"])["responses"]
+    totals = councils.groupby("recipient_group")["responses"].sum()
+    group = table["recipient_group"].replace(ALL_GROUPS, TOTAL_GROUP)
+    keys = pd.MultiIndex.from_arrays([table["gss_code"].astype(str), group.astype(str)])
+    bound = by_group.reindex(keys).to_numpy(dtype="float64", copy=True)
+    wales = (table["gss_code"] == WALES_GSS_CODE).to_numpy()
+    bound[wales] = totals.reindex(group[wales]).to_numpy(dtype="float64")
+    return np.nan_to_num(bound, nan=0.0).astype("int64")
+
+
+def cell_names(table: pd.DataFrame, name: str, item: str) -> list[str]:
+    """Stable ids of a table's cells, the same in every release of a wave."""
+    keys = table[["gss_code", item, "recipient_group"]].astype(str).agg("|".join, axis=1)
+    return [f"{name}|{key}" for key in keys]
+
+
+def maturity_audit_table(scores: Scores, table: pd.DataFrame) -> AuditTable:
+    """The maturity table in audit form: level counts per group row, all rows the sum of their groups."""
+    n_valid = table["n_valid"].to_numpy(dtype="int64")
+    shares = table[[f"share_level_{level}" for level in LEVELS]].to_numpy(dtype="float64")
+    counts = np.rint(np.nan_to_num(shares) * n_valid[:, None]).astype("int64")
+    relations = group_relations(table, "characteristic")
+    for relation in relations:
+        counts[relation.total] = counts[list(relation.parts)].sum(axis=0)
+    return AuditTable(
+        cell_names(table, "maturity_levels", "characteristic"),
+        counts,
+        table["n_answered"].to_numpy(dtype="int64"),
+        response_bounds(scores, table),
+        relations,
+    )
+
+
+def statement_audit_table(scores: Scores, table: pd.DataFrame) -> AuditTable:
+    """The statement table in audit form: agreeing and not agreeing counts; all and Wales rows are sums."""
+    agree = table["n_agree"].to_numpy(dtype="int64")
+    counts = np.column_stack([agree, table["n_valid"].to_numpy(dtype="int64") - agree])
+    return AuditTable(
+        cell_names(table, "statement_results", "statement_id"),
+        counts,
+        table["n_answered"].to_numpy(dtype="int64"),
+        response_bounds(scores, table),
+        group_relations(table, "statement_id") + council_relations(table, "statement_id"),
+    )
+
+
+def control_disclosure(
+    table: pd.DataFrame, statistics: list[str], audit: AuditTable, earlier: list[Snapshot]
+) -> tuple[pd.DataFrame, Snapshot]:
+    """Withhold what the rule and the integer audit require; blank those figures and mark their status."""
+    rules = disclosure_rules()
+    withheld, primary = protect_release(audit, earlier, rules)
+    table = table.copy()
+    for column in [*statistics, "n_valid", "low_base"]:
+        if column in table:
+            table[column] = _nullable(table[column]).mask(withheld)
+    table["status"] = np.where(withheld, rules.withheld_status, "")
+    return table, Snapshot(audit.cells, audit.counts, audit.bound, withheld, primary)
+
+
+def _nullable(values: pd.Series) -> pd.Series:
+    """The same values in a dtype that can hold a missing value without turning into objects."""
+    if isinstance(values.dtype, pd.api.extensions.ExtensionDtype):
+        return values
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype("boolean")
+    if pd.api.types.is_integer_dtype(values):
+        return values.astype("Int64")
+    return values.astype("Float64")
+
+
+def open_maturity_levels(
+    scores: Scores, earlier: list[Snapshot] | None = None
+) -> tuple[pd.DataFrame, Snapshot]:
     """Council maturity levels for officers, elected members and all respondents, disclosure-controlled."""
     table = scores.maturity_levels.merge(council_names(), on="gss_code", how="left")
     table = table.sort_values(["gss_code", "characteristic", "recipient_group"], ignore_index=True)
     table["wave"] = scores.wave
-    for level in (1, 2, 3):
+    audit = maturity_audit_table(scores, table)
+    for level in LEVELS:
         table[f"share_level_{level}_pct"] = as_percent(table[f"share_level_{level}"])
     for column in ("mean_level", "ci_lower", "ci_upper"):
-        table[column] = table[column].round(load_settings().publication["level_decimals"])
-    table = control_disclosure(table, ANSWER_STATISTICS, group_relations(table, "characteristic"))
+        table[column] = round_half_away(table[column], load_settings().publication["level_decimals"])
+    table, snapshot = control_disclosure(table, ANSWER_STATISTICS, audit, earlier or [])
     table["level"] = table["level"].astype("Int64")
-    return table
+    return table, snapshot
 
 
-def open_statement_results(scores: Scores) -> pd.DataFrame:
+def open_statement_results(
+    scores: Scores, earlier: list[Snapshot] | None = None
+) -> tuple[pd.DataFrame, Snapshot]:
     """% agree per council, statement and group, and for Wales (all pooled), disclosure-controlled."""
     results = scores.statement_results
     published = (results["gss_code"] != WALES_GSS_CODE) | (results["recipient_group"] == ALL_GROUPS)
     table = results[published].merge(council_names(), on="gss_code", how="left")
     table = table.sort_values(["gss_code", "statement_id", "recipient_group"], ignore_index=True)
     table["wave"] = scores.wave
+    audit = statement_audit_table(scores, table)
     table["pct_agree"] = as_percent(table["share_agree"])
     table["ci_lower"] = as_percent(table["ci_lower"])
     table["ci_upper"] = as_percent(table["ci_upper"])
-    relations = group_relations(table, "statement_id") + council_relations(table, "statement_id")
-    table = control_disclosure(table, ["pct_agree", "ci_lower", "ci_upper"], relations)
-    return table
+    table["low_base"] = table["n_valid"] < load_settings().maturity.low_base_below
+    return control_disclosure(table, ["pct_agree", "ci_lower", "ci_upper"], audit, earlier or [])
 
 
 def open_public_survey_results(scores: Scores) -> pd.DataFrame:
-    """Weighted % yes for Wales per question, with interval, respondents and effective sample size."""
+    """Weighted % yes for Wales per question, with interval, respondents and effective sample size.
+
+    Wales only (about 750 respondents): no council figure is published, so no cell is small.
+    """
     names = council_names()
     names.columns = ["area_code", "area_name_en", "area_name_cy"]
     table = scores.public_survey_results.rename(columns={"gss_code": "area_code"})
@@ -124,9 +216,36 @@ def open_public_survey_results(scores: Scores) -> pd.DataFrame:
     table["ci_lower"] = as_percent(table["ci_lower"])
     table["ci_upper"] = as_percent(table["ci_upper"])
     table["n_respondents"] = table["n_valid"]
-    table["n_effective"] = table["effective_size"].round(load_settings().publication["level_decimals"])
-    table = control_disclosure(table, ["estimate_pct", "ci_lower", "ci_upper", "n_effective"], relations=[])
+    table["n_effective"] = round_half_away(
+        table["effective_size"], load_settings().publication["level_decimals"]
+    )
+    table["status"] = np.where(
+        table["n_valid"] < disclosure_rules().min_valid_answers, disclosure_rules().withheld_status, ""
+    )
+    for column in ("estimate_pct", "ci_lower", "ci_upper", "n_effective"):
+        table[column] = _nullable(table[column]).mask(table["status"] != "")
     return table
+
+
+@dataclass(frozen=True)
+class AnswerTables:
+    """The disclosure-controlled answer tables of a release, and the audit's record of them."""
+
+    maturity_levels: pd.DataFrame
+    statement_results: pd.DataFrame
+    snapshots: dict[str, Snapshot]
+
+
+def open_answer_tables(scores: Scores, version: Path | None) -> AnswerTables:
+    """Maturity and statement tables controlled together with every earlier release of the wave in OUT.
+
+    version: the run's version folder, whose ledger lists the earlier releases (None: a first release).
+    """
+    earlier = read_ledger(version, scores.wave) if version is not None else {}
+    levels, level_snapshot = open_maturity_levels(scores, earlier.get("maturity_levels", []))
+    statements, statement_snapshot = open_statement_results(scores, earlier.get("statement_results", []))
+    snapshots = {"maturity_levels": level_snapshot, "statement_results": statement_snapshot}
+    return AnswerTables(levels, statements, snapshots)
 
 
 def to_csv_bytes(table: pd.DataFrame) -> bytes:
@@ -157,13 +276,13 @@ def with_null_status(table: pd.DataFrame) -> pd.DataFrame:
     return table.assign(status=table["status"].replace("", None))
 
 
-def open_tables(scores: Scores) -> dict[str, pd.DataFrame]:
+def open_tables(scores: Scores, answers: AnswerTables) -> dict[str, pd.DataFrame]:
     """Every table of the release, disclosure-controlled, in the columns config/open_data.yaml lists."""
     built = {
         "councils": council_names(),
         "response_rates": open_response_rates(scores),
-        "maturity_levels": open_maturity_levels(scores),
-        "statement_results": open_statement_results(scores),
+        "maturity_levels": answers.maturity_levels,
+        "statement_results": answers.statement_results,
         "public_survey_results": open_public_survey_results(scores),
     }
     tables = {}
@@ -219,11 +338,17 @@ def previous_release_version(files: dict[str, bytes]) -> str | None:
     return json.loads(files[DATAPACKAGE]).get("version")
 
 
-def build_release(scores: Scores, version: Path, release_date: str | None = None) -> Release:
-    """Build the wave's release in the version; keep the previous one untouched when nothing changed."""
+def build_release(
+    scores: Scores, version: Path, release_date: str | None = None, answers: AnswerTables | None = None
+) -> Release:
+    """Build the wave's release in the version; keep the previous one untouched when nothing changed.
+
+    answers: the disclosure-controlled tables if already made for this version (the reports use them).
+    """
     folder = version / "open-data" / scores.wave
     date = resolve_release_date(scores.wave, release_date)
-    tables = open_tables(scores)
+    answers = open_answer_tables(scores, version) if answers is None else answers
+    tables = open_tables(scores, answers)
     previous = read_release_files(folder)
     previous_version = previous_release_version(previous)
     if previous_version is not None:
@@ -241,18 +366,27 @@ def build_release(scores: Scores, version: Path, release_date: str | None = None
     shutil.rmtree(folder, ignore_errors=True)
     for name, content in files.items():
         replace_file(folder / name, content)
+    write_ledger(version, scores.wave, number, answers.snapshots)
     return Release(scores.wave, folder, number, sorted(folder / name for name in files), changes, True)
 
 
-def publish_open_data(scores: Scores, version: Path, release_date: str | None = None) -> list[Path]:
+def publish_open_data(
+    scores: Scores, version: Path, release_date: str | None = None, answers: AnswerTables | None = None
+) -> list[Path]:
     """Write the wave's open-data release into the version, replacing the previous release whole."""
-    return build_release(scores, version, release_date).files
+    return build_release(scores, version, release_date, answers).files
+
+
+@task(name="control-disclosure", cache_policy=NONE)
+def open_answer_tables_task(scores: Scores, version: Path) -> AnswerTables:
+    """Prefect wrapper: the disclosure-controlled answer tables, shared by the reports and the release."""
+    return open_answer_tables(scores, version)
 
 
 @task(name="publish-open-data", cache_policy=NONE)
-def publish_open_data_task(scores: Scores, version: Path) -> list[Path]:
+def publish_open_data_task(scores: Scores, version: Path, answers: AnswerTables | None = None) -> list[Path]:
     """Prefect wrapper: publish the open-data release."""
-    return publish_open_data(scores, version)
+    return publish_open_data(scores, version, answers=answers)
 
 
 @task(name="build-release", cache_policy=NONE)

@@ -28,7 +28,7 @@ README = "README.md"
 # newly built release differs from the previous one.
 HISTORY_FILES = (CHANGES_JSON, CHANGES_MD, CHECKSUMS)
 # Table Schema type -> CSVW datatype.
-CSVW_DATATYPES = {"string": "string", "integer": "integer", "number": "decimal"}
+CSVW_DATATYPES = {"string": "string", "integer": "integer", "number": "decimal", "boolean": "boolean"}
 NO_RELEASE = "none"
 
 

@@ -36,7 +36,7 @@ from maturity.translations import (
 )
 from tasks.contracts import Study
 from tasks.pdf import print_pdf_bytes
-from tasks.publish import open_statement_results
+from tasks.publish import AnswerTables, open_answer_tables
 from tasks.score import LEVELS, Scores, round_half_up, whole_percent
 from warehouse.store import replace_file
 
@@ -51,6 +51,7 @@ LEVEL_DECIMALS = 1
 # Printed beside each count in charts so a level can be told without colour or pattern.
 LEVEL_SYMBOLS = {1: "①", 2: "②", 3: "③"}
 NOT_AVAILABLE = "\u2013"  # an en dash, as typeset tables show a missing figure
+WITHHELD = "[c]"  # a figure withheld for confidentiality, marked as in the open data
 RANGE_DASH = "\u2013"  # between the ends of an interval
 
 
@@ -147,12 +148,15 @@ def response_rows(rates: pd.DataFrame, gss_code: str, language: str) -> list[dic
     return rows
 
 
-def distribution_counts(scores: Scores, characteristic: str) -> list[int]:
-    """How many councils are at each level on one characteristic."""
-    spread = scores.level_distribution.set_index("characteristic")
-    if characteristic not in spread.index:
-        return [0 for _ in LEVELS]
-    return [int(spread.at[characteristic, f"councils_level_{level}"]) for level in LEVELS]
+def distribution_counts(published: AnswerTables, characteristic: str) -> list[int]:
+    """How many councils are at each level on one characteristic, among the published levels only.
+
+    A count over withheld levels would let a reader work a withheld council's level out of the rest.
+    """
+    levels = published.maturity_levels
+    chosen = levels[(levels["characteristic"] == characteristic) & (levels["recipient_group"] == ALL_GROUPS)]
+    found = chosen["level"].dropna().astype(int)
+    return [int((found == level).sum()) for level in LEVELS]
 
 
 def format_share(row: pd.Series | None, language: str) -> dict[str, Any]:
@@ -166,9 +170,10 @@ def format_share(row: pd.Series | None, language: str) -> dict[str, Any]:
 
 
 def statement_rows(
-    scores: Scores, published: pd.DataFrame, gss_code: str, theme: str, language: str
+    scores: Scores, tables: AnswerTables, gss_code: str, theme: str, language: str
 ) -> list[dict[str, Any]]:
     """% agree per statement in a theme for the council and Wales, as published, with the comparison."""
+    published = tables.statement_results
     published = published[(published["recipient_group"] == ALL_GROUPS) & (published["theme"] == theme)]
     by_place = published.set_index(["gss_code", "statement_id"])
     differs = scores.statement_results.set_index(["gss_code", "statement_id", "recipient_group"])
@@ -239,33 +244,35 @@ def public_people(scores: Scores, language: str) -> str:
 
 
 def theme_sections(
-    scores: Scores, published: pd.DataFrame, gss_code: str, language: str
+    scores: Scores, published: AnswerTables, gss_code: str, language: str
 ) -> list[dict[str, Any]]:
     """Per theme: the council's level per characteristic beside the national spread, statements, quotes."""
     settings = load_settings()
     council = settings.council_by_code[gss_code]
     short = council_short_name(council, language)
-    combined = scores.maturity_levels[
-        (scores.maturity_levels["gss_code"] == gss_code)
-        & (scores.maturity_levels["recipient_group"] == ALL_GROUPS)
-    ].set_index("characteristic")
+    levels = published.maturity_levels
+    combined = levels[(levels["gss_code"] == gss_code) & (levels["recipient_group"] == ALL_GROUPS)].set_index(
+        "characteristic"
+    )
     sections = []
     for theme in settings.themes:
         rows = []
         for characteristic in (c for c in settings.characteristics if c.theme == theme.id):
-            found = characteristic.id in combined.index
+            found = characteristic.id in combined.index and combined.at[characteristic.id, "status"] == ""
+            withheld = characteristic.id in combined.index and not found
             cell = combined.loc[characteristic.id] if found else None
             level = int(cell["level"]) if found and pd.notna(cell["level"]) else None
             rows.append(
                 {
                     "name": translate(language, characteristic.name_en),
                     "council_level": level,
+                    "withheld": withheld,
                     "mean": format_number(cell["mean_level"], language) if found else NOT_AVAILABLE,
                     "ci_lower": format_number(cell["ci_lower"], language) if found else NOT_AVAILABLE,
                     "ci_upper": format_number(cell["ci_upper"], language) if found else NOT_AVAILABLE,
-                    "low_base": bool(cell["low_base"]) if found else False,
+                    "low_base": bool(cell["low_base"]) if found and pd.notna(cell["low_base"]) else False,
                     "descriptor": translate(language, characteristic.levels[level]) if level else "",
-                    "counts": distribution_counts(scores, characteristic.id),
+                    "counts": distribution_counts(published, characteristic.id),
                 }
             )
         name = translate(language, theme.name_en)
@@ -275,7 +282,7 @@ def theme_sections(
             ).format(
                 name=row["name"],
                 council=short,
-                level=row["council_level"] or NOT_AVAILABLE,
+                level=row["council_level"] or (WITHHELD if row["withheld"] else NOT_AVAILABLE),
                 counts=", ".join(str(count) for count in row["counts"]),
             )
             for row in rows
@@ -342,11 +349,11 @@ def council_context(
     gss_code: str,
     draft: bool,
     language: str = SOURCE_LANGUAGE,
-    published: pd.DataFrame | None = None,
+    published: AnswerTables | None = None,
 ) -> dict[str, Any]:
-    """Everything the council template shows, as plain values (published: open_statement_results)."""
+    """Everything the council template shows, as plain values (published: open_answer_tables)."""
     council = load_settings().council_by_code[gss_code]
-    published = open_statement_results(scores) if published is None else published
+    published = open_answer_tables(scores, None) if published is None else published
     themes = theme_sections(scores, published, gss_code, language)
     return {
         **shared_context(scores, study, draft, language, gss_code),
@@ -364,12 +371,15 @@ def national_context(
     study: Study,
     draft: bool,
     language: str = SOURCE_LANGUAGE,
-    published: pd.DataFrame | None = None,
+    published: AnswerTables | None = None,
 ) -> dict[str, Any]:
     """Everything the national template shows: heatmap, level spread, response rates, statements, survey."""
     settings = load_settings()
-    combined = scores.maturity_levels[scores.maturity_levels["recipient_group"] == ALL_GROUPS]
-    levels = combined.set_index(["gss_code", "characteristic"])["level"]
+    published = open_answer_tables(scores, None) if published is None else published
+    tables = published.maturity_levels
+    levels = tables[tables["recipient_group"] == ALL_GROUPS].set_index(["gss_code", "characteristic"])[
+        "level"
+    ]
     rates = scores.response_rates.set_index(["gss_code", "recipient_group"])
     councils = sorted(settings.councils, key=lambda c: council_short_name(c, language))
 
@@ -392,13 +402,13 @@ def national_context(
     distribution = [
         {
             "name": translate(language, ch.name_en),
-            "counts": distribution_counts(scores, ch.id),
+            "counts": distribution_counts(published, ch.id),
             "council_level": None,
         }
         for ch in settings.characteristics
     ]
-    published = open_statement_results(scores) if published is None else published
-    wales = published[published["gss_code"] == WALES_GSS_CODE].set_index("statement_id")
+    statements = published.statement_results
+    wales = statements[statements["gss_code"] == WALES_GSS_CODE].set_index("statement_id")
     return {
         **shared_context(scores, study, draft, language, "national"),
         "heatmap": [
@@ -448,7 +458,7 @@ class ReportInputs:
     scores: Scores
     study: Study
     draft: bool
-    published: pd.DataFrame  # open_statement_results(scores): disclosure control once, not once per page
+    published: AnswerTables  # open_answer_tables: disclosure control once, the same as the release
 
 
 @dataclass(frozen=True)
@@ -540,7 +550,7 @@ def render_reports(
     the same reports one task each (plan_reports, write_report, finish_reports), to run them in parallel.
     """
     reports = plan_reports(version, scores.wave, councils)
-    inputs = ReportInputs(scores, study, draft, open_statement_results(scores))
+    inputs = ReportInputs(scores, study, draft, open_answer_tables(scores, version))
     return finish_reports([write_report(inputs, report) for report in reports], pdf)
 
 
@@ -567,6 +577,7 @@ def plan_reports_task(
     councils: list[str] | None = None,
     status: str = "draft",
     batches: int = 1,
+    answers: AnswerTables | None = None,
 ) -> tuple[ReportInputs, list[list[Report]]]:
     """Prefect wrapper: what every report is rendered from (draft or final), and the batches to render.
 
@@ -576,7 +587,8 @@ def plan_reports_task(
     if status not in STATUSES:
         raise ValueError(f"report status must be one of {', '.join(STATUSES)}, not {status!r}")
     prepare_templates()  # threads share this process's caches; a worker process fills its own
-    inputs = ReportInputs(scores, study, status == "draft", open_statement_results(scores))
+    answers = open_answer_tables(scores, version) if answers is None else answers
+    inputs = ReportInputs(scores, study, status == "draft", answers)
     return inputs, batch_reports(plan_reports(version, scores.wave, councils), batches)
 
 

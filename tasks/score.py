@@ -44,6 +44,19 @@ def round_half_up(value: float, digits: int = 0) -> float:
     return float(Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_UP))
 
 
+# Added before rounding so that a true tie that floating point computed a hair below .5 still rounds
+# away from zero; published values are ratios of counts, never this close to a tie unless they are one.
+_TIE_TOLERANCE = 1e-9
+
+
+def round_half_away(values: pd.Series, digits: int) -> pd.Series:
+    """Round half away from zero, as UK official statistics do: the one rule for every published figure."""
+    numbers = values.astype("float64")
+    scale = 10.0**digits
+    rounded = np.sign(numbers) * np.floor(np.abs(numbers) * scale + 0.5 + _TIE_TOLERANCE) / scale
+    return pd.Series(rounded, index=values.index).where(values.notna())
+
+
 def whole_percent(numerator: int, denominator: int) -> int:
     """A count as a whole percentage of another, rounded half up: 67 of 133 is 50%."""
     return int(round_half_up(100 * numerator / denominator)) if denominator else 0
@@ -240,9 +253,16 @@ def summarise_cell(
         combined = np.nanmean(np.vstack([replicate_means[g] for g in contributing]), axis=0)
     else:
         shares, mean, combined = np.full(3, np.nan), np.nan, None
-    low_base = any(s.n_valid < method.low_base_below for s in samples.values())
+    low_base = effective_base([samples[g].n_valid for g in contributing]) < method.low_base_below
     rows.append(_row(ALL_GROUPS, counts, mean, shares, combined, low_base, method, alpha))
     return rows
+
+
+def effective_base(bases: list[int]) -> float:
+    """The base a mean of group means weighted equally is as precise as: 4 / (1/n1 + 1/n2) for two."""
+    if not bases:
+        return 0.0
+    return len(bases) ** 2 / sum(1 / n for n in bases)
 
 
 def _row(
