@@ -109,7 +109,7 @@ def measure(scale: int) -> dict[str, Any]:
     from tasks.contracts import read_study
     from tasks.extract import extract_file, extract_public_survey, extract_responses
     from tasks.load import load_warehouse
-    from tasks.publish import publish_open_data
+    from tasks.publish import open_answer_tables, publish_open_data
     from tasks.report import render_reports
     from tasks.score import score_councils, score_national
     from tasks.validate import validate_table
@@ -148,6 +148,8 @@ def measure(scale: int) -> dict[str, Any]:
             duckdb.sql(query).df()
         with stopwatch(seconds, "render reports (HTML, en + cy)"):
             render_reports(scores, study, root, pdf=False)
+        with stopwatch(seconds, "disclosure control and integer audit"):
+            open_answer_tables(scores, None)
         with stopwatch(seconds, "publish open data"):
             publish_open_data(scores, root)
         answers = sum(1 for _ in warehouse.glob("answers/*/*/*.parquet"))

@@ -19,7 +19,8 @@ from tasks.artifacts import (
     publish_summary_markdown,
 )
 from tasks.contracts import DatasetError
-from tasks.distribute import TargetCopy, copy_release_to_target_task
+from tasks.distribute import TargetCopy, check_target_history_task, copy_release_to_target_task
+from tasks.ledger import ledger_checksums
 from tasks.publish import build_release_task
 from tasks.release import summarise_changes
 from tasks.runs import DEFAULT_OUT, close_run_task, mark_flow_run_failed, open_run_task
@@ -88,6 +89,8 @@ def publish_release(
     parameters = {"out": out, "wave": wave, "to": to, "release_date": release_date}
     run = open_run_task(out, FLOW_NAME, parameters, str(flow_run.id))
     scores = score_national_task(run.warehouse, wave)
+    if to:
+        check_target_history_task(to, wave, ledger_checksums(run.version, wave))
     release = build_release_task(scores, run.version, release_date)
     target = copy_release_to_target_task(release.folder, release.version, to) if to else None
     summary = PublishSummary(

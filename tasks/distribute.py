@@ -77,6 +77,28 @@ def copy_release_to_target(folder: Path, version: str, to: str) -> TargetCopy:
     return TargetCopy(url, version, names)
 
 
+def check_target_history(to: str, wave: str, known: dict[str, bytes]) -> None:
+    """Stop if the target holds a release of the wave that OUT's release ledger does not know.
+
+    The disclosure audit reads every earlier release of the wave with the new one; a release made from
+    another OUT has no ledger entry here, so publishing beside it could not be proven safe.
+    """
+    fs, root = fsspec.core.url_to_fs(to)
+    base = f"{root.rstrip('/')}/{wave}"
+    if not fs.isdir(base):
+        return
+    for entry in sorted(fs.ls(base, detail=False)):
+        version = entry.rstrip("/").rsplit("/", 1)[-1]
+        sums = f"{entry.rstrip('/')}/{CHECKSUMS}"
+        if not fs.isdir(entry) or not fs.exists(sums):
+            continue
+        if known.get(version) != fs.cat_file(sums):
+            raise DatasetError(
+                f"{to.rstrip('/')}/{wave}/{version}/ is a release this OUT did not make, so the disclosure "
+                "audit cannot include it. Publish from the OUT that made it, or to another --to."
+            )
+
+
 def write_pointer(fs: fsspec.AbstractFileSystem, path: str, content: bytes) -> None:
     """Write the pointer in one step: a rename over the old one locally, one PUT on object stores."""
     if "file" in fs.protocol or "local" in fs.protocol:
@@ -85,6 +107,17 @@ def write_pointer(fs: fsspec.AbstractFileSystem, path: str, content: bytes) -> N
         fs.mv(temporary, path)
     else:
         fs.pipe_file(path, content)
+
+
+@task(
+    name="check-target-history",
+    cache_policy=NONE,
+    retry_condition_fn=retry_unless_data_error,
+    **retry_options(),
+)
+def check_target_history_task(to: str, wave: str, known: dict[str, bytes]) -> None:
+    """Prefect wrapper: check the target holds no release unknown to OUT's ledger."""
+    check_target_history(to, wave, known)
 
 
 @task(name="copy-release", cache_policy=NONE, retry_condition_fn=retry_unless_data_error, **retry_options())

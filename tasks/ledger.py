@@ -47,9 +47,15 @@ def frame_snapshot(frame: pd.DataFrame) -> Snapshot:
     )
 
 
-def write_ledger(version: Path, wave: str, release: str, snapshots: dict[str, Snapshot]) -> None:
-    """Record a new release's snapshots under its version number."""
+CHECKSUMS = "SHA256SUMS"
+
+
+def write_ledger(
+    version: Path, wave: str, release: str, snapshots: dict[str, Snapshot], checksums: bytes
+) -> None:
+    """Record a new release's snapshots and checksums under its version number."""
     folder = ledger_folder(version, wave) / release
+    replace_file(folder / CHECKSUMS, checksums)
     for table, snapshot in snapshots.items():
         content = snapshot_frame(snapshot).to_csv(index=False, lineterminator="\n").encode("utf-8")
         replace_file(folder / f"{table}.csv", content)
@@ -57,6 +63,14 @@ def write_ledger(version: Path, wave: str, release: str, snapshots: dict[str, Sn
 
 def _release_number(folder: Path) -> int:
     return int(folder.name.rsplit(".", 1)[-1]) if folder.name.rsplit(".", 1)[-1].isdigit() else -1
+
+
+def ledger_checksums(version: Path, wave: str) -> dict[str, bytes]:
+    """The SHA256SUMS of every release of the wave the ledger holds, by release version."""
+    root = ledger_folder(version, wave)
+    if not root.is_dir():
+        return {}
+    return {p.parent.name: p.read_bytes() for p in sorted(root.glob(f"*/{CHECKSUMS}"))}
 
 
 def read_ledger(version: Path, wave: str) -> dict[str, list[Snapshot]]:

@@ -366,7 +366,7 @@ def build_release(
     shutil.rmtree(folder, ignore_errors=True)
     for name, content in files.items():
         replace_file(folder / name, content)
-    write_ledger(version, scores.wave, number, answers.snapshots)
+    write_ledger(version, scores.wave, number, answers.snapshots, files[CHECKSUMS])
     return Release(scores.wave, folder, number, sorted(folder / name for name in files), changes, True)
 
 

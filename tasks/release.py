@@ -194,10 +194,12 @@ Tables: {names}; each also as Parquet and JSON ({formats}) with the same data.
 unit, and the keys. `SHA256SUMS` lists a checksum per file; `CHANGES.md` says what changed since the
 previous release. Councils are identified by ONS GSS code, with English and Welsh names.
 
-Figures resting on fewer than {rules["min_valid_answers"]} valid answers are withheld: the value is
-empty and `status` is `{rules["withheld_status"]}`. Further figures are withheld where a withheld one
-could otherwise be worked out. Response counts are published in full. No free text and no
-respondent-level data are published.
+Figures resting on fewer than {rules["min_valid_answers"]} valid answers are withheld with their base: the
+value is empty and `status` is `{rules["withheld_status"]}`. A council's figure for all respondents is
+published only when both groups' are. Further figures are withheld until no withheld count can be
+worked out, from this release and every earlier one of the wave, to within
+±{rules["protection_interval"]} of its value. Every figure is rounded half away from zero. Response
+counts are published in full. No free text and no respondent-level data are published.
 
 ## Cymraeg
 

@@ -243,6 +243,30 @@ def public_people(scores: Scores, language: str) -> str:
     return format_number(int(scores.public_survey_results["n_valid"].max()), language, 0)
 
 
+# The groups whose own figure a report shows when the all-respondents one is withheld, in order.
+SHOWN_GROUPS = ("officers", "elected_members")
+
+
+def shown_maturity_cell(
+    levels: pd.DataFrame, gss_code: str, characteristic: str
+) -> tuple[pd.Series | None, str | None]:
+    """The published figure a report shows: all respondents, else a group's own (officers first).
+
+    Where the elected members are too few to publish, the council's combined figure is withheld with
+    them; the officers' figure, published in full, is the best the council can be told.
+    """
+    rows = levels[(levels["gss_code"] == gss_code) & (levels["characteristic"] == characteristic)]
+    by_group = rows.set_index("recipient_group")
+    for group in (ALL_GROUPS, *SHOWN_GROUPS):
+        if (
+            group in by_group.index
+            and by_group.at[group, "status"] == ""
+            and pd.notna(by_group.at[group, "level"])
+        ):
+            return by_group.loc[group], (None if group == ALL_GROUPS else group)
+    return None, None
+
+
 def theme_sections(
     scores: Scores, published: AnswerTables, gss_code: str, language: str
 ) -> list[dict[str, Any]]:
@@ -258,15 +282,16 @@ def theme_sections(
     for theme in settings.themes:
         rows = []
         for characteristic in (c for c in settings.characteristics if c.theme == theme.id):
-            found = characteristic.id in combined.index and combined.at[characteristic.id, "status"] == ""
-            withheld = characteristic.id in combined.index and not found
-            cell = combined.loc[characteristic.id] if found else None
+            cell, group = shown_maturity_cell(levels, gss_code, characteristic.id)
+            found = cell is not None
+            withheld = not found and characteristic.id in combined.index
             level = int(cell["level"]) if found and pd.notna(cell["level"]) else None
             rows.append(
                 {
                     "name": translate(language, characteristic.name_en),
                     "council_level": level,
                     "withheld": withheld,
+                    "group": group,
                     "mean": format_number(cell["mean_level"], language) if found else NOT_AVAILABLE,
                     "ci_lower": format_number(cell["ci_lower"], language) if found else NOT_AVAILABLE,
                     "ci_upper": format_number(cell["ci_upper"], language) if found else NOT_AVAILABLE,

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from flows.national import national_run
 from flows.rerun import council_rerun
-from maturity.settings import REGISTRY_URL_ENV, registry_url
+from maturity.settings import REGISTRY_URL_ENV, load_settings, registry_url
 from tasks.contracts import DatasetError
 from warehouse import registry
 from warehouse.versions import LOCK_FILE, VERSIONS_DIR
@@ -144,6 +144,10 @@ def test_a_council_rerun_changes_only_that_council_and_national_figures(
     first_run: Path, study_copy: Path, tmp_path: Path
 ) -> None:
     before = fingerprint(first_run)
+    # The national run to compare with starts from the same OUT: its earlier release is part of what
+    # the disclosure audit must respect, for a rerun and a national run alike.
+    fresh = tmp_path / "fresh"
+    shutil.copytree(first_run, fresh, symlinks=True)
     _change_denbighshire_answers(study_copy)
     summary = council_rerun(council="Sir Ddinbych", out=first_run)
     after = fingerprint(first_run)
@@ -153,24 +157,15 @@ def test_a_council_rerun_changes_only_that_council_and_national_figures(
     for path in changed:
         if path.startswith("warehouse/"):
             assert any(part in path for part in allowed_partitions), path
-        elif path.startswith("reports/"):
-            assert path.endswith(
-                tuple(f"{stem}.{lang}.html" for stem in (DENBIGHSHIRE, "national") for lang in ("en", "cy"))
-            ), path
     assert f"warehouse/maturity_levels/wave=2018/gss_code={DENBIGHSHIRE}/part-0.parquet" in changed
     assert f"reports/2018/{DENBIGHSHIRE}.en.html" in changed
-    assert [p.name for p in summary.reports] == [
-        f"{DENBIGHSHIRE}.cy.html",
-        f"{DENBIGHSHIRE}.en.html",
-        "national.cy.html",
-        "national.en.html",
-    ]
+    # Every report is rendered again: other councils' reports show Wales figures the correction moves.
+    assert len(summary.reports) == 2 * (len(load_settings().councils) + 1)
     assert summary.accounting["rows_read"].sum() < 200  # one council's rows, not the whole study
     # Only the edited file (and the invitations it is checked against) is re-read; the rest are kept.
     assert list(summary.accounting["dataset"]) == ["invitations", "responses:digital_ict"]
 
     # The rerun gives the same figures as a fresh national run on the corrected inputs.
-    fresh = tmp_path / "fresh"
     national_run(inputs=study_copy, out=fresh)
     for table in (
         "answers",
@@ -192,14 +187,11 @@ def test_a_council_rerun_changes_only_that_council_and_national_figures(
             rerun_table.reset_index(drop=True), fresh_table.reset_index(drop=True), check_categorical=False
         )
     fresh_prints = fingerprint(fresh)
-    for path in (
-        "open-data/2018/response_rates.csv",
-        "open-data/2018/maturity_levels.csv",
-        "reports/2018/national.en.html",
-        "reports/2018/national.cy.html",
-        f"reports/2018/{DENBIGHSHIRE}.en.html",
-        f"reports/2018/{DENBIGHSHIRE}.cy.html",
-    ):
+    compared = [
+        p for p in after if p.startswith(("reports/", "open-data/")) and p.endswith((".csv", ".html"))
+    ]
+    assert len(compared) > 50
+    for path in compared:
         assert after[path] == fresh_prints[path], path
 
 

@@ -193,3 +193,24 @@ def test_every_table_schema_names_its_keys_among_its_fields() -> None:
         assert set(spec.primary_key) <= set(spec.columns), spec.name
         assert set(spec.foreign_keys) <= set(spec.columns), spec.name
         assert all(field["description"] for field in spec.fields)
+
+
+def test_a_target_release_unknown_to_the_ledger_stops_the_publish(scored_demo, tmp_path: Path) -> None:
+    from tasks.contracts import DatasetError
+    from tasks.distribute import check_target_history, copy_release_to_target
+    from tasks.ledger import ledger_checksums
+
+    ours = build_release(scored_demo.scores, tmp_path / "ours")
+    target = str(tmp_path / "target")
+    copy_release_to_target(ours.folder, ours.version, target)
+    check_target_history(target, WAVE, ledger_checksums(tmp_path / "ours", WAVE))  # our own: fine
+    with pytest.raises(DatasetError, match="a release this OUT did not make"):
+        check_target_history(target, WAVE, ledger_checksums(tmp_path / "elsewhere", WAVE))
+
+
+def test_the_release_ledger_stays_out_of_the_open_data(release: Path) -> None:
+    names = {p.name for p in release.rglob("*")}
+    assert not any(name.startswith("count_") or "ledger" in name for name in names)
+    ledger = release.parent.parent / "release-ledger" / WAVE / "2018.1"
+    assert {p.name for p in ledger.iterdir()} == {"SHA256SUMS", "maturity_levels.csv", "statement_results.csv"}
+    assert (ledger / "SHA256SUMS").read_bytes() == (release / "SHA256SUMS").read_bytes()
