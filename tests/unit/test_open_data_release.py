@@ -212,5 +212,6 @@ def test_the_release_ledger_stays_out_of_the_open_data(release: Path) -> None:
     names = {p.name for p in release.rglob("*")}
     assert not any(name.startswith("count_") or "ledger" in name for name in names)
     ledger = release.parent.parent / "release-ledger" / WAVE / "2018.1"
-    assert {p.name for p in ledger.iterdir()} == {"SHA256SUMS", "maturity_levels.csv", "statement_results.csv"}
+    expected = {"SHA256SUMS", "maturity_levels.csv", "statement_results.csv"}
+    assert {p.name for p in ledger.iterdir()} == expected
     assert (ledger / "SHA256SUMS").read_bytes() == (release / "SHA256SUMS").read_bytes()
