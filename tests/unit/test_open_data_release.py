@@ -215,3 +215,62 @@ def test_the_release_ledger_stays_out_of_the_open_data(release: Path) -> None:
     expected = {"SHA256SUMS", "maturity_levels.csv", "statement_results.csv"}
     assert {p.name for p in ledger.iterdir()} == expected
     assert (ledger / "SHA256SUMS").read_bytes() == (release / "SHA256SUMS").read_bytes()
+
+
+def _one_member_now_agrees(scores, statements: pd.DataFrame) -> tuple:
+    """Scores after one elected member in a withheld group changed to agreeing, with that row's key."""
+    table = scores.statement_results.copy()
+    published = statements.set_index(["gss_code", "statement_id", "recipient_group"])["status"]
+    small = table[
+        (table["recipient_group"] == "elected_members")
+        & (table["n_valid"].between(2, 9))
+        & (table["n_agree"] < table["n_valid"])
+    ]
+    row = small.iloc[0]
+    key = (row["gss_code"], row["statement_id"])
+    assert published[(*key, "elected_members")] == "[c]"
+    touched = (
+        ((table["gss_code"] == key[0]) & (table["recipient_group"].isin(["elected_members", "all"])))
+        | ((table["gss_code"] == "W92000004") & (table["recipient_group"].isin(["elected_members", "all"])))
+    ) & (table["statement_id"] == key[1])
+    table.loc[touched, "n_agree"] += 1
+    table.loc[touched, "share_agree"] = table.loc[touched, "n_agree"] / table.loc[touched, "n_valid"]
+    return dataclasses.replace(scores, statement_results=table), key
+
+
+def test_a_correction_inside_a_withheld_cell_shows_nowhere_in_the_next_release(
+    scored_demo, tmp_path: Path
+) -> None:
+    first = build_release(scored_demo.scores, tmp_path)
+    statements = pd.read_csv(first.folder / "statement_results.csv", dtype=str, keep_default_na=False)
+    corrected, (council, statement) = _one_member_now_agrees(scored_demo.scores, statements)
+    second = build_release(corrected, tmp_path)
+    assert second.version == "2018.2"
+    after = pd.read_csv(second.folder / "statement_results.csv", dtype=str, keep_default_na=False)
+    withheld_before = set(
+        statements.loc[
+            statements["status"] == "[c]", ["gss_code", "statement_id", "recipient_group"]
+        ].itertuples(index=False, name=None)
+    )
+    withheld_after = set(
+        after.loc[after["status"] == "[c]", ["gss_code", "statement_id", "recipient_group"]].itertuples(
+            index=False, name=None
+        )
+    )
+    assert withheld_before <= withheld_after, "a cell withheld once stays withheld in the wave"
+    changes = json.loads((second.folder / "CHANGES.json").read_text())
+    for change in changes["tables"]["statement_results"]["values_changed"]:
+        row = (change["key"]["gss_code"], change["key"]["statement_id"], change["key"]["recipient_group"])
+        assert row not in withheld_before, change
+        # A cell withheld now shows only as emptied: its old, already published value and nothing new.
+        assert row not in withheld_after or change["new"] in ("", "[c]"), change
+    snapshots = read_ledger(tmp_path, WAVE)["statement_results"]
+    assert len(snapshots) == 2
+    frame = after
+    relations = group_relations(frame, "statement_id") + council_relations(frame, "statement_id")
+    assert audit_release(snapshots, relations, disclosure_rules()) == []
+    # With every other cell unchanged, only the Wales figure could show the member's change: withheld.
+    wales = after.set_index(["gss_code", "statement_id", "recipient_group"]).loc[
+        ("W92000004", statement, "all")
+    ]
+    assert wales["status"] == "[c]", council
