@@ -185,10 +185,10 @@ def statement_rows(
         )
         wales_key = (WALES_GSS_CODE, statement.id)
         wales_row = by_place.loc[wales_key] if wales_key in by_place.index else None
-        council = format_share(council_row, language)
+        council, wales = format_share(council_row, language), format_share(wales_row, language)
         key = (gss_code, statement.id, ALL_GROUPS)
         flagged = bool(differs.at[key, "differs_from_national"]) if key in differs.index else False
-        if not council["shown"]:
+        if not council["shown"] or not wales["shown"]:  # a comparison with a withheld figure reveals it
             comparison = NOT_AVAILABLE
         elif flagged and council["value"] > float(wales_row["pct_agree"]):
             comparison = translate(language, "Higher than Wales")
@@ -201,7 +201,7 @@ def statement_rows(
                 "label": f"S{number}",
                 "text": translate(language, statement.text_en),
                 "council": council,
-                "wales": format_share(wales_row, language),
+                "wales": wales,
                 "comparison": comparison,
             }
         )

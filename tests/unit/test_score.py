@@ -143,7 +143,19 @@ def test_small_groups_are_flagged_low_base() -> None:
     table = compute_maturity_levels(count_answers(answers), "2018").set_index("recipient_group")
     assert bool(table.at["elected_members", "low_base"])
     assert not table.at["officers", "low_base"]
-    assert bool(table.at["all", "low_base"])
+    # All weighs the groups equally: as precise as 4 / (1/30 + 1/9) = 27.7 answers, not a low base.
+    assert not table.at["all", "low_base"]
+
+
+def test_all_respondents_is_a_low_base_when_its_effective_base_is_small() -> None:
+    answers = pd.concat(
+        [
+            _level_answers("W06000004", "open_data", "officers", ["1"] * 30),
+            _level_answers("W06000004", "open_data", "elected_members", ["2"] * 2),
+        ]
+    )
+    table = compute_maturity_levels(count_answers(answers), "2018").set_index("recipient_group")
+    assert bool(table.at["all", "low_base"])  # 4 / (1/30 + 1/2) = 7.5 answers
 
 
 def test_group_with_only_dont_know_does_not_count_in_the_combined_mean() -> None:
