@@ -47,7 +47,6 @@ BABEL_LOCALES = {"en": "en_GB", "cy": "cy_GB"}
 QUOTES_PER_THEME = 3
 # The theme whose section carries the national public-survey figures, as in the reference report.
 PUBLIC_SURVEY_THEME = "data_protection"
-LEVEL_DECIMALS = 1
 # Printed beside each count in charts so a level can be told without colour or pattern.
 LEVEL_SYMBOLS = {1: "①", 2: "②", 3: "③"}
 NOT_AVAILABLE = "\u2013"  # an en dash, as typeset tables show a missing figure
@@ -88,8 +87,14 @@ def report_text(language: str) -> dict[str, Any]:
     return translate_tree(prose, load_translations(language).gettext)
 
 
-def format_number(value: float, language: str, decimals: int = LEVEL_DECIMALS) -> str:
-    """A number with fixed decimals in the language's convention, or a dash when missing."""
+def format_number(value: float, language: str, decimals: int | None = None) -> str:
+    """A number with fixed decimals in the language's convention, or a dash when missing.
+
+    decimals: by default those the open data prints mean levels with, so a report never rounds a
+    published figure a second time (1.749 is 1.75 there, and would wrongly become 1.8 here).
+    """
+    if decimals is None:
+        decimals = load_settings().publication["level_decimals"]
     if pd.isna(value):
         return NOT_AVAILABLE
     pattern = "0." + "0" * decimals if decimals else "0"

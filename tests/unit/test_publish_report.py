@@ -205,3 +205,20 @@ def test_no_published_table_carries_a_restricted_column(scored_demo) -> None:
     answers = open_answer_tables(scored_demo.scores, None)
     for name, table in open_tables(scored_demo.scores, answers).items():
         assert not only_restricted & set(table.columns), name
+
+
+def test_reports_show_the_disclosure_controlled_figures_of_the_open_data(scored_demo, tmp_path: Path) -> None:
+    from tasks.publish import open_answer_tables
+
+    render_reports(scored_demo.scores, scored_demo.study, tmp_path, pdf=False)
+    levels = open_answer_tables(scored_demo.scores, None).maturity_levels
+    for gss_code in ("W06000004", "W06000015"):
+        text = _text((tmp_path / "reports" / "2018" / f"{gss_code}.en.html").read_text())
+        council = levels[levels["gss_code"] == gss_code].set_index(["characteristic", "recipient_group"])
+        for characteristic in council.index.get_level_values(0).unique():
+            row = council.loc[(characteristic, "all")]
+            if row["status"] == "[c]":
+                row = council.loc[(characteristic, "officers")]
+                assert "(officers only)" in text
+            shown = f"{row['mean_level']:.2f} ({row['ci_lower']:.2f}\u2013{row['ci_upper']:.2f})"
+            assert shown in text, (gss_code, characteristic, shown)
