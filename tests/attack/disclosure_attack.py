@@ -94,8 +94,8 @@ def parse_cell(text: Any) -> Interval | None:
         op, number = comparison.groups()
         value = float(number)
         if op in ("<", "<="):
-            return Interval(-math.inf, value - (1e-9 if op == "<" else 0.0) + (0 if op == "<" else _half(number)))
-        return Interval(value + (1e-9 if op == ">" else 0.0) - (0 if op == ">" else _half(number)), math.inf)
+            return Interval(-math.inf, value - (1e-6 if op == "<" else 0.0) + (0 if op == "<" else _half(number)))
+        return Interval(value + (1e-6 if op == ">" else 0.0) - (0 if op == ">" else _half(number)), math.inf)
     span = re.fullmatch(r"([-+]?\d+(?:\.\d*)?)\s*(?:-|–|to)\s*([-+]?\d+(?:\.\d*)?)", s)
     if span:
         a, b = span.groups()
@@ -349,13 +349,20 @@ class Target:
 
     @property
     def pinned(self) -> bool:
-        return self.lo is not None and self.lo == self.hi
+        """Feasible range a single value (not counting a count that is 0 a priori, as 0 of 0 responses)."""
+        return self.lo is not None and self.lo == self.hi and self.upper != 0
 
     @property
     def within_protection(self) -> bool:
-        """Narrowed within ±2: the range fails to contain truth ± 2 clipped to what is possible a priori."""
+        """Narrowed within ±2: the range fails to contain truth ± 2 clipped to what is possible a priori.
+
+        Checked for small groups' counts (below the threshold, or of unknown base); a withheld figure that
+        is not small itself (secondary suppression, an all or Wales row) only must not be pinned exactly.
+        """
         if self.lo is None:
             return False
+        if not self.small:
+            return self.pinned
         if self.truth is None:
             return self.hi - self.lo < 2 * PROTECTION
         upper = self.upper if self.upper is not None else UNBOUNDED
@@ -445,7 +452,7 @@ class AttackReport:
 
     @property
     def leaks(self) -> list[Target]:
-        """Every withheld quantity (any category) pinned or narrowed within ±2."""
+        """Every withheld quantity (any category) pinned, or a small group's narrowed within ±2."""
         return [t for t in self.targets if t.within_protection or t.pinned]
 
     def maturity_rows(self) -> tuple[int, int]:
@@ -580,14 +587,20 @@ def _method() -> Method:
 # ----------------------------------------------------------------------------------------- versions
 
 
-def council_versions(releases: Sequence[ReleaseData]) -> dict[tuple[str, int], int]:
-    """Which releases share a council's truth: consecutive releases where its rows did not change."""
+def council_versions(releases: Sequence[ReleaseData], corrected: Iterable[str] = ()) -> dict[tuple[str, int], int]:
+    """Which releases share a council's truth: consecutive releases where its rows did not change.
+
+    corrected: councils the attacker knows sent a correction before the last release (even if none of their
+    printed rows changed).
+    """
     versions: dict[tuple[str, int], int] = {}
-    councils = sorted({g for r in releases for g in r.council_text})
+    corrected = set(corrected)
+    councils = sorted({g for r in releases for g in r.council_text} | corrected)
     for gss in councils:
         version = 0
         for k, release in enumerate(releases):
-            if k > 0 and release.council_text.get(gss) != releases[k - 1].council_text.get(gss):
+            known = k == len(releases) - 1 and gss in corrected
+            if k > 0 and (known or release.council_text.get(gss) != releases[k - 1].council_text.get(gss)):
                 version += 1
             versions[(gss, k)] = version
     return versions
@@ -1231,6 +1244,7 @@ def attack_release(
     correction_size: int | None = 1,
     use_low_base: bool = True,
     fingerprint: bool = True,
+    corrected: Sequence[str] = (),
 ) -> AttackReport:
     """Attack a release folder (open-data/<wave>), jointly with earlier releases of the wave (oldest first).
 
@@ -1239,6 +1253,8 @@ def attack_release(
     correction_size: between two releases the attacker knows that one person corrected their answers in the
     council whose rows changed (each count in a cell moves by at most this, in all by twice this); None: no
     such knowledge.
+    corrected: the councils the attacker knows sent the correction before this release (besides those whose
+    printed rows changed).
     """
     started = time.perf_counter()
     releases = [load_release(p) for p in previous_release_dirs] + [load_release(release_dir)]
@@ -1247,7 +1263,7 @@ def attack_release(
         _as_truth(previous_truths[k] if k < len(previous_truths) else None, r.wave) for k, r in enumerate(releases[:-1])
     ] + [_as_truth(truth, cur.wave)]
     method = _method()
-    versions = council_versions(releases)
+    versions = council_versions(releases, corrected if len(releases) > 1 else ())
     report = AttackReport(Path(release_dir))
     if len(releases) > 1:
         report.changed_councils = sorted({gss for (gss, k), v in versions.items() if k == len(releases) - 1
@@ -1270,3 +1286,40 @@ def attack_release(
 def run_truth(out_dir: Path | str, wave: str = "2018") -> Truth:
     """The true counts of the run in OUT (its current warehouse)."""
     return read_truth(Path(out_dir) / "warehouse", wave)
+
+
+# ----------------------------------------------------------------------------------------- test helpers
+
+
+def small_group_council(release_dir: Path | str) -> tuple[str, str, str, str]:
+    """A council whose elected members are withheld for a characteristic and a statement.
+
+    Returns (gss_code, council_name_en, characteristic, statement_id), for a one-member correction.
+    """
+    release = load_release(release_dir)
+    rates = _read_csv(Path(release_dir) / "response_rates.csv")
+    names = dict(zip(rates["gss_code"], rates["council_name_en"], strict=False)) if rates is not None else {}
+    for (gss, item), rows in sorted(release.maturity.items()):
+        row = rows.get("elected_members")
+        if gss == WALES or row is None or not is_withheld(row, FIGURE_MATURITY):
+            continue
+        statements = [it for (g, it), srows in sorted(release.statements.items())
+                      if g == gss and is_withheld(srows.get("elected_members", {}), FIGURE_STATEMENT)]
+        if statements:
+            return gss, names.get(gss, gss), item, statements[0]
+    raise LookupError("no council has withheld elected members' rows for both a characteristic and a statement")
+
+
+def correct_one_elected_member(study_dir: Path | str, council_name: str, characteristic: str, statement: str) -> None:
+    """Change one elected member's answer to one characteristic (level 1 <-> 2) and one statement (agree or not)."""
+    path = Path(study_dir) / "responses" / "elected_members.csv"
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    level_column, statement_column = f"lvl_{characteristic}", f"st_{statement}"
+    rows = table.index[(table["council"] == council_name) & table[level_column].isin(["1", "2", "3"])
+                       & table[statement_column].isin(["1", "2", "3", "4", "5"])]
+    if len(rows) == 0:
+        raise LookupError(f"no elected member of {council_name} answered {characteristic} and {statement}")
+    i = rows[0]
+    table.loc[i, level_column] = "2" if table.loc[i, level_column] != "2" else "1"
+    table.loc[i, statement_column] = "1" if table.loc[i, statement_column] in ("4", "5") else "4"
+    table.to_csv(path, index=False)
