@@ -16,24 +16,33 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.attack.disclosure_attack import attack_release, load_release, read_truth  # noqa: E402
+from tests.attack.disclosure_attack import attack_release, load_release, read_truth
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("release", type=Path)
     parser.add_argument("--previous", type=Path, action="append", default=[])
     parser.add_argument("--warehouse", type=Path)
     parser.add_argument("--previous-warehouse", type=Path, action="append", default=[])
-    parser.add_argument("--correction-size", type=int, default=1, help="0: no knowledge of the correction's size")
+    parser.add_argument(
+        "--correction-size", type=int, default=1, help="0: no knowledge of the correction's size"
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--examples", type=int, default=10)
     args = parser.parse_args()
     wave = load_release(args.release).wave
     truth = read_truth(args.warehouse, wave) if args.warehouse else None
     previous_truths = [read_truth(w, wave) for w in args.previous_warehouse]
-    report = attack_release(args.release, args.previous, truth, previous_truths=previous_truths,
-                            correction_size=args.correction_size or None)
+    report = attack_release(
+        args.release,
+        args.previous,
+        truth,
+        previous_truths=previous_truths,
+        correction_size=args.correction_size or None,
+    )
     print(json.dumps(report.summary(), indent=2) if args.json else report.describe(args.examples))
     return 1 if report.model_errors else 0
 

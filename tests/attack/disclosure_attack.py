@@ -94,9 +94,11 @@ def parse_cell(text: Any) -> Interval | None:
         op, number = comparison.groups()
         value = float(number)
         if op in ("<", "<="):
-            return Interval(-math.inf, value - (1e-6 if op == "<" else 0.0) + (0 if op == "<" else _half(number)))
+            return Interval(
+                -math.inf, value - (1e-6 if op == "<" else 0.0) + (0 if op == "<" else _half(number))
+            )
         return Interval(value + (1e-6 if op == ">" else 0.0) - (0 if op == ">" else _half(number)), math.inf)
-    span = re.fullmatch(r"([-+]?\d+(?:\.\d*)?)\s*(?:-|–|to)\s*([-+]?\d+(?:\.\d*)?)", s)
+    span = re.fullmatch(r"([-+]?\d+(?:\.\d*)?)\s*(?:-|\u2013|to)\s*([-+]?\d+(?:\.\d*)?)", s)
     if span:
         a, b = span.groups()
         return Interval(float(a) - _half(a), float(b) + _half(b))
@@ -182,9 +184,13 @@ def load_release(folder: Path | str) -> ReleaseData:
     changes_json = None
     if (folder / "CHANGES.json").is_file():
         changes_json = json.loads((folder / "CHANGES.json").read_text(encoding="utf-8"))
-    changes_md = (folder / "CHANGES.md").read_text(encoding="utf-8") if (folder / "CHANGES.md").is_file() else None
+    changes_md = (
+        (folder / "CHANGES.md").read_text(encoding="utf-8") if (folder / "CHANGES.md").is_file() else None
+    )
     council_text = {gss: "\n".join(sorted(lines)) for gss, lines in texts.items() if gss != WALES}
-    return ReleaseData(folder, wave, responses, maturity, statement_cells, council_text, changes_json, changes_md)
+    return ReleaseData(
+        folder, wave, responses, maturity, statement_cells, council_text, changes_json, changes_md
+    )
 
 
 # ----------------------------------------------------------------------------------------- the program
@@ -262,8 +268,13 @@ class Model:
         c = np.zeros(len(self.ub))
         for i, v in expr.items():
             c[i] = -v if maximise else v
-        result = milp(c, integrality=integrality, bounds=bounds, constraints=constraint,
-                      options={"presolve": True, "time_limit": 20.0})
+        result = milp(
+            c,
+            integrality=integrality,
+            bounds=bounds,
+            constraints=constraint,
+            options={"presolve": True, "time_limit": 20.0},
+        )
         if result.status != 0 or result.x is None:
             if result.status == 2:
                 return None
@@ -302,7 +313,9 @@ def ratio(model: Model, num: Expr, den: Expr | int, iv: Interval | None, scale: 
         model.add(_lin((scale, num), (-iv.lo, den)), 0, math.inf)
 
 
-def level_constraint(model: Model, num: Expr, den: Expr | int, level_text: str, thresholds: Sequence[float]) -> None:
+def level_constraint(
+    model: Model, num: Expr, den: Expr | int, level_text: str, thresholds: Sequence[float]
+) -> None:
     """The printed level: mean (num / den) at or above its threshold and below the next."""
     iv = parse_cell(level_text)
     if iv is None:
@@ -375,7 +388,8 @@ class Target:
 
     def label(self) -> str:
         what = f"{self.category}{self.index or ''}"
-        return f"{self.table} {self.gss_code} {self.item} {self.group} {what} in [{self.lo}, {self.hi}] (truth {self.truth})"
+        where = f"{self.table} {self.gss_code} {self.item} {self.group}"
+        return f"{where} {what} in [{self.lo}, {self.hi}] (truth {self.truth})"
 
 
 @dataclass
@@ -397,8 +411,10 @@ class Change:
         return self.lo is not None and self.lo == self.hi and self.lo != 0
 
     def label(self) -> str:
-        return (f"{self.table} {self.gss_code} {self.item} {self.group} {self.category}{self.index or ''}: "
-                f"change in [{self.lo}, {self.hi}] (truth {self.truth})")
+        return (
+            f"{self.table} {self.gss_code} {self.item} {self.group} {self.category}{self.index or ''}: "
+            f"change in [{self.lo}, {self.hi}] (truth {self.truth})"
+        )
 
 
 @dataclass
@@ -483,7 +499,9 @@ class AttackReport:
             "withheld_counts": self.withheld_counts,
             "pinned_exactly": len(self.pinned_exactly),
             "pinned_within_2": len(self.pinned_within_2),
-            "range_narrower_than_4": sum(t.hi - t.lo < 2 * PROTECTION for t in self._headline() if t.lo is not None),
+            "range_narrower_than_4": sum(
+                t.hi - t.lo < 2 * PROTECTION for t in self._headline() if t.lo is not None
+            ),
             "by_category": self.by_category(),
             "withheld_maturity_rows": rows,
             "maturity_rows_recovered_whole": whole,
@@ -506,7 +524,10 @@ class AttackReport:
         for title, items in (
             ("pinned within ±2", [t.label() for t in self.leaks]),
             ("unanimity", self.unanimity),
-            ("fingerprints", [f"{f.gss_code} {f.characteristic}: 1 of {f.candidates}" for f in self.fingerprints]),
+            (
+                "fingerprints",
+                [f"{f.gss_code} {f.characteristic}: 1 of {f.candidates}" for f in self.fingerprints],
+            ),
             ("pinned changes", [c.label() for c in self.pinned_changes]),
             ("CHANGES leaks", self.changes_file_leaks),
             ("model errors", self.model_errors),
@@ -531,10 +552,14 @@ class Truth:
     def maturity_counts(self, gss: str, item: str, groups: Iterable[str]) -> np.ndarray:
         return sum((self.maturity.get((gss, item, g), np.zeros(4, int)) for g in groups), np.zeros(4, int))
 
-    def statement_counts(self, gss: str | None, item: str, groups: Iterable[str], councils: Iterable[str] = ()) -> np.ndarray:
+    def statement_counts(
+        self, gss: str | None, item: str, groups: Iterable[str], councils: Iterable[str] = ()
+    ) -> np.ndarray:
         codes = [gss] if gss is not None else list(councils)
-        return sum((self.statements.get((c, item, g), np.zeros(3, int)) for c in codes for g in groups),
-                   np.zeros(3, int))
+        return sum(
+            (self.statements.get((c, item, g), np.zeros(3, int)) for c in codes for g in groups),
+            np.zeros(3, int),
+        )
 
 
 def read_truth(warehouse: Path | str, wave: str) -> Truth:
@@ -546,12 +571,14 @@ def read_truth(warehouse: Path | str, wave: str) -> Truth:
     levels = count_level_answers(counted, load_settings().responses["dont_know"])
     maturity = {
         (r.gss_code, r.characteristic, r.recipient_group): np.array(
-            [r.n_level_1, r.n_level_2, r.n_level_3, r.n_dont_know], dtype=int)
+            [r.n_level_1, r.n_level_2, r.n_level_3, r.n_dont_know], dtype=int
+        )
         for r in levels.itertuples()
     }
     statements = {
         (r.gss_code, r.statement_id, r.recipient_group): np.array(
-            [r.n_agree, r.n_valid - r.n_agree, r.n_dont_know], dtype=int)
+            [r.n_agree, r.n_valid - r.n_agree, r.n_dont_know], dtype=int
+        )
         for r in count_statement_answers(counted).itertuples()
     }
     return Truth(maturity, statements)
@@ -580,14 +607,21 @@ def _method() -> Method:
 
     settings = load_settings()
     m = settings.maturity
-    return Method(tuple(settings.recipient_groups), (m.level_2_from, m.level_3_from), m.low_base_below,
-                  settings.statement_method.confidence_level, m)
+    return Method(
+        tuple(settings.recipient_groups),
+        (m.level_2_from, m.level_3_from),
+        m.low_base_below,
+        settings.statement_method.confidence_level,
+        m,
+    )
 
 
 # ----------------------------------------------------------------------------------------- versions
 
 
-def council_versions(releases: Sequence[ReleaseData], corrected: Iterable[str] = ()) -> dict[tuple[str, int], int]:
+def council_versions(
+    releases: Sequence[ReleaseData], corrected: Iterable[str] = ()
+) -> dict[tuple[str, int], int]:
     """Which releases share a council's truth: consecutive releases where its rows did not change.
 
     corrected: councils the attacker knows sent a correction before the last release (even if none of their
@@ -655,8 +689,15 @@ class _CellVars:
     x: dict[tuple[int, str], list[int]]  # (version, group) -> [x1, x2, x3, dk]
 
 
-def _maturity_group_rows(model: Model, xs: list[int], row: Row | None, responses: int, n_fixed: int | None,
-                         method: Method, use_low_base: bool) -> None:
+def _maturity_group_rows(
+    model: Model,
+    xs: list[int],
+    row: Row | None,
+    responses: int,
+    n_fixed: int | None,
+    method: Method,
+    use_low_base: bool,
+) -> None:
     n_expr = {xs[0]: 1, xs[1]: 1, xs[2]: 1}
     model.add({**n_expr, xs[3]: 1}, 0, responses)
     if n_fixed is not None:
@@ -687,8 +728,13 @@ def _maturity_group_rows(model: Model, xs: list[int], row: Row | None, responses
     level_constraint(model, mean_num, den, row.get("level", ""), method.thresholds)
 
 
-def _maturity_all_row(model: Model, xs_by_group: dict[str, list[int]], row: Row | None,
-                      bases: dict[str, int] | None, method: Method) -> None:
+def _maturity_all_row(
+    model: Model,
+    xs_by_group: dict[str, list[int]],
+    row: Row | None,
+    bases: dict[str, int] | None,
+    method: Method,
+) -> None:
     if row is None:
         return
     n_all: Expr = {x: 1 for xs in xs_by_group.values() for x in xs[:3]}
@@ -707,14 +753,25 @@ def _maturity_all_row(model: Model, xs_by_group: dict[str, list[int]], row: Row 
     for k in LEVELS:
         num = _lin(*((weights[g], {xs_by_group[g][k - 1]: 1}) for g in contributing))
         ratio(model, num, den, parse_cell(row.get(f"share_level_{k}_pct")), scale=100)
-    mean_num = _lin(*((weights[g], {xs_by_group[g][0]: 1, xs_by_group[g][1]: 2, xs_by_group[g][2]: 3})
-                      for g in contributing))
+    mean_num = _lin(
+        *(
+            (weights[g], {xs_by_group[g][0]: 1, xs_by_group[g][1]: 2, xs_by_group[g][2]: 3})
+            for g in contributing
+        )
+    )
     ratio(model, mean_num, den, parse_cell(row.get("mean_level")))
     level_constraint(model, mean_num, den, row.get("level", ""), method.thresholds)
 
 
-def _base_candidates(releases: Sequence[ReleaseData], versions: dict, gss: str, item: str, groups: Sequence[str],
-                     method: Method, use_low_base: bool) -> tuple[list[dict[tuple[int, str], int]] | None, set[int]]:
+def _base_candidates(
+    releases: Sequence[ReleaseData],
+    versions: dict,
+    gss: str,
+    item: str,
+    groups: Sequence[str],
+    method: Method,
+    use_low_base: bool,
+) -> tuple[list[dict[tuple[int, str], int]] | None, set[int]]:
     """Combinations of bases to fix for the versions whose all row publishes figures (None: too many)."""
     need: set[int] = set()
     for k, release in enumerate(releases):
@@ -763,7 +820,11 @@ def _base_candidates(releases: Sequence[ReleaseData], versions: dict, gss: str, 
                 ok = False
                 break
             low = _low_base(row) if use_low_base else None
-            if low is not None and _has_figures(row) and (_effective_base(bases) < method.low_base_below) != low:
+            if (
+                low is not None
+                and _has_figures(row)
+                and (_effective_base(bases) < method.low_base_below) != low
+            ):
                 ok = False
                 break
             if _has_figures(row) and sum(bases) == 0:
@@ -776,9 +837,18 @@ def _base_candidates(releases: Sequence[ReleaseData], versions: dict, gss: str, 
     return combos, need
 
 
-def _attack_maturity_cell(releases: Sequence[ReleaseData], versions: dict, gss: str, item: str,
-                          method: Method, report: AttackReport, truths: Sequence[Truth | None],
-                          correction_size: int | None, use_low_base: bool, fingerprint: bool) -> None:
+def _attack_maturity_cell(
+    releases: Sequence[ReleaseData],
+    versions: dict,
+    gss: str,
+    item: str,
+    method: Method,
+    report: AttackReport,
+    truths: Sequence[Truth | None],
+    correction_size: int | None,
+    use_low_base: bool,
+    fingerprint: bool,
+) -> None:
     current = len(releases) - 1
     cur = releases[current]
     groups = [g for g in method.groups]
@@ -788,9 +858,15 @@ def _attack_maturity_cell(releases: Sequence[ReleaseData], versions: dict, gss: 
     changed = previous is not None and versions[(gss, previous)] != versions[(gss, current)]
     prev_withheld = {}
     if changed:
-        prev_withheld = {g: is_withheld(r, FIGURE_MATURITY) for g, r in releases[previous].maturity.get((gss, item), {}).items()}
-    want_fingerprint = (fingerprint and parse_cell(cell_rows.get(ALL, {}).get("ci_lower")) is not None
-                        and any(withheld.get(g, False) for g in groups))
+        prev_withheld = {
+            g: is_withheld(r, FIGURE_MATURITY)
+            for g, r in releases[previous].maturity.get((gss, item), {}).items()
+        }
+    want_fingerprint = (
+        fingerprint
+        and parse_cell(cell_rows.get(ALL, {}).get("ci_lower")) is not None
+        and any(withheld.get(g, False) for g in groups)
+    )
     if not any(withheld.values()) and not any(prev_withheld.values()) and not want_fingerprint:
         return
     combos, need = _base_candidates(releases, versions, gss, item, groups, method, use_low_base)
@@ -812,17 +888,58 @@ def _attack_maturity_cell(releases: Sequence[ReleaseData], versions: dict, gss: 
         n_exact = n_iv[0] if n_iv is not None and n_iv[0] == n_iv[1] else None
         truth = truth_cur.maturity_counts(gss, item, members) if truth_cur is not None else None
         upper = n_exact if n_exact is not None else r_hi
-        small = group != ALL and (n_exact is None or n_exact < method.low_base_below)
+        small = group != ALL and (
+            int(truth[:3].sum()) < method.low_base_below
+            if truth is not None
+            else n_exact is None or n_exact < method.low_base_below
+        )
         for k in LEVELS:
-            t = Target("maturity_levels", gss, item, group, "level", k, upper=upper, small=small,
-                       truth=None if truth is None else int(truth[k - 1]))
+            t = Target(
+                "maturity_levels",
+                gss,
+                item,
+                group,
+                "level",
+                k,
+                upper=upper,
+                small=small,
+                truth=None if truth is None else int(truth[k - 1]),
+            )
             specs.append((t, ("sum", members, [k - 1])))
         dk_upper = r_hi - n_exact if n_exact is not None else r_hi
-        specs.append((Target("maturity_levels", gss, item, group, "dont_know", 0, upper=dk_upper, small=small,
-                             truth=None if truth is None else int(truth[3])), ("sum", members, [3])))
+        specs.append(
+            (
+                Target(
+                    "maturity_levels",
+                    gss,
+                    item,
+                    group,
+                    "dont_know",
+                    0,
+                    upper=dk_upper,
+                    small=small,
+                    truth=None if truth is None else int(truth[3]),
+                ),
+                ("sum", members, [3]),
+            )
+        )
         if n_exact is None:
-            specs.append((Target("maturity_levels", gss, item, group, "base", 0, upper=r_hi, small=small,
-                                 truth=None if truth is None else int(truth[:3].sum())), ("sum", members, [0, 1, 2])))
+            specs.append(
+                (
+                    Target(
+                        "maturity_levels",
+                        gss,
+                        item,
+                        group,
+                        "base",
+                        0,
+                        upper=r_hi,
+                        small=small,
+                        truth=None if truth is None else int(truth[:3].sum()),
+                    ),
+                    ("sum", members, [0, 1, 2]),
+                )
+            )
     unanimity_checks = []
     for group in groups:
         if not withheld.get(group):
@@ -846,9 +963,13 @@ def _attack_maturity_cell(releases: Sequence[ReleaseData], versions: dict, gss: 
             for cat, k, cols in [*(("level", k, [k - 1]) for k in LEVELS), ("dont_know", 0, [3])]:
                 tr = None
                 if truth_cur is not None and truth_prev is not None:
-                    tr = int(truth_cur.maturity_counts(gss, item, members)[cols].sum()
-                             - truth_prev.maturity_counts(gss, item, members)[cols].sum())
-                change_specs.append((Change("maturity_levels", gss, item, group, cat, k, truth=tr), (members, cols)))
+                    tr = int(
+                        truth_cur.maturity_counts(gss, item, members)[cols].sum()
+                        - truth_prev.maturity_counts(gss, item, members)[cols].sum()
+                    )
+                change_specs.append(
+                    (Change("maturity_levels", gss, item, group, cat, k, truth=tr), (members, cols))
+                )
 
     ranges: dict[int, list[int | None]] = {i: [None, None] for i in range(len(specs))}
     change_ranges: dict[int, list[int | None]] = {i: [None, None] for i in range(len(change_specs))}
@@ -870,22 +991,30 @@ def _attack_maturity_cell(releases: Sequence[ReleaseData], versions: dict, gss: 
             v = versions[(gss, k)]
             rows = release.maturity.get((gss, item), {})
             for g in groups:
-                _maturity_group_rows(model, xs[(v, g)], rows.get(g), release.responses_hi(gss, g),
-                                     combo.get((v, g)), method, use_low_base)
+                _maturity_group_rows(
+                    model,
+                    xs[(v, g)],
+                    rows.get(g),
+                    release.responses_hi(gss, g),
+                    combo.get((v, g)),
+                    method,
+                    use_low_base,
+                )
             bases = {g: combo[(v, g)] for g in groups} if v in need else None
             _maturity_all_row(model, {g: xs[(v, g)] for g in groups}, rows.get(ALL), bases, method)
-        for a, b in zip(version_ids, version_ids[1:], strict=False):
-            _link_correction(model, [(xs[(a, g)][c], xs[(b, g)][c]) for g in groups for c in range(4)],
-                             correction_size)
+        for a, b in itertools.pairwise(version_ids):
+            _link_correction(
+                model, [(xs[(a, g)][c], xs[(b, g)][c]) for g in groups for c in range(4)], correction_size
+            )
         if not model.feasible():
             continue
         any_feasible = True
         vcur = versions[(gss, current)]
 
-        def expr_for(members: list[str], cols: list[int], v: int = vcur) -> Expr:
+        def expr_for(members: list[str], cols: list[int], v: int = vcur, xs: dict = xs) -> Expr:
             return {xs[(v, g)][c]: 1 for g in members for c in cols}
 
-        for i, (target, (_, members, cols)) in enumerate(specs):
+        for i, (_target, (_, members, cols)) in enumerate(specs):
             e = expr_for(members, cols)
             lo, hi = model.optimise(e, False), model.optimise(e, True)
             cur_lo, cur_hi = ranges[i]
@@ -900,10 +1029,21 @@ def _attack_maturity_cell(releases: Sequence[ReleaseData], versions: dict, gss: 
                 e = _lin((1, expr_for(members, cols, vcur)), (-1, expr_for(members, cols, vprev)))
                 lo, hi = model.optimise(e, False), model.optimise(e, True)
                 cur_lo, cur_hi = change_ranges[i]
-                change_ranges[i] = [lo if cur_lo is None else min(cur_lo, lo), hi if cur_hi is None else max(cur_hi, hi)]
+                change_ranges[i] = [
+                    lo if cur_lo is None else min(cur_lo, lo),
+                    hi if cur_hi is None else max(cur_hi, hi),
+                ]
         if want_fingerprint:
-            outcome = _fingerprint(model, {g: xs[(vcur, g)] for g in groups}, cell_rows, cur.wave, gss, item, method,
-                                   truth_cur.maturity if truth_cur is not None else None)
+            outcome = _fingerprint(
+                model,
+                {g: xs[(vcur, g)] for g in groups},
+                cell_rows,
+                cur.wave,
+                gss,
+                item,
+                method,
+                truth_cur.maturity if truth_cur is not None else None,
+            )
             if outcome is None:
                 fingerprint_skipped = True
             else:
@@ -933,13 +1073,24 @@ def _attack_maturity_cell(releases: Sequence[ReleaseData], versions: dict, gss: 
             report.fingerprints_skipped += 1
         else:
             report.fingerprint_cells.append(
-                Fingerprint(gss, item, candidates_total, matching_total, truth_matches, len(level_sets)))
+                Fingerprint(gss, item, candidates_total, matching_total, truth_matches, len(level_sets))
+            )
             if truth_matches is False:
-                report.model_errors.append(f"fingerprint {gss} {item}: the truth does not reproduce the intervals")
+                report.model_errors.append(
+                    f"fingerprint {gss} {item}: the truth does not reproduce the intervals"
+                )
 
 
-def _fingerprint(model: Model, xs_by_group: dict[str, list[int]], cell_rows: dict[str, Row], wave: str, gss: str,
-                 item: str, method: Method, truth: dict | None) -> tuple[int, int, bool | None] | None:
+def _fingerprint(
+    model: Model,
+    xs_by_group: dict[str, list[int]],
+    cell_rows: dict[str, Row],
+    wave: str,
+    gss: str,
+    item: str,
+    method: Method,
+    truth: dict | None,
+) -> tuple[int, int, bool | None] | None:
     """Candidates of the cell's counts the program allows, and how many reproduce every printed interval."""
     from tasks.score import GroupSample, cell_rng, summarise_cell
 
@@ -965,18 +1116,26 @@ def _fingerprint(model: Model, xs_by_group: dict[str, list[int]], cell_rows: dic
     count = math.prod(len(p) for p in per_group.values())
     if count > MAX_GROUP_CANDIDATES * 10:
         return None
-    index = np.array(np.meshgrid(*(np.arange(len(per_group[g])) for g in groups), indexing="ij")).reshape(len(groups), -1).T
+    index = (
+        np.array(np.meshgrid(*(np.arange(len(per_group[g])) for g in groups), indexing="ij"))
+        .reshape(len(groups), -1)
+        .T
+    )
     joint = np.hstack([per_group[g][index[:, j]] for j, g in enumerate(groups)])
     columns = [x for g in groups for x in xs_by_group[g]]
     joint = joint[model.satisfied(joint, columns)]
     if len(joint) > MAX_CELL_CANDIDATES:
         return None
-    printed = {g: (parse_cell(r.get("ci_lower")), parse_cell(r.get("ci_upper"))) for g, r in cell_rows.items()}
+    printed = {
+        g: (parse_cell(r.get("ci_lower")), parse_cell(r.get("ci_upper"))) for g, r in cell_rows.items()
+    }
     rows_of = {g: j for j, g in enumerate([*groups, ALL])}
 
     def reproduces(counts: np.ndarray) -> bool:
-        samples = {g: GroupSample(counts[4 * j: 4 * j + 4].astype("int64")) for j, g in enumerate(groups)}
-        rows = summarise_cell(samples, method.maturity, cell_rng(method.maturity.bootstrap_seed, wave, gss, item))
+        samples = {g: GroupSample(counts[4 * j : 4 * j + 4].astype("int64")) for j, g in enumerate(groups)}
+        rows = summarise_cell(
+            samples, method.maturity, cell_rng(method.maturity.bootstrap_seed, wave, gss, item)
+        )
         for g, (lo, hi) in printed.items():
             if g not in rows_of:
                 continue
@@ -1017,8 +1176,9 @@ def _wilson_allowed(n: int, row: Row, confidence: float) -> tuple[int, int] | No
     return int(agree[keep].min()), int(agree[keep].max())
 
 
-def _statement_row(model: Model, agree: Expr, valid: Expr, row: Row | None, confidence: float,
-                   low_base_below: int | None) -> None:
+def _statement_row(
+    model: Model, agree: Expr, valid: Expr, row: Row | None, confidence: float, low_base_below: int | None
+) -> None:
     if row is None:
         return
     n_iv = _int_iv(row, "n_valid")
@@ -1044,9 +1204,16 @@ def _statement_row(model: Model, agree: Expr, valid: Expr, row: Row | None, conf
         ratio(model, agree, valid, figures[0], scale=100)
 
 
-def _attack_statement(releases: Sequence[ReleaseData], versions: dict, item: str, method: Method,
-                      report: AttackReport, truths: Sequence[Truth | None], correction_size: int | None,
-                      use_low_base: bool) -> None:
+def _attack_statement(
+    releases: Sequence[ReleaseData],
+    versions: dict,
+    item: str,
+    method: Method,
+    report: AttackReport,
+    truths: Sequence[Truth | None],
+    correction_size: int | None,
+    use_low_base: bool,
+) -> None:
     current = len(releases) - 1
     cur = releases[current]
     groups = list(method.groups)
@@ -1056,7 +1223,9 @@ def _attack_statement(releases: Sequence[ReleaseData], versions: dict, item: str
     for gss in councils:
         for v in sorted({versions.get((gss, k), 0) for k in range(len(releases))}):
             for g in groups:
-                r_hi = min(r.responses_hi(gss, g) for k, r in enumerate(releases) if versions.get((gss, k), 0) == v)
+                r_hi = min(
+                    r.responses_hi(gss, g) for k, r in enumerate(releases) if versions.get((gss, k), 0) == v
+                )
                 xs[(gss, v, g)] = [model.var(r_hi) for _ in range(3)]
     low = method.low_base_below if use_low_base else None
 
@@ -1076,10 +1245,22 @@ def _attack_statement(releases: Sequence[ReleaseData], versions: dict, item: str
             for g in groups:
                 x = xs[(gss, v, g)]
                 model.add({x[0]: 1, x[1]: 1, x[2]: 1}, 0, release.responses_hi(gss, g))
-                _statement_row(model, agree_of(gss, v, [g]), valid_of(gss, v, [g]), rows.get(g),
-                               method.statement_confidence, low)
-            _statement_row(model, agree_of(gss, v, groups), valid_of(gss, v, groups), rows.get(ALL),
-                           method.statement_confidence, None)
+                _statement_row(
+                    model,
+                    agree_of(gss, v, [g]),
+                    valid_of(gss, v, [g]),
+                    rows.get(g),
+                    method.statement_confidence,
+                    low,
+                )
+            _statement_row(
+                model,
+                agree_of(gss, v, groups),
+                valid_of(gss, v, groups),
+                rows.get(ALL),
+                method.statement_confidence,
+                None,
+            )
         wales = release.statements.get((WALES, item), {})
         for g, row in wales.items():
             members = groups if g == ALL else [g]
@@ -1088,9 +1269,12 @@ def _attack_statement(releases: Sequence[ReleaseData], versions: dict, item: str
             _statement_row(model, a, n, row, method.statement_confidence, None)
     for gss in councils:
         vs = sorted({ver(gss, k) for k in range(len(releases))})
-        for a, b in zip(vs, vs[1:], strict=False):
-            _link_correction(model, [(xs[(gss, a, g)][c], xs[(gss, b, g)][c]) for g in groups for c in range(3)],
-                             correction_size)
+        for a, b in itertools.pairwise(vs):
+            _link_correction(
+                model,
+                [(xs[(gss, a, g)][c], xs[(gss, b, g)][c]) for g in groups for c in range(3)],
+                correction_size,
+            )
     if not model.feasible():
         report.model_errors.append(f"statements {item}: the program is infeasible")
         return
@@ -1125,10 +1309,17 @@ def _attack_statement(releases: Sequence[ReleaseData], versions: dict, item: str
             if truth_cur is not None:
                 truth = truth_cur.statement_counts(None if gss == WALES else gss, item, members, councils)
             exprs = target_exprs(gss, group, ver(gss, current))
-            small = group != ALL and gss != WALES and (n_exact is None or n_exact < method.low_base_below)
+            small = group != ALL and gss != WALES
+            if truth is not None:
+                small = small and int(truth[0] + truth[1]) < method.low_base_below
+            else:
+                small = small and (n_exact is None or n_exact < method.low_base_below)
             upper = n_exact if n_exact is not None else r_hi
-            wanted = [("agree", upper, 0), ("disagree", upper, 1),
-                      ("dont_know", r_hi - n_exact if n_exact is not None else r_hi, 2)]
+            wanted = [
+                ("agree", upper, 0),
+                ("disagree", upper, 1),
+                ("dont_know", r_hi - n_exact if n_exact is not None else r_hi, 2),
+            ]
             if n_exact is None:
                 wanted.append(("base", r_hi, None))
             found = {}
@@ -1156,19 +1347,35 @@ def _attack_statement(releases: Sequence[ReleaseData], versions: dict, item: str
         rows_cur = cur.statements.get((gss, item), {})
         rows_prev = releases[previous].statements.get((gss, item), {})
         for group in sorted(set(rows_cur) | set(rows_prev)):
-            if not (is_withheld(rows_cur.get(group, {}), FIGURE_STATEMENT)
-                    or is_withheld(rows_prev.get(group, {}), FIGURE_STATEMENT)):
+            if not (
+                is_withheld(rows_cur.get(group, {}), FIGURE_STATEMENT)
+                or is_withheld(rows_prev.get(group, {}), FIGURE_STATEMENT)
+            ):
                 continue
             members = groups if group == ALL else [group]
-            now, before = target_exprs(gss, group, ver(gss, current)), target_exprs(gss, group, ver(gss, previous))
+            now, before = (
+                target_exprs(gss, group, ver(gss, current)),
+                target_exprs(gss, group, ver(gss, previous)),
+            )
             for cat, col in (("agree", 0), ("disagree", 1), ("dont_know", 2)):
                 tr = None
                 if truth_cur is not None and truth_prev is not None:
-                    tr = int(truth_cur.statement_counts(gss, item, members)[col]
-                             - truth_prev.statement_counts(gss, item, members)[col])
+                    tr = int(
+                        truth_cur.statement_counts(gss, item, members)[col]
+                        - truth_prev.statement_counts(gss, item, members)[col]
+                    )
                 e = _lin((1, now[cat]), (-1, before[cat]))
-                change = Change("statement_results", gss, item, group, cat, 0,
-                                model.optimise(e, False), model.optimise(e, True), tr)
+                change = Change(
+                    "statement_results",
+                    gss,
+                    item,
+                    group,
+                    cat,
+                    0,
+                    model.optimise(e, False),
+                    model.optimise(e, True),
+                    tr,
+                )
                 report.changes.append(change)
                 if tr is not None and not change.lo <= tr <= change.hi:
                     report.model_errors.append("true change outside range: " + change.label())
@@ -1180,8 +1387,10 @@ def _attack_statement(releases: Sequence[ReleaseData], versions: dict, item: str
 def _withheld_cells(release: ReleaseData) -> dict[str, dict[tuple, set[str]]]:
     """Per table, the row keys (as sorted key=value pairs) of withheld rows and their empty columns."""
     out: dict[str, dict[tuple, set[str]]] = {"maturity_levels": {}, "statement_results": {}}
-    for table, cells, item, figure in (("maturity_levels", release.maturity, "characteristic", FIGURE_MATURITY),
-                                       ("statement_results", release.statements, "statement_id", FIGURE_STATEMENT)):
+    for table, cells, _item, figure in (
+        ("maturity_levels", release.maturity, "characteristic", FIGURE_MATURITY),
+        ("statement_results", release.statements, "statement_id", FIGURE_STATEMENT),
+    ):
         for (gss, it), rows in cells.items():
             for group, row in rows.items():
                 if is_withheld(row, figure):
@@ -1205,15 +1414,24 @@ def check_changes_files(current: ReleaseData, previous: ReleaseData | None) -> l
             return
         for cells in withheld:
             empty = cells[table].get(key)
-            if empty is not None and column in empty and any(str(v).strip() not in ("", "None", "null") for v in values):
+            if (
+                empty is not None
+                and column in empty
+                and any(str(v).strip() not in ("", "None", "null") for v in values)
+            ):
                 leaks.append(f"{source}: {table} {key} {column} {list(values)}")
                 return
 
     if current.changes_json:
         for table, diff in current.changes_json.get("tables", {}).items():
             for entry in diff.get("values_changed", []):
-                check(table, _key_of(entry.get("key", {}), table), entry.get("column", ""),
-                      [entry.get("old"), entry.get("new")], "CHANGES.json")
+                check(
+                    table,
+                    _key_of(entry.get("key", {}), table),
+                    entry.get("column", ""),
+                    [entry.get("old"), entry.get("new")],
+                    "CHANGES.json",
+                )
             for kind in ("rows_added", "rows_removed"):
                 for entry in diff.get(kind, []):
                     if isinstance(entry, dict):
@@ -1260,14 +1478,20 @@ def attack_release(
     releases = [load_release(p) for p in previous_release_dirs] + [load_release(release_dir)]
     cur = releases[-1]
     truths = [
-        _as_truth(previous_truths[k] if k < len(previous_truths) else None, r.wave) for k, r in enumerate(releases[:-1])
+        _as_truth(previous_truths[k] if k < len(previous_truths) else None, r.wave)
+        for k, r in enumerate(releases[:-1])
     ] + [_as_truth(truth, cur.wave)]
     method = _method()
     versions = council_versions(releases, corrected if len(releases) > 1 else ())
     report = AttackReport(Path(release_dir))
     if len(releases) > 1:
-        report.changed_councils = sorted({gss for (gss, k), v in versions.items() if k == len(releases) - 1
-                                          and v != versions.get((gss, k - 1), v)})
+        report.changed_councils = sorted(
+            {
+                gss
+                for (gss, k), v in versions.items()
+                if k == len(releases) - 1 and v != versions.get((gss, k - 1), v)
+            }
+        )
         report.changes_file_leaks = check_changes_files(cur, releases[-2])
     else:
         report.changes_file_leaks = check_changes_files(cur, None)
@@ -1275,8 +1499,9 @@ def attack_release(
     for gss, item in cells:
         if (gss, len(releases) - 1) not in versions:
             versions.update({(gss, k): 0 for k in range(len(releases))})
-        _attack_maturity_cell(releases, versions, gss, item, method, report, truths, correction_size,
-                              use_low_base, fingerprint)
+        _attack_maturity_cell(
+            releases, versions, gss, item, method, report, truths, correction_size, use_low_base, fingerprint
+        )
     for item in sorted({it for r in releases for (_, it) in r.statements}):
         _attack_statement(releases, versions, item, method, report, truths, correction_size, use_low_base)
     report.seconds = time.perf_counter() - started
@@ -1303,20 +1528,30 @@ def small_group_council(release_dir: Path | str) -> tuple[str, str, str, str]:
         row = rows.get("elected_members")
         if gss == WALES or row is None or not is_withheld(row, FIGURE_MATURITY):
             continue
-        statements = [it for (g, it), srows in sorted(release.statements.items())
-                      if g == gss and is_withheld(srows.get("elected_members", {}), FIGURE_STATEMENT)]
+        statements = [
+            it
+            for (g, it), srows in sorted(release.statements.items())
+            if g == gss and is_withheld(srows.get("elected_members", {}), FIGURE_STATEMENT)
+        ]
         if statements:
             return gss, names.get(gss, gss), item, statements[0]
-    raise LookupError("no council has withheld elected members' rows for both a characteristic and a statement")
+    raise LookupError(
+        "no council has withheld elected members' rows for both a characteristic and a statement"
+    )
 
 
-def correct_one_elected_member(study_dir: Path | str, council_name: str, characteristic: str, statement: str) -> None:
-    """Change one elected member's answer to one characteristic (level 1 <-> 2) and one statement (agree or not)."""
+def correct_one_elected_member(
+    study_dir: Path | str, council_name: str, characteristic: str, statement: str
+) -> None:
+    """Change one elected member's answer to a characteristic (level 1 <-> 2) and a statement (agree/not)."""
     path = Path(study_dir) / "responses" / "elected_members.csv"
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     level_column, statement_column = f"lvl_{characteristic}", f"st_{statement}"
-    rows = table.index[(table["council"] == council_name) & table[level_column].isin(["1", "2", "3"])
-                       & table[statement_column].isin(["1", "2", "3", "4", "5"])]
+    rows = table.index[
+        (table["council"] == council_name)
+        & table[level_column].isin(["1", "2", "3"])
+        & table[statement_column].isin(["1", "2", "3", "4", "5"])
+    ]
     if len(rows) == 0:
         raise LookupError(f"no elected member of {council_name} answered {characteristic} and {statement}")
     i = rows[0]
