@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from maturity.settings import load_open_data_config, load_settings
@@ -248,8 +249,15 @@ def diff_table(old: pd.DataFrame | None, new: pd.DataFrame, key: list[str]) -> d
     shared_columns = [c for c in new_rows.columns if c in old_rows.columns]
     changed = []
     before, after = old_rows.loc[common, shared_columns], new_rows.loc[common, shared_columns]
+    # A row withheld in either version shows only its status change: its old values, though once
+    # published, are not repeated, and nothing inside a withheld cell is ever reported.
+    withheld = np.zeros(len(common), dtype=bool)
+    if "status" in shared_columns:
+        withheld = (before["status"].to_numpy() != "") | (after["status"].to_numpy() != "")
     for column in shared_columns:
         differs = before[column].to_numpy() != after[column].to_numpy()
+        if column != "status":
+            differs &= ~withheld
         for position in differs.nonzero()[0]:
             changed.append(
                 {
