@@ -480,15 +480,16 @@ def select_quotes(coded: pd.DataFrame, rules: ThemeRules) -> pd.Series:
     """Rank of each comment among its council and theme's representative quotes (missing if not chosen).
 
     Representative: quotable comments that match the most of the theme's patterns, coded to the fewest
-    other themes, with the fewest redactions; identical texts are quoted once. Ties are broken by the
-    pseudonymised response id, so the choice is the same on every run.
+    other themes; identical texts are quoted once. Ties are broken by the pseudonymised response id, so
+    the choice is the same on every run. The number of redactions plays no part: preferring fewer would
+    favour exactly the comments whose personal data redaction missed.
     """
     texts = coded["comment_redacted"]
     verdicts = {text: is_quotable(text, rules) for text in texts.unique()}
     quotable = coded.loc[texts.map(verdicts).astype(bool)]
     ordered = quotable.sort_values(
-        ["gss_code", "theme", "theme_hits", "themes_coded", "redactions", "response_id"],
-        ascending=[True, True, False, True, True, True],
+        ["gss_code", "theme", "theme_hits", "themes_coded", "response_id"],
+        ascending=[True, True, False, True, True],
         kind="stable",
     ).drop_duplicates(["gss_code", "theme", "comment_redacted"])
     rank = ordered.groupby(["gss_code", "theme"]).cumcount() + 1

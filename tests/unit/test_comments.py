@@ -163,14 +163,28 @@ def test_quotes_prefer_the_clearest_examples_and_are_deterministic(redactor, the
     coded = code_comments(_comments(texts), redactor, theme_rules)
     coded["quote_rank"] = select_quotes(coded, theme_rules)
     silos = coded[coded["theme"] == "silos"].set_index("response_id")["quote_rank"]
-    # Most patterns first; then fewer redactions (r003 has a name); ties go by response id.
-    assert silos.dropna().sort_values().index.tolist() == ["r001", "r000", "r005"]
+    # Most patterns first; ties go by response id, whatever redaction found (r003 has a name).
+    assert silos.dropna().sort_values().index.tolist() == ["r001", "r000", "r003"]
     assert pd.isna(silos["r002"])  # the same words are quoted once
     assert pd.isna(silos["r004"])  # fewer silo patterns, and coded to resources as well
     shuffled = code_comments(_comments(texts).sample(frac=1, random_state=3), redactor, theme_rules)
     shuffled["quote_rank"] = select_quotes(shuffled, theme_rules)
     again = shuffled[shuffled["theme"] == "silos"].set_index("response_id")["quote_rank"]
     pd.testing.assert_series_equal(again.sort_index(), silos.sort_index())
+
+
+def test_quote_choice_never_prefers_fewer_redactions(redactor, theme_rules) -> None:
+    """A comment whose redaction found nothing must not win because of it: redaction that missed a name
+    counts nothing, so preferring fewer redactions would pick exactly the comments that leak."""
+    texts = [
+        "Data sits in silos; Gareth Jones keeps his own spreadsheets for everything.",  # 1 redaction
+        "Data sits in silos; Zqx Vbnm keeps his own spreadsheets for everything too.",  # found or not
+        "Data sits in silos; the finance team keeps its own spreadsheets for everything.",  # 0
+    ]
+    coded = code_comments(_comments(texts), redactor, theme_rules)
+    coded["quote_rank"] = select_quotes(coded, theme_rules)
+    silos = coded[coded["theme"] == "silos"].set_index("response_id")["quote_rank"]
+    assert silos.sort_values().index.tolist() == ["r000", "r001", "r002"]
 
 
 def test_demo_quotes_are_few_per_council_and_theme(scored_demo) -> None:
