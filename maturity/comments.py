@@ -11,10 +11,12 @@ terms that are never redacted.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -26,6 +28,11 @@ from maturity.settings import CONFIG_DIR, Council
 # A word: letters, with inner hyphens or apostrophes ("Ellis-Roberts", "O'Brien") but not a
 # possessive 's, which stays outside the name so "Gareth's" becomes "[name]'s".
 _WORD = re.compile(r"[^\W\d_]+(?:[-'\u2019](?![sS]\b)[^\W\d_]+)*")
+
+
+# In the study folder: the hashes of the candidate quotes an auditor has approved for final reports.
+QUOTES_APPROVED_FILE = "quotes_approved.yaml"
+QUOTE_HASH_CHARS = 16
 
 
 @dataclass(frozen=True)
@@ -495,3 +502,37 @@ def select_quotes(coded: pd.DataFrame, rules: ThemeRules) -> pd.Series:
     rank = ordered.groupby(["gss_code", "theme"]).cumcount() + 1
     chosen = rank[rank <= rules.per_theme]
     return chosen.reindex(coded.index).astype("Int8")
+
+
+def quote_hash(redacted: str) -> str:
+    """A stable key for a redacted quote: SHA-256 of its NFC text with spacing collapsed, 16 hex digits."""
+    text = " ".join(unicodedata.normalize("NFC", redacted).split())
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:QUOTE_HASH_CHARS]
+
+
+def read_approved_quotes(root: Path) -> frozenset[str]:
+    """The quote hashes approved in the study folder's quotes_approved.yaml (none if it is absent).
+
+    The file is `approved:` followed by a list of hashes from quote_candidates.csv, e.g.
+    `approved: [3f2a9c0b1d4e5f60]`; comments after `#` are free for the auditor's notes.
+    """
+    path = root / QUOTES_APPROVED_FILE
+    if not path.is_file():
+        return frozenset()
+    problem = (
+        f"{path}: expected `approved:` followed by a list of quote hashes "
+        f"({QUOTE_HASH_CHARS} hex digits each, from quote_candidates.csv). Correct it and run again."
+    )
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ValueError(problem) from error
+    hashes = content.get("approved") if isinstance(content, dict) else None
+    if hashes is None:
+        hashes = []
+    valid = re.compile(rf"[0-9a-f]{{{QUOTE_HASH_CHARS}}}")
+    if not isinstance(hashes, list) or not all(
+        isinstance(h, str) and valid.fullmatch(h.strip().lower()) for h in hashes
+    ):
+        raise ValueError(problem)
+    return frozenset(h.strip().lower() for h in hashes)
