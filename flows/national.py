@@ -17,7 +17,12 @@ from tasks.contracts import Study, read_study
 from tasks.extract import extract_dataset_task, study_datasets
 from tasks.load import load_warehouse_task
 from tasks.publish import open_answer_tables_task, publish_open_data_task
-from tasks.report import finish_reports_task, plan_reports_task, render_report_task
+from tasks.report import (
+    finish_reports_task,
+    plan_reports_task,
+    render_report_task,
+    write_quote_candidates_task,
+)
 from tasks.runs import DEFAULT_OUT, close_run_task, mark_flow_run_failed, open_run_task, record_inputs_task
 from tasks.score import score_councils_task, score_national_task
 from tasks.validate import reconcile_response_counts_task, validate_table_task
@@ -63,6 +68,7 @@ def national_run(
     load_warehouse_task(validated, run.warehouse, study.wave)
     score_councils_task(run.warehouse, study.wave)
     scores = score_national_task(run.warehouse, study.wave)
+    write_quote_candidates_task(scores, study, run.quality_dir)  # restricted: for the auditor to approve
     answers = open_answer_tables_task(scores, run.version)
     report_inputs, to_render = plan_reports_task(
         scores, study, run.version, None, report_status, parallel_workers(), answers

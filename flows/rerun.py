@@ -20,7 +20,12 @@ from tasks.contracts import DatasetError, Study, read_study
 from tasks.extract import extract_dataset_task, restrict_to_council_task
 from tasks.load import load_warehouse_task
 from tasks.publish import open_answer_tables_task, publish_open_data_task
-from tasks.report import finish_reports_task, plan_reports_task, render_report_task
+from tasks.report import (
+    finish_reports_task,
+    plan_reports_task,
+    render_report_task,
+    write_quote_candidates_task,
+)
 from tasks.runs import DEFAULT_OUT, close_run_task, mark_flow_run_failed, open_run_task, record_inputs_task
 from tasks.score import score_councils_task, score_national_task
 from tasks.validate import reconcile_response_counts_task, validate_table_task
@@ -98,6 +103,7 @@ def council_rerun(
     load_warehouse_task(validated, run.warehouse, study.wave, [gss_code], plan.keep)
     score_councils_task(run.warehouse, study.wave, [gss_code])
     scores = score_national_task(run.warehouse, study.wave)
+    write_quote_candidates_task(scores, study, run.quality_dir)  # restricted: for the auditor to approve
     answers = open_answer_tables_task(scores, run.version)
     # Every report is rendered again, not only this council's: the Wales figures and the disclosure
     # audit can change what other councils' reports show (46 reports take about 1.5 s).

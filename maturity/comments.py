@@ -1,27 +1,38 @@
 """Free-text comments: redaction of personal data, coding to barrier themes, representative quotes.
 
-Rules live in config/comments.yaml and config/names.yaml. Everything runs offline: phone numbers are
-found with the phonenumbers library (libphonenumber's metadata ships inside the package); emails,
-web addresses, postcodes and National Insurance numbers with the configured patterns; personal
-names with the gazetteer, titles and council names that are protected from redaction.
+Rules live in config/comments.yaml, config/names.yaml and config/ordinary_words.yaml. Everything runs
+offline: phone numbers are found with the phonenumbers library (libphonenumber's metadata ships inside
+the package); emails (also spelled out), web addresses, postcodes, National Insurance numbers, dates of
+birth and street addresses with the configured patterns; personal names with the gazetteer, titles in
+any case, and capitalised words that are not ordinary English words (the english-words package's
+dictionaries) or Welsh words (the configured list, with mutations), and council names and protected
+terms that are never redacted.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import phonenumbers
+import yaml
 
-from maturity.settings import Council
+from maturity.settings import CONFIG_DIR, Council
 
 # A word: letters, with inner hyphens or apostrophes ("Ellis-Roberts", "O'Brien") but not a
 # possessive 's, which stays outside the name so "Gareth's" becomes "[name]'s".
 _WORD = re.compile(r"[^\W\d_]+(?:[-'\u2019](?![sS]\b)[^\W\d_]+)*")
+
+
+# In the study folder: the hashes of the candidate quotes an auditor has approved for final reports.
+QUOTES_APPROVED_FILE = "quotes_approved.yaml"
+QUOTE_HASH_CHARS = 16
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,9 @@ class Redactor:
     surnames: frozenset[str]
     ambiguous: frozenset[str]
     protected: re.Pattern[str]
+    ordinary: frozenset[str] = frozenset()  # folded English and Welsh words that are not names
+    known: frozenset[str] = frozenset()  # folded single words of council names and protected terms
+    not_name_words: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -63,11 +77,82 @@ class ThemeRules:
     not_quotable: tuple[re.Pattern[str], ...]
 
 
+def _fold(word: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
 @lru_cache(maxsize=1 << 16)
 def fold_name(word: str) -> str:
     """Lower case without accents, so "Siân", "SIAN" and "sian" look up the same gazetteer entry."""
-    decomposed = unicodedata.normalize("NFKD", word.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _fold(word)
+
+
+# Welsh initial mutations, mutated start -> radical starts ("Ngheredigion" -> "Ceredigion").
+_MUTATIONS = (
+    ("ngh", ("c",)),
+    ("mh", ("p",)),
+    ("nh", ("t",)),
+    ("ng", ("g",)),
+    ("ch", ("c",)),
+    ("ph", ("p",)),
+    ("th", ("t",)),
+    ("dd", ("d",)),
+    ("ff", ("b",)),
+    ("f", ("b", "m")),
+    ("g", ("c",)),
+    ("b", ("p",)),
+    ("d", ("t",)),
+    ("l", ("ll",)),
+    ("r", ("rh",)),
+    ("m", ("b",)),
+    ("n", ("d",)),
+    ("h", ("",)),
+    ("", ("g",)),
+)
+# Endings of Welsh verbs and plurals ("Cysylltwch", "Dywedodd", "Gwasanaethau"): not the end of a name.
+_WELSH_ENDINGS = ("wch", "odd", "asant", "wyd", "iaeth", "iadau", "au", "ion")
+
+
+def radical_forms(word: str) -> list[str]:
+    """A folded Welsh word and the forms it may have before an initial mutation."""
+    forms = [word]
+    for start, radicals in _MUTATIONS:
+        if word.startswith(start) and len(word) >= len(start) + 2:
+            forms += [radical + word[len(start) :] for radical in radicals]
+    return forms
+
+
+def english_inflections(word: str) -> list[str]:
+    """A folded word and its likely stems (plural, past tense, -ing), to look up in the dictionary."""
+    forms = [word]
+    for ending, replacements in (
+        ("ies", ("y",)),
+        ("es", ("", "e")),
+        ("s", ("",)),
+        ("ed", ("", "e")),
+        ("ing", ("", "e")),
+        ("ly", ("",)),
+        ("er", ("", "e")),
+        ("ers", ("", "e")),
+    ):
+        if word.endswith(ending) and len(word) > len(ending) + 2:
+            forms += [word[: -len(ending)] + r for r in replacements]
+    return forms
+
+
+@lru_cache(maxsize=1)
+def ordinary_words() -> frozenset[str]:
+    """Folded ordinary words: English written lowercase in the english-words dictionaries, plus the
+    English and Welsh words in config/ordinary_words.yaml."""
+    from english_words import get_english_words_set
+
+    words = get_english_words_set(["web2", "gcide"], lower=False)
+    # Lowercase ASCII words are their own folded form; only the few with accents need folding (and
+    # bypassing fold_name's cache keeps 200,000 dictionary words from flushing it).
+    english = {w if w.isascii() else _fold(w) for w in words if w.islower()}
+    listed = yaml.safe_load((CONFIG_DIR / "ordinary_words.yaml").read_text(encoding="utf-8"))
+    return frozenset(english | {fold_name(w) for part in listed.values() for w in part})
 
 
 def council_terms(councils: tuple[Council, ...]) -> list[str]:
@@ -98,6 +183,9 @@ def build_redactor(rules: dict[str, Any], councils: tuple[Council, ...]) -> Reda
         protected=re.compile(
             r"(?<!\w)(?:" + "|".join(re.escape(t) for t in protected) + r")(?!\w)", re.IGNORECASE
         ),
+        ordinary=ordinary_words(),
+        known=frozenset(fold_name(w) for term in protected for w in _WORD.findall(term)),
+        not_name_words=frozenset(fold_name(w) for w in redaction.get("not_name_words", [])),
     )
 
 
@@ -106,6 +194,12 @@ def find_pattern_spans(text: str, redactor: Redactor) -> list[Span]:
     spans = []
     for kind, pattern in redactor.patterns:
         for match in pattern.finditer(text):
+            if "pii" in pattern.groupindex:  # only this group is personal data ("born [date of birth]")
+                if match.group("pii") is None:
+                    spans.append(Span(match.start(), match.end(), redactor.tokens[kind]))
+                else:
+                    spans.append(Span(match.start("pii"), match.end("pii"), redactor.tokens[kind]))
+                continue
             end = match.end()
             if kind == "url":
                 end -= len(match.group()) - len(match.group().rstrip(".,;:!?)'\""))
@@ -129,6 +223,49 @@ def find_phone_spans(text: str, redactor: Redactor) -> list[Span]:
 
 def _is_capitalised(word: str) -> bool:
     return word[:1].isupper()
+
+
+def is_ordinary(word: str, redactor: Redactor) -> bool:
+    """Whether a word is an ordinary English or Welsh word, or part of a council name or protected term.
+
+    Each part of a hyphenated or apostrophised word must be ordinary ("Mae'r" is; "Asante-Mensah" is not).
+    """
+    parts = [p for p in re.split(r"[-'\u2019]", fold_name(word)) if p]
+    if len(parts) > 1 and fold_name(word) in redactor.ordinary:
+        return True
+    if len(parts) > 1 and len(parts[-1]) <= 2:  # Welsh "'r", "'n", "'i", "'w" and English "'s", "'t"
+        parts = parts[:-1]
+    return all(_ordinary_part(p, redactor) for p in parts)
+
+
+@lru_cache(maxsize=1 << 16)
+def _ordinary_part_cached(part: str, ordinary: frozenset[str], known: frozenset[str]) -> bool:
+    if len(part) <= 2 or any(form in ordinary for form in english_inflections(part)):
+        return True
+    if part.endswith(_WELSH_ENDINGS):
+        return True
+    return any(form in ordinary or form in known for form in radical_forms(part))
+
+
+def _ordinary_part(part: str, redactor: Redactor) -> bool:
+    return _ordinary_part_cached(part, redactor.ordinary, redactor.known)
+
+
+def _is_acronym(word: str) -> bool:
+    """An acronym or product name: two capitals or more, unless the word is all capitals and longer
+    than four letters (ICT, DPO, TGCh, SharePoint are acronyms; KOWALCZYK is not)."""
+    return sum(ch.isupper() for ch in word) >= 2 and (not word.isupper() or len(word) <= 4)
+
+
+def _name_like(word: str, redactor: Redactor) -> bool:
+    """A word that may be a name after a title: capitalised, a listed name, or not an ordinary word."""
+    key = fold_name(word)
+    return (
+        _is_capitalised(word)
+        or key in redactor.given_names
+        or key in redactor.surnames
+        or not is_ordinary(word, redactor)
+    ) and key not in redactor.titles
 
 
 @dataclass(frozen=True)
@@ -167,10 +304,10 @@ def _next_word(words: list[_Word], i: int, allow_full_stop: bool) -> _Word | Non
     return words[i + 1] if words[i].gap == "" or (allow_full_stop and words[i].gap == ".") else None
 
 
-def _names_after_title(words: list[_Word], i: int, following: _Word | None) -> set[int]:
-    """Up to two capitalised words after the title at i are a name, whatever they are ("Cllr Smithson")."""
+def _names_after_title(words: list[_Word], i: int, following: _Word | None, redactor: Redactor) -> set[int]:
+    """Up to two name-like words after the title at i are a name ("Cllr Smithson", "cllr smithson")."""
     found, j, after = set(), i, following
-    while after is not None and _is_capitalised(after.text) and j < i + 2:
+    while after is not None and _name_like(after.text, redactor) and j < i + 2:
         j += 1
         found.add(j)
         after = _next_word(words, j, allow_full_stop=_is_initial(after))
@@ -186,15 +323,15 @@ def _name_positions(words: list[_Word], redactor: Redactor) -> set[int]:
         key = fold_name(word.text)
         capital = _is_capitalised(word.text)
         given = key in redactor.given_names
-        if not (capital or given):
-            continue  # every rule below needs a capital letter or a listed given name
-        title = capital and key in redactor.titles
+        title = key in redactor.titles  # in any case: "cllr", "cynghorydd", "MRS"
+        if not (capital or given or title):
+            continue  # every rule below needs a capital letter, a listed given name or a title
         following = _next_word(words, i, allow_full_stop=title or _is_initial(word))
         clear = key not in redactor.ambiguous
         next_surname, next_clear = _surname_status(following.text, redactor) if following else (False, False)
         next_capital = following is not None and _is_capitalised(following.text)
         if title:
-            found.update(_names_after_title(words, i, following))
+            found.update(_names_after_title(words, i, following, redactor))
         elif (
             given
             and next_surname
@@ -209,6 +346,18 @@ def _name_positions(words: list[_Word], redactor: Redactor) -> set[int]:
             found.update({i, i + 1})
         elif capital and all(_surname_status(word.text, redactor)):
             found.add(i)
+        elif given and not capital and clear and not is_ordinary(word.text, redactor):
+            found.add(i)  # a listed given name written lowercase ("ask gareth"), unless also a word
+        elif capital and not _is_acronym(word.text) and not is_ordinary(word.text, redactor):
+            # A capitalised word in no dictionary: a name the gazetteer does not list ("Zbigniew
+            # Kowalczyk"), with the capitalised word after it ("Priya Patel") unless that ends it.
+            found.add(i)
+            if (
+                next_capital
+                and not _is_acronym(following.text)
+                and fold_name(following.text) not in redactor.titles | redactor.not_name_words
+            ):
+                found.add(i + 1)
     return found
 
 
@@ -345,17 +494,52 @@ def select_quotes(coded: pd.DataFrame, rules: ThemeRules) -> pd.Series:
     """Rank of each comment among its council and theme's representative quotes (missing if not chosen).
 
     Representative: quotable comments that match the most of the theme's patterns, coded to the fewest
-    other themes, with the fewest redactions; identical texts are quoted once. Ties are broken by the
-    pseudonymised response id, so the choice is the same on every run.
+    other themes; identical texts are quoted once. Ties are broken by the pseudonymised response id, so
+    the choice is the same on every run. The number of redactions plays no part: preferring fewer would
+    favour exactly the comments whose personal data redaction missed.
     """
     texts = coded["comment_redacted"]
     verdicts = {text: is_quotable(text, rules) for text in texts.unique()}
     quotable = coded.loc[texts.map(verdicts).astype(bool)]
     ordered = quotable.sort_values(
-        ["gss_code", "theme", "theme_hits", "themes_coded", "redactions", "response_id"],
-        ascending=[True, True, False, True, True, True],
+        ["gss_code", "theme", "theme_hits", "themes_coded", "response_id"],
+        ascending=[True, True, False, True, True],
         kind="stable",
     ).drop_duplicates(["gss_code", "theme", "comment_redacted"])
     rank = ordered.groupby(["gss_code", "theme"]).cumcount() + 1
     chosen = rank[rank <= rules.per_theme]
     return chosen.reindex(coded.index).astype("Int8")
+
+
+def quote_hash(redacted: str) -> str:
+    """A stable key for a redacted quote: SHA-256 of its NFC text with spacing collapsed, 16 hex digits."""
+    text = " ".join(unicodedata.normalize("NFC", redacted).split())
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:QUOTE_HASH_CHARS]
+
+
+def read_approved_quotes(root: Path) -> frozenset[str]:
+    """The quote hashes approved in the study folder's quotes_approved.yaml (none if it is absent).
+
+    The file is `approved:` followed by a list of hashes from quote_candidates.csv, e.g.
+    `approved: [3f2a9c0b1d4e5f60]`; comments after `#` are free for the auditor's notes.
+    """
+    path = root / QUOTES_APPROVED_FILE
+    if not path.is_file():
+        return frozenset()
+    problem = (
+        f"{path}: expected `approved:` followed by a list of quote hashes "
+        f"({QUOTE_HASH_CHARS} hex digits each, from quote_candidates.csv). Correct it and run again."
+    )
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ValueError(problem) from error
+    hashes = content.get("approved") if isinstance(content, dict) else None
+    if hashes is None:
+        hashes = []
+    valid = re.compile(rf"[0-9a-f]{{{QUOTE_HASH_CHARS}}}")
+    if not isinstance(hashes, list) or not all(
+        isinstance(h, str) and valid.fullmatch(h.strip().lower()) for h in hashes
+    ):
+        raise ValueError(problem)
+    return frozenset(h.strip().lower() for h in hashes)

@@ -6,7 +6,6 @@ import dataclasses
 import hashlib
 import hmac
 import os
-import re
 
 import pandas as pd
 from prefect import get_run_logger, task
@@ -14,6 +13,7 @@ from prefect.cache_policies import NONE
 
 from maturity.councils import UnknownCouncilError, council_resolver
 from maturity.demo import DEMO_PSEUDONYM_KEY
+from maturity.restricted import is_identity_column
 from maturity.settings import load_settings
 from tasks.contracts import (
     QUARANTINE_COLUMNS,
@@ -33,11 +33,18 @@ EMPTY_COUNCIL_REASON = (
 
 def find_identity_columns(columns: list[str]) -> list[str]:
     """Columns that identify a respondent and must never be stored."""
-    rules = load_settings().responses
-    patterns = [
-        re.compile(rf"(^|[^a-z]){p}($|[^a-z])", re.IGNORECASE) for p in rules["identity_column_patterns"]
-    ]
-    return [c for c in columns if c in rules["identity_columns"] or any(p.search(c) for p in patterns)]
+    return [c for c in columns if is_identity_column(c)]
+
+
+def unknown_council_reason(error: UnknownCouncilError) -> str:
+    """Why a row's council was not recognised, without the value itself: the reason is recorded in the
+    registry and Prefect's artifacts, while the value (which may be anything, a name or an email) stays
+    in the restricted quarantine files."""
+    hint = f' The closest known council is "{error.closest}".' if error.closest else ""
+    return (
+        f"Council is not a known council (the value is in the quarantine file).{hint} Use a GSS code "
+        "(e.g. W06000004), the English or Welsh name, or add the spelling to aliases in config/councils.csv."
+    )
 
 
 def pseudonymise(values: pd.Series, key: str, namespace: str) -> pd.Series:
@@ -74,7 +81,7 @@ def resolve_councils(
         try:
             codes[value] = resolver.resolve(value)
         except UnknownCouncilError as error:
-            codes[value], reasons[value] = None, str(error)
+            codes[value], reasons[value] = None, unknown_council_reason(error)
     gss = frame["council"].map(codes)
     unknown = gss.isna()
     rejected = pd.DataFrame(

@@ -26,6 +26,7 @@ from prefect import task
 from prefect.cache_policies import NONE
 from prefect.runtime import task_run
 
+from maturity.comments import QUOTES_APPROVED_FILE, quote_hash, read_approved_quotes
 from maturity.settings import ALL_GROUPS, TEMPLATES_DIR, TOTAL_GROUP, WALES_GSS_CODE, Council, load_settings
 from maturity.translations import (
     JINJA_EXTENSIONS,
@@ -34,7 +35,7 @@ from maturity.translations import (
     load_translations,
     translate_tree,
 )
-from tasks.contracts import Study
+from tasks.contracts import DatasetError, Study, write_csv_for_people
 from tasks.pdf import print_pdf_bytes
 from tasks.publish import AnswerTables, open_answer_tables
 from tasks.score import LEVELS, Scores, round_half_up, whole_percent
@@ -213,13 +214,74 @@ def statement_rows(
     return rows
 
 
-def quote_rows(scores: Scores, gss_code: str, theme: str) -> list[dict[str, str]]:
-    """The council's chosen redacted quotes for a theme, best first (escaped by the template)."""
+QUOTE_CANDIDATES_FILE = "quote_candidates.csv"
+
+
+def approved_quotes(study: Study) -> frozenset[str]:
+    """The quote hashes the study folder's quotes_approved.yaml approves (see README, "The study folder")."""
+    path = study.root / QUOTES_APPROVED_FILE
+    stat = path.stat() if path.is_file() else None
+    version = (stat.st_mtime_ns, stat.st_size) if stat else None
+    try:
+        return _approved_quotes(study.root, version)
+    except ValueError as error:
+        raise DatasetError(str(error)) from None
+
+
+@cache
+def _approved_quotes(root: Path, version: tuple[int, int] | None) -> frozenset[str]:
+    return read_approved_quotes(root)  # read once per version of the file, not once per page
+
+
+def quote_candidates(scores: Scores, approved: frozenset[str] = frozenset()) -> pd.DataFrame:
+    """Every chosen redacted quote, keyed by its hash, with whether it is approved: for the auditor."""
+    comments = scores.comment_themes
+    chosen = comments[comments["quote_rank"].notna()].sort_values(["gss_code", "theme", "quote_rank"])
+    hashes = chosen["comment_redacted"].map(quote_hash)
+    return pd.DataFrame(
+        {
+            "quote_hash": hashes,
+            "gss_code": chosen["gss_code"],
+            "theme": chosen["theme"],
+            "quote_rank": chosen["quote_rank"].astype("int64"),
+            "approved": hashes.isin(approved),
+            "quote": chosen["comment_redacted"],
+        }
+    ).reset_index(drop=True)
+
+
+def write_quote_candidates(scores: Scores, study: Study, folder: Path) -> Path:
+    """Write the candidate quotes to the run's restricted quality folder (OUT/quality/<run_id>/)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / QUOTE_CANDIDATES_FILE
+    write_csv_for_people(quote_candidates(scores, approved_quotes(study)), path)
+    return path
+
+
+@task(name="write-quote-candidates", cache_policy=NONE)
+def write_quote_candidates_task(scores: Scores, study: Study, folder: Path) -> Path:
+    """Prefect wrapper: write the candidate quotes for the auditor to approve."""
+    return write_quote_candidates(scores, study, folder)
+
+
+def quote_rows(
+    scores: Scores, gss_code: str, theme: str, draft: bool = False, approved: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    """The council's chosen redacted quotes for a theme, best first (escaped by the template).
+
+    A final report shows only the quotes an auditor approved; a draft shows every candidate, those not
+    yet approved marked as such with the hash that approves them.
+    """
     comments = scores.comment_themes
     chosen = comments[
         (comments["gss_code"] == gss_code) & (comments["theme"] == theme) & comments["quote_rank"].notna()
     ].sort_values("quote_rank")
-    return [{"text": str(text)} for text in chosen["comment_redacted"].head(QUOTES_PER_THEME)]
+    rows = []
+    for text in chosen["comment_redacted"]:
+        key = quote_hash(str(text))
+        if draft or key in approved:
+            rows.append({"text": str(text), "hash": key, "approved": key in approved})
+    return rows[:QUOTES_PER_THEME]
 
 
 def public_rows(scores: Scores, language: str) -> list[dict[str, str]]:
@@ -273,7 +335,12 @@ def shown_maturity_cell(
 
 
 def theme_sections(
-    scores: Scores, published: AnswerTables, gss_code: str, language: str
+    scores: Scores,
+    published: AnswerTables,
+    gss_code: str,
+    language: str,
+    draft: bool = False,
+    approved: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
     """Per theme: the council's level per characteristic beside the national spread, statements, quotes."""
     settings = load_settings()
@@ -338,7 +405,7 @@ def theme_sections(
                     f"{translate(language, 'Wales')}: {row['wales']['text']}"
                     for row in statements
                 ),
-                "quotes": quote_rows(scores, gss_code, theme.id),
+                "quotes": quote_rows(scores, gss_code, theme.id, draft, approved),
             }
         )
     return sections
@@ -384,7 +451,7 @@ def council_context(
     """Everything the council template shows, as plain values (published: open_answer_tables)."""
     council = load_settings().council_by_code[gss_code]
     published = open_answer_tables(scores, None) if published is None else published
-    themes = theme_sections(scores, published, gss_code, language)
+    themes = theme_sections(scores, published, gss_code, language, draft, approved_quotes(study))
     return {
         **shared_context(scores, study, draft, language, gss_code),
         "council_name": council_name(council, language),

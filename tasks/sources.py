@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from maturity.restricted import mask_url, preview_row, quote_credentials, scrub_secrets
 from maturity.settings import load_settings
 from tasks.contracts import QUARANTINE_COLUMNS, DatasetError, SourceUnavailableError, Study
 
@@ -198,8 +199,8 @@ def _header_names(cells: list[str | None], location: str) -> list[str]:
     return names
 
 
-def _row_preview(cells: list[str | None]) -> str:
-    text = " | ".join(c or "" for c in cells)
+def _row_preview(cells: list[str | None], names: list[str]) -> str:
+    text = preview_row(cells, names)  # no identity column, raw id, email or IP address
     return text if len(text) <= ROW_PREVIEW_CHARS else text[:ROW_PREVIEW_CHARS] + "…"
 
 
@@ -227,7 +228,7 @@ def tabulate_rows(
                 {
                     "source_row": number,
                     "column": ROW_COLUMN,
-                    "value": _row_preview(cells),
+                    "value": _row_preview(cells, names),
                     "reason": (
                         f"This row has {count} cells but the header names "
                         f"{width} columns, so its values cannot be matched to columns (often a comma or "
@@ -430,7 +431,8 @@ def _describe_url(url: str) -> str:
     from sqlalchemy.exc import ArgumentError
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        make_url(quote_credentials(url))
+        return mask_url(url)  # the password masked whatever it holds (make_url ends it at the first "@")
     except ArgumentError as error:
         raise DatasetError(
             "--source is not an SQLAlchemy URL (for example sqlite:///study.db or "
@@ -453,7 +455,7 @@ def read_sql_rows(url: str, table: str) -> tuple[list[str], list[tuple[int, list
 
     described = _describe_url(url)
     location = f"table {table} in {described}"
-    parsed = make_url(url)
+    parsed = make_url(quote_credentials(url))
     database = parsed.database or ""
     if (
         parsed.get_backend_name() == "sqlite"
@@ -464,8 +466,9 @@ def read_sql_rows(url: str, table: str) -> tuple[list[str], list[tuple[int, list
     try:
         engine = create_engine(parsed)
     except (NoSuchModuleError, ImportError) as error:
+        reason = scrub_secrets(str(error), url)
         raise DatasetError(
-            f"{described}: no database driver for this URL ({error}). Check --source."
+            f"{described}: no database driver for this URL ({reason}). Check --source."
         ) from error
     try:
         with engine.connect() as connection:
@@ -484,7 +487,7 @@ def read_sql_rows(url: str, table: str) -> tuple[list[str], list[tuple[int, list
             header = list(result.keys())
             rows = [(n, [cell_to_text(v) for v in row]) for n, row in enumerate(result, start=1)]
     except SQLAlchemyError as error:
-        message = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        message = scrub_secrets(str(getattr(error, "orig", None) or error).strip().splitlines()[0], url)
         unavailable = isinstance(error, _transient_sql_errors())
         raise (SourceUnavailableError if unavailable else DatasetError)(
             f"{location}: could not be read ({type(error).__name__}: {message}). Check --source, that the "

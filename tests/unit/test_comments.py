@@ -21,10 +21,12 @@ from maturity.comments import (
     select_quotes,
 )
 from maturity.demo import _FIRST_NAMES, _SURNAMES
-from maturity.settings import load_comment_rules, load_settings
+from maturity.settings import CONFIG_DIR, load_comment_rules, load_settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CORPUS = yaml.safe_load((FIXTURES / "pii_corpus.yaml").read_text(encoding="utf-8"))["comments"]
+UNSEEN = yaml.safe_load((FIXTURES / "pii_unseen.yaml").read_text(encoding="utf-8"))["comments"]
+DEMO_COMMENTS = yaml.safe_load((CONFIG_DIR / "demo_comments.yaml").read_text(encoding="utf-8"))
 CODED = yaml.safe_load((FIXTURES / "coded_comments.yaml").read_text(encoding="utf-8"))["comments"]
 
 
@@ -60,6 +62,42 @@ def test_redaction_catches_seeded_personal_data_and_keeps_the_rest(entry: dict, 
     assert (count > 0) == bool(entry["pii"])
     for kind in entry["pii"]:
         assert load_comment_rules()["redaction"]["tokens"][kind] in redacted
+
+
+@pytest.mark.parametrize("entry", UNSEEN, ids=[f"{i:02d}" for i in range(len(UNSEEN))])
+def test_redaction_catches_personal_data_the_gazetteer_does_not_list(entry: dict, redactor) -> None:
+    redacted, count = redact_text(entry["text"], redactor)
+    leaked = [value for value in entry["pii"] if _present(value, redacted)]
+    assert leaked == [], redacted
+    lost = [phrase for phrase in entry["keep"] if phrase not in redacted]
+    assert lost == [], redacted
+    assert count > 0
+
+
+def unseen_recall(redactor) -> float:
+    """Share of the planted values in pii_unseen.yaml that redaction removes."""
+    values = [(value, entry["text"]) for entry in UNSEEN for value in entry["pii"]]
+    caught = sum(not _present(value, redact_text(text, redactor)[0]) for value, text in values)
+    return caught / len(values)
+
+
+def demo_words_lost(redactor) -> tuple[int, int]:
+    """Ordinary words of the demo comments (placeholders aside) that redaction removes, and the total."""
+    filled = {"name": "Gareth Jones", "email": "gareth.jones@example.org", "phone": "01745 812345"}
+    lost = total = 0
+    for texts in DEMO_COMMENTS.values():
+        for template in texts:
+            text = template.format(**filled)
+            redacted = redact_text(text, redactor)[0]
+            words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)*", re.sub(r"\{\w+\}", " ", template))
+            total += len(words)
+            lost += sum(not _present(word, redacted) for word in words)
+    return lost, total
+
+
+def test_recall_on_unseen_personal_data_and_precision_on_demo_comments(redactor) -> None:
+    assert unseen_recall(redactor) == 1.0
+    assert demo_words_lost(redactor)[0] == 0
 
 
 def test_every_council_name_survives(redactor) -> None:
@@ -125,14 +163,28 @@ def test_quotes_prefer_the_clearest_examples_and_are_deterministic(redactor, the
     coded = code_comments(_comments(texts), redactor, theme_rules)
     coded["quote_rank"] = select_quotes(coded, theme_rules)
     silos = coded[coded["theme"] == "silos"].set_index("response_id")["quote_rank"]
-    # Most patterns first; then fewer redactions (r003 has a name); ties go by response id.
-    assert silos.dropna().sort_values().index.tolist() == ["r001", "r000", "r005"]
+    # Most patterns first; ties go by response id, whatever redaction found (r003 has a name).
+    assert silos.dropna().sort_values().index.tolist() == ["r001", "r000", "r003"]
     assert pd.isna(silos["r002"])  # the same words are quoted once
     assert pd.isna(silos["r004"])  # fewer silo patterns, and coded to resources as well
     shuffled = code_comments(_comments(texts).sample(frac=1, random_state=3), redactor, theme_rules)
     shuffled["quote_rank"] = select_quotes(shuffled, theme_rules)
     again = shuffled[shuffled["theme"] == "silos"].set_index("response_id")["quote_rank"]
     pd.testing.assert_series_equal(again.sort_index(), silos.sort_index())
+
+
+def test_quote_choice_never_prefers_fewer_redactions(redactor, theme_rules) -> None:
+    """A comment whose redaction found nothing must not win because of it: redaction that missed a name
+    counts nothing, so preferring fewer redactions would pick exactly the comments that leak."""
+    texts = [
+        "Data sits in silos; Gareth Jones keeps his own spreadsheets for everything.",  # 1 redaction
+        "Data sits in silos; Zqx Vbnm keeps his own spreadsheets for everything too.",  # found or not
+        "Data sits in silos; the finance team keeps its own spreadsheets for everything.",  # 0
+    ]
+    coded = code_comments(_comments(texts), redactor, theme_rules)
+    coded["quote_rank"] = select_quotes(coded, theme_rules)
+    silos = coded[coded["theme"] == "silos"].set_index("response_id")["quote_rank"]
+    assert silos.sort_values().index.tolist() == ["r000", "r001", "r002"]
 
 
 def test_demo_quotes_are_few_per_council_and_theme(scored_demo) -> None:
