@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from maturity.settings import load_settings
+from maturity.settings import UnsafeValueError, check_path_value, load_settings
 
 QUARANTINE_COLUMNS = ["dataset", "source_file", "source_row", "column", "value", "reason"]
 LINEAGE_COLUMNS = ["source_file", "source_row", "source_sha256"]
@@ -129,7 +129,10 @@ def read_study(root: Path, wave: str | None = None, source: str | None = None) -
     missing = [k for k in STUDY_KEYS if k not in spec]
     if missing:
         raise DatasetError(f"{path}: missing {', '.join(missing)}. Add them and run again.")
-    study_wave = str(spec["wave"])
+    try:
+        study_wave = check_path_value("wave", spec["wave"], f"{path} wave")
+    except UnsafeValueError as error:
+        raise DatasetError(str(error)) from None
     if wave is not None and wave != study_wave:
         raise DatasetError(
             f"{path} is for wave {study_wave} but --wave {wave} was given. "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from tasks.release import (
 )
 from tasks.score import Scores
 from warehouse.store import replace_file
+from warehouse.versions import inside, remove_tree
 
 WALES_NAMES = ("Wales", "Cymru")
 NAME_COLUMNS = ["gss_code", "council_name_en", "council_name_cy"]
@@ -221,7 +221,7 @@ def previous_release_version(files: dict[str, bytes]) -> str | None:
 
 def build_release(scores: Scores, version: Path, release_date: str | None = None) -> Release:
     """Build the wave's release in the version; keep the previous one untouched when nothing changed."""
-    folder = version / "open-data" / scores.wave
+    folder = inside(version, "open-data", scores.wave)
     date = resolve_release_date(scores.wave, release_date)
     tables = open_tables(scores)
     previous = read_release_files(folder)
@@ -238,7 +238,7 @@ def build_release(scores: Scores, version: Path, release_date: str | None = None
     files[CHANGES_JSON] = to_json_bytes(changes)
     files[CHANGES_MD] = build_changes_markdown(changes)
     files[CHECKSUMS] = build_checksums(files)
-    shutil.rmtree(folder, ignore_errors=True)
+    remove_tree(folder, version)
     for name, content in files.items():
         replace_file(folder / name, content)
     return Release(scores.wave, folder, number, sorted(folder / name for name in files), changes, True)

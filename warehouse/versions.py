@@ -30,6 +30,44 @@ class OutputLayoutError(RuntimeError):
     """OUT cannot take this run: a real folder where a link belongs, or another run is writing."""
 
 
+def inside(base: Path, *names: str) -> Path:
+    """base / names, refused unless each name is one plain folder or file name and the path, with every
+    link followed, stays inside base: no value that reaches a path can write elsewhere."""
+    for name in names:
+        if (
+            not isinstance(name, str)
+            or name in {"", ".", ".."}
+            or any(c in name for c in "/\\")
+            or not name.isprintable()
+        ):
+            raise OutputLayoutError(
+                f"refusing to write {name!r:.60} under {base}: not a plain file or folder name. "
+                "This is a bug or a tampered output folder; nothing was written there."
+            )
+    path = base.joinpath(*names)
+    if not path.resolve().is_relative_to(base.resolve()):
+        raise OutputLayoutError(
+            f"refusing to write {path}: it leads outside {base} (through a link). Remove the link, or "
+            "choose another --out, and run again."
+        )
+    return path
+
+
+def remove_tree(path: Path, within: Path) -> None:
+    """Delete a folder, refused unless it lies strictly inside `within` (a run passes its version folder,
+    or OUT/.versions); a link is never followed (deleting one removes only the link)."""
+    root = within.resolve()
+    if path.is_symlink():
+        if not path.absolute().parent.resolve().is_relative_to(root):
+            raise OutputLayoutError(f"refusing to delete {path}: it is not inside {within}.")
+        path.unlink()
+        return
+    resolved = path.resolve()
+    if resolved == root or not resolved.is_relative_to(root):
+        raise OutputLayoutError(f"refusing to delete {path}: it is not inside {within}.")
+    shutil.rmtree(resolved, ignore_errors=True)
+
+
 def current_version(out: Path) -> Path | None:
     """The committed version folder, or None before the first successful run."""
     link = out / CURRENT_LINK
@@ -41,7 +79,7 @@ def begin_version(out: Path, run_id: str) -> Path:
     _check_layout(out)
     _take_lock(out, run_id)
     _remove_versions_except(out, {current_version(out), _previous_version(out)})
-    version = out / VERSIONS_DIR / run_id
+    version = inside(out / VERSIONS_DIR, run_id)
     current = current_version(out)
     if current is not None:
         _clone_tree(current, version)
@@ -71,7 +109,7 @@ def commit_version(out: Path, version: Path) -> None:
 def abandon_version(out: Path, run_id: str) -> None:
     """Remove the version of a run that failed, and release OUT if this run holds it."""
     if _lock_holder(out)[1] == run_id:
-        shutil.rmtree(out / VERSIONS_DIR / run_id, ignore_errors=True)
+        remove_tree(inside(out / VERSIONS_DIR, run_id), out / VERSIONS_DIR)
         _release_lock(out, run_id)
 
 
@@ -101,7 +139,10 @@ def _previous_version(out: Path) -> Path | None:
     marker = out / VERSIONS_DIR / PREVIOUS_MARKER
     if not marker.is_file():
         return None
-    previous = out / VERSIONS_DIR / marker.read_text(encoding="utf-8").strip()
+    try:
+        previous = inside(out / VERSIONS_DIR, marker.read_text(encoding="utf-8").strip())
+    except OutputLayoutError:
+        return None  # a tampered marker names no version: keep nothing extra
     return previous.resolve() if previous.is_dir() else None
 
 
@@ -109,8 +150,8 @@ def _remove_versions_except(out: Path, keep: set[Path | None]) -> None:
     versions = out / VERSIONS_DIR
     if versions.is_dir():
         for candidate in versions.iterdir():
-            if candidate.is_dir() and candidate.resolve() not in keep:
-                shutil.rmtree(candidate, ignore_errors=True)
+            if candidate.is_symlink() or (candidate.is_dir() and candidate.resolve() not in keep):
+                remove_tree(candidate, versions)
 
 
 def _lock_holder(out: Path) -> tuple[int, str]:

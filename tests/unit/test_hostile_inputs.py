@@ -1,0 +1,283 @@
+"""A corpus of hostile inputs: values and files built to escape OUT, exhaust memory or confuse messages.
+
+Every value from an input is hostile until checked. Each case ends in one clear line (file, field or
+row, what to do) raised as the documented error, never a traceback; and nothing outside the test's own
+study folder and OUT is created, changed or deleted. Large inputs are generated here, never committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+import yaml
+
+from maturity.preflight import UsageError, check_target_url, check_wave
+from maturity.settings import UnsafeValueError, check_path_value
+from tasks.contracts import DatasetError, read_study
+from tasks.distribute import copy_release_to_target
+from tasks.publish import build_release
+from tasks.report import plan_reports
+from warehouse.store import partition_dir, table_dir, write_table
+from warehouse.versions import (
+    VERSIONS_DIR,
+    OutputLayoutError,
+    abandon_version,
+    begin_version,
+    inside,
+    remove_tree,
+)
+
+VICTIM = "victim"  # a folder beside the study and OUT that no case may touch
+
+# Values for a field that becomes part of a path; {victim} is replaced by the victim folder's path.
+HOSTILE_VALUES = {
+    "absolute": "{victim}",
+    "parent": "..",
+    "parents": "../../..",
+    "parents to victim": "../../../../../{victim_name}",
+    "nested": "2018/../../x",
+    "nul": "2018\x00",
+    "newline": "2018\nStopped: all fine",
+    "carriage return": "2018\r",
+    "tab": "20\t18",
+    "unicode division slash": "20\u221518",
+    "unicode fullwidth solidus": "2018\uff0f..",
+    "one dot leader pair": "\u2024\u2024",
+    "fullwidth digits": "\uff12\uff10\uff11\uff18",
+    "line separator": "2018\u2028",
+    "bidi override": "\u202e8102",
+    "very long": "2" * 5000,
+    "empty": "",
+    "spaces": " 2018 ",
+    "backslash": "..\\..\\x",
+}
+
+
+def hostile(name: str, victim: Path) -> str:
+    return HOSTILE_VALUES[name].format(victim=victim, victim_name=victim.name)
+
+
+def snapshot(root: Path, skip: set[str]) -> dict[str, str]:
+    """Every path under root (links not followed) with what it is and a hash of its content."""
+    state = {}
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = [d for d in dirs if (here / d).relative_to(root).parts[0] not in skip]
+        for name in [*dirs, *files]:
+            path = here / name
+            if path.relative_to(root).parts[0] in skip:
+                continue
+            if path.is_symlink():
+                state[str(path)] = f"link:{os.readlink(path)}"
+            elif path.is_dir():
+                state[str(path)] = "dir"
+            else:
+                state[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return state
+
+
+@pytest.fixture
+def victim(tmp_path: Path) -> Path:
+    folder = tmp_path / VICTIM
+    (folder / "inner").mkdir(parents=True)
+    (folder / "precious.txt").write_text("keep me", encoding="utf-8")
+    (folder / "inner" / "also.txt").write_text("and me", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def guarded(tmp_path: Path, victim: Path):
+    """Fails the test if anything outside tmp_path/study and tmp_path/out changed (the victim above all)."""
+    before = snapshot(tmp_path, {"study", "out"})
+    yield
+    assert snapshot(tmp_path, {"study", "out"}) == before
+
+
+def assert_one_line(error: BaseException, *fragments: str) -> None:
+    message = str(error)
+    for bad in ("\n", "\r", "\x00", "\u2028", "Traceback"):
+        assert bad not in message, message
+    assert len(message) < 600, message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def version_folder(tmp_path: Path) -> Path:
+    version = tmp_path / "out" / VERSIONS_DIR / "20180101T000000-abcdef12"
+    for area in ("warehouse", "reports", "open-data"):
+        (version / area).mkdir(parents=True, exist_ok=True)
+    return version
+
+
+# ---------------------------------------------------------------- 1. values that become paths
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_VALUES))
+def test_hostile_wave_in_study_yaml_stops_with_one_line(
+    case: str, study_copy: Path, victim: Path, guarded: None
+) -> None:
+    spec = yaml.safe_load((study_copy / "study.yaml").read_text(encoding="utf-8"))
+    spec["wave"] = hostile(case, victim)
+    (study_copy / "study.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    with pytest.raises(DatasetError) as stopped:
+        read_study(study_copy)
+    assert_one_line(stopped.value, "study.yaml wave", "^[0-9]{4}$", "config/limits.yaml")
+
+
+@pytest.mark.parametrize("value", [True, 2018.0, [2018], {"a": 1}, None])
+def test_wave_that_is_not_text_or_a_whole_number_stops(value: object, study_copy: Path) -> None:
+    spec = yaml.safe_load((study_copy / "study.yaml").read_text(encoding="utf-8"))
+    spec["wave"] = value
+    (study_copy / "study.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    with pytest.raises(DatasetError) as stopped:
+        read_study(study_copy)
+    assert_one_line(stopped.value, "study.yaml wave")
+
+
+def test_a_numeric_wave_in_study_yaml_is_still_read(study_copy: Path) -> None:
+    assert read_study(study_copy).wave == "2018"
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_VALUES))
+def test_hostile_wave_option_is_a_usage_error(case: str, victim: Path) -> None:
+    with pytest.raises(UsageError) as refused:
+        check_wave(None, hostile(case, victim))
+    assert_one_line(refused.value, "--wave")
+
+
+@pytest.mark.parametrize("kind", ["wave", "tool_id", "dataset", "gss_code", "release_version", "run_id"])
+@pytest.mark.parametrize("case", sorted(HOSTILE_VALUES))
+def test_every_path_value_kind_refuses_hostile_values(kind: str, case: str, victim: Path) -> None:
+    with pytest.raises(UnsafeValueError) as refused:
+        check_path_value(kind, hostile(case, victim), "somewhere.yaml field")
+    assert_one_line(refused.value, "somewhere.yaml field", "config/limits.yaml")
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        ("wave", "2018"),
+        ("tool_id", "service_managers"),
+        ("dataset", "responses:leadership"),
+        ("gss_code", "W06000004"),
+        ("release_version", "2018.1"),
+        ("run_id", "20180201T100000-0a1b2c3d"),
+    ],
+)
+def test_plain_path_values_pass(kind: str, value: str) -> None:
+    assert check_path_value(kind, value, "here") == value
+
+
+def test_config_ids_that_become_paths_are_checked() -> None:
+    from maturity.settings import load_settings
+
+    settings = load_settings()  # the shipped config passes its own patterns
+    assert all(check_path_value("gss_code", c.gss_code, "x") for c in settings.councils)
+    assert all(check_path_value("tool_id", t.id, "x") for t in settings.tools)
+
+
+@pytest.mark.parametrize("case", ["absolute", "parents", "parents to victim", "nul", "newline", "nested"])
+def test_reports_never_clear_a_folder_outside_the_version(
+    case: str, tmp_path: Path, victim: Path, guarded: None
+) -> None:
+    # Before: plan_reports(version, "/some/folder") ran shutil.rmtree("/some/folder").
+    version = version_folder(tmp_path)
+    with pytest.raises(OutputLayoutError) as refused:
+        plan_reports(version, hostile(case, victim))
+    assert_one_line(refused.value, "refusing")
+
+
+@pytest.mark.parametrize("case", ["absolute", "parents", "parents to victim", "nul", "nested"])
+def test_open_data_never_replaces_a_folder_outside_the_version(
+    case: str, tmp_path: Path, victim: Path, guarded: None
+) -> None:
+    version = version_folder(tmp_path)
+    with pytest.raises(OutputLayoutError) as refused:
+        build_release(SimpleNamespace(wave=hostile(case, victim)), version)
+    assert_one_line(refused.value, "refusing")
+
+
+@pytest.mark.parametrize("case", ["parents", "parents to victim", "nul", "nested", "absolute"])
+def test_warehouse_partitions_never_leave_the_warehouse(
+    case: str, tmp_path: Path, victim: Path, guarded: None
+) -> None:
+    warehouse = version_folder(tmp_path) / "warehouse"
+    with pytest.raises(OutputLayoutError):
+        partition_dir(warehouse, "response_rates", "2018", hostile(case, victim))
+    frame = pd.DataFrame({"gss_code": [hostile(case, victim)]})
+    with pytest.raises(OutputLayoutError):
+        write_table(warehouse, "response_rates", "2018", frame, councils=[hostile(case, victim)])
+
+
+def test_a_link_inside_the_version_is_never_followed(tmp_path: Path, victim: Path, guarded: None) -> None:
+    # Before: rmtree refused the link silently (ignore_errors) and reports were then written through it.
+    version = version_folder(tmp_path)
+    (version / "reports" / "2018").symlink_to(victim, target_is_directory=True)
+    (version / "open-data" / "2018").symlink_to(victim, target_is_directory=True)
+    (version / "warehouse" / "response_rates").symlink_to(victim, target_is_directory=True)
+    with pytest.raises(OutputLayoutError) as refused:
+        plan_reports(version, "2018")
+    assert_one_line(refused.value, "leads outside", "link")
+    with pytest.raises(OutputLayoutError):
+        build_release(SimpleNamespace(wave="2018"), version)
+    with pytest.raises(OutputLayoutError):
+        table_dir(version / "warehouse", "response_rates", "2018")
+
+
+def test_old_versions_are_cleared_only_inside_versions(tmp_path: Path, victim: Path, guarded: None) -> None:
+    out = tmp_path / "out"
+    (out / VERSIONS_DIR).mkdir(parents=True)
+    (out / VERSIONS_DIR / "stray-link").symlink_to(victim, target_is_directory=True)
+    (out / VERSIONS_DIR / ".previous").write_text("../../" + VICTIM, encoding="utf-8")
+    version = begin_version(out, "20180101T000000-abcdef12")
+    assert not (out / VERSIONS_DIR / "stray-link").exists()  # the link itself went, not its target
+    abandon_version(out, version.name)
+    assert not version.exists()
+
+
+@pytest.mark.parametrize("case", ["absolute", "parents", "parents to victim"])
+def test_remove_tree_refuses_anything_outside_versions(
+    case: str, tmp_path: Path, victim: Path, guarded: None
+) -> None:
+    version = version_folder(tmp_path)
+    with pytest.raises(OutputLayoutError):
+        remove_tree(version / hostile(case, victim), version)
+    with pytest.raises(OutputLayoutError):
+        remove_tree(version, version)  # never the folder itself
+
+
+@pytest.mark.parametrize("case", ["absolute", "parents", "nul", "newline", "empty", "backslash"])
+def test_inside_refuses_names_that_are_not_plain(case: str, tmp_path: Path, victim: Path) -> None:
+    with pytest.raises(OutputLayoutError) as refused:
+        inside(tmp_path / "out", "quality", hostile(case, victim))
+    assert_one_line(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("wave", "version"),
+    [("..", "2018.1"), ("2018", "../../x"), ("2018", "2018.1/../.."), ("2018", "/etc"), ("2018", "2018.1\n")],
+)
+def test_release_copy_names_no_folder_outside_the_target(
+    wave: str, version: str, tmp_path: Path, victim: Path, guarded: None
+) -> None:
+    release = tmp_path / "out" / "release"
+    folder = release / wave if wave != ".." else release / "x" / ".."
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "SHA256SUMS").write_text("", encoding="utf-8")
+    target = tmp_path / "out" / "to"
+    with pytest.raises(DatasetError) as refused:
+        copy_release_to_target(folder, version, str(target))
+    assert_one_line(refused.value, "config/limits.yaml")
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("to", ["/tmp/x\nStopped: fine", "/tmp/x\x00y", "s3://bucket/\rprefix"])
+def test_to_with_control_characters_is_a_usage_error(to: str) -> None:
+    with pytest.raises(UsageError) as refused:
+        check_target_url(to)
+    assert_one_line(refused.value, "--to")
