@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,8 +21,10 @@ from maturity.preflight import UsageError, check_target_url, check_wave
 from maturity.settings import UnsafeValueError, check_path_value
 from tasks.contracts import DatasetError, read_study
 from tasks.distribute import copy_release_to_target
+from tasks.extract import extract_dataset
 from tasks.publish import build_release
 from tasks.report import plan_reports
+from tasks.sources import read_file
 from warehouse.store import partition_dir, table_dir, write_table
 from warehouse.versions import (
     VERSIONS_DIR,
@@ -281,3 +284,63 @@ def test_to_with_control_characters_is_a_usage_error(to: str) -> None:
     with pytest.raises(UsageError) as refused:
         check_target_url(to)
     assert_one_line(refused.value, "--to")
+
+
+# ---------------------------------------------------------------- 2. links in the study folder
+
+SECRET = "root:x:0:0:SECRET-PASSWORD-LINE:/root:/bin/bash"
+
+
+@pytest.fixture
+def secret_file(tmp_path: Path) -> Path:
+    path = tmp_path / "victim-passwd"
+    path.write_text(f"{SECRET}\n{SECRET}\n", encoding="utf-8")
+    return path
+
+
+def link_in_place(path: Path, target: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+    path.symlink_to(target, target_is_directory=target.is_dir())
+
+
+@pytest.mark.parametrize(
+    "relative", ["study.yaml", "invitations.csv", "responses/leadership.csv", "population.csv", "responses"]
+)
+def test_a_link_in_the_study_folder_is_refused_naming_it(
+    relative: str, study_copy: Path, secret_file: Path, tmp_path: Path
+) -> None:
+    # Before: a link to /etc/passwd was followed and its first line copied into the message.
+    target = secret_file
+    if relative == "responses":
+        target = tmp_path / "elsewhere"
+        shutil.copytree(study_copy / "responses", target)
+        (target / "leadership.csv").write_text(SECRET + "\n", encoding="utf-8")
+    link_in_place(study_copy / relative, target)
+    with pytest.raises(DatasetError) as stopped:
+        read_study(study_copy)  # checks every entry of the study folder and responses/
+    assert_one_line(stopped.value, str(study_copy / relative), "link")
+    assert "SECRET" not in str(stopped.value)
+
+
+def test_a_link_named_directly_by_a_rerun_is_refused(study_copy: Path, secret_file: Path) -> None:
+    link_in_place(study_copy / "population.csv", secret_file)
+    with pytest.raises(DatasetError) as stopped:
+        read_file(study_copy / "population.csv", "population.csv")
+    assert_one_line(stopped.value, "population.csv", "link")
+
+
+def test_messages_never_quote_file_content(study_copy: Path) -> None:
+    (study_copy / "population.csv").write_text(f"{SECRET}\n1,2\n", encoding="utf-8")
+    study = read_study(study_copy)
+    with pytest.raises(DatasetError) as stopped:
+        extract_dataset(study, "population")
+    assert_one_line(stopped.value, "population.csv", "council")
+    assert "SECRET" not in str(stopped.value)
+    (study_copy / "study.yaml").write_text(f"wave: [{SECRET}\n", encoding="utf-8")
+    with pytest.raises(DatasetError) as stopped:
+        read_study(study_copy)
+    assert_one_line(stopped.value, "study.yaml", "line")
+    assert "SECRET" not in str(stopped.value)
