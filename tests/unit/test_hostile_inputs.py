@@ -8,8 +8,11 @@ study folder and OUT is created, changed or deleted. Large inputs are generated 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import shutil
+import subprocess
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -27,6 +30,7 @@ from tasks.report import plan_reports
 from tasks.sources import read_file
 from warehouse.store import partition_dir, table_dir, write_table
 from warehouse.versions import (
+    LOCK_FILE,
     VERSIONS_DIR,
     OutputLayoutError,
     abandon_version,
@@ -34,6 +38,7 @@ from warehouse.versions import (
     inside,
     remove_tree,
 )
+from warehouse.versions import _take_lock as take_lock
 
 VICTIM = "victim"  # a folder beside the study and OUT that no case may touch
 
@@ -344,3 +349,88 @@ def test_messages_never_quote_file_content(study_copy: Path) -> None:
         read_study(study_copy)
     assert_one_line(stopped.value, "study.yaml", "line")
     assert "SECRET" not in str(stopped.value)
+
+
+# ---------------------------------------------------------------- 3. the run lock
+
+
+def dead_pid() -> int:
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    return finished.pid
+
+
+def race_for_the_lock(out: Path, contenders: int) -> list[str]:
+    """Threads that all see the same dead holder and try to take OUT at once; the run ids that got it."""
+    barrier = threading.Barrier(contenders)
+    won: list[str] = []
+
+    def contend(run_id: str) -> None:
+        barrier.wait()
+        try:
+            take_lock(out, run_id)
+        except OutputLayoutError:
+            return
+        won.append(run_id)
+
+    threads = [threading.Thread(target=contend, args=(f"run-{i}",)) for i in range(contenders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return won
+
+
+def test_runs_that_see_the_same_dead_lock_never_both_take_it(tmp_path: Path) -> None:
+    # Before: each deleted the dead lock, and one deleted the other's fresh (still empty) lock: two holders.
+    pid = dead_pid()
+    for round_number in range(30):
+        out = tmp_path / f"out{round_number}"
+        out.mkdir()
+        (out / LOCK_FILE).write_text(f"{pid} crashed-run", encoding="utf-8")
+        won = race_for_the_lock(out, 6)
+        assert len(won) == 1, won
+        assert (out / LOCK_FILE).read_text(encoding="utf-8") == f"{os.getpid()} {won[0]}"
+
+
+def _contend_in_a_process(out: str, run_id: str, ready, results) -> None:
+    ready.wait()
+    try:
+        take_lock(Path(out), run_id)
+        results.put(run_id)
+    except OutputLayoutError:
+        results.put("")
+    ready.wait()  # stay alive, holding, until every contender has tried
+
+
+def test_processes_that_see_the_same_dead_lock_never_both_take_it(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    contenders = 4
+    (tmp_path / LOCK_FILE).write_text(f"{dead_pid()} crashed-run", encoding="utf-8")
+    ready, results = context.Barrier(contenders), context.Queue()
+    processes = [
+        context.Process(target=_contend_in_a_process, args=(str(tmp_path), f"run-{i}", ready, results))
+        for i in range(contenders)
+    ]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=60) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+    assert len([o for o in outcomes if o]) == 1, outcomes
+
+
+@pytest.mark.parametrize("content", ["", "not-a-pid run", "\x00\x00", "99999999999999999999 x", "-5 x"])
+def test_a_damaged_lock_file_is_taken_over_not_a_traceback(content: str, tmp_path: Path) -> None:
+    (tmp_path / LOCK_FILE).write_text(content, encoding="utf-8")
+    take_lock(tmp_path, "run-1")
+    assert (tmp_path / LOCK_FILE).read_text(encoding="utf-8") == f"{os.getpid()} run-1"
+
+
+def test_a_link_in_place_of_the_lock_file_is_refused(tmp_path: Path, victim: Path, guarded: None) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / LOCK_FILE).symlink_to(victim / "precious.txt")
+    with pytest.raises(OutputLayoutError) as refused:
+        take_lock(out, "run-1")
+    assert_one_line(refused.value, LOCK_FILE, "not a plain file")
