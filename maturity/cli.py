@@ -451,11 +451,12 @@ def publish(
     Example: maturity publish --out output --to s3://my-bucket/open-data
     Example: maturity publish --wave 2018 --release-date 2018-07-31 --to /srv/portal/open-data
     """
-    from maturity.preflight import check_out, check_release_date, check_target_url
+    from maturity.preflight import check_out, check_release_date, check_target_url, check_wave_value
 
     with usage_errors():
         _check_log_options(verbose, quiet)
         check_out(out)
+        check_wave_value(wave)
         check_release_date(release_date)
         check_target_url(to)
     started = time.perf_counter()
@@ -592,11 +593,15 @@ def _status_text(status: str, message: str | None) -> str:
 def _stop_cleanly_on_user_errors() -> Iterator[None]:
     """A data or output-folder problem: one clear line, exit 1; a Prefect server that cannot start: exit 2."""
     from maturity.prefect_api import PrefectServerError
+    from maturity.settings import ConfigError
     from tasks.contracts import DatasetError
     from warehouse.versions import OutputLayoutError
 
     try:
         yield
+    except ConfigError as error:
+        report_error(f"{error} Nothing was run; the previous outputs are unchanged.")
+        raise typer.Exit(EXIT_USAGE_ERROR) from None
     except (DatasetError, OutputLayoutError) as error:
         report_error(
             f"{error} Nothing was loaded or published; the previous outputs are unchanged.", label="Stopped:"

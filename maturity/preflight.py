@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from maturity.councils import UnknownCouncilError, resolve_council
-from maturity.settings import REGISTRY_FILE, REGISTRY_URL_ENV
+from maturity.settings import REGISTRY_FILE, REGISTRY_URL_ENV, UnsafeValueError, check_path_value
 
 STUDY_FILE = "study.yaml"
 LOCAL_PROTOCOLS = {"file", "local"}
@@ -87,7 +87,8 @@ def study_wave(inputs: Path | None) -> str | None:
 
 
 def check_wave(inputs: Path | None, wave: str | None) -> None:
-    """--wave, if given, must be the study's wave."""
+    """--wave, if given, must be a wave (config/limits.yaml) and the study's wave."""
+    check_wave_value(wave)
     expected = study_wave(inputs) if wave is not None else None
     if expected is not None and wave != expected:
         where = f"{inputs / STUDY_FILE}" if inputs else "the bundled demo study"
@@ -95,6 +96,15 @@ def check_wave(inputs: Path | None, wave: str | None) -> None:
             f"--wave {wave} does not match {where}, which is wave {expected}. Leave out --wave or point "
             "--inputs at that wave's study folder."
         )
+
+
+def check_wave_value(wave: str | None) -> None:
+    """--wave, if given, must look like a wave: it becomes part of folder names."""
+    if wave is not None:
+        try:
+            check_path_value("wave", wave, "--wave")
+        except UnsafeValueError as error:
+            raise UsageError(str(error)) from None
 
 
 def check_council(council: str) -> str:
@@ -133,6 +143,10 @@ def check_target_url(to: str | None) -> None:
     import fsspec
     from fsspec.core import split_protocol
 
+    if not to.isprintable():
+        raise UsageError(
+            f"--to {to!r:.80}: holds a control character (newline, NUL ...). Give a folder or a URL."
+        )
     protocol, path = split_protocol(to)
     protocol = protocol or "file"
     if protocol not in fsspec.available_protocols():

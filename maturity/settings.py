@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import re
 import subprocess
 from dataclasses import dataclass, field
 from functools import cache
@@ -157,6 +158,58 @@ def _read_councils() -> tuple[Council, ...]:
         )
 
 
+class ConfigError(ValueError):
+    """A configuration file in config/ holds a value the pipeline cannot use safely."""
+
+
+class UnsafeValueError(ValueError):
+    """A value that becomes part of a path does not match its pattern in config/limits.yaml."""
+
+
+@cache
+def load_limits() -> dict[str, Any]:
+    """Patterns of values that become paths, and size limits of inputs (config/limits.yaml)."""
+    return _read_yaml("limits.yaml")
+
+
+@cache
+def _path_pattern(kind: str) -> re.Pattern[str]:
+    return re.compile(load_limits()["path_values"][kind])
+
+
+def describe_value(value: object, limit: int = 40) -> str:
+    """A hostile value shown safely in a one-line message: escaped, and cut short if long."""
+    text = repr(value) if not isinstance(value, str) else repr(value[:limit])
+    return text + (f" … ({len(value)} characters)" if isinstance(value, str) and len(value) > limit else "")
+
+
+def check_path_value(kind: str, value: object, where: str) -> str:
+    """The value as text if it may become part of a path (its pattern in config/limits.yaml), else an error.
+
+    `where` names the file and field (or the option) the value came from, for the message.
+    """
+    pattern = _path_pattern(kind)
+    text = value if isinstance(value, str) else str(value) if isinstance(value, int) else None
+    if text is None or isinstance(value, bool) or not pattern.fullmatch(text) or not text.isascii():
+        raise UnsafeValueError(
+            f"{where}: {describe_value(value)} is not a valid {kind.replace('_', ' ')}: it becomes part of "
+            f"a folder name, so it must match {pattern.pattern} (config/limits.yaml). Fix it and run again."
+        )
+    return text
+
+
+def _check_config_values(settings: Settings) -> Settings:
+    """Ids from config/ that become paths (council codes, tool ids) must match config/limits.yaml."""
+    try:
+        for council in settings.councils:
+            check_path_value("gss_code", council.gss_code, "config/councils.csv gss_code")
+        for tool in settings.tools:
+            check_path_value("tool_id", tool.id, "config/tools.yaml tool id")
+    except UnsafeValueError as error:
+        raise ConfigError(str(error)) from None
+    return settings
+
+
 @cache
 def load_settings() -> Settings:
     """Read every configuration file once per process."""
@@ -164,6 +217,12 @@ def load_settings() -> Settings:
     tools = _read_yaml("tools.yaml")
     method = _read_yaml("method.yaml")
     weighting = method["public_survey"]["weighting"]
+    return _check_config_values(_build_settings(framework, tools, method, weighting))
+
+
+def _build_settings(
+    framework: dict[str, Any], tools: dict[str, Any], method: dict[str, Any], weighting: dict[str, Any]
+) -> Settings:
     return Settings(
         councils=_read_councils(),
         themes=tuple(Theme(**t) for t in framework["themes"]),

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from maturity.settings import load_settings
+from maturity.settings import UnsafeValueError, check_path_value, load_settings
 
 QUARANTINE_COLUMNS = ["dataset", "source_file", "source_row", "column", "value", "reason"]
 LINEAGE_COLUMNS = ["source_file", "source_row", "source_sha256"]
@@ -114,9 +114,21 @@ def write_csv_for_people(frame: pd.DataFrame, path: Path) -> None:
     safe.to_csv(path, index=False, lineterminator="\n")
 
 
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """What is wrong with a YAML document and where, without quoting the document (PyYAML does)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or type(error).__name__
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + " ".join(str(problem).split())[:80]
+
+
 def read_study(root: Path, wave: str | None = None, source: str | None = None) -> Study:
     """Read study.yaml, checking the keys the pipeline needs and any --wave the user gave."""
     path = root / "study.yaml"
+    if path.is_symlink():
+        from tasks.sources import link_error  # deferred: sources builds on this module
+
+        raise link_error(path)
     if not path.is_file():
         raise DatasetError(
             f"{path}: not found. A study folder needs study.yaml with {', '.join(STUDY_KEYS)} "
@@ -125,11 +137,15 @@ def read_study(root: Path, wave: str | None = None, source: str | None = None) -
     try:
         spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
-        raise DatasetError(f"{path}: not valid YAML ({error}). Fix the file and run again.") from error
+        problem = yaml_problem(error)
+        raise DatasetError(f"{path}: not valid YAML ({problem}). Fix the file and run again.") from None
     missing = [k for k in STUDY_KEYS if k not in spec]
     if missing:
         raise DatasetError(f"{path}: missing {', '.join(missing)}. Add them and run again.")
-    study_wave = str(spec["wave"])
+    try:
+        study_wave = check_path_value("wave", spec["wave"], f"{path} wave")
+    except UnsafeValueError as error:
+        raise DatasetError(str(error)) from None
     if wave is not None and wave != study_wave:
         raise DatasetError(
             f"{path} is for wave {study_wave} but --wave {wave} was given. "

@@ -17,6 +17,7 @@ import fsspec
 from prefect import task
 from prefect.cache_policies import NONE
 
+from maturity.settings import UnsafeValueError, check_path_value
 from tasks.contracts import DatasetError
 from tasks.release import CHECKSUMS, to_json_bytes
 from tasks.retries import retry_options, retry_unless_data_error
@@ -50,7 +51,7 @@ def build_pointer(wave: str, version: str, checksums: dict[str, str]) -> dict[st
 
 def copy_release_to_target(folder: Path, version: str, to: str) -> TargetCopy:
     """Upload a release under <to>/<wave>/<version>/, then point <to>/<wave>/latest.json at it."""
-    wave = folder.name
+    wave, version = _checked_names(folder.name, version)
     fs, root = fsspec.core.url_to_fs(to)
     base = f"{root.rstrip('/')}/{wave}"
     url = f"{to.rstrip('/')}/{wave}/{version}/"
@@ -97,6 +98,17 @@ def check_target_history(to: str, wave: str, known: dict[str, bytes]) -> None:
                 f"{to.rstrip('/')}/{wave}/{version}/ is a release this OUT did not make, so the disclosure "
                 "audit cannot include it. Publish from the OUT that made it, or to another --to."
             )
+
+
+def _checked_names(wave: str, version: str) -> tuple[str, str]:
+    """The wave and release version that name folders under --to, checked against config/limits.yaml."""
+    try:
+        return (
+            check_path_value("wave", wave, "release folder wave"),
+            check_path_value("release_version", version, f"release {wave} version"),
+        )
+    except UnsafeValueError as error:
+        raise DatasetError(str(error)) from None
 
 
 def write_pointer(fs: fsspec.AbstractFileSystem, path: str, content: bytes) -> None:

@@ -23,7 +23,7 @@ from tasks.contracts import (
     empty_quarantine,
 )
 from tasks.retries import retry_if_source_unavailable, retry_options
-from tasks.sources import SourceTable, read_input, rejected_records
+from tasks.sources import SourceTable, header_summary, read_input, rejected_records
 
 EMPTY_COUNCIL_REASON = (
     "Council is empty. Enter the council the respondent answered for (a GSS code such as W06000004, "
@@ -101,9 +101,9 @@ def resolve_councils(
 
 def _check_council_column(source: SourceTable) -> None:
     if "council" not in source.frame.columns:
-        found = [c for c in source.frame.columns if c != "source_row"]
         raise DatasetError(
-            f"{source.location}: has no 'council' column (columns found: {', '.join(found) or 'none'}). "
+            f"{source.location}: has no 'council' column (columns found: "
+            f"{header_summary([c for c in source.frame.columns if c != 'source_row'])}). "
             "Check the header row (see README, 'The study folder')."
         )
 

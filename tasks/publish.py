@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,7 @@ from tasks.release import (
 )
 from tasks.score import LEVELS, Scores, round_half_away
 from warehouse.store import replace_file
+from warehouse.versions import inside, remove_tree
 
 WALES_NAMES = ("Wales", "Cymru")
 NAME_COLUMNS = ["gss_code", "council_name_en", "council_name_cy"]
@@ -345,7 +345,7 @@ def build_release(
 
     answers: the disclosure-controlled tables if already made for this version (the reports use them).
     """
-    folder = version / "open-data" / scores.wave
+    folder = inside(version, "open-data", scores.wave)
     date = resolve_release_date(scores.wave, release_date)
     answers = open_answer_tables(scores, version) if answers is None else answers
     tables = open_tables(scores, answers)
@@ -363,7 +363,7 @@ def build_release(
     files[CHANGES_JSON] = to_json_bytes(changes)
     files[CHANGES_MD] = build_changes_markdown(changes)
     files[CHECKSUMS] = build_checksums(files)
-    shutil.rmtree(folder, ignore_errors=True)
+    remove_tree(folder, version)
     for name, content in files.items():
         replace_file(folder / name, content)
     write_ledger(version, scores.wave, number, answers.snapshots, files[CHECKSUMS])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -40,6 +39,7 @@ from tasks.pdf import print_pdf_bytes
 from tasks.publish import AnswerTables, open_answer_tables
 from tasks.score import LEVELS, Scores, round_half_up, whole_percent
 from warehouse.store import replace_file
+from warehouse.versions import inside, remove_tree
 
 STATUSES = ("draft", "final")
 LANGUAGE_NAMES = {"en": "English", "cy": "Cymraeg"}
@@ -594,9 +594,9 @@ def render_page(inputs: ReportInputs, stem: str, language: str) -> str:
 
 def plan_reports(version: Path, wave: str, councils: list[str] | None = None) -> list[Report]:
     """The reports to render into the version: every council's (clearing old ones) or only those named."""
-    target = version / "reports" / wave
+    target = inside(version, "reports", wave)
     if councils is None:
-        shutil.rmtree(target, ignore_errors=True)
+        remove_tree(target, version)
         councils = [c.gss_code for c in load_settings().councils]
     return [Report(stem, target) for stem in [*councils, NATIONAL_STEM]]
 

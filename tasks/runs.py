@@ -17,7 +17,7 @@ from tasks.contracts import ValidatedTable
 from tasks.sources import file_sha256
 from tasks.validate import write_quality_record
 from warehouse import registry
-from warehouse.versions import abandon_version, begin_version, commit_version, written_files
+from warehouse.versions import abandon_version, begin_version, commit_version, inside, written_files
 
 DEFAULT_OUT = Path("output")
 
@@ -38,7 +38,7 @@ class RunContext:
 
     @property
     def quality_dir(self) -> Path:
-        return self.out / "quality" / self.run_id
+        return inside(self.out, "quality", self.run_id)
 
 
 def new_run_id(prefect_flow_run_id: str | None) -> str:

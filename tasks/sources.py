@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -24,7 +25,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from maturity.restricted import mask_url, preview_row, quote_credentials, scrub_secrets
-from maturity.settings import load_settings
+from maturity.settings import load_limits, load_settings
 from tasks.contracts import QUARANTINE_COLUMNS, DatasetError, SourceUnavailableError, Study
 
 HEADER_ROW = 1  # the header is row 1 of a CSV or worksheet; data start on row 2
@@ -109,8 +110,34 @@ def locate_input(root: Path, stem: str) -> Path:
     )
 
 
+def link_error(path: Path) -> DatasetError:
+    """The stop for a symbolic link in the study folder (its target is never read nor named)."""
+    return DatasetError(
+        f"{path}: is a symbolic link, and links in the study folder are not followed (one could point at "
+        "any file on this computer). Copy the file itself into the study folder in place of the link "
+        "and run again."
+    )
+
+
+def refuse_links(path: Path, root: Path | None = None) -> None:
+    """Stop if the path, or any folder between it and the study folder `root`, is a symbolic link."""
+    here = path
+    while here != root:
+        if here.is_symlink():
+            raise link_error(here)
+        if root is None or here.parent == here or not here.is_relative_to(root):
+            return
+        here = here.parent
+
+
 def check_study_files(study: Study) -> None:
-    """Stop when responses/ holds a file for a data tool config/tools.yaml does not know: it would be lost."""
+    """Stop when responses/ holds a file for a data tool config/tools.yaml does not know: it would be lost,
+    or when the study folder holds a symbolic link."""
+    for folder in (study.root, study.responses_dir):
+        if folder.is_dir() and not folder.is_symlink():
+            for entry in sorted(folder.iterdir()):
+                if entry.is_symlink():
+                    raise link_error(entry)
     if study.source or not study.responses_dir.is_dir():
         return
     known = set(load_settings().tool_by_id)
@@ -180,6 +207,14 @@ def tidy_cell(value: str | None) -> str | None:
     return text or None
 
 
+def header_summary(names: list[str]) -> str:
+    """Column names for a message: only those that look like column names, so no other file content."""
+    limits = load_limits()["messages"]
+    plain = [n for n in names if re.fullmatch(limits["column_name_shown"], n)][: limits["column_names_shown"]]
+    hidden = len(names) - len(plain)
+    return ", ".join(plain + ([f"{hidden} more not shown"] if hidden else [])) or "none"
+
+
 def _header_names(cells: list[str | None], location: str) -> list[str]:
     names = [(c or "").replace("\ufeff", "").strip() for c in cells]
     while names and not names[-1]:
@@ -193,7 +228,7 @@ def _header_names(cells: list[str | None], location: str) -> list[str]:
     twice = sorted({n for n in names if n and (n in seen or seen.add(n))})
     if twice:
         raise DatasetError(
-            f"{location}: column {', '.join(twice)} appears more than once in the header. "
+            f"{location}: column {header_summary(twice)} appears more than once in the header. "
             "Rename or remove the duplicate and run again."
         )
     return names
@@ -524,6 +559,7 @@ def file_sha256(path: Path) -> str:
 def read_file(path: Path, relative: str) -> SourceTable:
     """Read one study file with the reader its extension selects."""
     location = str(path)
+    refuse_links(path, path.parents[len(Path(relative).parts) - 1] if relative else None)
     if not path.is_file():
         raise DatasetError(
             f"{location}: not found. Add the file or check that --inputs points at the study folder."

@@ -8,7 +8,6 @@ through hard links.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from warehouse.schemas import TABLES, TableSpec
+from warehouse.versions import inside, remove_tree
 
 PART_FILE = "part-0.parquet"
 _COUNCIL_PARTITIONING = ds.partitioning(pa.schema([("gss_code", pa.string())]), flavor="hive")
@@ -26,12 +26,12 @@ _COUNCIL_PARTITIONING = ds.partitioning(pa.schema([("gss_code", pa.string())]), 
 
 def table_dir(warehouse: Path, name: str, wave: str) -> Path:
     """Folder holding one table's partitions for one wave."""
-    return warehouse / name / f"wave={wave}"
+    return inside(warehouse, name, f"wave={wave}")
 
 
 def partition_dir(warehouse: Path, name: str, wave: str, gss_code: str) -> Path:
     """Folder holding one council's partition of a table for a wave."""
-    return table_dir(warehouse, name, wave) / f"gss_code={gss_code}"
+    return inside(table_dir(warehouse, name, wave), f"gss_code={gss_code}")
 
 
 def to_arrow(frame: pd.DataFrame, spec: TableSpec) -> pa.Table:
@@ -69,7 +69,7 @@ def write_table(
     """Replace a table's partitions for a wave: all of them, or only the councils named."""
     spec = TABLES[name]
     if councils is None:
-        shutil.rmtree(table_dir(warehouse, name, wave), ignore_errors=True)
+        remove_tree(table_dir(warehouse, name, wave), warehouse)
         scope = None
     else:
         scope = set(councils)
@@ -77,7 +77,7 @@ def write_table(
         if outside:
             raise ValueError(f"{name}: rows for {sorted(outside)} outside the councils being replaced")
         for gss_code in scope:
-            shutil.rmtree(partition_dir(warehouse, name, wave, gss_code), ignore_errors=True)
+            remove_tree(partition_dir(warehouse, name, wave, gss_code), warehouse)
     table_dir(warehouse, name, wave).mkdir(parents=True, exist_ok=True)
     for gss_code, part in split_by_council(to_arrow(frame, spec)):
         target = partition_dir(warehouse, name, wave, gss_code)

@@ -15,8 +15,11 @@ The previous committed version is kept for comparison or a manual roll-back.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 VERSIONS_DIR = ".versions"
@@ -24,10 +27,51 @@ CURRENT_LINK = "current"
 PREVIOUS_MARKER = ".previous"
 LOCK_FILE = ".run.lock"
 PUBLISHED_AREAS = ("warehouse", "reports", "open-data")
+# A lock file holds "<pid> <run id>"; anything longer, or a pid with more digits, is a damaged file.
+MAX_LOCK_BYTES = 4096
+MAX_PID_DIGITS = 9
 
 
 class OutputLayoutError(RuntimeError):
     """OUT cannot take this run: a real folder where a link belongs, or another run is writing."""
+
+
+def inside(base: Path, *names: str) -> Path:
+    """base / names, refused unless each name is one plain folder or file name and the path, with every
+    link followed, stays inside base: no value that reaches a path can write elsewhere."""
+    for name in names:
+        if (
+            not isinstance(name, str)
+            or name in {"", ".", ".."}
+            or any(c in name for c in "/\\")
+            or not name.isprintable()
+        ):
+            raise OutputLayoutError(
+                f"refusing to write {name!r:.60} under {base}: not a plain file or folder name. "
+                "This is a bug or a tampered output folder; nothing was written there."
+            )
+    path = base.joinpath(*names)
+    if not path.resolve().is_relative_to(base.resolve()):
+        raise OutputLayoutError(
+            f"refusing to write {path}: it leads outside {base} (through a link). Remove the link, or "
+            "choose another --out, and run again."
+        )
+    return path
+
+
+def remove_tree(path: Path, within: Path) -> None:
+    """Delete a folder, refused unless it lies strictly inside `within` (a run passes its version folder,
+    or OUT/.versions); a link is never followed (deleting one removes only the link)."""
+    root = within.resolve()
+    if path.is_symlink():
+        if not path.absolute().parent.resolve().is_relative_to(root):
+            raise OutputLayoutError(f"refusing to delete {path}: it is not inside {within}.")
+        path.unlink()
+        return
+    resolved = path.resolve()
+    if resolved == root or not resolved.is_relative_to(root):
+        raise OutputLayoutError(f"refusing to delete {path}: it is not inside {within}.")
+    shutil.rmtree(resolved, ignore_errors=True)
 
 
 def current_version(out: Path) -> Path | None:
@@ -41,7 +85,7 @@ def begin_version(out: Path, run_id: str) -> Path:
     _check_layout(out)
     _take_lock(out, run_id)
     _remove_versions_except(out, {current_version(out), _previous_version(out)})
-    version = out / VERSIONS_DIR / run_id
+    version = inside(out / VERSIONS_DIR, run_id)
     current = current_version(out)
     if current is not None:
         _clone_tree(current, version)
@@ -71,7 +115,7 @@ def commit_version(out: Path, version: Path) -> None:
 def abandon_version(out: Path, run_id: str) -> None:
     """Remove the version of a run that failed, and release OUT if this run holds it."""
     if _lock_holder(out)[1] == run_id:
-        shutil.rmtree(out / VERSIONS_DIR / run_id, ignore_errors=True)
+        remove_tree(inside(out / VERSIONS_DIR, run_id), out / VERSIONS_DIR)
         _release_lock(out, run_id)
 
 
@@ -101,7 +145,10 @@ def _previous_version(out: Path) -> Path | None:
     marker = out / VERSIONS_DIR / PREVIOUS_MARKER
     if not marker.is_file():
         return None
-    previous = out / VERSIONS_DIR / marker.read_text(encoding="utf-8").strip()
+    try:
+        previous = inside(out / VERSIONS_DIR, marker.read_text(encoding="utf-8").strip())
+    except OutputLayoutError:
+        return None  # a tampered marker names no version: keep nothing extra
     return previous.resolve() if previous.is_dir() else None
 
 
@@ -109,17 +156,60 @@ def _remove_versions_except(out: Path, keep: set[Path | None]) -> None:
     versions = out / VERSIONS_DIR
     if versions.is_dir():
         for candidate in versions.iterdir():
-            if candidate.is_dir() and candidate.resolve() not in keep:
-                shutil.rmtree(candidate, ignore_errors=True)
+            if candidate.is_symlink() or (candidate.is_dir() and candidate.resolve() not in keep):
+                remove_tree(candidate, versions)
 
 
 def _lock_holder(out: Path) -> tuple[int, str]:
-    """Process id and run id holding OUT, or (0, "") when nobody does."""
+    """Process id and run id holding OUT, or (0, "") when nobody does (or the lock file is damaged)."""
     try:
-        pid, _, run_id = (out / LOCK_FILE).read_text(encoding="utf-8").partition(" ")
+        with _locked(out / LOCK_FILE, fcntl.LOCK_SH, create=False) as descriptor:
+            return _parse_lock(_read_descriptor(descriptor))
     except FileNotFoundError:
         return 0, ""
-    return int(pid or 0), run_id.strip()
+
+
+def _parse_lock(content: bytes) -> tuple[int, str]:
+    pid, _, run_id = content.decode("utf-8", errors="replace").partition(" ")
+    if not pid.isascii() or not pid.isdigit() or len(pid) > MAX_PID_DIGITS:
+        return 0, ""  # damaged: nobody can be holding it
+    return int(pid), run_id.strip()
+
+
+def _read_descriptor(descriptor: int) -> bytes:
+    os.lseek(descriptor, 0, os.SEEK_SET)
+    return os.read(descriptor, MAX_LOCK_BYTES)
+
+
+@contextmanager
+def _locked(lock: Path, operation: int, create: bool = True) -> Iterator[int]:
+    """The lock file open and flock-ed: every read, claim and release of OUT happens under this, so two
+    runs that both find a dead holder take turns, and the second sees the first's claim. A file that was
+    replaced or removed while we waited is opened again (its old inode no longer names the lock)."""
+    flags = os.O_RDWR | os.O_NOFOLLOW | (os.O_CREAT if create else 0)
+    while True:
+        try:
+            descriptor = os.open(lock, flags, 0o644)
+        except (FileNotFoundError, PermissionError):
+            raise
+        except OSError as error:  # ELOOP: a link in place of the lock file
+            raise OutputLayoutError(
+                f"{lock} is not a plain file ({error.strerror}); remove it if no run is active, and run "
+                "again."
+            ) from None
+        try:
+            fcntl.flock(descriptor, operation)
+            try:
+                current = os.stat(lock, follow_symlinks=False)
+            except FileNotFoundError:
+                current = None
+            if current is not None and os.path.samestat(current, os.fstat(descriptor)):
+                yield descriptor
+                return
+        finally:
+            os.close(descriptor)  # also releases the flock
+        if not create and current is None:
+            raise FileNotFoundError(lock)
 
 
 def _check_lock_held(out: Path, run_id: str) -> None:
@@ -129,29 +219,31 @@ def _check_lock_held(out: Path, run_id: str) -> None:
 
 
 def _take_lock(out: Path, run_id: str) -> None:
-    """Claim OUT for one run; a lock left by a process that no longer exists is taken over."""
-    lock = out / LOCK_FILE
-    for _ in range(2):
-        try:
-            descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            holder_pid, holder_run = _lock_holder(out)
-            if _process_alive(holder_pid):
-                raise OutputLayoutError(
-                    f"another run ({holder_run}, process {holder_pid}) is writing to {out}. "
-                    "Wait for it to finish, then run again."
-                ) from None
-            lock.unlink(missing_ok=True)
-            continue
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(f"{os.getpid()} {run_id}")
-        return
-    raise OutputLayoutError(f"could not lock {out} for this run; remove {lock} if no run is active.")
+    """Claim OUT for one run; a lock left by a process that no longer exists is taken over.
+
+    The check of the holder and the claim happen under one flock, and the claim ("pid run_id") is written
+    in one write, so no other run can see half a claim or delete a fresh one.
+    """
+    with _locked(out / LOCK_FILE, fcntl.LOCK_EX) as descriptor:
+        holder_pid, holder_run = _parse_lock(_read_descriptor(descriptor))
+        if _process_alive(holder_pid):
+            raise OutputLayoutError(
+                f"another run ({holder_run}, process {holder_pid}) is writing to {out}. "
+                "Wait for it to finish, then run again."
+            )
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"{os.getpid()} {run_id}".encode(), 0)
+        os.fsync(descriptor)
 
 
 def _release_lock(out: Path, run_id: str) -> None:
-    if _lock_holder(out)[1] == run_id:
-        (out / LOCK_FILE).unlink(missing_ok=True)
+    try:
+        with _locked(out / LOCK_FILE, fcntl.LOCK_EX, create=False) as descriptor:
+            if _parse_lock(_read_descriptor(descriptor))[1] == run_id:
+                os.ftruncate(descriptor, 0)  # anyone who opened it meanwhile finds no holder
+                (out / LOCK_FILE).unlink()
+    except FileNotFoundError:
+        return
 
 
 def _process_alive(pid: int) -> bool:

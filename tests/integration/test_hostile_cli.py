@@ -1,0 +1,38 @@
+"""The real `maturity` command on hostile inputs: one line, the documented exit code, OUT left clean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from tests.integration.test_national_flow import run_cli
+from warehouse.versions import LOCK_FILE, VERSIONS_DIR
+
+
+def lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def test_wave_naming_a_folder_outside_out_stops_and_leaves_it_alone(study_copy: Path, tmp_path: Path) -> None:
+    # Before: `wave: /some/folder` made the run rmtree that folder and write its reports into it.
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me", encoding="utf-8")
+    spec = yaml.safe_load((study_copy / "study.yaml").read_text(encoding="utf-8"))
+    spec["wave"] = str(victim)
+    (study_copy / "study.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    out = tmp_path / "out"
+
+    result = run_cli("run", "--inputs", str(study_copy), "--out", str(out), "--quiet")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    [stopped] = lines(result.stderr)
+    assert stopped.startswith("Stopped: "), stopped
+    assert "study.yaml wave" in stopped, stopped
+    assert "Traceback" not in result.stdout + result.stderr
+    assert sorted(p.name for p in victim.iterdir()) == ["precious.txt"]
+    assert (victim / "precious.txt").read_text(encoding="utf-8") == "keep me"
+    assert not (out / LOCK_FILE).exists()
+    assert not (out / VERSIONS_DIR).exists() or list((out / VERSIONS_DIR).iterdir()) == []
+    assert not (out / "current").exists()

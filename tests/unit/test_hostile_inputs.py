@@ -1,0 +1,436 @@
+"""A corpus of hostile inputs: values and files built to escape OUT, exhaust memory or confuse messages.
+
+Every value from an input is hostile until checked. Each case ends in one clear line (file, field or
+row, what to do) raised as the documented error, never a traceback; and nothing outside the test's own
+study folder and OUT is created, changed or deleted. Large inputs are generated here, never committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+import yaml
+
+from maturity.preflight import UsageError, check_target_url, check_wave
+from maturity.settings import UnsafeValueError, check_path_value
+from tasks.contracts import DatasetError, read_study
+from tasks.distribute import copy_release_to_target
+from tasks.extract import extract_dataset
+from tasks.publish import build_release
+from tasks.report import plan_reports
+from tasks.sources import read_file
+from warehouse.store import partition_dir, table_dir, write_table
+from warehouse.versions import (
+    LOCK_FILE,
+    VERSIONS_DIR,
+    OutputLayoutError,
+    abandon_version,
+    begin_version,
+    inside,
+    remove_tree,
+)
+from warehouse.versions import _take_lock as take_lock
+
+VICTIM = "victim"  # a folder beside the study and OUT that no case may touch
+
+# Values for a field that becomes part of a path; {victim} is replaced by the victim folder's path.
+HOSTILE_VALUES = {
+    "absolute": "{victim}",
+    "parent": "..",
+    "parents": "../../..",
+    "parents to victim": "../../../../../{victim_name}",
+    "nested": "2018/../../x",
+    "nul": "2018\x00",
+    "newline": "2018\nStopped: all fine",
+    "carriage return": "2018\r",
+    "tab": "20\t18",
+    "unicode division slash": "20\u221518",
+    "unicode fullwidth solidus": "2018\uff0f..",
+    "one dot leader pair": "\u2024\u2024",
+    "fullwidth digits": "\uff12\uff10\uff11\uff18",
+    "line separator": "2018\u2028",
+    "bidi override": "\u202e8102",
+    "very long": "2" * 5000,
+    "empty": "",
+    "spaces": " 2018 ",
+    "backslash": "..\\..\\x",
+}
+
+
+def hostile(name: str, victim: Path) -> str:
+    return HOSTILE_VALUES[name].format(victim=victim, victim_name=victim.name)
+
+
+def snapshot(root: Path, skip: set[str]) -> dict[str, str]:
+    """Every path under root (links not followed) with what it is and a hash of its content."""
+    state = {}
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = [d for d in dirs if (here / d).relative_to(root).parts[0] not in skip]
+        for name in [*dirs, *files]:
+            path = here / name
+            if path.relative_to(root).parts[0] in skip:
+                continue
+            if path.is_symlink():
+                state[str(path)] = f"link:{os.readlink(path)}"
+            elif path.is_dir():
+                state[str(path)] = "dir"
+            else:
+                state[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return state
+
+
+@pytest.fixture
+def victim(tmp_path: Path) -> Path:
+    folder = tmp_path / VICTIM
+    (folder / "inner").mkdir(parents=True)
+    (folder / "precious.txt").write_text("keep me", encoding="utf-8")
+    (folder / "inner" / "also.txt").write_text("and me", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def guarded(tmp_path: Path, victim: Path):
+    """Fails the test if anything outside tmp_path/study and tmp_path/out changed (the victim above all)."""
+    before = snapshot(tmp_path, {"study", "out"})
+    yield
+    assert snapshot(tmp_path, {"study", "out"}) == before
+
+
+def assert_one_line(error: BaseException, *fragments: str) -> None:
+    message = str(error)
+    for bad in ("\n", "\r", "\x00", "\u2028", "Traceback"):
+        assert bad not in message, message
+    assert len(message) < 600, message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def version_folder(tmp_path: Path) -> Path:
+    version = tmp_path / "out" / VERSIONS_DIR / "20180101T000000-abcdef12"
+    for area in ("warehouse", "reports", "open-data"):
+        (version / area).mkdir(parents=True, exist_ok=True)
+    return version
+
+
+# ---------------------------------------------------------------- 1. values that become paths
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_VALUES))
+def test_hostile_wave_in_study_yaml_stops_with_one_line(
+    case: str, study_copy: Path, victim: Path, guarded: None
+) -> None:
+    spec = yaml.safe_load((study_copy / "study.yaml").read_text(encoding="utf-8"))
+    spec["wave"] = hostile(case, victim)
+    (study_copy / "study.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    with pytest.raises(DatasetError) as stopped:
+        read_study(study_copy)
+    assert_one_line(stopped.value, "study.yaml wave", "^[0-9]{4}$", "config/limits.yaml")
+
+
+@pytest.mark.parametrize("value", [True, 2018.0, [2018], {"a": 1}, None])
+def test_wave_that_is_not_text_or_a_whole_number_stops(value: object, study_copy: Path) -> None:
+    spec = yaml.safe_load((study_copy / "study.yaml").read_text(encoding="utf-8"))
+    spec["wave"] = value
+    (study_copy / "study.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    with pytest.raises(DatasetError) as stopped:
+        read_study(study_copy)
+    assert_one_line(stopped.value, "study.yaml wave")
+
+
+def test_a_numeric_wave_in_study_yaml_is_still_read(study_copy: Path) -> None:
+    assert read_study(study_copy).wave == "2018"
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_VALUES))
+def test_hostile_wave_option_is_a_usage_error(case: str, victim: Path) -> None:
+    with pytest.raises(UsageError) as refused:
+        check_wave(None, hostile(case, victim))
+    assert_one_line(refused.value, "--wave")
+
+
+@pytest.mark.parametrize("kind", ["wave", "tool_id", "dataset", "gss_code", "release_version", "run_id"])
+@pytest.mark.parametrize("case", sorted(HOSTILE_VALUES))
+def test_every_path_value_kind_refuses_hostile_values(kind: str, case: str, victim: Path) -> None:
+    with pytest.raises(UnsafeValueError) as refused:
+        check_path_value(kind, hostile(case, victim), "somewhere.yaml field")
+    assert_one_line(refused.value, "somewhere.yaml field", "config/limits.yaml")
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        ("wave", "2018"),
+        ("tool_id", "service_managers"),
+        ("dataset", "responses:leadership"),
+        ("gss_code", "W06000004"),
+        ("release_version", "2018.1"),
+        ("run_id", "20180201T100000-0a1b2c3d"),
+    ],
+)
+def test_plain_path_values_pass(kind: str, value: str) -> None:
+    assert check_path_value(kind, value, "here") == value
+
+
+def test_config_ids_that_become_paths_are_checked() -> None:
+    from maturity.settings import load_settings
+
+    settings = load_settings()  # the shipped config passes its own patterns
+    assert all(check_path_value("gss_code", c.gss_code, "x") for c in settings.councils)
+    assert all(check_path_value("tool_id", t.id, "x") for t in settings.tools)
+
+
+@pytest.mark.parametrize("case", ["absolute", "parents", "parents to victim", "nul", "newline", "nested"])
+def test_reports_never_clear_a_folder_outside_the_version(
+    case: str, tmp_path: Path, victim: Path, guarded: None
+) -> None:
+    # Before: plan_reports(version, "/some/folder") ran shutil.rmtree("/some/folder").
+    version = version_folder(tmp_path)
+    with pytest.raises(OutputLayoutError) as refused:
+        plan_reports(version, hostile(case, victim))
+    assert_one_line(refused.value, "refusing")
+
+
+@pytest.mark.parametrize("case", ["absolute", "parents", "parents to victim", "nul", "nested"])
+def test_open_data_never_replaces_a_folder_outside_the_version(
+    case: str, tmp_path: Path, victim: Path, guarded: None
+) -> None:
+    version = version_folder(tmp_path)
+    with pytest.raises(OutputLayoutError) as refused:
+        build_release(SimpleNamespace(wave=hostile(case, victim)), version)
+    assert_one_line(refused.value, "refusing")
+
+
+@pytest.mark.parametrize("case", ["parents", "parents to victim", "nul", "nested", "absolute"])
+def test_warehouse_partitions_never_leave_the_warehouse(
+    case: str, tmp_path: Path, victim: Path, guarded: None
+) -> None:
+    warehouse = version_folder(tmp_path) / "warehouse"
+    with pytest.raises(OutputLayoutError):
+        partition_dir(warehouse, "response_rates", "2018", hostile(case, victim))
+    frame = pd.DataFrame({"gss_code": [hostile(case, victim)]})
+    with pytest.raises(OutputLayoutError):
+        write_table(warehouse, "response_rates", "2018", frame, councils=[hostile(case, victim)])
+
+
+def test_a_link_inside_the_version_is_never_followed(tmp_path: Path, victim: Path, guarded: None) -> None:
+    # Before: rmtree refused the link silently (ignore_errors) and reports were then written through it.
+    version = version_folder(tmp_path)
+    (version / "reports" / "2018").symlink_to(victim, target_is_directory=True)
+    (version / "open-data" / "2018").symlink_to(victim, target_is_directory=True)
+    (version / "warehouse" / "response_rates").symlink_to(victim, target_is_directory=True)
+    with pytest.raises(OutputLayoutError) as refused:
+        plan_reports(version, "2018")
+    assert_one_line(refused.value, "leads outside", "link")
+    with pytest.raises(OutputLayoutError):
+        build_release(SimpleNamespace(wave="2018"), version)
+    with pytest.raises(OutputLayoutError):
+        table_dir(version / "warehouse", "response_rates", "2018")
+
+
+def test_old_versions_are_cleared_only_inside_versions(tmp_path: Path, victim: Path, guarded: None) -> None:
+    out = tmp_path / "out"
+    (out / VERSIONS_DIR).mkdir(parents=True)
+    (out / VERSIONS_DIR / "stray-link").symlink_to(victim, target_is_directory=True)
+    (out / VERSIONS_DIR / ".previous").write_text("../../" + VICTIM, encoding="utf-8")
+    version = begin_version(out, "20180101T000000-abcdef12")
+    assert not (out / VERSIONS_DIR / "stray-link").exists()  # the link itself went, not its target
+    abandon_version(out, version.name)
+    assert not version.exists()
+
+
+@pytest.mark.parametrize("case", ["absolute", "parents", "parents to victim"])
+def test_remove_tree_refuses_anything_outside_versions(
+    case: str, tmp_path: Path, victim: Path, guarded: None
+) -> None:
+    version = version_folder(tmp_path)
+    with pytest.raises(OutputLayoutError):
+        remove_tree(version / hostile(case, victim), version)
+    with pytest.raises(OutputLayoutError):
+        remove_tree(version, version)  # never the folder itself
+
+
+@pytest.mark.parametrize("case", ["absolute", "parents", "nul", "newline", "empty", "backslash"])
+def test_inside_refuses_names_that_are_not_plain(case: str, tmp_path: Path, victim: Path) -> None:
+    with pytest.raises(OutputLayoutError) as refused:
+        inside(tmp_path / "out", "quality", hostile(case, victim))
+    assert_one_line(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("wave", "version"),
+    [("..", "2018.1"), ("2018", "../../x"), ("2018", "2018.1/../.."), ("2018", "/etc"), ("2018", "2018.1\n")],
+)
+def test_release_copy_names_no_folder_outside_the_target(
+    wave: str, version: str, tmp_path: Path, victim: Path, guarded: None
+) -> None:
+    release = tmp_path / "out" / "release"
+    folder = release / wave if wave != ".." else release / "x" / ".."
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "SHA256SUMS").write_text("", encoding="utf-8")
+    target = tmp_path / "out" / "to"
+    with pytest.raises(DatasetError) as refused:
+        copy_release_to_target(folder, version, str(target))
+    assert_one_line(refused.value, "config/limits.yaml")
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("to", ["/tmp/x\nStopped: fine", "/tmp/x\x00y", "s3://bucket/\rprefix"])
+def test_to_with_control_characters_is_a_usage_error(to: str) -> None:
+    with pytest.raises(UsageError) as refused:
+        check_target_url(to)
+    assert_one_line(refused.value, "--to")
+
+
+# ---------------------------------------------------------------- 2. links in the study folder
+
+SECRET = "root:x:0:0:SECRET-PASSWORD-LINE:/root:/bin/bash"
+
+
+@pytest.fixture
+def secret_file(tmp_path: Path) -> Path:
+    path = tmp_path / "victim-passwd"
+    path.write_text(f"{SECRET}\n{SECRET}\n", encoding="utf-8")
+    return path
+
+
+def link_in_place(path: Path, target: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+    path.symlink_to(target, target_is_directory=target.is_dir())
+
+
+@pytest.mark.parametrize(
+    "relative", ["study.yaml", "invitations.csv", "responses/leadership.csv", "population.csv", "responses"]
+)
+def test_a_link_in_the_study_folder_is_refused_naming_it(
+    relative: str, study_copy: Path, secret_file: Path, tmp_path: Path
+) -> None:
+    # Before: a link to /etc/passwd was followed and its first line copied into the message.
+    target = secret_file
+    if relative == "responses":
+        target = tmp_path / "elsewhere"
+        shutil.copytree(study_copy / "responses", target)
+        (target / "leadership.csv").write_text(SECRET + "\n", encoding="utf-8")
+    link_in_place(study_copy / relative, target)
+    with pytest.raises(DatasetError) as stopped:
+        read_study(study_copy)  # checks every entry of the study folder and responses/
+    assert_one_line(stopped.value, str(study_copy / relative), "link")
+    assert "SECRET" not in str(stopped.value)
+
+
+def test_a_link_named_directly_by_a_rerun_is_refused(study_copy: Path, secret_file: Path) -> None:
+    link_in_place(study_copy / "population.csv", secret_file)
+    with pytest.raises(DatasetError) as stopped:
+        read_file(study_copy / "population.csv", "population.csv")
+    assert_one_line(stopped.value, "population.csv", "link")
+
+
+def test_messages_never_quote_file_content(study_copy: Path) -> None:
+    (study_copy / "population.csv").write_text(f"{SECRET}\n1,2\n", encoding="utf-8")
+    study = read_study(study_copy)
+    with pytest.raises(DatasetError) as stopped:
+        extract_dataset(study, "population")
+    assert_one_line(stopped.value, "population.csv", "council")
+    assert "SECRET" not in str(stopped.value)
+    (study_copy / "study.yaml").write_text(f"wave: [{SECRET}\n", encoding="utf-8")
+    with pytest.raises(DatasetError) as stopped:
+        read_study(study_copy)
+    assert_one_line(stopped.value, "study.yaml", "line")
+    assert "SECRET" not in str(stopped.value)
+
+
+# ---------------------------------------------------------------- 3. the run lock
+
+
+def dead_pid() -> int:
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    return finished.pid
+
+
+def race_for_the_lock(out: Path, contenders: int) -> list[str]:
+    """Threads that all see the same dead holder and try to take OUT at once; the run ids that got it."""
+    barrier = threading.Barrier(contenders)
+    won: list[str] = []
+
+    def contend(run_id: str) -> None:
+        barrier.wait()
+        try:
+            take_lock(out, run_id)
+        except OutputLayoutError:
+            return
+        won.append(run_id)
+
+    threads = [threading.Thread(target=contend, args=(f"run-{i}",)) for i in range(contenders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return won
+
+
+def test_runs_that_see_the_same_dead_lock_never_both_take_it(tmp_path: Path) -> None:
+    # Before: each deleted the dead lock, and one deleted the other's fresh (still empty) lock: two holders.
+    pid = dead_pid()
+    for round_number in range(30):
+        out = tmp_path / f"out{round_number}"
+        out.mkdir()
+        (out / LOCK_FILE).write_text(f"{pid} crashed-run", encoding="utf-8")
+        won = race_for_the_lock(out, 6)
+        assert len(won) == 1, won
+        assert (out / LOCK_FILE).read_text(encoding="utf-8") == f"{os.getpid()} {won[0]}"
+
+
+def _contend_in_a_process(out: str, run_id: str, ready, results) -> None:
+    ready.wait()
+    try:
+        take_lock(Path(out), run_id)
+        results.put(run_id)
+    except OutputLayoutError:
+        results.put("")
+    ready.wait()  # stay alive, holding, until every contender has tried
+
+
+def test_processes_that_see_the_same_dead_lock_never_both_take_it(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    contenders = 4
+    (tmp_path / LOCK_FILE).write_text(f"{dead_pid()} crashed-run", encoding="utf-8")
+    ready, results = context.Barrier(contenders), context.Queue()
+    processes = [
+        context.Process(target=_contend_in_a_process, args=(str(tmp_path), f"run-{i}", ready, results))
+        for i in range(contenders)
+    ]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=60) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+    assert len([o for o in outcomes if o]) == 1, outcomes
+
+
+@pytest.mark.parametrize("content", ["", "not-a-pid run", "\x00\x00", "99999999999999999999 x", "-5 x"])
+def test_a_damaged_lock_file_is_taken_over_not_a_traceback(content: str, tmp_path: Path) -> None:
+    (tmp_path / LOCK_FILE).write_text(content, encoding="utf-8")
+    take_lock(tmp_path, "run-1")
+    assert (tmp_path / LOCK_FILE).read_text(encoding="utf-8") == f"{os.getpid()} run-1"
+
+
+def test_a_link_in_place_of_the_lock_file_is_refused(tmp_path: Path, victim: Path, guarded: None) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / LOCK_FILE).symlink_to(victim / "precious.txt")
+    with pytest.raises(OutputLayoutError) as refused:
+        take_lock(out, "run-1")
+    assert_one_line(refused.value, LOCK_FILE, "not a plain file")
