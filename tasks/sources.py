@@ -26,6 +26,8 @@ import pandas as pd
 
 from maturity.restricted import mask_url, preview_row, quote_credentials, scrub_secrets
 from maturity.settings import load_limits, load_settings
+from maturity.textcheck import LIMITS_FILE, cell_problem, input_limits, text_problem
+from maturity.textcheck import position as text_position
 from tasks.contracts import QUARANTINE_COLUMNS, DatasetError, SourceUnavailableError, Study
 
 HEADER_ROW = 1  # the header is row 1 of a CSV or worksheet; data start on row 2
@@ -36,9 +38,10 @@ ZIP_MAGIC = b"PK\x03\x04"  # .xlsx, .ods and .docx are zip files
 DATETIME_TEXT = "%Y-%m-%d %H:%M:%S"
 ROW_PREVIEW_CHARS = 200
 IGNORED_FILE_PREFIXES = (".", "~$")  # hidden files and Excel's lock files beside open workbooks
-# csv's default 128 KiB field limit would turn a long comment into an unreadable file; comment length
-# is a validation rule (config/method.yaml responses.max_comment_chars), not a parse failure.
-CSV_FIELD_LIMIT = 2**31 - 1
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# csv's field limit is set to inputs.max_cell_chars (config/limits.yaml): a longer comment is still read
+# (comment length is a validation rule, responses.max_comment_chars); only a cell past that limit stops.
+FIELD_LIMIT_MESSAGE = "field larger than field limit"
 
 Rows = Iterable[tuple[int, list[str | None]]]
 
@@ -239,20 +242,38 @@ def _row_preview(cells: list[str | None], names: list[str]) -> str:
     return text if len(text) <= ROW_PREVIEW_CHARS else text[:ROW_PREVIEW_CHARS] + "…"
 
 
+def _check_cells(cells: list[str | None], names: list[str], number: int, location: str) -> None:
+    """A cell of a typed format (JSON, XLSX, Parquet, SQL) with a control character or past the size limit."""
+    for position, cell in enumerate(cells):
+        if cell is not None and (problem := cell_problem(cell)):
+            name = names[position] if position < len(names) else ""
+            column = header_summary([name]) if name else f"{position + 1}"
+            raise DatasetError(
+                f"{location}: record {number}, column {column} {problem}. Correct the export and run again."
+            )
+
+
 def tabulate_rows(
-    header: list[str | None], rows: Rows, location: str, exact_width: bool = False
+    header: list[str | None],
+    rows: Rows,
+    location: str,
+    exact_width: bool = False,
+    check_cells: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows of cells into a text frame with source_row; blank rows skipped, malformed rows set aside.
 
     exact_width is for CSV, where a row with fewer cells than the header was cut short; other formats
     leave trailing empty cells out. A value beyond the last named column is set aside in every format.
     """
+    check_column_count(len(header), location)
     names = _header_names(header, location)
     width = len(names)
     kept: list[list[str | None]] = []
     numbers: list[int] = []
     rejected: list[dict[str, Any]] = []
     for number, raw in rows:
+        if check_cells:
+            _check_cells(raw, names, number, location)
         cells = [tidy_cell(c) for c in raw]
         if all(c is None for c in cells):
             continue
@@ -296,12 +317,17 @@ def decode_text(data: bytes, location: str) -> tuple[str, str]:
             return data[len(UTF8_BOM) :].decode("utf-8"), "utf-8-sig"
         except UnicodeDecodeError as error:
             raise _mixed_encoding_error(data, error, location) from error
-    if b"\x00" not in data:
+    if not data.startswith(UTF16_BOMS):
         try:
-            return data.decode("utf-8"), "utf-8"
+            text = data.decode("utf-8")
         except UnicodeDecodeError as error:
-            if _has_utf8_characters(data):
+            if b"\x00" not in data and _has_utf8_characters(data):
                 raise _mixed_encoding_error(data, error, location) from error
+        else:
+            # Valid UTF-8 with a few NULs is UTF-8 with stray bytes (the text check names them), never
+            # a reason to guess another encoding; mostly NULs is UTF-16 without a BOM.
+            if data.count(b"\x00") < input_limits()["utf16_min_nul_share"] * len(data):
+                return text, "utf-8"
     from charset_normalizer import from_bytes  # deferred: only legacy files need it
 
     encodings = load_settings().inputs["legacy_encodings"]
@@ -339,6 +365,27 @@ def detect_delimiter(header_line: str) -> str:
         return delimiters[0]
 
 
+def check_file_size(path: Path, location: str) -> None:
+    """Stop before reading a file larger than inputs.max_file_bytes (config/limits.yaml)."""
+    size, limit = path.stat().st_size, input_limits()["max_file_bytes"]
+    if size > limit:
+        raise DatasetError(
+            f"{location}: is {size} bytes, more than inputs.max_file_bytes ({limit}) in {LIMITS_FILE}. "
+            "Check it is the right file; if it is, raise the limit and run again."
+        )
+
+
+def check_column_count(count: int, location: str) -> None:
+    """Stop at once on a header wider than any contract: nothing is validated column by column."""
+    limit = input_limits()["max_columns"]
+    if count > limit:
+        raise DatasetError(
+            f"{location}: the header (row {HEADER_ROW}) has {count} columns, more than inputs.max_columns "
+            f"({limit}) in {LIMITS_FILE}; often empty columns an export added. Delete the columns after "
+            "the last named one and run again."
+        )
+
+
 def read_csv_rows(
     path: Path, location: str
 ) -> tuple[list[str | None], list[tuple[int, list[str | None]]], str]:
@@ -355,15 +402,27 @@ def read_csv_rows(
         )
     text, encoding = decode_text(data, location)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    problem = text_problem(text)
+    if problem:
+        raise DatasetError(f"{location}: {problem}")
     delimiter = detect_delimiter(text.split("\n", 1)[0])
-    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
+    cell_limit = input_limits()["max_cell_chars"]
+    csv.field_size_limit(cell_limit)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     records: list[tuple[int, list[str | None]]] = []
     try:
         for number, record in enumerate(reader, start=HEADER_ROW):
+            if number == HEADER_ROW:
+                check_column_count(len(record), location)
             records.append((number, list(record)))
     except csv.Error as error:
         row = len(records) + HEADER_ROW
+        if FIELD_LIMIT_MESSAGE in str(error):
+            raise DatasetError(
+                f"{location}: row {row} (line {reader.line_num} of the file) has a cell longer than "
+                f"{cell_limit} characters (inputs.max_cell_chars in {LIMITS_FILE}), often a quote never "
+                "closed. Correct that row and run again."
+            ) from None
         raise DatasetError(
             f"{location}: row {row} (line {reader.line_num} of the file) could not be read as CSV ({error}): "
             "usually a double quote that is never closed or has text straight after it. Correct the "
@@ -407,10 +466,35 @@ def read_xlsx_rows(path: Path, location: str) -> tuple[list[str | None], list[tu
     return header, rows
 
 
+class _LongNumberError(ValueError):
+    """A JSON number too long to be an answer (Python itself refuses to convert one over 4,300 digits)."""
+
+
 def read_json_rows(path: Path, location: str) -> tuple[list[str], list[tuple[int, list[str | None]]]]:
     """A JSON array of objects (one per row; keys are columns); row N is the Nth object."""
+    digits = input_limits()["max_number_digits"]
+
+    def whole_number(text: str) -> int:
+        if len(text.lstrip("-")) > digits:
+            raise _LongNumberError(text)
+        return int(text)
+
+    text = ""
     try:
-        records = json.loads(path.read_bytes().decode("utf-8-sig"))
+        text = path.read_bytes().decode("utf-8-sig")
+        records = json.loads(text, parse_int=whole_number)
+    except _LongNumberError:
+        found = re.search(f"[0-9]{{{digits + 1}}}", text)
+        line, column = text_position(text, found.start()) if found else (0, 0)
+        raise DatasetError(
+            f"{location}: line {line}, column {column} holds a number of more than {digits} digits "
+            f"(inputs.max_number_digits in {LIMITS_FILE}), which is no answer. Correct it and run again."
+        ) from None
+    except RecursionError:
+        raise DatasetError(
+            f"{location}: is nested too deeply to read (arrays or objects within each other); it must be "
+            "one array of flat objects, one per row. Export it in that shape and run again."
+        ) from None
     except UnicodeDecodeError as error:
         raise DatasetError(
             f"{location}: is not UTF-8, which JSON must be. Save it as UTF-8 and run again."
@@ -451,12 +535,18 @@ def read_parquet_rows(path: Path, location: str) -> tuple[list[str], list[tuple[
         raise DatasetError(
             f"{location}: could not be read as Parquet ({error}). Export it again and run again."
         ) from error
-    columns = [
-        column.to_pylist()
-        if pa.types.is_string(column.type)
-        else [cell_to_text(v) for v in column.to_pylist()]
-        for column in table.columns
-    ]
+    check_column_count(table.num_columns, location)
+    columns = []
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        try:
+            values = column.to_pylist()
+        except (ValueError, OverflowError, pa.ArrowException) as error:
+            raise DatasetError(
+                f"{location}: column {header_summary([name])} holds a value that cannot be read "
+                f"({type(error).__name__}: {' '.join(str(error).split())[:80]}), such as a date after the "
+                "year 9999. Correct the column and export it again."
+            ) from None
+        columns.append(values if pa.types.is_string(column.type) else [cell_to_text(v) for v in values])
     rows = [(n, list(cells)) for n, cells in enumerate(zip(*columns, strict=True), start=1)]
     return table.column_names, rows
 
@@ -565,6 +655,8 @@ def read_file(path: Path, relative: str) -> SourceTable:
             f"{location}: not found. Add the file or check that --inputs points at the study folder."
         )
     source_format = input_formats().get(path.suffix.lower())
+    if source_format is not None:
+        check_file_size(path, location)
     encoding = ""
     if source_format == "csv":
         header, rows, encoding = read_csv_rows(path, location)
@@ -578,7 +670,8 @@ def read_file(path: Path, relative: str) -> SourceTable:
         raise DatasetError(
             f"{location}: {path.suffix} files are not read. Use one of {', '.join(input_formats())}."
         )
-    frame, rejected = tabulate_rows(header, rows, location, exact_width=source_format == "csv")
+    is_csv = source_format == "csv"  # its text was checked whole, with line and column
+    frame, rejected = tabulate_rows(header, rows, location, exact_width=is_csv, check_cells=not is_csv)
     return SourceTable(relative, location, file_sha256(path), source_format, encoding, frame, rejected)
 
 

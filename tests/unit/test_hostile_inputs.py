@@ -8,11 +8,13 @@ study folder and OUT is created, changed or deleted. Large inputs are generated 
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
 import os
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -434,3 +436,217 @@ def test_a_link_in_place_of_the_lock_file_is_refused(tmp_path: Path, victim: Pat
     with pytest.raises(OutputLayoutError) as refused:
         take_lock(out, "run-1")
     assert_one_line(refused.value, LOCK_FILE, "not a plain file")
+
+
+# ---------------------------------------------------------------- 4. malformed inputs: one line each
+
+LEADERSHIP_CSV = "responses/leadership.csv"
+
+
+def study_yaml(root: Path, content: str | bytes) -> None:
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    (root / "study.yaml").write_bytes(data)
+
+
+def valid_study_yaml(root: Path) -> str:
+    return (root / "study.yaml").read_text(encoding="utf-8")
+
+
+ALIAS_BOMB = "\n".join(
+    ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    + [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]" for i in range(8)]
+    + ["wave: *i", "title: t", "fieldwork_start: 2018-01-01", "fieldwork_end: 2018-02-01"]
+)
+
+STUDY_YAML_CASES = {
+    "plain string": (lambda root: "just a string\n", ["study.yaml", "mapping"]),
+    "a list": (lambda root: "- wave\n- title\n", ["study.yaml", "mapping"]),
+    "cp1252": (
+        lambda root: valid_study_yaml(root).replace("title:", "title: Sir G\xe2r").encode("cp1252"),
+        ["study.yaml", "UTF-8", "line"],
+    ),
+    "alias bomb": (lambda root: ALIAS_BOMB, ["study.yaml", "alias"]),
+    "deeply nested": (lambda root: "wave: " + "[" * 30000 + "]" * 30000 + "\n", ["study.yaml"]),
+    "too big": (lambda root: valid_study_yaml(root) + "# " + "x" * 200_000 + "\n", ["study.yaml", "bytes"]),
+    "nul byte": (lambda root: valid_study_yaml(root).replace("title:", "title: a\x00b"), ["study.yaml"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STUDY_YAML_CASES))
+def test_malformed_study_yaml_is_one_line(case: str, study_copy: Path) -> None:
+    make, fragments = STUDY_YAML_CASES[case]
+    study_yaml(study_copy, make(study_copy))
+    with pytest.raises(DatasetError) as stopped:
+        read_study(study_copy)
+    assert_one_line(stopped.value, *fragments)
+
+
+def as_json(root: Path, relative: str, edit=None) -> Path:
+    from tests.study_formats import read_csv_text
+
+    path = root / relative
+    records = read_csv_text(path).replace("", None).to_dict("records")
+    if edit:
+        edit(records)
+    path.unlink()
+    target = path.with_suffix(".json")
+    text = json.dumps(records, ensure_ascii=True) if not isinstance(records, str) else records
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+def deep_json(root: Path) -> str:
+    target = as_json(root, "population.csv")
+    target.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    return "population"
+
+
+def long_number_json(root: Path) -> str:
+    target = as_json(root, "invitations.csv")
+    text = target.read_text(encoding="utf-8")
+    target.write_text(
+        text.replace('"invited": "', '"invited": ' + "9" * 5000 + ', "x": "', 1), encoding="utf-8"
+    )
+    return "invitations"
+
+
+def lone_surrogate_json(root: Path) -> str:
+    target = as_json(root, LEADERSHIP_CSV)
+    text = target.read_text(encoding="utf-8")
+    target.write_text(text.replace('"comments": "', '"comments": "bad \\ud800 text', 1), encoding="utf-8")
+    return "responses:leadership"
+
+
+def nul_in_json_value(root: Path) -> str:
+    target = as_json(root, LEADERSHIP_CSV)
+    text = target.read_text(encoding="utf-8")
+    target.write_text(text.replace('"comments": "', '"comments": "bad \\u0000 text', 1), encoding="utf-8")
+    return "responses:leadership"
+
+
+def parquet_year_40000(root: Path) -> str:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tests.study_formats import read_csv_text
+
+    frame = read_csv_text(root / LEADERSHIP_CSV)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    big = pa.array([1_200_000_000_000_000_000] * len(frame), pa.timestamp("us"))  # year ~40000
+    table = table.set_column(table.column_names.index("submitted_at"), "submitted_at", big)
+    (root / LEADERSHIP_CSV).unlink()
+    pq.write_table(table, root / "responses" / "leadership.parquet")
+    return "responses:leadership"
+
+
+def extra_level_column(root: Path) -> str:
+    path = root / LEADERSHIP_CSV
+    text = path.read_text(encoding="utf-8").split("\n")
+    text = [text[0] + ",lvl_telepathy"] + [line + ",2" if line else line for line in text[1:]]
+    path.write_text("\n".join(text), encoding="utf-8")
+    return "responses:leadership"
+
+
+def statement_not_asked(root: Path) -> str:
+    path = root / LEADERSHIP_CSV
+    text = path.read_text(encoding="utf-8").split("\n")
+    text = [text[0] + ",st_staff_skills"] + [line + ",4" if line else line for line in text[1:]]
+    path.write_text("\n".join(text), encoding="utf-8")
+    return "responses:leadership"
+
+
+def nul_byte_in_csv(root: Path) -> str:
+    path = root / LEADERSHIP_CSV
+    text = path.read_text(encoding="utf-8").split("\n")
+    text[2] = text[2][:5] + "\x00" + text[2][5:]
+    path.write_text("\n".join(text), encoding="utf-8")
+    return "responses:leadership"
+
+
+def bell_in_csv(root: Path) -> str:
+    path = root / LEADERSHIP_CSV
+    text = path.read_text(encoding="utf-8").split("\n")
+    text[3] = text[3][:7] + "\x07" + text[3][7:]
+    path.write_text("\n".join(text), encoding="utf-8")
+    return "responses:leadership"
+
+
+def many_columns(root: Path) -> str:
+    path = root / LEADERSHIP_CSV
+    text = path.read_text(encoding="utf-8").split("\n")
+    text[0] = text[0] + "," * 100_000
+    path.write_text("\n".join(text), encoding="utf-8")
+    return "responses:leadership"
+
+
+def long_line(root: Path) -> str:
+    path = root / LEADERSHIP_CSV
+    text = path.read_text(encoding="utf-8").split("\n")
+    text[1] = text[1] + "x" * 2_000_000
+    path.write_text("\n".join(text), encoding="utf-8")
+    return "responses:leadership"
+
+
+def huge_cell(root: Path) -> str:
+    path = root / LEADERSHIP_CSV
+    text = path.read_text(encoding="utf-8").split("\n")
+    text[1] = text[1] + ',"' + "word\n" * 300_000 + '"'
+    path.write_text("\n".join(text), encoding="utf-8")
+    return "responses:leadership"
+
+
+def long_number_csv(root: Path) -> str:
+    path = root / "invitations.csv"
+    text = path.read_text(encoding="utf-8").split("\n")
+    cells = text[1].split(",")
+    cells[-1] = "9" * 5000
+    text[1] = ",".join(cells)
+    path.write_text("\n".join(text), encoding="utf-8")
+    return "invitations"
+
+
+FILE_CASES = {
+    "json nested 100k deep": (deep_json, ["population.json", "nested"]),
+    "json 5000-digit number": (long_number_json, ["invitations.json", "digits", "line 1"]),
+    "json lone surrogate": (lone_surrogate_json, ["leadership.json", "record", "comments"]),
+    "json NUL in a value": (nul_in_json_value, ["leadership.json", "record", "comments", "NUL"]),
+    "parquet year 40000": (parquet_year_40000, ["leadership.parquet", "submitted_at"]),
+    "extra lvl_ column": (extra_level_column, ["leadership.csv", "lvl_telepathy", "config/framework.yaml"]),
+    "st_ column the tool does not ask": (statement_not_asked, ["leadership.csv", "st_staff_skills"]),
+    "NUL byte in a CSV": (nul_byte_in_csv, ["leadership.csv", "line 3, column 6", "NUL"]),
+    "bell character in a CSV": (bell_in_csv, ["leadership.csv", "line 4, column 8", "U+0007"]),
+    "100k columns": (many_columns, ["leadership.csv", "columns", "config/limits.yaml"]),
+    "2M-character line": (long_line, ["leadership.csv", "line 2", "config/limits.yaml"]),
+    "1.5M-character cell": (huge_cell, ["leadership.csv", "row 2", "config/limits.yaml"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FILE_CASES))
+def test_malformed_input_file_is_one_line(case: str, study_copy: Path) -> None:
+    make, fragments = FILE_CASES[case]
+    dataset = make(study_copy)
+    study = read_study(study_copy)
+    started = time.perf_counter()
+    with pytest.raises(DatasetError) as stopped:
+        extract_dataset(study, dataset)
+    assert_one_line(stopped.value, *fragments)
+    assert time.perf_counter() - started < 20
+
+
+def test_a_file_over_the_size_limit_stops_before_it_is_read(
+    study_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from maturity.settings import load_limits
+
+    monkeypatch.setitem(load_limits()["inputs"], "max_file_bytes", 1000)
+    study = read_study(study_copy)
+    with pytest.raises(DatasetError) as stopped:
+        extract_dataset(study, "responses:leadership")
+    assert_one_line(stopped.value, "leadership.csv", "bytes", "config/limits.yaml")
+
+
+def test_utf16_files_with_their_nul_bytes_still_read(study_copy: Path) -> None:
+    path = study_copy / LEADERSHIP_CSV
+    path.write_text(path.read_text(encoding="utf-8").replace(",", "\t"), encoding="utf-16")
+    table = extract_dataset(read_study(study_copy), "responses:leadership")
+    assert table.rows_read > 100

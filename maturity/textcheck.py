@@ -1,0 +1,108 @@
+"""Checks of untrusted text before it is parsed: control characters, lone surrogates, long lines.
+
+Each returns a description of the first problem (with line and column, never the text itself) or None,
+so the reader of each format can stop with one line naming its file. Limits are in config/limits.yaml.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+
+from maturity.settings import load_limits
+
+LIMITS_FILE = "config/limits.yaml"
+
+
+def input_limits() -> dict:
+    """The `inputs` section of config/limits.yaml."""
+    return load_limits()["inputs"]
+
+
+@cache
+def _forbidden_characters() -> re.Pattern[str]:
+    allowed = set(input_limits()["allowed_control_characters"])
+    controls = [chr(c) for c in [*range(0x20), 0x7F] if chr(c) not in allowed]
+    escaped = "".join(f"\\x{ord(c):02x}" for c in controls)
+    return re.compile(f"[{escaped}\\ud800-\\udfff]")
+
+
+def describe_character(char: str) -> str:
+    """U+0000 NUL, U+0007 BEL, U+D800 (a lone surrogate) ... for a message."""
+    code = f"U+{ord(char):04X}"
+    if 0xD800 <= ord(char) <= 0xDFFF:
+        return f"{code}, half of a UTF-16 surrogate pair on its own"
+    names = {0: "NUL", 7: "BEL", 8: "backspace", 0x1B: "escape", 0x7F: "DEL"}
+    return f"{code} {names.get(ord(char), unicodedata.name(char, 'control character'))}"
+
+
+def position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of a character index in text with \\n line ends."""
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def forbidden_character(text: str) -> tuple[int, str] | None:
+    """Index and description of the first control character or lone surrogate, if any."""
+    found = _forbidden_characters().search(text)
+    return (found.start(), describe_character(found.group())) if found else None
+
+
+def text_problem(text: str) -> str | None:
+    """The first control character or line over the limit in a whole text file, located; else None."""
+    bad = forbidden_character(text)
+    if bad is not None:
+        line, column = position(text, bad[0])
+        return (
+            f"line {line}, column {column} holds a control character ({bad[1]}) that no export should "
+            "contain (often a damaged file or binary data pasted in). Remove it, save the file as UTF-8 "
+            "and run again."
+        )
+    limit = input_limits()["max_line_chars"]
+    if len(text) > limit:
+        long_line = re.search(f"[^\\n]{{{limit + 1}}}", text)
+        if long_line is not None:
+            line, _ = position(text, long_line.start())
+            return (
+                f"line {line} is longer than {limit} characters (inputs.max_line_chars in {LIMITS_FILE}): "
+                "this is not a table export. Check the file, export it again and run again."
+            )
+    return None
+
+
+def cell_problem(value: str) -> str | None:
+    """What is wrong with one cell read from a typed format (JSON, XLSX, Parquet, SQL), if anything."""
+    limit = input_limits()["max_cell_chars"]
+    if len(value) > limit:
+        return f"holds {len(value)} characters, more than inputs.max_cell_chars ({limit}) in {LIMITS_FILE}"
+    bad = forbidden_character(value)
+    if bad is not None:
+        return f"holds a control character ({bad[1]}) that no export should contain"
+    return None
+
+
+def flow_depth(text: str) -> int:
+    """How deeply a YAML text nests [ ] and { } (outside quotes and comments), without parsing it:
+    PyYAML's scanner takes time that grows with the square of the depth (30,000 deep: about a minute)."""
+    depth = deepest = 0
+    quote = ""
+    comment = False
+    previous = "\n"
+    for char in text:
+        if comment:
+            comment = char != "\n"
+        elif quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and previous in " \t\n":
+            comment = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+        previous = char
+    return deepest
