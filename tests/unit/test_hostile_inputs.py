@@ -650,3 +650,13 @@ def test_utf16_files_with_their_nul_bytes_still_read(study_copy: Path) -> None:
     path.write_text(path.read_text(encoding="utf-8").replace(",", "\t"), encoding="utf-16")
     table = extract_dataset(read_study(study_copy), "responses:leadership")
     assert table.rows_read > 100
+
+
+@pytest.mark.parametrize("case", sorted(STUDY_YAML_CASES))
+def test_the_wave_option_check_survives_a_malformed_study_yaml(case: str, study_copy: Path) -> None:
+    # Before: a cp1252 study.yaml with --wave gave a UnicodeDecodeError traceback before the run started.
+    make, _ = STUDY_YAML_CASES[case]
+    study_yaml(study_copy, make(study_copy))
+    started = time.perf_counter()
+    check_wave(study_copy, "2018")  # the run itself then reports what is wrong with study.yaml
+    assert time.perf_counter() - started < 5
