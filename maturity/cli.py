@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import os
@@ -30,13 +31,54 @@ from maturity.settings import (
 EXIT_OK = 0
 EXIT_DATA_ERROR = 1
 EXIT_USAGE_ERROR = 2
+EXIT_ENVIRONMENT_ERROR = 3
+# An OSError with one of these means the machine could not write OUT: one line and exit code 3.
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.EMFILE}
 DEFAULT_OUT = Path("output")  # the same default as the flow's, kept here so --help is instant
 EPILOG = (
     "Examples: maturity run  ·  maturity rerun 'Sir Ddinbych'  ·  "
     "maturity publish --to s3://bucket/open-data  ·  maturity serve.  "
     "Exit codes: 0 done; 1 a data problem (a broken file, or more rows quarantined "
-    "than config/operations.yaml allows); 2 a usage or configuration error. Each command has --help."
+    "than config/operations.yaml allows); 2 a usage or configuration error; 3 OUT or the run registry "
+    "could not be written (disk full, no permission, a damaged or locked registry). Each command has --help."
 )
+
+
+def write_problem(error: BaseException) -> str | None:
+    """One line for an OSError writing OUT (disk full, no permission, read-only), else None."""
+    if not isinstance(error, OSError) or error.errno not in WRITE_ERRNOS:
+        return None
+    where = error.filename or "OUT"
+    return (
+        f"could not write {where}: {error.strerror or error}. Free some space or fix the folder's "
+        "permissions, then run again; the half-built version was removed."
+    )
+
+
+def registry_problem(error: BaseException, out: Path) -> str | None:
+    """One line for a damaged or locked run registry (SQLAlchemy's DatabaseError), naming it, else None."""
+    try:
+        from sqlalchemy.exc import DatabaseError
+    except ImportError:  # pragma: no cover - SQLAlchemy is a dependency
+        return None
+    if not isinstance(error, DatabaseError):
+        return None
+    from maturity.settings import REGISTRY_FILE, REGISTRY_URL_ENV
+
+    where = os.environ.get(REGISTRY_URL_ENV) and "the registry at MATURITY_REGISTRY_URL"
+    where = where or str((out / REGISTRY_FILE).resolve())
+    detail = " ".join(str(getattr(error, "orig", None) or error).split())[:120]
+    if "locked" in detail.lower() or "busy" in detail.lower():
+        return (
+            f"the run registry {where} is locked by another process ({detail}). Wait for the other run "
+            "or `maturity status` to finish, then run again."
+        )
+    backup = f"mv {where} {where}.damaged" if not os.environ.get(REGISTRY_URL_ENV) else "restore it"
+    return (
+        f"the run registry {where} cannot be read ({detail}): it is damaged. Move it aside ({backup}) "
+        "and run again: a new registry is created and the outputs in OUT are kept (the run history is "
+        "in the old file)."
+    )
 
 
 def one_line(message: str) -> str:
@@ -114,7 +156,12 @@ class _QuietRunLog(logging.Filter):
         from tasks.contracts import DatasetError
         from warehouse.versions import OutputLayoutError
 
-        if record.exc_info and isinstance(record.exc_info[1], DatasetError | OutputLayoutError):
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and (
+            isinstance(error, DatasetError | OutputLayoutError)
+            or write_problem(error)
+            or registry_problem(error, Path("."))
+        ):
             record.exc_info = None
             record.exc_text = None
         return self.verbose or not record.getMessage().startswith("Finished in state Completed")
@@ -337,7 +384,7 @@ def _run_flow(flow_path: str, parameters: dict[str, Any], verbose: bool, quiet: 
     from flows.runners import run_with_task_runner
 
     _configure_run_log(verbose, quiet)
-    with _stop_cleanly_on_user_errors(), _run_display(quiet):
+    with _stop_cleanly_on_user_errors(parameters["out"]), _run_display(quiet):
         summary = run_with_task_runner(flow, **parameters)
     if not quiet:
         _print_summary(summary)
@@ -472,7 +519,7 @@ def publish(
             raise UsageError(str(error)) from None
     _announce_prefect_api(server, quiet)
     _configure_run_log(verbose, quiet)
-    with _stop_cleanly_on_user_errors(), _spinner("Publishing", shown=quiet):
+    with _stop_cleanly_on_user_errors(out), _spinner("Publishing", shown=quiet):
         ensure_prefect_api()
         summary = publish_release(out=out.resolve(), wave=wave, to=to, release_date=release_date)
     if not quiet:
@@ -513,7 +560,14 @@ def status(
     if not os.environ.get(REGISTRY_URL_ENV) and not (out / REGISTRY_FILE).is_file():
         console.print(f"No runs recorded for {out} yet (no {out / REGISTRY_FILE}).")
         return
-    runs = recent_runs(registry_url(out), last)
+    try:
+        runs = recent_runs(registry_url(out), last)
+    except Exception as error:
+        problem = registry_problem(error, out)
+        if problem is None:
+            raise
+        report_error(problem)
+        raise typer.Exit(EXIT_ENVIRONMENT_ERROR) from None
     if runs.empty:
         console.print(f"No runs recorded for {out} yet.")
         return
@@ -590,7 +644,7 @@ def _status_text(status: str, message: str | None) -> str:
 
 
 @contextmanager
-def _stop_cleanly_on_user_errors() -> Iterator[None]:
+def _stop_cleanly_on_user_errors(out: Path | None = None) -> Iterator[None]:
     """A data or output-folder problem: one clear line, exit 1; a Prefect server that cannot start: exit 2."""
     from maturity.prefect_api import PrefectServerError
     from maturity.settings import ConfigError
@@ -602,6 +656,12 @@ def _stop_cleanly_on_user_errors() -> Iterator[None]:
     except ConfigError as error:
         report_error(f"{error} Nothing was run; the previous outputs are unchanged.")
         raise typer.Exit(EXIT_USAGE_ERROR) from None
+    except OSError as error:
+        problem = write_problem(error)
+        if problem is None:
+            raise
+        report_error(f"{problem} The previous outputs are unchanged.", label="Stopped:")
+        raise typer.Exit(EXIT_ENVIRONMENT_ERROR) from None
     except (DatasetError, OutputLayoutError) as error:
         report_error(
             f"{error} Nothing was loaded or published; the previous outputs are unchanged.", label="Stopped:"
@@ -610,6 +670,12 @@ def _stop_cleanly_on_user_errors() -> Iterator[None]:
     except PrefectServerError as error:
         report_error(f"{error} Nothing was run; the previous outputs are unchanged.")
         raise typer.Exit(EXIT_USAGE_ERROR) from None
+    except Exception as error:
+        problem = registry_problem(error, out or Path("."))
+        if problem is None:
+            raise
+        report_error(f"{problem} The previous outputs are unchanged.", label="Stopped:")
+        raise typer.Exit(EXIT_ENVIRONMENT_ERROR) from None
 
 
 def _print_summary(summary: Any) -> None:

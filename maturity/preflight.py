@@ -79,11 +79,21 @@ def study_wave(inputs: Path | None) -> str | None:
         from maturity.demo import load_demo_config
 
         return str(load_demo_config()["wave"])
+    from maturity.textcheck import flow_depth, input_limits
+
+    path = inputs / STUDY_FILE
     try:
-        spec = yaml.safe_load((inputs / STUDY_FILE).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
+        if path.is_symlink() or path.stat().st_size > input_limits()["max_study_yaml_bytes"]:
+            return None
+        text = path.read_bytes().decode("utf-8-sig")
+        if flow_depth(text) > input_limits()["max_yaml_depth"]:
+            return None
+        spec = yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError, RecursionError):
         return None  # the run reports what is wrong with the file itself
-    return str(spec["wave"]) if isinstance(spec, dict) and "wave" in spec else None
+    wave = spec.get("wave") if isinstance(spec, dict) else None
+    # Only plain values: str() of an aliased structure could expand it without end.
+    return str(wave) if isinstance(wave, str | int) and not isinstance(wave, bool) else None
 
 
 def check_wave(inputs: Path | None, wave: str | None) -> None:

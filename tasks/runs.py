@@ -95,8 +95,10 @@ def fail_run(out: Path, prefect_flow_run_id: str, message: str) -> None:
     url = registry_url(out)
     run_id = registry.run_id_for_flow_run(url, prefect_flow_run_id)
     if run_id is not None:
-        registry.fail_run(url, run_id, message)
-        abandon_version(out, run_id)
+        try:
+            abandon_version(out, run_id)  # first: the half-built version goes even if the registry fails
+        finally:
+            registry.fail_run(url, run_id, message)
 
 
 @task(name="open-run", cache_policy=NONE)

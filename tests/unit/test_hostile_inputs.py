@@ -7,6 +7,7 @@ study folder and OUT is created, changed or deleted. Large inputs are generated 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import multiprocessing
@@ -650,3 +651,118 @@ def test_utf16_files_with_their_nul_bytes_still_read(study_copy: Path) -> None:
     path.write_text(path.read_text(encoding="utf-8").replace(",", "\t"), encoding="utf-16")
     table = extract_dataset(read_study(study_copy), "responses:leadership")
     assert table.rows_read > 100
+
+
+@pytest.mark.parametrize("case", sorted(STUDY_YAML_CASES))
+def test_the_wave_option_check_survives_a_malformed_study_yaml(case: str, study_copy: Path) -> None:
+    # Before: a cp1252 study.yaml with --wave gave a UnicodeDecodeError traceback before the run started.
+    make, _ = STUDY_YAML_CASES[case]
+    study_yaml(study_copy, make(study_copy))
+    started = time.perf_counter()
+    check_wave(study_copy, "2018")  # the run itself then reports what is wrong with study.yaml
+    assert time.perf_counter() - started < 5
+
+
+# ---------------------------------------------------------------- 5. disk full, permissions, the registry
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        (errno.ENOSPC, "No space left on device"),
+        (errno.EACCES, "Permission denied"),
+        (errno.EROFS, "Read-only"),
+    ],
+)
+def test_a_failed_write_is_one_line_with_its_exit_code(
+    code: int, reason: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import typer
+
+    from maturity.cli import EXIT_ENVIRONMENT_ERROR, _stop_cleanly_on_user_errors
+
+    path = tmp_path / "out" / ".versions" / "r" / "reports" / "2018" / "W06000004.en.html"
+    with pytest.raises(typer.Exit) as stopped, _stop_cleanly_on_user_errors():
+        raise OSError(code, reason, str(path))
+    assert stopped.value.exit_code == EXIT_ENVIRONMENT_ERROR
+    [line] = [text for text in capsys.readouterr().err.splitlines() if text.strip()]
+    assert line.startswith("Stopped: "), line
+    assert str(path) in line and reason in line, line  # noqa: PT018
+    assert "previous outputs are unchanged" in line
+
+
+def test_a_failed_run_removes_its_version_and_lock_even_if_the_registry_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasks import runs
+    from warehouse import registry
+
+    out = tmp_path / "out"
+    run = runs.open_run(out, "national-run", {}, "0a1b2c3d-0000-0000-0000-000000000000")
+    (run.version / "reports" / "half-written.html").write_text("x", encoding="utf-8")
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(registry, "fail_run", disk_full)
+    with pytest.raises(OSError, match="No space"):  # Prefect logs a failing hook; the clean-up is done
+        runs.fail_run(out, "0a1b2c3d-0000-0000-0000-000000000000", "disk full")
+    assert not run.version.exists()
+    assert not (out / LOCK_FILE).exists()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_registry_is_named_with_how_to_recover(damage: str, tmp_path: Path) -> None:
+    from maturity.cli import registry_problem
+    from warehouse import registry
+
+    out = tmp_path / "out"
+    out.mkdir()
+    database = out / "registry.sqlite"
+    if damage == "garbage":
+        database.write_bytes(b"this is not a database" * 100)
+    else:
+        registry.recent_runs(f"sqlite:///{database}", 1)  # a real one, then cut short
+        database.write_bytes(database.read_bytes()[:200])
+    with pytest.raises(Exception) as failed:  # noqa: PT011
+        registry.recent_runs(f"sqlite:///{database}", 1)
+    message = registry_problem(failed.value, out)
+    assert message is not None
+    assert_one_line(ValueError(message), str(database), "mv ")
+
+
+def test_a_locked_registry_says_wait(tmp_path: Path) -> None:
+    import sqlite3
+
+    from maturity.cli import registry_problem
+    from warehouse import registry
+
+    out = tmp_path / "out"
+    out.mkdir()
+    database = out / "registry.sqlite"
+    url = f"sqlite:///{database}"
+    registry.recent_runs(url, 1)
+    holder = sqlite3.connect(database)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(Exception) as failed:  # noqa: PT011
+            registry.start_run(url + "?timeout=0.2", "20180101T000000-abcdef12", "national-run", {})
+    finally:
+        holder.rollback()
+        holder.close()
+    message = registry_problem(failed.value, out)
+    assert message is not None
+    assert "locked" in message
+    assert str(database) in message
+
+
+def test_status_on_a_damaged_registry_is_one_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from maturity.cli import EXIT_ENVIRONMENT_ERROR, app
+
+    (tmp_path / "registry.sqlite").write_bytes(b"\x00garbage" * 500)
+    result = CliRunner().invoke(app, ["status", "--out", str(tmp_path)])
+    assert result.exit_code == EXIT_ENVIRONMENT_ERROR, result.output
+    assert "Traceback" not in result.output
+    assert "registry.sqlite" in result.output
