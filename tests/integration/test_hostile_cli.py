@@ -36,3 +36,18 @@ def test_wave_naming_a_folder_outside_out_stops_and_leaves_it_alone(study_copy: 
     assert not (out / LOCK_FILE).exists()
     assert not (out / VERSIONS_DIR).exists() or list((out / VERSIONS_DIR).iterdir()) == []
     assert not (out / "current").exists()
+
+
+def test_a_damaged_registry_stops_the_run_with_exit_code_3(study_copy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "registry.sqlite").write_bytes(b"this is not a database" * 100)
+
+    result = run_cli("run", "--inputs", str(study_copy), "--out", str(out), "--quiet")
+
+    assert result.returncode == 3, f"{result.args} {result.stderr[-400:]}"
+    [stopped] = lines(result.stderr)
+    assert "registry.sqlite" in stopped, stopped
+    assert "mv " in stopped, stopped
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not (out / LOCK_FILE).exists()
