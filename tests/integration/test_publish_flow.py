@@ -214,11 +214,22 @@ def test_a_release_that_differs_at_the_target_is_a_data_error_and_not_retried(
         calls.append(1)
         return copy(*args, **kwargs)
 
+    checks = []
+    check = tasks.distribute.check_target_history
+
+    def counted_check(*args: object, **kwargs: object) -> object:
+        checks.append(1)
+        return check(*args, **kwargs)
+
     monkeypatch.setattr(tasks.distribute, "copy_release_to_target", counted)
+    monkeypatch.setattr(tasks.distribute, "check_target_history", counted_check)
     release = publish_release(out=national_out, release_date="2018-07-31")
     clash = tmp_path / "portal" / WAVE / release.version
     clash.mkdir(parents=True)
     (clash / "SHA256SUMS").write_text("something else\n")
-    with pytest.raises(DatasetError, match="already holds a different release"):
+    # The target's unknown release is caught before anything is copied: the disclosure audit could not
+    # include it (docs/disclosure.md), and a data error is not retried.
+    with pytest.raises(DatasetError, match="a release this OUT did not make"):
         publish_release(out=national_out, to=str(tmp_path / "portal"), release_date="2018-07-31")
-    assert len(calls) == 1
+    assert len(checks) == 1
+    assert calls == []
