@@ -602,9 +602,16 @@ def plan_reports(version: Path, wave: str, councils: list[str] | None = None) ->
 
 
 def write_report(inputs: ReportInputs, report: Report) -> list[Path]:
-    """Render one report in every language and write each page in place of any older one."""
+    """Render one report in every language and write each page in place of any older, different one.
+
+    A page whose text is unchanged keeps its file (shared with the previous version by a hard link), so
+    a rerun, which renders every report, rewrites only those whose figures moved.
+    """
     for language in LANGUAGES:
-        replace_file(report.path(language), render_page(inputs, report.stem, language).encode("utf-8"))
+        path = report.path(language)
+        content = render_page(inputs, report.stem, language).encode("utf-8")
+        if not (path.is_file() and path.read_bytes() == content):
+            replace_file(path, content)
     return [report.path(language) for language in LANGUAGES]
 
 

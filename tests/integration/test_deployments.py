@@ -127,7 +127,8 @@ def test_serve_deploys_prefect_yaml_and_a_worker_runs_a_council_rerun(
     national_run(inputs=study_copy, out=out)  # while the server starts: the run a rerun replaces a council in
     assert "Officers 133 67 50%" in report_cells(out, DENBIGHSHIRE)
     before = (out / "reports" / "2018" / f"{DENBIGHSHIRE}.en.html").stat().st_ino
-    other = (out / "reports" / "2018" / "W06000001.en.html").stat().st_ino
+    other_page = out / "reports" / "2018" / "W06000001.en.html"
+    other, other_text = other_page.stat().st_ino, other_page.read_bytes()
     drop_one_officer_response(study_copy, DENBIGHSHIRE)
 
     wait_for_line(served, "Ready. Prefect UI: http://127.0.0.1:", READY_TIMEOUT_SECONDS)
@@ -170,7 +171,8 @@ def test_serve_deploys_prefect_yaml_and_a_worker_runs_a_council_rerun(
     assert (latest["council"], latest["status"]) == (DENBIGHSHIRE, "completed")
     assert "Officers 133 66 50%" in report_cells(out, DENBIGHSHIRE)
     assert (out / "reports" / "2018" / f"{DENBIGHSHIRE}.en.html").stat().st_ino != before
-    assert (out / "reports" / "2018" / "W06000001.en.html").stat().st_ino == other
+    # Another council's page is rewritten only if a Wales figure on it moved.
+    assert other_page.stat().st_ino == other or other_page.read_bytes() != other_text
 
     served.process.send_signal(signal.SIGTERM)
     assert served.process.wait(timeout=60) == 0, served.log.read_text(errors="replace")
