@@ -353,7 +353,11 @@ def _change_exposures(program: _Program, cells: list[int], names: list[str], wid
             before, after = program.variable[(earlier, cell)], program.variable[(later, cell)]
             if before is None or after is None or before == after:
                 continue
-            primary = program.primary[before] or program.primary[after]
+            # Only a small cell's change is protected: a larger cell's change (an all row moving with its
+            # published officers) reveals nothing its own unpinned value does not.
+            if not (program.primary[before] or program.primary[after]):
+                continue
+            primary = True
             upper = int(max(program.uppers[before], program.uppers[after]))
             for (quantity, first, old), (_, second, new) in zip(
                 _quantities(program, before), _quantities(program, after), strict=True
@@ -515,7 +519,31 @@ def _choose_withholding(
     for candidate in candidates:
         trial = withhold_incomplete_groups(table.relations, _with(withheld, candidate), table.answered)
         snapshot = Snapshot(table.cells, table.counts, table.bound, trial, primary)
-        remaining = audit_component([*aligned, snapshot], cells, component, rules)
-        if (first.cell, first.quantity) not in {(e.cell, e.quantity) for e in remaining}:
+        if not _still_exposed([*aligned, snapshot], cells, component, rules, first):
             return candidate
     return candidates[0]
+
+
+def _still_exposed(
+    snapshots: Sequence[Snapshot],
+    cells: list[int],
+    relations: list[Relation],
+    rules: DisclosureRules,
+    exposure: Exposure,
+) -> bool:
+    """Whether one exposure survives a trial withholding: only its own cell is checked, to stay fast."""
+    program = _Program(snapshots, cells, relations, rules.min_valid_answers)
+    names = snapshots[-1].cells
+    cell = names.index(exposure.cell)
+    if program.is_free(relations):
+        found = _free_component_exposures(program, cells, relations, names)
+    elif exposure.quantity.startswith("change"):
+        program.seed_witnesses()
+        found = _change_exposures(program, [cell], names, rules.protection)
+    else:
+        variable = program.variable[(len(snapshots) - 1, cell)]
+        if variable is None:
+            return True
+        program.seed_witnesses()
+        found = _cell_exposures(program, variable, names[cell], rules.protection)
+    return any((e.cell, e.quantity) == (exposure.cell, exposure.quantity) for e in found)
