@@ -357,20 +357,14 @@ def _change_exposures(program: _Program, cells: list[int], names: list[str], wid
             # published officers) reveals nothing its own unpinned value does not.
             if not (program.primary[before] or program.primary[after]):
                 continue
-            primary = True
             upper = int(max(program.uppers[before], program.uppers[after]))
             for (quantity, first, old), (_, second, new) in zip(
                 _quantities(program, before), _quantities(program, after), strict=True
             ):
                 change = new - old
-                if primary:
-                    low, high = max(-upper, change - width), min(upper, change + width)
-                    feasible = program.reaches(second - first, low, high)
-                    safe = _protected(change, feasible, (-upper, upper), width)
-                else:
-                    feasible = program.reaches(second - first, change - 1, change + 1, either=True)
-                    safe = feasible[0] < feasible[1]
-                if not safe:
+                low, high = max(-upper, change - width), min(upper, change + width)
+                feasible = program.reaches(second - first, low, high)
+                if not _protected(change, feasible, (-upper, upper), width):
                     exposures.append(Exposure(names[cell], f"change in {quantity}", change, feasible))
     return exposures
 
