@@ -131,19 +131,26 @@ def test_a_hostile_comment_is_shown_as_inert_text_through_the_quote_path(scored_
         assert HOSTILE_COMMENT in page_text(page)
 
 
-def test_a_council_rerun_rewrites_only_its_reports_and_the_national_ones(
+def test_a_council_rerun_rewrites_only_its_changed_pages_and_never_another_councils(
     scored_demo, rendered: Path, tmp_path: Path
 ) -> None:
     target = tmp_path / "reports" / "2018"
     shutil.copytree(rendered, target)
+    stale = {f"{DENBIGHSHIRE}.en.html", "national.cy.html"}  # as if the correction moved their figures
+    for name in stale:
+        (target / name).write_text("stale")
     before = {path.name: path.stat().st_ino for path in target.iterdir()}
     paths = render_reports(scored_demo.scores, scored_demo.study, tmp_path, [DENBIGHSHIRE], pdf=False)
-    rewritten = {f"{stem}.{lang}.html" for stem in (DENBIGHSHIRE, "national") for lang in ("en", "cy")}
-    assert {p.name for p in paths} == rewritten
+    rendered_now = {f"{stem}.{lang}.html" for stem in (DENBIGHSHIRE, "national") for lang in ("en", "cy")}
+    assert {p.name for p in paths} == rendered_now
     after = {path.name: path.stat().st_ino for path in target.iterdir()}
     assert after.keys() == before.keys()
     changed = {name for name in after if after[name] != before[name]}
-    assert changed == rewritten  # written by rename (new inode), every other report left alone
+    # A page whose text moved is written by rename (new inode); an unchanged page and every other
+    # council's report keep their files.
+    assert changed == stale
+    fresh = (target / f"{DENBIGHSHIRE}.en.html").read_text()
+    assert fresh == (rendered / f"{DENBIGHSHIRE}.en.html").read_text()
 
 
 def test_a_rerun_reprints_an_existing_pdf_so_it_never_lags_its_html(
