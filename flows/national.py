@@ -23,7 +23,14 @@ from tasks.report import (
     render_report_task,
     write_quote_candidates_task,
 )
-from tasks.runs import DEFAULT_OUT, close_run_task, mark_flow_run_failed, open_run_task, record_inputs_task
+from tasks.runs import (
+    DEFAULT_OUT,
+    check_carried_warehouse_task,
+    close_run_task,
+    mark_flow_run_failed,
+    open_run_task,
+    record_inputs_task,
+)
 from tasks.score import score_councils_task, score_national_task
 from tasks.validate import reconcile_response_counts_task, validate_table_task
 
@@ -59,6 +66,7 @@ def national_run(
     parameters = {"inputs": inputs, "out": out, "wave": wave, "source": source}
     run = open_run_task(out, "national-run", parameters, str(flow_run.id))
     study = read_study_task(inputs, out, wave, source)
+    check_carried_warehouse_task(run, study.wave)  # this wave is rebuilt; other waves' files are carried
     extracting = [extract_dataset_task.submit(study, dataset) for dataset in study_datasets()]
     extracted = [future.result() for future in extracting]
     # Validation stays in the flow's process whatever the task runner: GX runs under one lock and was

@@ -23,7 +23,13 @@ from tasks.distribute import TargetCopy, check_target_history_task, copy_release
 from tasks.ledger import ledger_checksums
 from tasks.publish import build_release_task
 from tasks.release import summarise_changes
-from tasks.runs import DEFAULT_OUT, close_run_task, mark_flow_run_failed, open_run_task
+from tasks.runs import (
+    DEFAULT_OUT,
+    check_carried_warehouse_task,
+    close_run_task,
+    mark_flow_run_failed,
+    open_run_task,
+)
 from tasks.score import score_national_task
 from warehouse.versions import current_version
 
@@ -88,6 +94,7 @@ def publish_release(
     wave = resolve_publish_wave_task(out, wave)
     parameters = {"out": out, "wave": wave, "to": to, "release_date": release_date}
     run = open_run_task(out, FLOW_NAME, parameters, str(flow_run.id))
+    check_carried_warehouse_task(run)  # a damaged partition must never reach a release
     scores = score_national_task(run.warehouse, wave)
     if to:
         check_target_history_task(to, wave, ledger_checksums(run.version, wave))

@@ -26,7 +26,14 @@ from tasks.report import (
     render_report_task,
     write_quote_candidates_task,
 )
-from tasks.runs import DEFAULT_OUT, close_run_task, mark_flow_run_failed, open_run_task, record_inputs_task
+from tasks.runs import (
+    DEFAULT_OUT,
+    check_carried_warehouse_task,
+    close_run_task,
+    mark_flow_run_failed,
+    open_run_task,
+    record_inputs_task,
+)
 from tasks.score import score_councils_task, score_national_task
 from tasks.validate import reconcile_response_counts_task, validate_table_task
 from warehouse import registry
@@ -93,6 +100,7 @@ def council_rerun(
     parameters = {"council": council, "inputs": inputs, "out": out, "source": source}
     run = open_run_task(out, "council-rerun", parameters, str(flow_run.id), gss_code)
     study = locate_rerun_study_task(inputs, out, source)
+    check_carried_warehouse_task(run)  # the rerun reads and keeps other councils' stored rows
     plan = plan_council_rerun_task(study, run.warehouse, gss_code)
     extracting = [extract_dataset_task.submit(study, dataset) for dataset in plan.redo]
     extracted = [restrict_to_council_task(future.result(), gss_code) for future in extracting]

@@ -206,10 +206,12 @@ def extract_dataset_task(study: Study, dataset: str) -> ExtractedTable:
 def restrict_to_council(table: ExtractedTable, gss_code: str) -> ExtractedTable:
     """Keep only one council's rows, for a rerun: other councils' rows are out of scope, not loaded.
 
-    Rows whose council could not be resolved belong to no council, so a rerun leaves them out too.
+    Rows already rejected (an unknown council, a malformed row) belong to no council, so no rerun would
+    ever account for them: they stay quarantined in this one, and are counted among its rows read.
     """
     rows = table.frame[table.frame["gss_code"] == gss_code].reset_index(drop=True)
-    return dataclasses.replace(table, rows_read=len(rows), frame=rows, scope=gss_code)
+    unplaced = int(table.rejected["source_row"].nunique()) if len(table.rejected) else 0
+    return dataclasses.replace(table, rows_read=len(rows) + unplaced, frame=rows, scope=gss_code)
 
 
 @task(name="restrict-to-council", task_run_name="restrict-{table.dataset}-{gss_code}", cache_policy=NONE)

@@ -17,9 +17,19 @@ from tasks.contracts import ValidatedTable
 from tasks.sources import file_sha256
 from tasks.validate import write_quality_record
 from warehouse import registry
-from warehouse.versions import abandon_version, begin_version, commit_version, inside, written_files
+from warehouse.versions import (
+    CURRENT_LINK,
+    OutputLayoutError,
+    abandon_version,
+    begin_version,
+    commit_version,
+    current_version,
+    inside,
+    written_files,
+)
 
 DEFAULT_OUT = Path("output")
+INTERRUPTED_MESSAGE = "interrupted: the process stopped before the run finished (its outputs were discarded)"
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,8 @@ def open_run(
         prefect_flow_run_id=prefect_flow_run_id,
     )
     version = begin_version(out, run_id)
+    # This run holds OUT's lock, so any other run still marked running was killed before it could say so.
+    registry.mark_interrupted(url, run_id, INTERRUPTED_MESSAGE)
     return RunContext(run_id, flow, out, version, url)
 
 
@@ -80,14 +92,60 @@ def record_inputs(run: RunContext, wave: str, tables: list[ValidatedTable]) -> p
 
 
 def close_run(run: RunContext) -> list[registry.OutputFile]:
-    """Commit the run's version atomically and record the files it wrote."""
+    """Commit the run's version atomically and record the files it wrote and its warehouse's checksums."""
     outputs = [
         registry.OutputFile(str(path.relative_to(run.version)), file_sha256(path), path.stat().st_size)
         for path in written_files(run.out, run.version)
     ]
+    warehouse = warehouse_checksums(run.version)
     commit_version(run.out, run.version)
-    registry.finish_run(run.registry_url, run.run_id, outputs)
+    registry.finish_run(run.registry_url, run.run_id, outputs, warehouse)
     return outputs
+
+
+def warehouse_checksums(version: Path) -> dict[str, str]:
+    """Every warehouse file of a version (path relative to it) with its sha256."""
+    files = sorted(path for path in (version / "warehouse").rglob("*") if path.is_file())
+    return {str(path.relative_to(version)): file_sha256(path) for path in files}
+
+
+def find_damaged_warehouse_files(recorded: dict[str, str], found: dict[str, str]) -> dict[str, str]:
+    """Warehouse files that differ from what the committing run recorded: path -> what is wrong."""
+    problems = {path: "is missing" for path in recorded.keys() - found.keys()}
+    problems |= {path: "was not written by any run" for path in found.keys() - recorded.keys()}
+    problems |= {
+        path: "differs from its recorded checksum (damaged or edited since)"
+        for path in recorded.keys() & found.keys()
+        if recorded[path] != found[path]
+    }
+    return dict(sorted(problems.items()))
+
+
+def check_carried_warehouse(run: RunContext, rebuilt_wave: str | None = None) -> None:
+    """Stop before a damaged warehouse file is carried into a new version (or read by a rerun).
+
+    The files are checked against the checksums the run that committed the current version recorded.
+    A national run rebuilds its own wave, so only other waves' files matter to it (rebuilt_wave).
+    """
+    committed = current_version(run.out)  # still the version this run's was cloned from
+    recorded = registry.warehouse_checksums(run.registry_url, committed.name) if committed else None
+    if recorded is None:
+        return  # nothing committed yet, or by a version of the pipeline that did not record checksums
+    rebuilt = f"/wave={rebuilt_wave}/" if rebuilt_wave else None
+    found = warehouse_checksums(run.version)
+    problems = {
+        path: problem
+        for path, problem in find_damaged_warehouse_files(recorded, found).items()
+        if rebuilt is None or rebuilt not in path
+    }
+    if problems:
+        path, problem = next(iter(problems.items()))
+        wave = path.split("/wave=", 1)[1].split("/", 1)[0] if "/wave=" in path else "?"
+        raise OutputLayoutError(
+            f"{run.out / CURRENT_LINK / path} {problem}"
+            + (f", and {len(problems) - 1} other warehouse file(s) too" if len(problems) > 1 else "")
+            + f". Run `maturity run --wave {wave}` with that wave's study folder to rebuild it nationally."
+        )
 
 
 def fail_run(out: Path, prefect_flow_run_id: str, message: str) -> None:
@@ -111,6 +169,12 @@ def open_run_task(
 ) -> RunContext:
     """Prefect wrapper: open a run."""
     return open_run(out, flow, parameters, prefect_flow_run_id, council)
+
+
+@task(name="check-warehouse", cache_policy=NONE)
+def check_carried_warehouse_task(run: RunContext, rebuilt_wave: str | None = None) -> None:
+    """Prefect wrapper: check the warehouse carried into this run's version."""
+    check_carried_warehouse(run, rebuilt_wave)
 
 
 @task(name="record-inputs", cache_policy=NONE)

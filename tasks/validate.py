@@ -406,7 +406,7 @@ def validate_table(table: ExtractedTable, study: Study) -> ValidatedTable:
             dataset=table.dataset,
             source_file=table.source_file,
             sha256=table.sha256,
-            rows_read=0,
+            rows_read=table.rows_read,  # only rows that belong to no council, all quarantined
             frame=typed,
             quarantine=table.rejected,
             location=table.location,

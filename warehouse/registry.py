@@ -74,6 +74,17 @@ class QualityResult(Base):
     rows: Mapped[int]
 
 
+class WarehouseFile(Base):
+    """A file of the warehouse a run committed (written or carried), so the next run can check it."""
+
+    __tablename__ = "warehouse_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(sa.ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(sa.Text)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+
+
 @dataclass(frozen=True)
 class OutputFile:
     """One file a run wrote, relative to OUT."""
@@ -154,11 +165,16 @@ def record_inputs(
         )
 
 
-def finish_run(url: str, run_id: str, outputs: list[OutputFile]) -> None:
-    """Record a run's outputs and mark it completed."""
+def finish_run(
+    url: str, run_id: str, outputs: list[OutputFile], warehouse: dict[str, str] | None = None
+) -> None:
+    """Record a run's outputs and its whole warehouse's checksums (path: sha256), and mark it completed."""
     with Session(registry_engine(url)) as session, session.begin():
         session.add_all(
             RunOutput(run_id=run_id, path=o.path, sha256=o.sha256, bytes=o.bytes) for o in outputs
+        )
+        session.add_all(
+            WarehouseFile(run_id=run_id, path=path, sha256=sha) for path, sha in (warehouse or {}).items()
         )
         run = session.get(Run, run_id)
         run.status, run.finished_at = STATUS_COMPLETED, _now()
@@ -216,6 +232,22 @@ def recent_runs(url: str, limit: int) -> pd.DataFrame:
     )
     with engine.connect() as connection:
         return pd.DataFrame(connection.execute(query).mappings().all())
+
+
+def warehouse_checksums(url: str, run_id: str) -> dict[str, str] | None:
+    """The warehouse files (path: sha256) the run committed; None if it recorded none (an older run)."""
+    with Session(registry_engine(url)) as session:
+        rows = session.execute(
+            sa.select(WarehouseFile.path, WarehouseFile.sha256).where(WarehouseFile.run_id == run_id)
+        ).all()
+    return {path: sha256 for path, sha256 in rows} or None
+
+
+def mark_interrupted(url: str, keep_run_id: str, message: str) -> None:
+    """Mark failed every run still 'running' but the one named: it was killed before it could say so."""
+    with Session(registry_engine(url)) as session, session.begin():
+        for run in session.scalars(sa.select(Run).where(Run.status == STATUS_RUNNING, Run.id != keep_run_id)):
+            run.status, run.message = STATUS_FAILED, message
 
 
 def last_completed_parameters(url: str, flow: str) -> dict[str, Any] | None:

@@ -51,3 +51,23 @@ def test_a_damaged_registry_stops_the_run_with_exit_code_3(study_copy: Path, tmp
     assert "mv " in stopped, stopped
     assert "Traceback" not in result.stdout + result.stderr
     assert not (out / LOCK_FILE).exists()
+
+
+def test_a_damaged_partition_stops_a_rerun_with_one_line(study_copy: Path, tmp_path: Path) -> None:
+    # Before: the rerun read the damaged partition (or carried it silently into the next version).
+    out = tmp_path / "out"
+    assert run_cli("run", "--inputs", str(study_copy), "--out", str(out), "--quiet").returncode == 0
+    committed = (out / "current").resolve()
+    partition = next((out / "current" / "warehouse" / "answers").glob("wave=2018/gss_code=W06000001/*"))
+    partition.write_bytes(partition.read_bytes()[:-40] + b"\x00" * 40)
+
+    result = run_cli("rerun", "Denbighshire", "--inputs", str(study_copy), "--out", str(out), "--quiet")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    [stopped] = lines(result.stderr)
+    assert stopped.startswith("Stopped: "), stopped
+    assert "gss_code=W06000001" in stopped and "checksum" in stopped, stopped  # noqa: PT018
+    assert "maturity run --wave 2018" in stopped, stopped
+    assert "Traceback" not in result.stdout + result.stderr
+    assert (out / "current").resolve() == committed
+    assert not (out / LOCK_FILE).exists()

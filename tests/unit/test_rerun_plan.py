@@ -112,3 +112,21 @@ def test_reloading_only_changed_inputs_rewrites_the_same_partitions(
     for path in partitions:
         rewritten = warehouse / path.relative_to(original)
         assert rewritten.read_bytes() == path.read_bytes(), path.relative_to(original)
+
+
+def test_a_rerun_accounts_for_rows_that_belong_to_no_council(study_copy: Study) -> None:
+    """A changed file's unknown-council row is quarantined in the rerun, not lost from its accounting."""
+    from tasks.validate import account_rows
+
+    path = study_copy.responses_dir / "leadership.csv"
+    lines = path.read_text(encoding="utf-8").split("\n")
+    stranger = lines[1].split(",")
+    stranger[0], stranger[1] = "R_UNKNOWNCOUNCIL1", "Narnia County Council"
+    path.write_text("\n".join([lines[0], ",".join(stranger), *lines[1:]]), encoding="utf-8")
+    extracted = extract_dataset(study_copy, "responses:leadership")
+    scoped = restrict_to_council(extracted, DENBIGHSHIRE)
+    own_rows = int((extracted.frame["gss_code"] == DENBIGHSHIRE).sum())
+    [accounting] = account_rows([validate_table(scoped, study_copy)]).to_dict("records")
+    assert accounting["rows_read"] == own_rows + 1
+    assert accounting["rows_loaded"] == own_rows
+    assert accounting["rows_quarantined"] == 1
