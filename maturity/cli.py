@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib
 import logging
@@ -384,12 +385,46 @@ def _run_flow(flow_path: str, parameters: dict[str, Any], verbose: bool, quiet: 
     from flows.runners import run_with_task_runner
 
     _configure_run_log(verbose, quiet)
-    with _stop_cleanly_on_user_errors(parameters["out"]), _run_display(quiet):
+    out = parameters["out"]
+    with _stop_if_prefect_is_lost(out), _stop_cleanly_on_user_errors(out), _run_display(quiet):
         summary = run_with_task_runner(flow, **parameters)
     if not quiet:
         _print_summary(summary)
     console.print(_result_line(summary, time.perf_counter() - started), soft_wrap=True, highlight=False)
     _exit_if_too_much_quarantined(summary.accounting)
+
+
+@contextmanager
+def _stop_if_prefect_is_lost(out: Path) -> Iterator[None]:
+    """While the block runs, a Prefect server that goes away stops the run at once (_stop_lost_run)."""
+    from maturity.prefect_api import watch_prefect_api
+
+    stop_watching = watch_prefect_api(lambda reason: _stop_lost_run(out, reason))
+    try:
+        yield
+    finally:
+        stop_watching()
+
+
+def _stop_lost_run(out: Path, reason: str) -> None:
+    """The run's Prefect server went away: say so in one line, remove the half-built version, exit 3.
+
+    Called from the watching thread. The flow's own thread cannot be stopped from here and every call it
+    makes to the server would be retried for minutes, so the process ends at once; nothing of the run
+    was committed, and OUT's next run clears anything written after the clean-up (as after a kill).
+    """
+    from tasks.runs import abandon_own_run
+
+    report_error(
+        f"{reason}. The run was stopped and its half-built outputs removed; the previous outputs are "
+        "unchanged. Run again.",
+        label="Stopped:",
+    )
+    with contextlib.suppress(Exception):  # the exit below must happen whatever the clean-up meets
+        abandon_own_run(out, reason)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_ENVIRONMENT_ERROR)
 
 
 def _launch_prefect_api() -> Any:
@@ -519,7 +554,11 @@ def publish(
             raise UsageError(str(error)) from None
     _announce_prefect_api(server, quiet)
     _configure_run_log(verbose, quiet)
-    with _stop_cleanly_on_user_errors(out), _spinner("Publishing", shown=quiet):
+    with (
+        _stop_if_prefect_is_lost(out),
+        _stop_cleanly_on_user_errors(out),
+        _spinner("Publishing", shown=quiet),
+    ):
         ensure_prefect_api()
         summary = publish_release(out=out.resolve(), wave=wave, to=to, release_date=release_date)
     if not quiet:

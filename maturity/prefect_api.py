@@ -10,16 +10,21 @@ environment are the ones Prefect's own temporary server uses (`SubprocessASGISer
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
 
 from maturity.settings import load_orchestration_config
 
@@ -72,13 +77,34 @@ def server_command(port: int) -> list[str]:
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 
 
-def _start_server_process(port: int) -> subprocess.Popen[bytes]:
-    """The server's process; on Linux it is stopped even if this process is killed outright."""
-    return subprocess.Popen(
+def prefect_home() -> Path:
+    """Prefect's home folder (its database, and our temporary servers' logs)."""
+    return Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+
+
+def server_log_path(port: int) -> Path:
+    """Where the temporary server on this port writes everything it prints (never the user's screen)."""
+    return prefect_home() / "temporary-servers" / f"{port}.log"
+
+
+def _start_server_process(port: int) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
+    """The server's process, printing to its log file; on Linux it stops even if we are killed outright.
+
+    Its output never reaches the terminal: on a loaded machine its shutdown alone printed about 150 lines
+    of traceback after the run's own last line.
+    """
+    log_path = server_log_path(port)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("wb")
+    process = subprocess.Popen(
         server_command(port),
         env={**os.environ, **SERVER_ENVIRONMENT},
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         preexec_fn=_stop_when_parent_dies if _LIBC is not None else None,
     )
+    return process, log
 
 
 def _stop_when_parent_dies() -> None:
@@ -97,17 +123,29 @@ class TemporaryServer:
 
     port: int
     process: subprocess.Popen[bytes] = field(repr=False)
+    log: IO[bytes] | None = field(default=None, repr=False)  # the file its output goes to
+    ready: bool = False  # it has answered once: from then on, its process ending means it is lost
 
     @property
     def api_url(self) -> str:
         """The API's address, as PREFECT_API_URL takes it."""
         return f"http://127.0.0.1:{self.port}/api"
 
+    @property
+    def log_path(self) -> Path:
+        return server_log_path(self.port)
+
     @classmethod
     def launch(cls) -> TemporaryServer:
         """Start the server's process and return at once; wait_until_ready() waits for it."""
         port = free_port()
-        return cls(port, _start_server_process(port))
+        return cls(port, *_start_server_process(port))
+
+    def _relaunch(self) -> None:
+        """Start again on another port (the one chosen was taken before the server could bind it)."""
+        self._close_log(keep=False)
+        self.port = free_port()
+        self.process, self.log = _start_server_process(self.port)
 
     def wait_until_ready(self, timeout_seconds: float) -> None:
         """Block until the API answers its health check; a server that dies or never answers is an error."""
@@ -115,16 +153,17 @@ class TemporaryServer:
         while time.monotonic() < deadline:
             code = self.process.poll()
             if code == PORT_TAKEN_EXIT_CODE:
-                self.port = free_port()
-                self.process = _start_server_process(self.port)
+                self._relaunch()
                 point_prefect_at(self.api_url)
                 continue
             if code is not None:
                 raise PrefectServerError(
-                    f"the temporary Prefect server stopped at start (exit code {code}); its messages are "
-                    "above. Start one with `prefect server start` and set PREFECT_API_URL to use it instead."
+                    f"the temporary Prefect server stopped at start (exit code {code}); its log is "
+                    f"{self.log_path}. Start one with `prefect server start` and set PREFECT_API_URL to use "
+                    "it instead."
                 )
             if self.healthy():
+                self.ready = True
                 return
             time.sleep(POLL_SECONDS)
         self.stop()
@@ -136,15 +175,12 @@ class TemporaryServer:
 
     def healthy(self) -> bool:
         """Whether the API answers its health check now."""
-        try:
-            with urllib.request.urlopen(f"{self.api_url}/health", timeout=1) as response:
-                return bool(response.status == 200)
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            return False
+        return api_healthy(self.api_url)
 
     def stop(self) -> None:
-        """Stop the server (politely first), if it still runs."""
+        """Stop the server (politely first) if it still runs; keep its log only if it stopped by itself."""
         if self.process.poll() is not None:
+            self._close_log(keep=True)
             return
         self.process.terminate()
         try:
@@ -152,6 +188,23 @@ class TemporaryServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self._close_log(keep=False)
+
+    def _close_log(self, keep: bool) -> None:
+        """Close the server's log file; remove it unless it may say why the server stopped."""
+        if self.log is not None:
+            self.log.close()
+            if not keep:
+                self.log_path.unlink(missing_ok=True)
+
+
+def api_healthy(api_url: str, timeout_seconds: float = 1) -> bool:
+    """Whether the Prefect API at api_url answers its health check now."""
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout_seconds) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
 
 
 _server: TemporaryServer | None = None
@@ -201,3 +254,59 @@ def ensure_prefect_api() -> None:
     server = start_prefect_api()
     if server is not None:
         server.wait_until_ready(float(load_orchestration_config()["temporary_server_startup_seconds"]))
+
+
+def lost_server_reason(
+    server: TemporaryServer | None, api_url: str, unanswered_since: float | None
+) -> str | None:
+    """Why the run's Prefect API is gone, or None while it is there (unanswered_since: monotonic time)."""
+    if server is not None:
+        code = server.process.poll()
+        if code is None or not server.ready:
+            return None  # a server that dies while starting is wait_until_ready's to report
+        return (
+            f"the temporary Prefect server stopped during the run (exit code {code}; its log is "
+            f"{server.log_path})"
+        )
+    if unanswered_since is None:
+        return None
+    silent = time.monotonic() - unanswered_since
+    lost_after = float(load_orchestration_config()["server_lost_seconds"])
+    if silent < lost_after:
+        return None
+    return f"the Prefect server at {api_url} has not answered for {silent:.0f} s"
+
+
+def watch_prefect_api(on_lost: Callable[[str], None]) -> Callable[[], None]:
+    """Watch the run's Prefect API from a thread and call on_lost(reason) once if it goes away.
+
+    Without this a run whose server died went on for minutes, each API call retried with back-off, and
+    then failed far from the cause. A temporary server is lost the moment its process ends; a configured
+    one after server_lost_seconds (config/orchestration.yaml) without an answer. Returns stop().
+    """
+    stopped = threading.Event()
+    interval = float(load_orchestration_config()["server_watch_seconds"])
+    api_url = os.environ.get(API_URL_VARIABLE, "")
+
+    def watch() -> None:
+        unanswered_since: float | None = None
+        answered = False  # a configured server is judged only once it has answered
+        while not stopped.wait(interval):
+            if _server is None:
+                healthy = api_healthy(api_url, timeout_seconds=interval)
+                answered = answered or healthy
+                unanswered_since = None if healthy or not answered else (unanswered_since or time.monotonic())
+            reason = lost_server_reason(_server, api_url, unanswered_since)
+            if reason is not None and not stopped.is_set():
+                on_lost(reason)
+                return
+
+    thread = threading.Thread(target=watch, name="prefect-api-watch", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        stopped.set()
+        with contextlib.suppress(RuntimeError):
+            thread.join(timeout=interval + 1)
+
+    return stop

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from warehouse.versions import (
     commit_version,
     current_version,
     inside,
+    lock_holder,
     written_files,
 )
 
@@ -146,6 +148,16 @@ def check_carried_warehouse(run: RunContext, rebuilt_wave: str | None = None) ->
             + (f", and {len(problems) - 1} other warehouse file(s) too" if len(problems) > 1 else "")
             + f". Run `maturity run --wave {wave}` with that wave's study folder to rebuild it nationally."
         )
+
+
+def abandon_own_run(out: Path, message: str) -> None:
+    """Drop the half-built version of the run this process holds OUT for, and mark it failed."""
+    pid, run_id = lock_holder(out)
+    if pid == os.getpid() and run_id:
+        try:
+            abandon_version(out, run_id)
+        finally:
+            registry.fail_run(registry_url(out), run_id, message)
 
 
 def fail_run(out: Path, prefect_flow_run_id: str, message: str) -> None:

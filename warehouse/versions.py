@@ -114,7 +114,7 @@ def commit_version(out: Path, version: Path) -> None:
 
 def abandon_version(out: Path, run_id: str) -> None:
     """Remove the version of a run that failed, and release OUT if this run holds it."""
-    if _lock_holder(out)[1] == run_id:
+    if lock_holder(out)[1] == run_id:
         remove_tree(inside(out / VERSIONS_DIR, run_id), out / VERSIONS_DIR)
         _release_lock(out, run_id)
 
@@ -160,7 +160,7 @@ def _remove_versions_except(out: Path, keep: set[Path | None]) -> None:
                 remove_tree(candidate, versions)
 
 
-def _lock_holder(out: Path) -> tuple[int, str]:
+def lock_holder(out: Path) -> tuple[int, str]:
     """Process id and run id holding OUT, or (0, "") when nobody does (or the lock file is damaged)."""
     try:
         with _locked(out / LOCK_FILE, fcntl.LOCK_SH, create=False) as descriptor:
@@ -213,7 +213,7 @@ def _locked(lock: Path, operation: int, create: bool = True) -> Iterator[int]:
 
 
 def _check_lock_held(out: Path, run_id: str) -> None:
-    holder_run = _lock_holder(out)[1]
+    holder_run = lock_holder(out)[1]
     if holder_run != run_id:
         raise OutputLayoutError(f"run {run_id} no longer holds {out} (held by {holder_run or 'nobody'}).")
 

@@ -71,3 +71,57 @@ def test_a_damaged_partition_stops_a_rerun_with_one_line(study_copy: Path, tmp_p
     assert "Traceback" not in result.stdout + result.stderr
     assert (out / "current").resolve() == committed
     assert not (out / LOCK_FILE).exists()
+
+
+def children_running(parent: int, marker: str) -> list[int]:
+    """Process ids of parent's children whose command line holds marker (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\x00", b" ").decode()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and marker in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_prefect_server_dying_mid_run_stops_it_at_once_with_one_line(
+    study_copy: Path, tmp_path: Path
+) -> None:
+    # Before: the run went on retrying every call to the dead server, and failed about 6 minutes later.
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    # No PREFECT_API_URL (nor the test server's other settings): the CLI starts its own temporary server.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect-home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    maturity = str(Path(sys.executable).parent / "maturity")
+    command = [maturity, "run", "--inputs", str(study_copy), "--out", str(out), "--quiet"]
+    cli = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240  # the temporary server's first start on a loaded machine
+        while not (out / LOCK_FILE).exists() and cli.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert cli.poll() is None, cli.communicate()
+        [server] = children_running(cli.pid, "uvicorn")
+        os.kill(server, signal.SIGKILL)
+        killed = time.monotonic()
+        stdout, stderr = cli.communicate(timeout=120)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    assert time.monotonic() - killed < 30
+    assert cli.returncode == 3, stdout + stderr
+    assert len(lines(stderr)) == 1, repr(stderr)
+    [stopped] = lines(stderr)
+    assert stopped.startswith("Stopped: the temporary Prefect server stopped during the run"), stopped
+    assert "Traceback" not in stdout + stderr
+    assert not (out / LOCK_FILE).exists()
+    assert not (out / "current").exists()
+    assert not (out / VERSIONS_DIR).exists() or list((out / VERSIONS_DIR).iterdir()) == []

@@ -672,6 +672,7 @@ def test_the_wave_option_check_survives_a_malformed_study_yaml(case: str, study_
         (errno.ENOSPC, "No space left on device"),
         (errno.EACCES, "Permission denied"),
         (errno.EROFS, "Read-only"),
+        (errno.EPERM, "Operation not permitted"),  # what an immutable (chattr +i) .versions gives
     ],
 )
 def test_a_failed_write_is_one_line_with_its_exit_code(

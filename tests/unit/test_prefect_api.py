@@ -152,3 +152,91 @@ def test_the_server_stops_even_when_the_cli_is_killed_outright(tmp_path) -> None
         time.sleep(0.05)
     os.kill(server_pid, signal.SIGKILL)
     raise AssertionError("the server outlived the CLI that started it")
+
+
+NOISY_SERVER = FAKE_SERVER.replace(
+    "time.sleep(0.3)", "time.sleep(0.3)\nprint('Traceback (most recent call last):' * 50, file=sys.stderr)"
+)
+
+
+def test_the_servers_output_goes_to_its_log_never_the_terminal(
+    monkeypatch: pytest.MonkeyPatch, tmp_path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Before: the server inherited the CLI's stderr, and its shutdown printed ~150 lines of traceback.
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
+    monkeypatch.setattr(prefect_api, "server_command", lambda port: python(NOISY_SERVER, str(port)))
+    server = TemporaryServer.launch()
+    try:
+        server.wait_until_ready(timeout_seconds=20)
+        assert server.log_path.parent == tmp_path / "temporary-servers"
+        assert "Traceback" in server.log_path.read_text()
+    finally:
+        server.stop()
+    shown = capfd.readouterr()
+    assert "Traceback" not in shown.out + shown.err
+    assert not server.log_path.exists(), "a server we stopped leaves no log behind"
+
+
+def test_a_server_that_dies_at_start_keeps_its_log_and_names_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
+    monkeypatch.setattr(
+        prefect_api, "server_command", lambda port: python("import sys; print('bad'); sys.exit(1)")
+    )
+    server = TemporaryServer.launch()
+    with pytest.raises(PrefectServerError) as stopped:
+        server.wait_until_ready(timeout_seconds=20)
+    server.stop()
+    assert str(server.log_path) in str(stopped.value)
+    assert server.log_path.read_text().strip() == "bad"
+
+
+def test_a_temporary_server_that_dies_during_the_run_is_reported_at_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    # Before: nothing watched the server; the run went on retrying its API calls for about 6 minutes.
+    import threading
+
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
+    monkeypatch.setattr(prefect_api, "server_command", lambda port: python(FAKE_SERVER, str(port)))
+    server = TemporaryServer.launch()
+    server.wait_until_ready(timeout_seconds=20)
+    monkeypatch.setattr(prefect_api, "_server", server)
+    lost: list[str] = []
+    said = threading.Event()
+    stop = prefect_api.watch_prefect_api(lambda reason: (lost.append(reason), said.set()))
+    try:
+        time.sleep(1.5)
+        assert lost == [], "a healthy server is not reported"
+        server.process.kill()
+        killed = time.monotonic()
+        assert said.wait(timeout=10)
+        assert time.monotonic() - killed < 5
+    finally:
+        stop()
+        server.stop()
+    [reason] = lost
+    assert "stopped during the run" in reason and str(server.log_path) in reason  # noqa: PT018
+
+
+def test_a_configured_server_is_lost_only_after_its_grace_period(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = {
+        **prefect_api.load_orchestration_config(),
+        "server_lost_seconds": 2,
+        "server_watch_seconds": 0.2,
+    }
+    monkeypatch.setattr(prefect_api, "load_orchestration_config", lambda: config)
+    monkeypatch.setattr(prefect_api, "_server", None)
+    answers = iter([True, True] + [False] * 1000)
+    monkeypatch.setattr(prefect_api, "api_healthy", lambda url, timeout_seconds=1: next(answers))
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    lost: list[float] = []
+    started = time.monotonic()
+    stop = prefect_api.watch_prefect_api(lambda reason: lost.append(time.monotonic() - started))
+    deadline = time.monotonic() + 10
+    while not lost and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop()
+    assert len(lost) == 1
+    assert 2 <= lost[0] < 6, "lost after 2 s without an answer, not at the first miss"
