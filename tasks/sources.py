@@ -375,12 +375,13 @@ def check_file_size(path: Path, location: str) -> None:
         )
 
 
-def check_column_count(count: int, location: str) -> None:
-    """Stop at once on a header wider than any contract: nothing is validated column by column."""
+def check_column_count(count: int, location: str, row: int = HEADER_ROW) -> None:
+    """Stop at once on a row wider than any contract: nothing is validated column by column."""
     limit = input_limits()["max_columns"]
     if count > limit:
+        where = f"the header (row {HEADER_ROW})" if row == HEADER_ROW else f"row {row}"
         raise DatasetError(
-            f"{location}: the header (row {HEADER_ROW}) has {count} columns, more than inputs.max_columns "
+            f"{location}: {where} has {count} columns, more than inputs.max_columns "
             f"({limit}) in {LIMITS_FILE}; often empty columns an export added. Delete the columns after "
             "the last named one and run again."
         )
@@ -436,6 +437,19 @@ def read_csv_rows(
     return list(header), rows, encoding
 
 
+def read_sheet_rows(sheet: Any, location: str) -> list[tuple[int, list[str | None]]]:
+    """A worksheet's numbered rows as text, its width checked as each row is read, not after them all.
+
+    A workbook is a zip: a small file can hold a sheet of millions of cells, so a row wider than
+    inputs.max_columns stops the read at that row (a CSV is checked the same way as it is parsed).
+    """
+    numbered = []
+    for number, values in enumerate(sheet.iter_rows(min_row=HEADER_ROW, values_only=True), HEADER_ROW):
+        check_column_count(len(values), location, number)
+        numbered.append((number, [cell_to_text(v) for v in values]))
+    return numbered
+
+
 def read_xlsx_rows(path: Path, location: str) -> tuple[list[str | None], list[tuple[int, list[str | None]]]]:
     """The first worksheet's header (row 1) and numbered rows; a formula is read as its text."""
     import openpyxl  # deferred: only workbooks need it
@@ -445,14 +459,11 @@ def read_xlsx_rows(path: Path, location: str) -> tuple[list[str | None], list[tu
         try:
             sheet = workbook.worksheets[0]
             sheet.reset_dimensions()  # some writers record a wrong sheet size; read every row there is
-            numbered = [
-                (number, [cell_to_text(v) for v in values])
-                for number, values in enumerate(
-                    sheet.iter_rows(min_row=HEADER_ROW, values_only=True), HEADER_ROW
-                )
-            ]
+            numbered = read_sheet_rows(sheet, location)
         finally:
             workbook.close()
+    except DatasetError:
+        raise
     except Exception as error:  # openpyxl raises many types for a damaged workbook
         raise DatasetError(
             f"{location}: could not be read as an Excel workbook ({type(error).__name__}: {error}). Open it "

@@ -606,7 +606,38 @@ def long_number_csv(root: Path) -> str:
     return "invitations"
 
 
+def as_xlsx(root: Path, widen) -> None:
+    """Replace leadership.csv by a workbook of the same rows, with widen(rows) applied."""
+    import openpyxl
+
+    from tests.study_formats import read_csv_text
+
+    frame = read_csv_text(root / LEADERSHIP_CSV)
+    rows = [list(frame.columns), *frame.astype(object).where(frame.notna(), None).values.tolist()]
+    workbook = openpyxl.Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+    for row in widen(rows):
+        sheet.append(row)
+    (root / LEADERSHIP_CSV).unlink()
+    workbook.save(root / "responses" / "leadership.xlsx")
+
+
+def wide_xlsx_header(root: Path) -> str:
+    as_xlsx(root, lambda rows: [rows[0] + [f"Column{i}" for i in range(5000)], *rows[1:]])
+    return "responses:leadership"
+
+
+def wide_xlsx_row(root: Path) -> str:
+    as_xlsx(root, lambda rows: [*rows[:3], rows[3] + ["x"] * 5000, *rows[4:]])
+    return "responses:leadership"
+
+
 FILE_CASES = {
+    "xlsx header 5000 columns wider": (
+        wide_xlsx_header,
+        ["leadership.xlsx", "header (row 1)", "max_columns"],
+    ),
+    "xlsx row 4 5000 cells wider": (wide_xlsx_row, ["leadership.xlsx", "row 4 has", "max_columns"]),
     "json nested 100k deep": (deep_json, ["population.json", "nested"]),
     "json 5000-digit number": (long_number_json, ["invitations.json", "digits", "line 1"]),
     "json lone surrogate": (lone_surrogate_json, ["leadership.json", "record", "comments"]),
