@@ -27,6 +27,7 @@ from tasks.runs import (
     DEFAULT_OUT,
     check_carried_warehouse_task,
     close_run_task,
+    fails_in_one_line,
     mark_flow_run_failed,
     open_run_task,
     record_inputs_task,
@@ -49,6 +50,7 @@ def read_study_task(
 
 
 @flow(name="national-run", on_failure=[mark_flow_run_failed], on_crashed=[mark_flow_run_failed])
+@fails_in_one_line
 def national_run(
     inputs: Path | None = None,
     out: Path = DEFAULT_OUT,

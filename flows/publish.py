@@ -27,6 +27,7 @@ from tasks.runs import (
     DEFAULT_OUT,
     check_carried_warehouse_task,
     close_run_task,
+    fails_in_one_line,
     mark_flow_run_failed,
     open_run_task,
 )
@@ -84,6 +85,7 @@ def resolve_publish_wave_task(out: Path, wave: str | None) -> str:
 
 
 @flow(name=FLOW_NAME, on_failure=[mark_flow_run_failed], on_crashed=[mark_flow_run_failed])
+@fails_in_one_line
 def publish_release(
     out: Path = DEFAULT_OUT, wave: str | None = None, to: str | None = None, release_date: str | None = None
 ) -> PublishSummary:

@@ -30,6 +30,7 @@ from tasks.runs import (
     DEFAULT_OUT,
     check_carried_warehouse_task,
     close_run_task,
+    fails_in_one_line,
     mark_flow_run_failed,
     open_run_task,
     record_inputs_task,
@@ -87,6 +88,7 @@ def locate_rerun_study_task(inputs: Path | None, out: Path, source: SecretStr | 
 
 
 @flow(name="council-rerun", on_failure=[mark_flow_run_failed], on_crashed=[mark_flow_run_failed])
+@fails_in_one_line
 def council_rerun(
     council: str,
     inputs: Path | None = None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import importlib
 import logging
 import os
@@ -22,6 +21,14 @@ from rich.text import Text
 from typer._click import exceptions as click_errors  # Typer 0.29 vendors click here
 from typer.core import TyperGroup
 
+from maturity.failures import (
+    EXIT_DATA_ERROR,
+    EXIT_ENVIRONMENT_ERROR,
+    EXIT_USAGE_ERROR,
+    one_line,
+    registry_problem,
+    write_problem,
+)
 from maturity.preflight import UsageError
 from maturity.settings import (
     configure_offline_environment,
@@ -30,11 +37,6 @@ from maturity.settings import (
 )
 
 EXIT_OK = 0
-EXIT_DATA_ERROR = 1
-EXIT_USAGE_ERROR = 2
-EXIT_ENVIRONMENT_ERROR = 3
-# An OSError with one of these means the machine could not write OUT: one line and exit code 3.
-WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.EMFILE}
 DEFAULT_OUT = Path("output")  # the same default as the flow's, kept here so --help is instant
 EPILOG = (
     "Examples: maturity run  ·  maturity rerun 'Sir Ddinbych'  ·  "
@@ -43,48 +45,6 @@ EPILOG = (
     "than config/operations.yaml allows); 2 a usage or configuration error; 3 OUT or the run registry "
     "could not be written (disk full, no permission, a damaged or locked registry). Each command has --help."
 )
-
-
-def write_problem(error: BaseException) -> str | None:
-    """One line for an OSError writing OUT (disk full, no permission, read-only), else None."""
-    if not isinstance(error, OSError) or error.errno not in WRITE_ERRNOS:
-        return None
-    where = error.filename or "OUT"
-    return (
-        f"could not write {where}: {error.strerror or error}. Free some space or fix the folder's "
-        "permissions, then run again; the half-built version was removed."
-    )
-
-
-def registry_problem(error: BaseException, out: Path) -> str | None:
-    """One line for a damaged or locked run registry (SQLAlchemy's DatabaseError), naming it, else None."""
-    try:
-        from sqlalchemy.exc import DatabaseError
-    except ImportError:  # pragma: no cover - SQLAlchemy is a dependency
-        return None
-    if not isinstance(error, DatabaseError):
-        return None
-    from maturity.settings import REGISTRY_FILE, REGISTRY_URL_ENV
-
-    where = os.environ.get(REGISTRY_URL_ENV) and "the registry at MATURITY_REGISTRY_URL"
-    where = where or str((out / REGISTRY_FILE).resolve())
-    detail = " ".join(str(getattr(error, "orig", None) or error).split())[:120]
-    if "locked" in detail.lower() or "busy" in detail.lower():
-        return (
-            f"the run registry {where} is locked by another process ({detail}). Wait for the other run "
-            "or `maturity status` to finish, then run again."
-        )
-    backup = f"mv {where} {where}.damaged" if not os.environ.get(REGISTRY_URL_ENV) else "restore it"
-    return (
-        f"the run registry {where} cannot be read ({detail}): it is damaged. Move it aside ({backup}) "
-        "and run again: a new registry is created and the outputs in OUT are kept (the run history is "
-        "in the old file)."
-    )
-
-
-def one_line(message: str) -> str:
-    """A message on one line (terminals and logs keep it whole)."""
-    return " ".join(str(message).split())
 
 
 class OneLineErrors(TyperGroup):
@@ -610,37 +570,7 @@ def status(
     if runs.empty:
         console.print(f"No runs recorded for {out} yet.")
         return
-    table = Table(title=f"Latest runs in {out}")
-    for column in (
-        "run",
-        "flow",
-        "wave",
-        "council",
-        "status",
-        "started (UTC)",
-        "secs",
-        "read",
-        "loaded",
-        "quarantined",
-        "outputs",
-    ):
-        table.add_column(
-            column,
-            justify="right" if column in {"secs", "read", "loaded", "quarantined", "outputs"} else "left",
-        )
-    for row in runs.itertuples():
-        seconds = (row.finished_at - row.started_at).total_seconds() if row.finished_at else None
-        table.add_row(
-            row.id,
-            row.flow,
-            row.wave or "",
-            row.council or "",
-            _status_text(row.status, row.message),
-            f"{row.started_at:%Y-%m-%d %H:%M:%S}",
-            f"{seconds:.1f}" if seconds is not None else "",
-            *(_count(v) for v in (row.rows_read, row.rows_loaded, row.rows_quarantined, row.outputs)),
-        )
-    console.print(table)
+    console.print(status_table(runs, out))
 
 
 @app.command()
@@ -670,9 +600,62 @@ def serve(
         raise typer.Exit(error.exit_code) from None
 
 
+STATUS_COLUMNS = (
+    "run",
+    "Prefect run",
+    "flow",
+    "wave",
+    "council",
+    "status",
+    "started (UTC)",
+    "secs",
+    "read",
+    "loaded",
+    "quarantined",
+    "outputs",
+)
+NUMERIC_STATUS_COLUMNS = {"secs", "read", "loaded", "quarantined", "outputs"}
+
+
+def status_table(runs: Any, out: Path) -> Table:
+    """The registry's latest runs as a table; any field may be missing (None, or NaN under pandas 3)."""
+    table = Table(title=f"Latest runs in {out}")
+    for column in STATUS_COLUMNS:
+        table.add_column(column, justify="right" if column in NUMERIC_STATUS_COLUMNS else "left")
+    for row in runs.itertuples():
+        finished = _known(row.finished_at)
+        seconds = (finished - row.started_at).total_seconds() if finished is not None else None
+        table.add_row(
+            row.id,
+            _text(row.prefect_flow_run_name),
+            row.flow,
+            _text(row.wave),
+            _text(row.council),
+            _status_text(row.status, _known(row.message)),
+            f"{row.started_at:%Y-%m-%d %H:%M:%S}",
+            f"{seconds:.1f}" if seconds is not None else "",
+            *(_count(v) for v in (row.rows_read, row.rows_loaded, row.rows_quarantined, row.outputs)),
+        )
+    return table
+
+
+def _known(value: Any) -> Any:
+    """The value, or None where the registry has none (pandas gives None, NaN or NaT)."""
+    import pandas as pd
+
+    return None if value is None or pd.isna(value) else value
+
+
+def _text(value: Any) -> str:
+    """A text cell for the status table; empty when unknown."""
+    known = _known(value)
+    return "" if known is None else str(known)
+
+
 def _count(value: object) -> str:
     """A count for the status table; empty when unknown."""
-    return "" if value is None or value != value else str(int(value))
+    known = _known(value)
+    return "" if known is None else str(int(known))
 
 
 def _status_text(status: str, message: str | None) -> str:
@@ -684,37 +667,17 @@ def _status_text(status: str, message: str | None) -> str:
 
 @contextmanager
 def _stop_cleanly_on_user_errors(out: Path | None = None) -> Iterator[None]:
-    """A data or output-folder problem: one clear line, exit 1; a Prefect server that cannot start: exit 2."""
-    from maturity.prefect_api import PrefectServerError
-    from maturity.settings import ConfigError
-    from tasks.contracts import DatasetError
-    from warehouse.versions import OutputLayoutError
+    """An error the user can act on: its one line (maturity/failures.py) and exit code; a bug: raised."""
+    from maturity.failures import describe_failure
 
     try:
         yield
-    except ConfigError as error:
-        report_error(f"{error} Nothing was run; the previous outputs are unchanged.")
-        raise typer.Exit(EXIT_USAGE_ERROR) from None
-    except OSError as error:
-        problem = write_problem(error)
-        if problem is None:
-            raise
-        report_error(f"{problem} The previous outputs are unchanged.", label="Stopped:")
-        raise typer.Exit(EXIT_ENVIRONMENT_ERROR) from None
-    except (DatasetError, OutputLayoutError) as error:
-        report_error(
-            f"{error} Nothing was loaded or published; the previous outputs are unchanged.", label="Stopped:"
-        )
-        raise typer.Exit(EXIT_DATA_ERROR) from None
-    except PrefectServerError as error:
-        report_error(f"{error} Nothing was run; the previous outputs are unchanged.")
-        raise typer.Exit(EXIT_USAGE_ERROR) from None
     except Exception as error:
-        problem = registry_problem(error, out or Path("."))
-        if problem is None:
+        failure = describe_failure(error, out)
+        if failure is None:
             raise
-        report_error(f"{problem} The previous outputs are unchanged.", label="Stopped:")
-        raise typer.Exit(EXIT_ENVIRONMENT_ERROR) from None
+        report_error(failure.text, label=failure.label)
+        raise typer.Exit(failure.exit_code) from None
 
 
 def _print_summary(summary: Any) -> None:

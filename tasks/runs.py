@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
+from prefect.states import Failed
 
+from maturity.failures import failure_line
 from maturity.settings import code_version, registry_url
 from tasks.contracts import ValidatedTable
 from tasks.sources import file_sha256
@@ -65,6 +70,7 @@ def open_run(
     parameters: dict[str, Any],
     prefect_flow_run_id: str | None,
     council: str | None = None,
+    prefect_flow_run_name: str | None = None,
 ) -> RunContext:
     """Record the run as started, then lock OUT and start its output version."""
     run_id = new_run_id(prefect_flow_run_id)
@@ -78,6 +84,7 @@ def open_run(
         code_version=code_version(),
         council=council,
         prefect_flow_run_id=prefect_flow_run_id,
+        prefect_flow_run_name=prefect_flow_run_name,
     )
     version = begin_version(out, run_id)
     # This run holds OUT's lock, so any other run still marked running was killed before it could say so.
@@ -160,15 +167,38 @@ def abandon_own_run(out: Path, message: str) -> None:
             registry.fail_run(registry_url(out), run_id, message)
 
 
-def fail_run(out: Path, prefect_flow_run_id: str, message: str) -> None:
-    """Mark the flow run's registry entry failed and drop its half-built version."""
+def fail_run(
+    out: Path,
+    prefect_flow_run_id: str,
+    message: str,
+    flow: str = "",
+    prefect_flow_run_name: str | None = None,
+) -> None:
+    """Mark the flow run's registry entry failed and drop its half-built version.
+
+    A run that failed before it opened (an unknown council, a missing study) is recorded too, with its
+    reason, when OUT exists: the registry then lists every run Prefect does.
+    """
     url = registry_url(out)
-    run_id = registry.run_id_for_flow_run(url, prefect_flow_run_id)
-    if run_id is not None:
-        try:
-            abandon_version(out, run_id)  # first: the half-built version goes even if the registry fails
-        finally:
+    run_id = registry.run_id_for_flow_run(url, prefect_flow_run_id) if out.is_dir() else None
+    if run_id is None:
+        if out.is_dir() and flow:
+            run_id = new_run_id(prefect_flow_run_id)
+            registry.start_run(
+                url,
+                run_id,
+                flow,
+                {},
+                code_version=code_version(),
+                prefect_flow_run_id=prefect_flow_run_id,
+                prefect_flow_run_name=prefect_flow_run_name,
+            )
             registry.fail_run(url, run_id, message)
+        return
+    try:
+        abandon_version(out, run_id)  # first: the half-built version goes even if the registry fails
+    finally:
+        registry.fail_run(url, run_id, message)
 
 
 @task(name="open-run", cache_policy=NONE)
@@ -179,8 +209,10 @@ def open_run_task(
     prefect_flow_run_id: str | None,
     council: str | None = None,
 ) -> RunContext:
-    """Prefect wrapper: open a run."""
-    return open_run(out, flow, parameters, prefect_flow_run_id, council)
+    """Prefect wrapper: open a run, recorded under the name Prefect's UI shows for its flow run."""
+    from prefect.runtime import flow_run
+
+    return open_run(out, flow, parameters, prefect_flow_run_id, council, flow_run.get_name())
 
 
 @task(name="check-warehouse", cache_policy=NONE)
@@ -203,5 +235,29 @@ def close_run_task(run: RunContext) -> list[registry.OutputFile]:
 
 def mark_flow_run_failed(flow: Any, flow_run: Any, state: Any) -> None:
     """Flow hook: a failed or crashed run is marked failed and its half-built version removed."""
-    out = Path(flow_run.parameters.get("out") or DEFAULT_OUT)
-    fail_run(out, str(flow_run.id), state.message or state.name)
+    out = Path(flow_run.parameters.get("out") or DEFAULT_OUT).absolute()
+    fail_run(out, str(flow_run.id), state.message or state.name, flow.name, flow_run.name)
+
+
+def fails_in_one_line(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Make a flow end, on an error, in a Failed state whose message is the CLI's one line for it.
+
+    Prefect's own message is "Flow run encountered an exception: ..." with whatever the error holds; the
+    person who started a deployment reads the state message in the UI, so it says what went wrong and what
+    to do. The error itself stays the state's data: calling the flow still raises it, and the traceback
+    is logged.
+    """
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except Exception as error:
+            get_run_logger().debug("The run failed:", exc_info=error)
+            out = kwargs.get("out")
+            return Failed(message=failure_line(error, Path(out) if out else None), data=error)
+
+    # The flow's parameters are read from this signature; its annotations are resolved here, in the
+    # flow's own module, as they name types that module imports.
+    run.__signature__ = inspect.signature(function, eval_str=True)  # type: ignore[attr-defined]
+    return run

@@ -34,6 +34,7 @@ class Run(Base):
     wave: Mapped[str | None] = mapped_column(sa.String(32))
     council: Mapped[str | None] = mapped_column(sa.String(16))
     prefect_flow_run_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    prefect_flow_run_name: Mapped[str | None] = mapped_column(sa.String(128))
     started_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     status: Mapped[str] = mapped_column(sa.String(16))
@@ -213,6 +214,7 @@ def recent_runs(url: str, limit: int) -> pd.DataFrame:
     query = (
         sa.select(
             Run.id,
+            Run.prefect_flow_run_name,
             Run.flow,
             Run.wave,
             Run.council,

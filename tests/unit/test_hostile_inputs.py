@@ -745,7 +745,7 @@ def test_a_failed_run_removes_its_version_and_lock_even_if_the_registry_fails(
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
 def test_a_damaged_registry_is_named_with_how_to_recover(damage: str, tmp_path: Path) -> None:
-    from maturity.cli import registry_problem
+    from maturity.failures import registry_problem
     from warehouse import registry
 
     out = tmp_path / "out"
@@ -766,7 +766,7 @@ def test_a_damaged_registry_is_named_with_how_to_recover(damage: str, tmp_path: 
 def test_a_locked_registry_says_wait(tmp_path: Path) -> None:
     import sqlite3
 
-    from maturity.cli import registry_problem
+    from maturity.failures import registry_problem
     from warehouse import registry
 
     out = tmp_path / "out"

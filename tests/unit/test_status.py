@@ -1,0 +1,66 @@
+"""`maturity status` on every registry state: runs in progress, failed early, reruns, several waves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from maturity.cli import app
+from maturity.settings import registry_url
+from warehouse import registry
+
+
+def registry_with_every_state(out: Path) -> str:
+    """A registry holding a completed national run per wave, a rerun, a failure and a run in progress."""
+    out.mkdir()
+    url = registry_url(out)
+    accounting = pd.DataFrame(
+        [
+            {
+                "dataset": "invitations",
+                "source_file": "invitations.csv",
+                "sha256": "0" * 64,
+                "rows_read": 3,
+                "rows_loaded": 3,
+                "rows_quarantined": 0,
+            }
+        ]
+    )
+    quarantine = pd.DataFrame(columns=["dataset", "column", "reason", "source_row"])
+    runs = [
+        ("20180101T000000-aaaaaaaa", "national-run", "2018", None, "calm-otter"),
+        ("20190101T000000-bbbbbbbb", "national-run", "2019", None, "brave-heron"),
+        ("20190102T000000-cccccccc", "council-rerun", "2019", "W06000004", "quick-lynx"),
+    ]
+    for run_id, flow, wave, council, name in runs:
+        registry.start_run(
+            url, run_id, flow, {}, code_version="t", council=council, prefect_flow_run_name=name
+        )
+        registry.record_inputs(url, run_id, wave, accounting, quarantine)
+        registry.finish_run(url, run_id, [registry.OutputFile("reports/x.html", "0" * 64, 1)])
+    registry.start_run(url, "20190103T000000-dddddddd", "council-rerun", {}, code_version="t")
+    registry.fail_run(url, "20190103T000000-dddddddd", "Stopped: unknown council 'Narnia'")
+    registry.start_run(url, "20190104T000000-eeeeeeee", "national-run", {}, code_version="t")
+    return url
+
+
+def test_status_lists_every_state_with_prefect_names(tmp_path: Path) -> None:
+    # Before: `unable to render float` as soon as a council or wave was missing (NaN under pandas 3).
+    out = tmp_path / "out"
+    registry_with_every_state(out)
+    result = CliRunner().invoke(app, ["status", "--out", str(out)], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    for shown in (
+        "calm-otter",
+        "brave-heron",
+        "quick-lynx",
+        "W06000004",
+        "2019",
+        "unknown council",
+        "running",
+    ):
+        assert shown in result.output, shown
+    assert "nan" not in result.output.lower().replace("narnia", "")
