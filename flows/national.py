@@ -25,6 +25,7 @@ from tasks.report import (
 )
 from tasks.runs import (
     DEFAULT_OUT,
+    absolute,
     check_carried_warehouse_task,
     close_run_task,
     fails_in_one_line,
@@ -65,6 +66,7 @@ def national_run(
     as it may hold a password: Prefect records it as ***** when it is passed as a SecretStr).
     report_status: "draft" (watermarked for factual accuracy check) or "final"; report_pdf: also print PDFs.
     """
+    inputs, out = absolute(inputs), absolute(out)
     parameters = {"inputs": inputs, "out": out, "wave": wave, "source": source}
     run = open_run_task(out, "national-run", parameters, str(flow_run.id))
     study = read_study_task(inputs, out, wave, source)

@@ -25,6 +25,7 @@ from tasks.publish import build_release_task
 from tasks.release import summarise_changes
 from tasks.runs import (
     DEFAULT_OUT,
+    absolute,
     check_carried_warehouse_task,
     close_run_task,
     fails_in_one_line,
@@ -93,6 +94,7 @@ def publish_release(
 
     The copy happens before the local commit, so a failed upload leaves OUT as it was.
     """
+    out = absolute(out)
     wave = resolve_publish_wave_task(out, wave)
     parameters = {"out": out, "wave": wave, "to": to, "release_date": release_date}
     run = open_run_task(out, FLOW_NAME, parameters, str(flow_run.id))

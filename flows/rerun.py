@@ -28,6 +28,7 @@ from tasks.report import (
 )
 from tasks.runs import (
     DEFAULT_OUT,
+    absolute,
     check_carried_warehouse_task,
     close_run_task,
     fails_in_one_line,
@@ -99,6 +100,7 @@ def council_rerun(
 ) -> RunSummary:
     """Rerun one council from its corrected inputs and refresh the national figures that depend on it."""
     gss_code = resolve_rerun_council_task(council)
+    inputs, out = absolute(inputs), absolute(out)
     parameters = {"council": council, "inputs": inputs, "out": out, "source": source}
     run = open_run_task(out, "council-rerun", parameters, str(flow_run.id), gss_code)
     study = locate_rerun_study_task(inputs, out, source)

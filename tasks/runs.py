@@ -58,6 +58,16 @@ class RunContext:
         return inside(self.out, "quality", self.run_id)
 
 
+def absolute(path: Path | None) -> Path | None:
+    """A path made absolute once, at a flow's entry, against the folder the run started in.
+
+    A deployment's default `out: output` is relative to the folder `prefect deploy` ran in (its pull step
+    moves the run there); kept relative, it would break later steps that need an absolute one
+    (Great Expectations' Data Docs refused it, so the weekly run failed with its shipped defaults).
+    """
+    return None if path is None else Path(path).absolute()
+
+
 def new_run_id(prefect_flow_run_id: str | None) -> str:
     """A run id that sorts by start time and names the Prefect flow run it belongs to."""
     suffix = (prefect_flow_run_id or uuid.uuid4().hex)[:8]

@@ -32,3 +32,28 @@ def test_an_unknown_council_fails_at_once_with_its_reason_as_the_state_message(t
     assert recorded["status"] == "failed"
     assert recorded["message"] == state.message
     assert recorded["prefect_flow_run_name"]
+
+
+def test_the_deployments_run_with_their_shipped_defaults_from_the_folder_they_start_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What prefect.yaml's deployments run: no parameters but a rerun's council, relative `out: output`.
+
+    The deployments' pull step moves each run to the folder `prefect deploy` ran in; here that is tmp_path.
+    Before: the weekly run failed in record-inputs ("base_directory must be an absolute path").
+    """
+    from flows.national import national_run
+    from flows.publish import publish_release
+
+    monkeypatch.chdir(tmp_path)
+    national = national_run(return_state=True)
+    assert national.is_completed(), national.message
+    rerun = council_rerun(council="Sir Ddinbych", return_state=True)
+    assert rerun.is_completed(), rerun.message
+    release = publish_release(return_state=True)
+    assert release.is_completed(), release.message
+    out = tmp_path / "output"
+    assert (out / "reports" / "2018" / "W06000004.en.html").is_file()
+    assert (out / "quality" / national.result().run_id / "data_docs" / "index.html").is_file()
+    flows = [run["flow"] for run in recent_runs(registry_url(out), 5).to_dict("records")]
+    assert flows == ["open-data-publish", "council-rerun", "national-run"]
