@@ -10,6 +10,7 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 
+from maturity.failures import advise
 from tasks.artifacts import (
     Link,
     RunArtifacts,
@@ -59,7 +60,12 @@ def resolve_publish_wave(out: Path, wave: str | None) -> str:
     folder = current / "warehouse" / WAVE_TABLE if current else None
     waves = sorted(p.name.split("=", 1)[1] for p in folder.glob("wave=*")) if folder else []
     if not waves:
-        raise DatasetError(f"{out} holds no national run to publish. Run `maturity run --out {out}` first.")
+        raise DatasetError(
+            f"{out} holds no national run to publish. "
+            + advise(
+                f"Run `maturity run --out {out}` first.", "Run the national-run/weekly deployment first."
+            )
+        )
     if wave is None:
         return waves[-1]
     if wave not in waves:

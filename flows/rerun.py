@@ -13,6 +13,7 @@ from flows.national import DEMO_STUDY_FOLDER
 from flows.runners import parallel_workers
 from flows.summary import RunSummary, run_artifacts, summarise_run
 from maturity.councils import UnknownCouncilError, resolve_council
+from maturity.failures import advise
 from maturity.settings import registry_url
 from tasks.artifacts import create_artifacts_task
 from tasks.changes import plan_council_rerun_task
@@ -58,12 +59,15 @@ def locate_rerun_study(inputs: Path | None, out: Path, source: SecretStr | None)
         if last is None:
             raise DatasetError(
                 f"no completed national run in {out} to rerun a council against. "
-                "Run `maturity run` first, or give --inputs."
+                + advise(
+                    "Run `maturity run` first, or give --inputs.",
+                    "Run the national-run/weekly deployment first, or give the inputs parameter.",
+                )
             )
         if last.get("source") and source is None:
             raise DatasetError(
                 "the last national run read its data from a database, whose address is not stored. "
-                "Give --inputs and --source again."
+                + advise("Give --inputs and --source again.", "Give the inputs and source parameters again.")
             )
         inputs = Path(last["inputs"]) if last.get("inputs") else out / DEMO_STUDY_FOLDER
     study = read_study(inputs, None, source.get_secret_value() if source else None)
@@ -71,7 +75,10 @@ def locate_rerun_study(inputs: Path | None, out: Path, source: SecretStr | None)
     if current is None or not table_dir(current / "warehouse", "invitations", study.wave).is_dir():
         raise DatasetError(
             f"{out} holds no national run for wave {study.wave}; a rerun replaces one council within one. "
-            "Run `maturity run` for that wave first."
+            + advise(
+                "Run `maturity run` for that wave first.",
+                "Run the national-run/weekly deployment for that wave first.",
+            )
         )
     return study
 

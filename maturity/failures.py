@@ -104,3 +104,15 @@ def failure_line(error: BaseException, out: Path | None = None) -> str:
     return one_line(
         f"Failed: {type(error).__name__}: {first} (a bug in the pipeline: the traceback is in the run log)"
     )
+
+
+def started_by_deployment() -> bool:
+    """Whether this flow run came from a deployment (the Prefect UI, a schedule, `prefect deployment run`)."""
+    from prefect.runtime import deployment
+
+    return deployment.get_id() is not None
+
+
+def advise(cli: str, deployment: str) -> str:
+    """What to do, in the words of whatever started the run: CLI options or deployment parameters."""
+    return deployment if started_by_deployment() else cli

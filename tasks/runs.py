@@ -17,7 +17,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.states import Failed
 
-from maturity.failures import failure_line
+from maturity.failures import advise, failure_line
 from maturity.settings import code_version, registry_url
 from tasks.contracts import ValidatedTable
 from tasks.sources import file_sha256
@@ -163,7 +163,11 @@ def check_carried_warehouse(run: RunContext, rebuilt_wave: str | None = None) ->
         raise OutputLayoutError(
             f"{run.out / CURRENT_LINK / path} {problem}"
             + (f", and {len(problems) - 1} other warehouse file(s) too" if len(problems) > 1 else "")
-            + f". Run `maturity run --wave {wave}` with that wave's study folder to rebuild it nationally."
+            + ". "
+            + advise(
+                f"Run `maturity run --wave {wave}` with that wave's study folder to rebuild it nationally.",
+                f"Run the national-run/weekly deployment for wave {wave} to rebuild it nationally.",
+            )
         )
 
 
