@@ -234,6 +234,9 @@ def serve(config: ServeConfig, say: Callable[[str], None]) -> None:
     """Run server, work pool(s), deployments and worker(s) until Ctrl-C or SIGTERM; stop children cleanly."""
     check_port_free(config)
     previous = signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
+    # Started by `nohup` or a script's `cmd &`, SIGINT arrives ignored and Ctrl-C or `kill -INT` would do
+    # nothing: take it back. The children, started after this, then get the default action too.
+    previous_interrupt = signal.signal(signal.SIGINT, signal.default_int_handler)
     children: dict[str, subprocess.Popen[bytes]] = {}
     from_terminal = False
     config.log_dir.mkdir(parents=True, exist_ok=True)
@@ -248,4 +251,5 @@ def serve(config: ServeConfig, say: Callable[[str], None]) -> None:
         for process in reversed(children.values()):
             stop(process, interrupted=from_terminal)
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_interrupt)
     say("Stopped.")

@@ -72,3 +72,36 @@ def test_children_talk_to_the_local_server_with_analytics_off(
     env = child_environment(ServeConfig("127.0.0.1", 4321, tmp_path))
     assert env["PREFECT_API_URL"] == "http://127.0.0.1:4321/api"
     assert env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
+
+
+SERVE_WITH_SIGINT_IGNORED = """
+import signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # as `nohup` or a script's `cmd &` leaves it
+import maturity.serve as serve
+serve._start_stack = lambda config, log, children, say: say("Ready.")
+serve.check_port_free = lambda config: None
+config = serve.ServeConfig("127.0.0.1", 1, __import__("pathlib").Path(sys.argv[1]))
+serve.serve(config, lambda line: print(line, flush=True))
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_serve_stops_on_sigint_and_sigterm_even_if_it_inherited_sigint_ignored(signum, tmp_path) -> None:
+    # Before: started with SIGINT ignored, `maturity serve` could not be stopped with Ctrl-C or kill -INT.
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVE_WITH_SIGINT_IGNORED, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "Ready."
+    process.send_signal(signum)
+    try:
+        output, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert output.rstrip().endswith("Stopped."), output
