@@ -11,6 +11,7 @@ from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 
 from maturity.failures import advise
+from maturity.files import served_url
 from tasks.artifacts import (
     Link,
     RunArtifacts,
@@ -34,7 +35,7 @@ from tasks.runs import (
     open_run_task,
 )
 from tasks.score import score_national_task
-from warehouse.versions import current_version
+from warehouse.versions import VERSIONS_DIR, current_version
 
 FLOW_NAME = "open-data-publish"
 # A table every national run stores for its wave: its wave folders say which waves can be published.
@@ -79,8 +80,11 @@ def publish_artifacts(summary: PublishSummary, maturity_levels: pd.DataFrame) ->
     target = summary.target.url if summary.target else None
     markdown = publish_summary_markdown(title, summary.folder, summary.changed, summary.changes, target)
     key = artifact_key(FLOW_NAME, "open_data")
-    links = [Link(key, summary.folder.absolute().as_uri(), f"Open-data release {summary.version}")]
-    if target:
+    out = summary.folder.parents[1]  # the folder is OUT/open-data/<wave>
+    in_version = out / VERSIONS_DIR / summary.run_id / summary.folder.relative_to(out)
+    served = served_url(in_version)  # None without `maturity serve`: the summary gives the path as text
+    links = [Link(key, served, f"Open-data release {summary.version}")] if served else []
+    if target and target.startswith(("http://", "https://")):  # a browser opens neither s3:// nor file://
         links.append(Link(f"{key}-target", target, f"Release {summary.version} at its target"))
     return build_run_artifacts(FLOW_NAME, markdown, maturity_levels, links)
 

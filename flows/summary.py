@@ -16,6 +16,7 @@ from tasks.artifacts import (
     run_summary_markdown,
 )
 from tasks.runs import RunContext
+from warehouse.versions import VERSIONS_DIR
 
 
 @dataclass
@@ -60,5 +61,15 @@ def run_artifacts(flow: str, summary: RunSummary, maturity_levels: pd.DataFrame)
         summary.quality_dir,
         outputs,
     )
-    links = run_links(flow, summary.quality_dir, summary.reports, open_data_folder)
+    version = out / VERSIONS_DIR / summary.run_id  # the run's own files, not `current`'s
+
+    def in_version(path: Path) -> Path:
+        return version / path.relative_to(out)
+
+    links = run_links(
+        flow,
+        summary.quality_dir,
+        [in_version(p) for p in summary.reports],
+        in_version(open_data_folder) if open_data_folder is not None else None,
+    )
     return build_run_artifacts(flow, markdown, maturity_levels, links)

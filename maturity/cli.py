@@ -581,11 +581,25 @@ def serve(
             min=1, max=65535, help="Port for the server. Default: serve.port in config/operations.yaml."
         ),
     ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Output folder whose reports, open data and Data Docs to serve for artifact links. "
+            "Default: output/ in the repository (the deployments' out)."
+        ),
+    ] = None,
+    files_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="Port those files are served on. Default: serve.files_port (4201)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the deployments in prefect.yaml (schedule, rerun, publish) from a local Prefect server.
 
     Starts `prefect server start` on 127.0.0.1 (SQLite in PREFECT_HOME, analytics off), creates the
-    process work pool if missing, deploys prefect.yaml, starts a worker and prints the UI address.
+    process work pool if missing, deploys prefect.yaml, starts a worker and prints the UI address. OUT's
+    reports, open data and Data Docs are served on loopback too, so the runs' artifact links open.
     Runs until Ctrl-C, then stops the worker and the server.
 
     Example: maturity serve --port 4200
@@ -594,7 +608,8 @@ def serve(
     from maturity.serve import serve as serve_stack
 
     try:
-        serve_stack(serve_config(port), lambda line: console.print(line, soft_wrap=True, highlight=False))
+        config = serve_config(port, out, files_port)
+        serve_stack(config, lambda line: console.print(line, soft_wrap=True, highlight=False))
     except ServeError as error:
         report_error(str(error))
         raise typer.Exit(error.exit_code) from None

@@ -10,7 +10,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -18,6 +19,7 @@ from typing import IO
 
 import yaml
 
+from maturity.files import FILES_ROOT_VARIABLE, FILES_URL_VARIABLE, start_file_server
 from maturity.settings import OFFLINE_ENVIRONMENT, PREFECT_FILE, PROJECT_ROOT, load_operations_config
 
 SERVER_LOG = "maturity-server.log"
@@ -40,6 +42,13 @@ class ServeConfig:
     host: str
     port: int
     log_dir: Path
+    out: Path | None = None  # the OUT whose published files are served for artifact links
+    files_port: int | None = None
+
+    @property
+    def files_url(self) -> str:
+        """Where OUT's reports, open data and Data Docs are served."""
+        return f"http://{self.host}:{self.files_port}"
 
     @property
     def ui_url(self) -> str:
@@ -52,11 +61,21 @@ class ServeConfig:
         return f"{self.ui_url}/api"
 
 
-def serve_config(port: int | None) -> ServeConfig:
-    """Host and port from config/operations.yaml (port overridable); the log beside Prefect's database."""
+def serve_config(port: int | None, out: Path | None = None, files_port: int | None = None) -> ServeConfig:
+    """Host and ports from config/operations.yaml (overridable), the log beside Prefect's database.
+
+    out: the output folder whose published files are served (default: the deployments' `out: output`,
+    which is relative to the repository root, where `prefect deploy` runs).
+    """
     settings = load_operations_config()["serve"]
     home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
-    return ServeConfig(settings["host"], port or int(settings["port"]), home)
+    return ServeConfig(
+        settings["host"],
+        port or int(settings["port"]),
+        home,
+        (out or PROJECT_ROOT / settings["out"]).absolute(),
+        files_port or int(settings["files_port"]),
+    )
 
 
 def prefect_command(*args: str) -> list[str]:
@@ -72,11 +91,17 @@ def work_pools(prefect_file: Path = PREFECT_FILE) -> list[str]:
 
 def child_environment(config: ServeConfig) -> dict[str, str]:
     """This environment, pointed at the local server, with analytics off."""
+    served = (
+        {FILES_URL_VARIABLE: config.files_url, FILES_ROOT_VARIABLE: str(config.out)}
+        if config.out is not None and config.files_port
+        else {}
+    )
     return {
         **OFFLINE_ENVIRONMENT,
         **os.environ,
         "PREFECT_API_URL": config.api_url,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        **served,
     }
 
 
@@ -98,13 +123,14 @@ def is_healthy(api_url: str) -> bool:
 
 
 def check_port_free(config: ServeConfig) -> None:
-    """The server's port must be free (another server may already be running there)."""
-    if port_in_use(config.host, config.port):
-        raise ServeError(
-            f"port {config.port} on {config.host} is already in use: stop what uses it or choose "
-            "another with --port.",
-            EXIT_USAGE,
-        )
+    """The server's ports must be free (another server may already be running there)."""
+    for port, option in ((config.port, "--port"), (config.files_port, "--files-port")):
+        if port and port_in_use(config.host, port):
+            raise ServeError(
+                f"port {port} on {config.host} is already in use: stop what uses it or choose "
+                f"another with {option}.",
+                EXIT_USAGE,
+            )
 
 
 def start_server(config: ServeConfig, env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
@@ -227,7 +253,23 @@ def _start_stack(
         children[f"worker for {pool}"] = start_worker(env, pool)
     deploy_all(env)
     say(f"Deployed everything in {PREFECT_FILE.name}.")
+    if config.out is not None and config.files_port:
+        say(f"Reports, open data and Data Docs of {config.out}: {config.files_url}/ (artifact links).")
     say(f"Ready. Prefect UI: {config.ui_url}  (PREFECT_API_URL={config.api_url}). Ctrl-C to stop.")
+
+
+@contextmanager
+def _serving_files(config: ServeConfig) -> Iterator[None]:
+    """OUT's published files on loopback while the block runs (nothing when no OUT or port is set)."""
+    if config.out is None or not config.files_port:
+        yield
+        return
+    server = start_file_server(config.out, config.host, config.files_port)
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def serve(config: ServeConfig, say: Callable[[str], None]) -> None:
@@ -241,7 +283,7 @@ def serve(config: ServeConfig, say: Callable[[str], None]) -> None:
     from_terminal = False
     config.log_dir.mkdir(parents=True, exist_ok=True)
     try:
-        with (config.log_dir / SERVER_LOG).open("ab") as log:
+        with (config.log_dir / SERVER_LOG).open("ab") as log, _serving_files(config):
             _start_stack(config, log, children, say)
             watch(children)
     except KeyboardInterrupt as interrupt:

@@ -15,6 +15,7 @@ from prefect import task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 
+from maturity.files import served_url
 from maturity.settings import ALL_GROUPS, load_orchestration_config, load_settings
 
 NOT_AVAILABLE = "\u2013"  # an en dash: a level that could not be given (no valid answers)
@@ -132,22 +133,24 @@ def maturity_table(maturity_levels: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def run_links(flow: str, quality_dir: Path, reports: list[Path], open_data_folder: Path | None) -> list[Link]:
-    """Links to the national report, the Data Docs and the open-data folder (file:// URLs under OUT)."""
-    links = []
+    """Links to the national report, the Data Docs and the open data, where `maturity serve` serves them.
+
+    Give the paths in the run's own version (OUT/.versions/<run_id>/...), so an older run's link never
+    shows a newer run's files. Without `maturity serve` nothing serves them and there are no links: a
+    browser will not open a file:// link from the Prefect UI, and the summary gives the paths as text.
+    """
     national = [p for p in reports if p.name.startswith("national.en.")]
-    if national:
-        links.append(
-            Link(artifact_key(flow, "reports"), national[0].absolute().as_uri(), "National report (English)")
-        )
     docs = quality_dir / DATA_DOCS_INDEX
-    if docs.is_file():
-        links.append(
-            Link(artifact_key(flow, "data_docs"), docs.absolute().as_uri(), "Great Expectations Data Docs")
-        )
-    if open_data_folder is not None:
-        links.append(
-            Link(artifact_key(flow, "open_data"), open_data_folder.absolute().as_uri(), "Open-data files")
-        )
+    candidates = [
+        ("reports", national[0] if national else None, "National report (English)"),
+        ("data_docs", docs if docs.is_file() else None, "Great Expectations Data Docs"),
+        ("open_data", open_data_folder, "Open-data files"),
+    ]
+    links = []
+    for name, path, text in candidates:
+        url = served_url(path) if path is not None else None
+        if url is not None:
+            links.append(Link(artifact_key(flow, name), url, text))
     return links
 
 

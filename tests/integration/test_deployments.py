@@ -27,6 +27,7 @@ READY_TIMEOUT_SECONDS = 150
 RUN_TIMEOUT_SECONDS = 180
 PREFECT = str(Path(sys.executable).parent / "prefect")
 MATURITY = str(Path(sys.executable).parent / "maturity")
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
 @dataclass
@@ -76,7 +77,16 @@ def served(tmp_path: Path) -> Iterator[Served]:
     log = tmp_path / "serve.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [MATURITY, "serve", "--port", str(port)],
+            [
+                MATURITY,
+                "serve",
+                "--port",
+                str(port),
+                "--out",
+                str(tmp_path / "out"),
+                "--files-port",
+                str(free_port()),
+            ],
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -109,6 +119,27 @@ def deployments(api_url: str) -> dict[str, dict]:
     flows = {f["id"]: f["name"] for f in httpx.post(f"{api_url}/flows/filter", json={}).json()}
     found = httpx.post(f"{api_url}/deployments/filter", json={}).json()
     return {f"{flows[d['flow_id']]}/{d['name']}": d for d in found}
+
+
+def link_artifact_urls(api_url: str, flow_run_id: str) -> list[str]:
+    """The addresses of a flow run's link artifacts (Prefect stores each as markdown: [text](url))."""
+    found = httpx.post(
+        f"{api_url}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}}
+    ).json()
+    links = [re.fullmatch(r"\[[^\]]*\]\((\S+)\)", artifact["data"] or "") for artifact in found]
+    return sorted(link.group(1) for link in links if link)
+
+
+def opens_in_chromium(url: str) -> bool:
+    """Whether headless Chromium loads the page (or folder listing) at url, as the UI's link would."""
+    shown = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    ).stdout
+    return "<html" in shown.lower() and "not a published file" not in shown.lower()
 
 
 def prefect(served: Served, *args: str) -> subprocess.Popen[str]:
@@ -169,10 +200,42 @@ def test_serve_deploys_prefect_yaml_and_a_worker_runs_a_council_rerun(
     latest = recent_runs(registry_url(out), 1).iloc[0]
     assert latest["flow"] == "council-rerun"
     assert (latest["council"], latest["status"]) == (DENBIGHSHIRE, "completed")
+    [flow_run] = httpx.post(
+        f"{served.api_url}/flow_runs/filter", json={"flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}}
+    ).json()
+    assert latest["prefect_flow_run_name"] == flow_run["name"]  # `maturity status` shows the UI's name
+    links = link_artifact_urls(served.api_url, flow_run["id"])
+    assert len(links) == 3, links  # national report, Data Docs, open data
+    for url in links:
+        assert f"/.versions/{latest['id']}/" in url or f"/quality/{latest['id']}/" in url, url
+        assert opens_in_chromium(url), url
     assert "Officers 133 66 50%" in report_cells(out, DENBIGHSHIRE)
     assert (out / "reports" / "2018" / f"{DENBIGHSHIRE}.en.html").stat().st_ino != before
     # Another council's page is rewritten only if a Wales figure on it moved.
     assert other_page.stat().st_ino == other or other_page.read_bytes() != other_text
+
+    unknown = prefect(
+        served,
+        "deployment",
+        "run",
+        "council-rerun/on-demand",
+        "--param",
+        "council=Narnia",
+        "--param",
+        f'out="{out}"',
+        "--watch",
+        "--watch-timeout",
+        str(RUN_TIMEOUT_SECONDS),
+    )
+    unknown_output, _ = unknown.communicate(timeout=RUN_TIMEOUT_SECONDS + 30)
+    assert unknown.returncode != 0, unknown_output
+    [refused_run] = httpx.post(
+        f"{served.api_url}/flow_runs/filter", json={"flow_runs": {"state": {"type": {"any_": ["FAILED"]}}}}
+    ).json()
+    message = refused_run["state"]["message"]
+    assert message.startswith("Stopped: ") and "Narnia" in message and "\n" not in message, message  # noqa: PT018
+    assert refused_run["total_run_time"] < 2, refused_run["total_run_time"]
+    assert recent_runs(registry_url(out), 1).iloc[0]["message"] == message
 
     served.process.send_signal(signal.SIGTERM)
     assert served.process.wait(timeout=60) == 0, served.log.read_text(errors="replace")

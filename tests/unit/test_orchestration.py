@@ -167,17 +167,31 @@ def test_the_maturity_table_has_every_council_and_a_dash_for_no_level() -> None:
     assert rows["W06000001"]["leadership"] == NOT_AVAILABLE  # officers alone are not the combined level
 
 
-def test_artifact_keys_are_lowercase_with_dashes_and_links_point_at_files(tmp_path: Path) -> None:
+def test_artifact_links_point_at_the_run_version_served_over_http(tmp_path: Path, monkeypatch) -> None:
+    # Before: file:// links through `current`, which a browser refuses from the Prefect UI.
+    from maturity.files import FILES_ROOT_VARIABLE, FILES_URL_VARIABLE
+
     for name in load_orchestration_config()["artifacts"]:
         assert re.fullmatch(r"[a-z0-9-]+", artifact_key("national-run", name))
-    (tmp_path / "quality" / "R1" / "data_docs").mkdir(parents=True)
-    (tmp_path / "quality" / "R1" / "data_docs" / "index.html").write_text("docs")
-    reports = [tmp_path / "reports" / "2018" / n for n in ("W06000004.en.html", "national.en.html")]
-    links = run_links("national-run", tmp_path / "quality" / "R1", reports, tmp_path / "open-data" / "2018")
+    run_id = "20180101T000000-0a1b2c3d"
+    version = tmp_path / ".versions" / run_id
+    quality = tmp_path / "quality" / run_id
+    (quality / "data_docs").mkdir(parents=True)
+    (quality / "data_docs" / "index.html").write_text("docs")
+    (version / "open-data" / "2018").mkdir(parents=True)
+    reports = [version / "reports" / "2018" / n for n in ("W06000004.en.html", "national.en.html")]
+
+    monkeypatch.delenv(FILES_URL_VARIABLE, raising=False)
+    assert run_links("national-run", quality, reports, version / "open-data" / "2018") == []  # no dead links
+
+    monkeypatch.setenv(FILES_URL_VARIABLE, "http://127.0.0.1:4201")
+    monkeypatch.setenv(FILES_ROOT_VARIABLE, str(tmp_path))
+    links = run_links("national-run", quality, reports, version / "open-data" / "2018")
+    base = "http://127.0.0.1:4201"
     assert [(link.key, link.url) for link in links] == [
-        ("national-run-reports", reports[1].as_uri()),
-        ("national-run-data-docs", (tmp_path / "quality" / "R1" / "data_docs" / "index.html").as_uri()),
-        ("national-run-open-data", (tmp_path / "open-data" / "2018").as_uri()),
+        ("national-run-reports", f"{base}/.versions/{run_id}/reports/2018/national.en.html"),
+        ("national-run-data-docs", f"{base}/quality/{run_id}/data_docs/index.html"),
+        ("national-run-open-data", f"{base}/.versions/{run_id}/open-data/2018/"),
     ]
 
 
