@@ -21,11 +21,18 @@ from pathlib import Path
 FILES_URL_VARIABLE = "MATURITY_FILES_URL"  # where `maturity serve` serves OUT (for its worker's runs)
 FILES_ROOT_VARIABLE = "MATURITY_FILES_ROOT"  # the OUT it serves
 RUN_ID = r"[0-9]{8}T[0-9]{6}-[0-9a-f]{8}"
-SERVED_PATHS = re.compile(rf"^/(\.versions/{RUN_ID}/(reports|open-data)|quality/{RUN_ID}/data_docs)(/.*)?$")
+SERVED_PATHS = re.compile(
+    rf"^/((\.versions/{RUN_ID}|current)/(reports|open-data)|quality/{RUN_ID}/data_docs)(/.*)?$"
+)
+VERSION_PATH = re.compile(rf"^/\.versions/({RUN_ID})/")
+REPLACED = (
+    "This run's outputs were replaced by later runs: OUT keeps only the current and the previous version. "
+    "The current ones are at /current/reports/ and /current/open-data/."
+)
 
 
 def is_served(url_path: str) -> bool:
-    """Whether a request path names a published area: a version's reports or open data, a run's Data Docs."""
+    """Whether a request path names a published area: reports or open data, a run's Data Docs."""
     path = urllib.parse.unquote(url_path.split("?", 1)[0].split("#", 1)[0])
     if "\\" in path or "\x00" in path or any(part == ".." for part in path.split("/")):
         return False
@@ -41,6 +48,10 @@ class PublishedFilesHandler(SimpleHTTPRequestHandler):
         target = Path(self.translate_path(self.path)).resolve()
         if not is_served(self.path) or not target.is_relative_to(root):
             self.send_error(404, "Not a published file")
+            return None
+        version = VERSION_PATH.match(self.path)
+        if version and not (root / ".versions" / version.group(1)).is_dir():
+            self.send_error(410, "Replaced by a later run", REPLACED)
             return None
         return super().send_head()
 

@@ -68,7 +68,6 @@ def test_published_files_are_served(served_out: str) -> None:
         f"/.versions/{RUN}/reports/2018/../../warehouse/answers/part-0.parquet",
         f"/.versions/{RUN}/reports/%2e%2e/%2e%2e/%2e%2e/registry.sqlite",
         f"/.versions/{RUN}/reports/2018/escape.html",
-        "/current/reports/2018/national.en.html",
     ],
 )
 def test_restricted_files_links_and_escapes_are_not_found(served_out: str, path: str) -> None:
@@ -81,3 +80,13 @@ def test_only_published_areas_are_served() -> None:
     assert is_served(f"/.versions/{RUN}/reports/2018/x.html")
     assert not is_served(f"/.versions/{RUN}/reports/../warehouse/x")
     assert not is_served("/.versions/not-a-run/reports/x.html")
+
+
+def test_a_replaced_version_says_so_and_where_the_current_files_are(served_out: str, tmp_path: Path) -> None:
+    gone = "20170101T000000-0a1b2c3d"
+    (tmp_path / "out" / "current").symlink_to(Path(".versions") / RUN)
+    assert fetch(f"{served_out}/current/reports/2018/national.en.html") == (200, "<html>national</html>")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{served_out}/.versions/{gone}/reports/2018/national.en.html", timeout=5)
+    assert refused.value.code == 410
+    assert "/current/reports/" in refused.value.read().decode()
