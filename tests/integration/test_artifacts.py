@@ -11,6 +11,7 @@ import pandas as pd
 from flows.national import national_run
 from flows.publish import publish_release
 from flows.rerun import council_rerun
+from maturity.files import FILES_ROOT_VARIABLE, FILES_URL_VARIABLE
 
 BAD_SEX = "not-a-sex"
 
@@ -25,7 +26,9 @@ def artifacts_of(flow_run_id: uuid.UUID) -> dict[str, object]:
         return {a.key: a for a in client.read_artifacts(artifact_filter=flow_runs)}
 
 
-def test_national_rerun_and_publish_runs_leave_artifacts(study_copy: Path, tmp_path: Path) -> None:
+def test_national_rerun_and_publish_runs_leave_artifacts(
+    study_copy: Path, tmp_path: Path, monkeypatch
+) -> None:
     survey = study_copy / "public_survey.csv"
     frame = pd.read_csv(survey, dtype=str, keep_default_na=False)
     frame.loc[[3, 7], "sex"] = BAD_SEX
@@ -55,24 +58,32 @@ def test_national_rerun_and_publish_runs_leave_artifacts(study_copy: Path, tmp_p
     row = rows.set_index("gss_code").loc["W06000004"]
     assert {k: int(row[k]) for k in expected} == expected
 
-    links = {key: a.data for key, a in found.items()}  # Prefect stores a link as a markdown artifact
-    report = out / "reports" / "2018" / "national.en.html"
-    assert f"({report.as_uri()})" in links["national-run-reports"]
-    docs = summary.quality_dir / "data_docs" / "index.html"
-    assert f"({docs.as_uri()})" in links["national-run-data-docs"]
-    assert Path(links["national-run-reports"].split("(file://")[1].rstrip(")")).is_file()
+    # Without `maturity serve` nothing serves the files: no dead file:// links, the paths are text.
+    assert not {"national-run-reports", "national-run-data-docs", "national-run-open-data"} & set(found)
+    assert f"`{out / 'reports' / '2018'}`" in markdown.data
 
+    monkeypatch.setenv(FILES_URL_VARIABLE, "http://127.0.0.1:4201")
+    monkeypatch.setenv(FILES_ROOT_VARIABLE, str(out))
     rerun = council_rerun(council="Sir Ddinbych", out=out, return_state=True)
-    assert set(artifacts_of(rerun.state_details.flow_run_id)) >= {
+    rerun_id = rerun.result().run_id
+    found = artifacts_of(rerun.state_details.flow_run_id)
+    assert set(found) >= {
         "council-rerun-run-summary",
         "council-rerun-maturity-levels",
         "council-rerun-reports",
     }
+    served = f"http://127.0.0.1:4201/.versions/{rerun_id}/reports/2018/national.en.html"
+    assert f"({served})" in found["council-rerun-reports"].data  # the run's own version, not `current`
+    assert (out / ".versions" / rerun_id / "reports" / "2018" / "national.en.html").is_file()
 
     published = publish_release(out=out, to=str(tmp_path / "portal"), return_state=True)
     release = published.result()
     found = artifacts_of(published.state_details.flow_run_id)
     assert f"release {release.version}" in found["open-data-publish-run-summary"].data
     assert release.target.url in found["open-data-publish-run-summary"].data
-    assert release.target.url in found["open-data-publish-open-data-target"].data
+    assert "open-data-publish-open-data-target" not in found  # a folder target: no file:// link
+    assert (
+        f"({'http://127.0.0.1:4201/.versions/'}{release.run_id}/open-data/2018/)"
+        in found["open-data-publish-open-data"].data
+    )
     assert len(pd.read_json(io.StringIO(found["open-data-publish-maturity-levels"].data))) == 22
