@@ -58,22 +58,24 @@ def test_a_broken_file_stops_the_run_before_anything_is_loaded(study_copy: Path,
     assert not (tmp_path / "open-data").exists()
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run the installed `maturity` command against the session's Prefect test server."""
     from prefect.settings import PREFECT_API_URL
 
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), "COLUMNS": "200"}
     command = [str(Path(sys.executable).parent / "maturity"), *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
 
 
-def test_cli_runs_the_bundled_demo_and_prints_the_accounting(tmp_path: Path) -> None:
-    result = run_cli("run", "--out", str(tmp_path))
+def test_cli_runs_the_bundled_demo_into_a_relative_out_and_prints_the_accounting(tmp_path: Path) -> None:
+    result = run_cli("run", "--out", "relative-out", cwd=tmp_path)  # from a folder that is not the repository
     assert result.returncode == 0, result.stdout + result.stderr
     assert "responses/service_managers.csv" in result.stdout
     assert "Starting temporary server" not in result.stdout + result.stderr
-    assert (tmp_path / "demo-study" / "study.yaml").is_file()
-    assert (tmp_path / "reports" / "2018" / "national.en.html").is_file()
+    out = tmp_path / "relative-out"
+    assert (out / "demo-study" / "study.yaml").is_file()
+    assert (out / "reports" / "2018" / "national.en.html").is_file()
+    assert list((out / "quality").glob("*/data_docs/index.html"))
 
 
 def test_cli_without_a_prefect_server_starts_one_for_the_run_and_stops_it(
