@@ -676,7 +676,10 @@ def _count(value: object) -> str:
 def _status_text(status: str, message: str | None) -> str:
     """A run's status, coloured, with the start of its failure message."""
     if status == "failed" and message:
-        return f"[red]failed[/red]: {message[:120]}"
+        from rich.markup import escape
+
+        first_line = next(iter(str(message).splitlines()), "")
+        return f"[red]failed[/red]: {escape(first_line[:120])}"
     return {"completed": "[green]completed[/green]"}.get(status, status)
 
 

@@ -41,7 +41,9 @@ def registry_with_every_state(out: Path) -> str:
         registry.record_inputs(url, run_id, wave, accounting, quarantine)
         registry.finish_run(url, run_id, [registry.OutputFile("reports/x.html", "0" * 64, 1)])
     registry.start_run(url, "20190103T000000-dddddddd", "council-rerun", {}, code_version="t")
-    registry.fail_run(url, "20190103T000000-dddddddd", "Stopped: unknown council 'Narnia'")
+    registry.fail_run(
+        url, "20190103T000000-dddddddd", "Stopped: unknown council 'Narnia' [bold]\nsecond line"
+    )
     registry.start_run(url, "20190104T000000-eeeeeeee", "national-run", {}, code_version="t")
     return url
 
@@ -64,3 +66,5 @@ def test_status_lists_every_state_with_prefect_names(tmp_path: Path) -> None:
     ):
         assert shown in result.output, shown
     assert "nan" not in result.output.lower().replace("narnia", "")
+    assert "[bold]" in result.output  # a message is text, never markup
+    assert "second line" not in result.output
