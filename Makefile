@@ -19,8 +19,10 @@ run: setup
 test: setup
 	@scripts/install-report-deps
 	.venv/bin/ruff check .
+	.venv/bin/deptry .
 	MATURITY_TEST_POSTGRES_URL="$$(scripts/start-postgres 2>/dev/null)" .venv/bin/pytest
 
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/deptry .
