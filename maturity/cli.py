@@ -166,7 +166,7 @@ SourceOption = Annotated[
         envvar="MATURITY_SOURCE",
         show_envvar=True,
         help="SQLAlchemy URL to read the data from instead of the files in --inputs (which still "
-        "holds study.yaml): one table per dataset, see README.",
+        "holds study.yaml): one table per dataset, see docs/inputs.md.",
     ),
 ]
 FinalOption = Annotated[
@@ -190,7 +190,7 @@ DaskAddressOption = Annotated[
     typer.Option("--dask-address", help="Dask scheduler to run tasks on, e.g. tcp://10.0.0.5:8786."),
 ]
 PdfOption = Annotated[
-    bool, typer.Option("--pdf", help="Also print every report to tagged PDF (slower; see README, Reports).")
+    bool, typer.Option("--pdf", help="Also print every report to tagged PDF (slower; see docs/outputs.md).")
 ]
 VerboseOption = Annotated[
     bool, typer.Option("--verbose", "-v", help="Log every task run, and the full error of a failure.")
@@ -239,7 +239,7 @@ def demo(
 @app.command()
 def run(
     inputs: Annotated[
-        Path | None, typer.Option(help="Study folder (see README). Default: the bundled demo study.")
+        Path | None, typer.Option(help="Study folder (see docs/inputs.md). Default: the bundled demo study.")
     ] = None,
     out: Annotated[Path, typer.Option(help="Where outputs go.")] = DEFAULT_OUT,
     wave: Annotated[str | None, typer.Option(help="Wave to run; must match study.yaml if given.")] = None,

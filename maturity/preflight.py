@@ -63,7 +63,7 @@ def check_inputs(inputs: Path | None, source: str | None) -> None:
         return
     if not inputs.is_dir():
         raise UsageError(
-            f"--inputs {inputs}: no such folder. Give a study folder (see README, 'The study folder'); "
+            f"--inputs {inputs}: no such folder. Give a study folder (see docs/inputs.md); "
             "`maturity demo --out DIR` writes an example."
         )
     if not (inputs / STUDY_FILE).is_file():

@@ -188,7 +188,7 @@ def read_study(root: Path, wave: str | None = None, source: str | None = None) -
     if not path.is_file():
         raise DatasetError(
             f"{path}: not found. A study folder needs study.yaml with {', '.join(STUDY_KEYS)} "
-            "(see README, 'The study folder'); `maturity demo --out DIR` writes an example."
+            "(see docs/inputs.md); `maturity demo --out DIR` writes an example."
         )
     spec = read_study_yaml(path)
     missing = [k for k in STUDY_KEYS if k not in spec]

@@ -104,7 +104,7 @@ def _check_council_column(source: SourceTable) -> None:
         raise DatasetError(
             f"{source.location}: has no 'council' column (columns found: "
             f"{header_summary([c for c in source.frame.columns if c != 'source_row'])}). "
-            "Check the header row (see README, 'The study folder')."
+            "Check the header row (see docs/inputs.md)."
         )
 
 

@@ -218,7 +218,7 @@ QUOTE_CANDIDATES_FILE = "quote_candidates.csv"
 
 
 def approved_quotes(study: Study) -> frozenset[str]:
-    """The quote hashes the study folder's quotes_approved.yaml approves (see README, "The study folder")."""
+    """The quote hashes the study folder's quotes_approved.yaml approves (see docs/inputs.md)."""
     path = study.root / QUOTES_APPROVED_FILE
     stat = path.stat() if path.is_file() else None
     version = (stat.st_mtime_ns, stat.st_size) if stat else None

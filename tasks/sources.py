@@ -613,7 +613,7 @@ def read_sql_rows(url: str, table: str) -> tuple[list[str], list[tuple[int, list
             if table not in found:
                 raise DatasetError(
                     f"{location}: not found (tables and views there: {', '.join(sorted(found)) or 'none'}). "
-                    "Create it, or a view with that name, with the columns in README ('The study folder')."
+                    "Create it, or a view with that name, with the columns in docs/inputs.md."
                 )
             columns = [c["name"] for c in inspector.get_columns(table)]
             key = (inspector.get_pk_constraint(table) or {}).get("constrained_columns") or columns

@@ -389,7 +389,7 @@ def check_required_columns(table: ExtractedTable, study: Study, required: list[s
     if missing:
         raise DatasetError(
             f"{describe_input(table, study)}: missing column(s) {', '.join(missing)}. "
-            "Add them to the header row (see README, 'The study folder') and run again."
+            "Add them to the header row (see docs/inputs.md) and run again."
         )
 
 

@@ -237,7 +237,7 @@ def test_registry_records_inputs_outputs_and_quality(first_run: Path, study_copy
 
 
 def test_an_analyst_reads_the_warehouse_in_two_lines(first_run: Path) -> None:
-    # As the README shows:
+    # As docs/outputs.md shows:
     levels = pd.read_parquet(first_run / "warehouse" / "maturity_levels" / "wave=2018")
     assert len(levels) == 22 * 7 * 3
     assert set(levels["gss_code"].astype(str)) >= {DENBIGHSHIRE}
@@ -286,10 +286,10 @@ def test_status_lists_runs_with_their_accounting(first_run: Path) -> None:
 def test_the_readme_shows_how_to_read_the_warehouse_and_it_works(
     first_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The README's 'Reading the warehouse' snippets, run as written against a national run's output."""
+    """docs/outputs.md's 'Reading the warehouse' snippets, run as written against a national run's output."""
     from maturity.settings import PROJECT_ROOT, load_settings
 
-    readme = (PROJECT_ROOT / "README.md").read_text()
+    readme = (PROJECT_ROOT / "docs" / "outputs.md").read_text()
     section = readme.split("## Reading the warehouse", 1)[1].split("\n## ", 1)[0]
     snippets = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
     assert len(snippets) == 2
@@ -298,7 +298,7 @@ def test_the_readme_shows_how_to_read_the_warehouse_and_it_works(
     monkeypatch.chdir(tmp_path / "analyst")
     found: dict[str, object] = {}
     for snippet in snippets:
-        exec(snippet, found)  # the README's own code, unchanged
+        exec(snippet, found)  # the documentation's own code, unchanged
     councils = {c.gss_code for c in load_settings().councils}
     levels = found["levels"]
     assert set(levels["gss_code"]) == councils

@@ -414,7 +414,7 @@ def population_unknown_age_band(root: Path) -> None:
 
 @dataclass(frozen=True)
 class Case:
-    """A bad or awkward input and the outcome the README documents for it."""
+    """A bad or awkward input and the outcome docs/inputs.md documents for it."""
 
     name: str
     mutate: Callable[[Path], None]
