@@ -55,8 +55,10 @@ def test_a_damaged_registry_stops_the_run_with_exit_code_3(study_copy: Path, tmp
 
 def test_a_damaged_partition_stops_a_rerun_with_one_line(study_copy: Path, tmp_path: Path) -> None:
     # Before: the rerun read the damaged partition (or carried it silently into the next version).
+    from flows.national import national_run
+
     out = tmp_path / "out"
-    assert run_cli("run", "--inputs", str(study_copy), "--out", str(out), "--quiet").returncode == 0
+    national_run(inputs=study_copy, out=out)  # in this process: the CLI's own start-up is not under test here
     committed = (out / "current").resolve()
     partition = next((out / "current" / "warehouse" / "answers").glob("wave=2018/gss_code=W06000001/*"))
     partition.write_bytes(partition.read_bytes()[:-40] + b"\x00" * 40)
