@@ -321,17 +321,42 @@ def code_version() -> str:
     return f"{package}+{commit}"
 
 
-# What, besides an input file, decides the rows loaded from it: the code and the rules it applies.
-METHOD_FOLDERS = ("maturity", "tasks", "warehouse", "config", "expectations")
+# What, besides an input file, decides the rows loaded from it: the code that reads, checks and loads it
+# (with the flows that order those steps), and the rules it applies.
+METHOD_FOLDERS = ("flows", "maturity", "tasks", "warehouse", "config", "expectations")
+# Code that never touches a loaded row (the CLI and operations, reports, release building): editing it
+# must not discard every rerun's reuse of stored rows.
+NOT_METHOD_FILES = frozenset(
+    {
+        "maturity/cli.py",
+        "maturity/failures.py",
+        "maturity/files.py",
+        "maturity/prefect_api.py",
+        "maturity/preflight.py",
+        "maturity/progress.py",
+        "maturity/serve.py",
+        "tasks/artifacts.py",
+        "tasks/distribute.py",
+        "tasks/report.py",
+        "tasks/pdf.py",
+        "flows/summary.py",
+    }
+)
 
 
 @cache
 def method_fingerprint() -> str:
     """sha256 of the code, config and expectations, so rows loaded under other rules are never reused."""
+    return fingerprint_method(PROJECT_ROOT)
+
+
+def fingerprint_method(root: Path) -> str:
+    """sha256 over every method file under root (path and content), in a fixed order."""
     digest = hashlib.sha256()
     for folder in METHOD_FOLDERS:
-        for path in sorted((PROJECT_ROOT / folder).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode())
+        for path in sorted((root / folder).rglob("*")):
+            relative = path.relative_to(root).as_posix()
+            if path.is_file() and "__pycache__" not in path.parts and relative not in NOT_METHOD_FILES:
+                digest.update(relative.encode())
                 digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()

@@ -130,3 +130,23 @@ def test_a_rerun_accounts_for_rows_that_belong_to_no_council(study_copy: Study) 
     assert accounting["rows_read"] == own_rows + 1
     assert accounting["rows_loaded"] == own_rows
     assert accounting["rows_quarantined"] == 1
+
+
+def test_the_method_fingerprint_covers_the_loading_code_and_flows_but_not_the_cli(tmp_path: Path) -> None:
+    # Before: flows/ was not hashed (a changed flow kept stale rows); a CLI edit discarded every reuse.
+    from maturity.settings import METHOD_FOLDERS, PROJECT_ROOT, fingerprint_method
+
+    for folder in METHOD_FOLDERS:
+        shutil.copytree(
+            PROJECT_ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    original = fingerprint_method(tmp_path)
+    with (tmp_path / "maturity" / "cli.py").open("a") as cli:
+        cli.write("\n# a comment in the CLI\n")
+    assert fingerprint_method(tmp_path) == original
+    for method_file in ("flows/rerun.py", "tasks/validate.py", "config/method.yaml"):
+        with (tmp_path / method_file).open("a") as edited:
+            edited.write("\n# an edit\n")
+        changed = fingerprint_method(tmp_path)
+        assert changed != original, method_file
+        original = changed
