@@ -1,4 +1,4 @@
-"""Interval and weighting statistics shared by the scoring methods (DESIGN.md section 5)."""
+"""Interval and weighting statistics shared by the scoring methods (docs/methodology.md)."""
 
 from __future__ import annotations
 

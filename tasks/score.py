@@ -1,4 +1,4 @@
-"""Score: response rates, maturity levels, statements, public survey and comments (DESIGN.md section 5)."""
+"""Score: response rates, maturity levels, statements, public survey and comments (docs/methodology.md)."""
 
 from __future__ import annotations
 

@@ -24,9 +24,8 @@ class TableSpec:
     description: str = ""
 
 
-# Every table is partitioned by wave and council (wave=<w>/gss_code=<code>); partition keys are in
-# the directory names, not the files.
-PARTITION_KEYS = ("wave", "gss_code")
+# Every table is partitioned by wave and council (wave=<w>/gss_code=<code>, warehouse/store.py); the
+# partition keys are in the directory names, not the files.
 
 TABLES: dict[str, TableSpec] = {
     spec.name: spec
