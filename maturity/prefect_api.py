@@ -199,11 +199,12 @@ class TemporaryServer:
 
 
 def api_healthy(api_url: str, timeout_seconds: float = 1) -> bool:
-    """Whether the Prefect API at api_url answers its health check now."""
+    """Whether the Prefect API at api_url answers its health check now (never through a proxy)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout_seconds) as response:
+        with opener.open(f"{api_url}/health", timeout=timeout_seconds) as response:
             return bool(response.status == 200)
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
+    except (urllib.error.URLError, OSError):
         return False
 
 
@@ -257,7 +258,7 @@ def ensure_prefect_api() -> None:
 
 
 def lost_server_reason(
-    server: TemporaryServer | None, api_url: str, unanswered_since: float | None
+    server: TemporaryServer | None, api_url: str, unanswered_since: float | None, lost_after: float
 ) -> str | None:
     """Why the run's Prefect API is gone, or None while it is there (unanswered_since: monotonic time)."""
     if server is not None:
@@ -271,7 +272,6 @@ def lost_server_reason(
     if unanswered_since is None:
         return None
     silent = time.monotonic() - unanswered_since
-    lost_after = float(load_orchestration_config()["server_lost_seconds"])
     if silent < lost_after:
         return None
     return f"the Prefect server at {api_url} has not answered for {silent:.0f} s"
@@ -285,7 +285,8 @@ def watch_prefect_api(on_lost: Callable[[str], None]) -> Callable[[], None]:
     one after server_lost_seconds (config/orchestration.yaml) without an answer. Returns stop().
     """
     stopped = threading.Event()
-    interval = float(load_orchestration_config()["server_watch_seconds"])
+    config = load_orchestration_config()  # read once: the thread checks every interval
+    interval, lost_after = float(config["server_watch_seconds"]), float(config["server_lost_seconds"])
     api_url = os.environ.get(API_URL_VARIABLE, "")
 
     def watch() -> None:
@@ -296,7 +297,7 @@ def watch_prefect_api(on_lost: Callable[[str], None]) -> Callable[[], None]:
                 healthy = api_healthy(api_url, timeout_seconds=interval)
                 answered = answered or healthy
                 unanswered_since = None if healthy or not answered else (unanswered_since or time.monotonic())
-            reason = lost_server_reason(_server, api_url, unanswered_since)
+            reason = lost_server_reason(_server, api_url, unanswered_since, lost_after)
             if reason is not None and not stopped.is_set():
                 on_lost(reason)
                 return

@@ -8,8 +8,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from typing import IO
 import yaml
 
 from maturity.files import FILES_ROOT_VARIABLE, FILES_URL_VARIABLE, start_file_server
+from maturity.prefect_api import api_healthy, prefect_home
 from maturity.settings import OFFLINE_ENVIRONMENT, PREFECT_FILE, PROJECT_ROOT, load_operations_config
 
 SERVER_LOG = "maturity-server.log"
@@ -68,11 +67,10 @@ def serve_config(port: int | None, out: Path | None = None, files_port: int | No
     which is relative to the repository root, where `prefect deploy` runs).
     """
     settings = load_operations_config()["serve"]
-    home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
     return ServeConfig(
         settings["host"],
         port or int(settings["port"]),
-        home,
+        prefect_home(),
         (out or PROJECT_ROOT / settings["out"]).absolute(),
         files_port or int(settings["files_port"]),
     )
@@ -112,16 +110,6 @@ def port_in_use(host: str, port: int) -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
-def is_healthy(api_url: str) -> bool:
-    """Whether the Prefect API answers its health check (never through a proxy)."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(f"{api_url}/health", timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def check_port_free(config: ServeConfig) -> None:
     """The server's ports must be free (another server may already be running there)."""
     for port, option in ((config.port, "--port"), (config.files_port, "--files-port")):
@@ -149,7 +137,7 @@ def wait_until_healthy(config: ServeConfig, server: subprocess.Popen[bytes]) -> 
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise ServeError(f"the Prefect server stopped (exit code {server.returncode}); see {log}.")
-        if is_healthy(config.api_url):
+        if api_healthy(config.api_url, timeout_seconds=2):
             return
         time.sleep(float(settings["health_poll_seconds"]))
     limit = settings["start_timeout_seconds"]

@@ -147,7 +147,7 @@ def check_carried_warehouse(run: RunContext, rebuilt_wave: str | None = None) ->
     A national run rebuilds its own wave, so only other waves' files matter to it (rebuilt_wave).
     """
     committed = current_version(run.out)  # still the version this run's was cloned from
-    recorded = registry.warehouse_checksums(run.registry_url, committed.name) if committed else None
+    recorded = registry.recorded_warehouse_checksums(run.registry_url, committed.name) if committed else None
     if recorded is None:
         return  # nothing committed yet, or by a version of the pipeline that did not record checksums
     rebuilt = f"/wave={rebuilt_wave}/" if rebuilt_wave else None

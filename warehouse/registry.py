@@ -236,7 +236,7 @@ def recent_runs(url: str, limit: int) -> pd.DataFrame:
         return pd.DataFrame(connection.execute(query).mappings().all())
 
 
-def warehouse_checksums(url: str, run_id: str) -> dict[str, str] | None:
+def recorded_warehouse_checksums(url: str, run_id: str) -> dict[str, str] | None:
     """The warehouse files (path: sha256) the run committed; None if it recorded none (an older run)."""
     with Session(registry_engine(url)) as session:
         rows = session.execute(

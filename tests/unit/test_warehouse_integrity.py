@@ -79,7 +79,7 @@ def test_each_committed_run_records_its_whole_warehouse(tmp_path: Path) -> None:
     out = committed_out(tmp_path)
     run = next_run(out)
     runs.close_run(run)  # writes nothing: every file is carried from the first version
-    recorded = registry.warehouse_checksums(run.registry_url, run.run_id)
+    recorded = registry.recorded_warehouse_checksums(run.registry_url, run.run_id)
     assert recorded is not None
     assert sorted(recorded) == sorted([PARTITION, OTHER_WAVE])
 
