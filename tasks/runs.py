@@ -262,16 +262,18 @@ def fails_in_one_line(function: Callable[..., Any]) -> Callable[..., Any]:
     is logged.
     """
 
+    # The flow's parameters are read from this signature; its annotations are resolved here, in the
+    # flow's own module, as they name types that module imports.
+    signature = inspect.signature(function, eval_str=True)
+
     @functools.wraps(function)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
         except Exception as error:
             get_run_logger().debug("The run failed:", exc_info=error)
-            out = kwargs.get("out")
+            out = signature.bind_partial(*args, **kwargs).arguments.get("out")  # named or positional
             return Failed(message=failure_line(error, Path(out) if out else None), data=error)
 
-    # The flow's parameters are read from this signature; its annotations are resolved here, in the
-    # flow's own module, as they name types that module imports.
-    run.__signature__ = inspect.signature(function, eval_str=True)  # type: ignore[attr-defined]
+    run.__signature__ = signature  # type: ignore[attr-defined]
     return run
