@@ -7,29 +7,20 @@ import tempfile
 import time
 from pathlib import Path
 
+from flows.pipeline import Scope, Target, check_inputs, load_and_score, plain_steps
 from maturity.demo import write_demo_study
-from maturity.settings import load_settings
-from tasks.contracts import read_study
-from tasks.extract import extract_file, extract_public_survey, extract_responses
-from tasks.load import load_warehouse
+from tasks.contracts import Study
 from tasks.report import print_pdfs, render_reports
-from tasks.score import Scores, score_councils, score_national
-from tasks.validate import validate_table
+from tasks.score import Scores
+from tasks.study import read_study
 
 
-def score_demo(folder: Path) -> tuple[Scores, object]:
-    """The demo study extracted, validated, loaded and scored with plain functions (no Prefect)."""
+def score_demo(folder: Path) -> tuple[Scores, Study]:
+    """The demo study checked, loaded and scored by the pipeline's own stages, as plain functions."""
     study = read_study(write_demo_study(folder / "study"))
-    extracted = [
-        extract_file(study, "invitations", "invitations.csv"),
-        *[extract_responses(study, tool.id) for tool in load_settings().tools],
-        extract_public_survey(study),
-        extract_file(study, "population", "population.csv"),
-    ]
-    validated = [validate_table(table, study) for table in extracted]
-    load_warehouse(validated, folder / "warehouse", study.wave)
-    score_councils(folder / "warehouse", study.wave)
-    return score_national(folder / "warehouse", study.wave), study
+    target = Target(folder / "version", folder / "quality")
+    steps, scope = plain_steps(), Scope.national()
+    return load_and_score(steps, check_inputs(steps, study, scope), study, target, scope), study
 
 
 def run(workers: int | None = None) -> str:

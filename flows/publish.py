@@ -10,8 +10,8 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 
-from maturity.failures import advise
-from maturity.files import served_url
+from operations.failures import advise
+from operations.files import served_url
 from tasks.artifacts import (
     Link,
     RunArtifacts,

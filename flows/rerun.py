@@ -4,29 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import flow, task, unmapped
+from prefect import flow, task
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 from pydantic import SecretStr
 
 from flows.national import DEMO_STUDY_FOLDER
-from flows.runners import parallel_workers
+from flows.pipeline import Options, Scope, Target, run_pipeline, task_steps
 from flows.summary import RunSummary, run_artifacts, summarise_run
 from maturity.councils import UnknownCouncilError, resolve_council
-from maturity.failures import advise
+from operations.failures import advise
 from maturity.settings import registry_url
 from tasks.artifacts import create_artifacts_task
 from tasks.changes import plan_council_rerun_task
-from tasks.contracts import DatasetError, Study, read_study
-from tasks.extract import extract_dataset_task, restrict_to_council_task
-from tasks.load import load_warehouse_task
-from tasks.publish import open_answer_tables_task, publish_open_data_task
-from tasks.report import (
-    finish_reports_task,
-    plan_reports_task,
-    render_report_task,
-    write_quote_candidates_task,
-)
+from tasks.contracts import DatasetError, Study
 from tasks.runs import (
     DEFAULT_OUT,
     absolute,
@@ -35,10 +26,8 @@ from tasks.runs import (
     fails_in_one_line,
     mark_flow_run_failed,
     open_run_task,
-    record_inputs_task,
 )
-from tasks.score import score_councils_task, score_national_task
-from tasks.validate import reconcile_response_counts_task, validate_table_task
+from tasks.study import read_study
 from warehouse import registry
 from warehouse.store import table_dir
 from warehouse.versions import current_version
@@ -113,26 +102,14 @@ def council_rerun(
     study = locate_rerun_study_task(inputs, out, source)
     check_carried_warehouse_task(run)  # the rerun reads and keeps other councils' stored rows
     plan = plan_council_rerun_task(study, run.warehouse, gss_code)
-    extracting = [extract_dataset_task.submit(study, dataset) for dataset in plan.redo]
-    extracted = [restrict_to_council_task(future.result(), gss_code) for future in extracting]
-    # Validation stays in the flow's process whatever the task runner: GX runs under one lock and was
-    # imported while Prefect started; a worker process would pay that import (about 5 s) again.
-    validated = reconcile_response_counts_task([validate_table_task(t, study) for t in extracted], study)
-    accounting = record_inputs_task(run, study.wave, validated)
-    load_warehouse_task(validated, run.warehouse, study.wave, [gss_code], plan.keep)
-    score_councils_task(run.warehouse, study.wave, [gss_code])
-    scores = score_national_task(run.warehouse, study.wave)
-    write_quote_candidates_task(scores, study, run.quality_dir)  # restricted: for the auditor to approve
-    answers = open_answer_tables_task(scores, run.version)
-    # Every report is rendered again, not only this council's: the Wales figures and the disclosure
-    # audit can change what other councils' reports show (46 reports take about 1.5 s).
-    report_inputs, to_render = plan_reports_task(
-        scores, study, run.version, None, report_status, parallel_workers(), answers
+    result = run_pipeline(
+        task_steps(run),
+        study,
+        Target(run.version, run.quality_dir),
+        Scope(plan.redo, gss_code, plan.keep),
+        Options(report_status, report_pdf),
     )
-    rendered = render_report_task.map(to_render, unmapped(report_inputs)).result()
-    reports = finish_reports_task(rendered, report_pdf)
-    open_data = publish_open_data_task(scores, run.version, answers)
-    summary = summarise_run(run, study.wave, accounting, reports, open_data)
-    create_artifacts_task(run_artifacts("council-rerun", summary, scores.maturity_levels))
+    summary = summarise_run(run, study.wave, result.accounting, result.reports, result.open_data)
+    create_artifacts_task(run_artifacts("council-rerun", summary, result.scores.maturity_levels))
     close_run_task(run)
     return summary

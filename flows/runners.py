@@ -14,7 +14,7 @@ from typing import Any
 from prefect import Flow
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
-from maturity.prefect_api import ensure_prefect_api
+from operations.prefect_api import ensure_prefect_api
 from maturity.settings import load_orchestration_config
 
 

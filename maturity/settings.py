@@ -14,7 +14,22 @@ from typing import Any
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+BUNDLED_FILES = "_resources"
+
+
+def find_project_root(package_dir: Path) -> Path:
+    """Where config/, expectations/ and report_templates/ are: beside the code in a checkout, else bundled.
+
+    The wheel carries them inside the package (pyproject.toml, force-include), so an installed `maturity`
+    runs from any folder; a checkout (marked by its pyproject.toml) keeps them where people edit them.
+    """
+    checkout = package_dir.parent
+    return checkout if (checkout / "pyproject.toml").is_file() else package_dir / BUNDLED_FILES
+
+
+CODE_ROOT = PACKAGE_DIR.parent  # the checkout, or site-packages when installed from the wheel
+PROJECT_ROOT = find_project_root(PACKAGE_DIR)
 CONFIG_DIR = PROJECT_ROOT / "config"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 TEMPLATES_DIR = PROJECT_ROOT / "report_templates"
@@ -323,18 +338,13 @@ def code_version() -> str:
 
 # What, besides an input file, decides the rows loaded from it: the code that reads, checks and loads it
 # (with the flows that order those steps), and the rules it applies.
-METHOD_FOLDERS = ("flows", "maturity", "tasks", "warehouse", "config", "expectations")
-# Code that never touches a loaded row (the CLI and operations, reports, release building): editing it
-# must not discard every rerun's reuse of stored rows.
+METHOD_CODE_FOLDERS = ("flows", "maturity", "tasks", "warehouse")
+METHOD_DATA_FOLDERS = ("config", "expectations")
+# Code in those folders that never touches a loaded row (reports, release building, run summaries): editing
+# it must not discard every rerun's reuse of stored rows. The CLI and operations (operations/) are left out
+# by folder.
 NOT_METHOD_FILES = frozenset(
     {
-        "maturity/cli.py",
-        "maturity/failures.py",
-        "maturity/files.py",
-        "maturity/prefect_api.py",
-        "maturity/preflight.py",
-        "maturity/progress.py",
-        "maturity/serve.py",
         "tasks/artifacts.py",
         "tasks/distribute.py",
         "tasks/report.py",
@@ -347,16 +357,22 @@ NOT_METHOD_FILES = frozenset(
 @cache
 def method_fingerprint() -> str:
     """sha256 of the code, config and expectations, so rows loaded under other rules are never reused."""
-    return fingerprint_method(PROJECT_ROOT)
+    return fingerprint_method(CODE_ROOT, PROJECT_ROOT)
 
 
-def fingerprint_method(root: Path) -> str:
-    """sha256 over every method file under root (path and content), in a fixed order."""
+def fingerprint_method(code_root: Path, data_root: Path) -> str:
+    """sha256 over every method file (path and content), code under code_root and rules under data_root."""
     digest = hashlib.sha256()
-    for folder in METHOD_FOLDERS:
+    folders = [(code_root, f) for f in METHOD_CODE_FOLDERS] + [(data_root, f) for f in METHOD_DATA_FOLDERS]
+    for root, folder in folders:
         for path in sorted((root / folder).rglob("*")):
             relative = path.relative_to(root).as_posix()
-            if path.is_file() and "__pycache__" not in path.parts and relative not in NOT_METHOD_FILES:
+            if (
+                path.is_file()
+                and "__pycache__" not in path.parts
+                and BUNDLED_FILES not in path.parts  # the wheel's copy of the rules, hashed as data
+                and relative not in NOT_METHOD_FILES
+            ):
                 digest.update(relative.encode())
                 digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()

@@ -650,12 +650,11 @@ def render_reports(
 ) -> list[Path]:
     """Render the national report and each council's report (all, or only those named) into the version.
 
-    Every report is written in English and Welsh as HTML and, when pdf is True, as PDF. A flow renders
-    the same reports one task each (plan_reports, write_report, finish_reports), to run them in parallel.
+    Every report is written in English and Welsh as HTML and, when pdf is True, as PDF: the same steps
+    the pipeline takes (prepare_reports, write_report_batch, finish_reports), here in one batch.
     """
-    reports = plan_reports(version, scores.wave, councils)
-    inputs = ReportInputs(scores, study, draft, open_answer_tables(scores, version))
-    return finish_reports([write_report(inputs, report) for report in reports], pdf)
+    inputs, batches = prepare_reports(scores, study, version, councils, "draft" if draft else "final")
+    return finish_reports([write_report_batch(batch, inputs) for batch in batches], pdf)
 
 
 def batch_reports(reports: list[Report], batches: int) -> list[list[Report]]:
@@ -673,8 +672,7 @@ def name_report_batch() -> str:
     return f"render-{first}" if first == last else f"render-{first}-to-{last}"
 
 
-@task(name="plan-reports", cache_policy=NONE)
-def plan_reports_task(
+def prepare_reports(
     scores: Scores,
     study: Study,
     version: Path,
@@ -683,7 +681,7 @@ def plan_reports_task(
     batches: int = 1,
     answers: AnswerTables | None = None,
 ) -> tuple[ReportInputs, list[list[Report]]]:
-    """Prefect wrapper: what every report is rendered from (draft or final), and the batches to render.
+    """What every report is rendered from (draft or final), and the batches to render them in.
 
     One batch per worker that can render at once: threads share one interpreter lock, so under them a
     single task renders all, while a process pool or Dask cluster gets one batch per worker.
@@ -696,10 +694,29 @@ def plan_reports_task(
     return inputs, batch_reports(plan_reports(version, scores.wave, councils), batches)
 
 
+def write_report_batch(reports: list[Report], inputs: ReportInputs) -> list[Path]:
+    """Render and write a batch of reports, in English and Welsh."""
+    return [path for report in reports for path in write_report(inputs, report)]
+
+
+@task(name="plan-reports", cache_policy=NONE)
+def plan_reports_task(
+    scores: Scores,
+    study: Study,
+    version: Path,
+    councils: list[str] | None = None,
+    status: str = "draft",
+    batches: int = 1,
+    answers: AnswerTables | None = None,
+) -> tuple[ReportInputs, list[list[Report]]]:
+    """Prefect wrapper: what every report is rendered from, and the batches to render."""
+    return prepare_reports(scores, study, version, councils, status, batches, answers)
+
+
 @task(name="render-reports", task_run_name=name_report_batch, cache_policy=NONE)
 def render_report_task(reports: list[Report], inputs: ReportInputs) -> list[Path]:
     """Prefect wrapper: render and write a batch of reports, in English and Welsh."""
-    return [path for report in reports for path in write_report(inputs, report)]
+    return write_report_batch(reports, inputs)
 
 
 @task(name="finish-reports", cache_policy=NONE)

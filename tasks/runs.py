@@ -17,7 +17,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.states import Failed
 
-from maturity.failures import advise, failure_line
+from operations.failures import advise, failure_line
 from maturity.settings import code_version, registry_url
 from tasks.contracts import ValidatedTable
 from tasks.sources import file_sha256

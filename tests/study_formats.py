@@ -11,12 +11,11 @@ from typing import Any
 
 import pandas as pd
 
+from flows.pipeline import Scope, check_inputs, plain_steps
 from maturity.settings import load_settings
-from tasks.contracts import read_study
-from tasks.extract import extract_dataset
-from tasks.load import load_warehouse
 from tasks.sources import dataset_stem, sql_table_name
-from tasks.validate import account_rows, reconcile_response_counts, validate_table
+from tasks.study import read_study
+from tasks.validate import account_rows
 
 WHOLE_NUMBER = re.compile(r"-?\d+")
 DECIMAL = re.compile(r"-?\d+\.\d+")
@@ -134,10 +133,10 @@ WAREHOUSE_TABLES = ["invitations", "respondents", "answers", "comments", "public
 def load_study(root: Path, warehouse: Path, source: str | None = None) -> dict[str, pd.DataFrame]:
     """Extract, validate and load a study with plain functions; return every warehouse table."""
     study = read_study(root, source=source)
-    tables = [validate_table(extract_dataset(study, dataset), study) for dataset in study_datasets()]
-    tables = reconcile_response_counts(tables, study)
+    steps = plain_steps()
+    tables = check_inputs(steps, study, Scope.national())
     account_rows(tables)
-    load_warehouse(tables, warehouse, study.wave)
+    steps.load(tables, warehouse, study.wave)
     return {name: pd.read_parquet(warehouse / name / f"wave={study.wave}") for name in WAREHOUSE_TABLES}
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 from flows.national import national_run
 from flows.publish import publish_release
 from flows.rerun import council_rerun
-from maturity.files import FILES_ROOT_VARIABLE, FILES_URL_VARIABLE
+from operations.files import FILES_ROOT_VARIABLE, FILES_URL_VARIABLE
 
 BAD_SEX = "not-a-sex"
 

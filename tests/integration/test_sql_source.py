@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.contracts import DatasetError, SourceUnavailableError, read_study
+from tasks.contracts import DatasetError, SourceUnavailableError
+from tasks.study import read_study
 from tests.integration.test_national_flow import run_cli
 from tests.study_formats import (
     WAREHOUSE_TABLES,

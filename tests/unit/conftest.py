@@ -1,4 +1,4 @@
-"""A demo study taken through extract, validate, load and score with plain functions (no server)."""
+"""The demo study through the pipeline's check, load and score stages as plain functions (no server)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from maturity.settings import load_settings
-from tasks.contracts import Study, read_study
-from tasks.extract import extract_file, extract_public_survey, extract_responses
-from tasks.load import load_warehouse
-from tasks.score import Scores, score_councils, score_national
-from tasks.validate import validate_table
+from flows.pipeline import Scope, Target, check_inputs, load_and_score, plain_steps
+from tasks.contracts import Study
+from tasks.score import Scores
+from tasks.study import read_study
 
 # Property-based tests: the same examples on every run (CI must not flake) and no per-example
 # deadline (a 2-core machine shared with other test runs is slow at times).
@@ -32,15 +30,9 @@ class ScoredStudy:
 
 @pytest.fixture(scope="session")
 def scored_demo(demo_study: Path, tmp_path_factory: pytest.TempPathFactory) -> ScoredStudy:
+    """The demo study checked, loaded and scored by the pipeline's own first stages, as plain functions."""
     study = read_study(demo_study)
-    extracted = [
-        extract_file(study, "invitations", "invitations.csv"),
-        *[extract_responses(study, tool.id) for tool in load_settings().tools],
-        extract_public_survey(study),
-        extract_file(study, "population", "population.csv"),
-    ]
-    validated = [validate_table(table, study) for table in extracted]
-    warehouse = tmp_path_factory.mktemp("warehouse")
-    load_warehouse(validated, warehouse, study.wave)
-    score_councils(warehouse, study.wave)
-    return ScoredStudy(study, warehouse, score_national(warehouse, study.wave))
+    target = Target(tmp_path_factory.mktemp("version"), tmp_path_factory.mktemp("quality"))
+    steps, scope = plain_steps(), Scope.national()
+    scores = load_and_score(steps, check_inputs(steps, study, scope), study, target, scope)
+    return ScoredStudy(study, target.warehouse, scores)

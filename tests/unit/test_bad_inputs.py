@@ -22,10 +22,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from flows.pipeline import Scope, check_inputs, plain_steps
 from maturity.settings import load_settings
-from tasks.contracts import DatasetError, ValidatedTable, read_study
-from tasks.extract import extract_dataset
-from tasks.validate import account_rows, reconcile_response_counts, validate_table, write_quality_record
+from tasks.contracts import DatasetError, ValidatedTable
+from tasks.study import read_study
+from tasks.validate import account_rows, write_quality_record
 from tests.study_formats import read_csv_text, write_xlsx
 
 LEADERSHIP = "responses:leadership"
@@ -761,9 +762,8 @@ CASES = [
 def process(root: Path, dataset: str) -> list[ValidatedTable]:
     """Extract and validate a dataset as a run does: a data tool beside the invitations."""
     study = read_study(root)
-    datasets = ["invitations", dataset] if dataset.startswith("responses:") else [dataset]
-    tables = [validate_table(extract_dataset(study, name), study) for name in datasets]
-    return reconcile_response_counts(tables, study)
+    datasets = ("invitations", dataset) if dataset.startswith("responses:") else (dataset,)
+    return check_inputs(plain_steps(), study, Scope(datasets))
 
 
 def test_the_corpus_is_big_enough() -> None:

@@ -13,9 +13,9 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from maturity.cli import EXIT_DATA_ERROR, EXIT_USAGE_ERROR, _exit_if_too_much_quarantined, app
-from maturity.cli import too_much_quarantined as over_limit
-from maturity.serve import work_pools
+from operations.cli import EXIT_DATA_ERROR, EXIT_USAGE_ERROR, _exit_if_too_much_quarantined, app
+from operations.cli import too_much_quarantined as over_limit
+from operations.serve import work_pools
 from maturity.settings import PREFECT_FILE, load_operations_config
 
 COMMANDS = ["demo", "run", "rerun", "publish", "status", "serve"]
@@ -146,7 +146,7 @@ def test_an_out_folder_this_user_cannot_write_is_a_usage_error(
     """Permissions are faked: the tests run as root, whom file modes do not stop."""
     locked = tmp_path / "locked"
     locked.mkdir()
-    monkeypatch.setattr("maturity.preflight.os.access", lambda path, mode: Path(path) != locked)
+    monkeypatch.setattr("operations.preflight.os.access", lambda path, mode: Path(path) != locked)
     result = runner.invoke(app, ["run", "--out", str(locked / "outputs")])
     assert result.exit_code == EXIT_USAGE_ERROR
     assert lines(result.output) == [
@@ -228,7 +228,7 @@ def test_a_prefect_server_that_cannot_start_is_one_line_and_exit_code_2(
     import subprocess
     import sys
 
-    from maturity import prefect_api
+    from operations import prefect_api
 
     def dying_server(cls: type[prefect_api.TemporaryServer]) -> prefect_api.TemporaryServer:
         return cls(prefect_api.free_port(), subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"]))

@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.contracts import DatasetError, read_study
+from tasks.contracts import DatasetError
 from tasks.extract import extract_file, extract_responses, pseudonymise
+from tasks.study import read_study
 from tasks.validate import account_rows, validate_table, write_quality_record
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from maturity import failures
+from operations import failures
 from tasks.contracts import DatasetError
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from maturity.files import is_served, start_file_server
-from maturity.prefect_api import free_port
+from operations.files import is_served, start_file_server
+from operations.prefect_api import free_port
 
 RUN = "20180101T000000-0a1b2c3d"
 

@@ -15,7 +15,7 @@ CHECK = textwrap.dedent(
     from pathlib import Path
     from maturity.settings import configure_offline_environment
     configure_offline_environment()
-    from tasks.contracts import read_study
+    from tasks.study import read_study
     from tasks.extract import extract_dataset, study_datasets
     from tasks.validate import GX_DEFERRED_IMPORTS, validate_table, write_quality_record
 

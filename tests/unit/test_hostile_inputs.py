@@ -23,14 +23,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from maturity.preflight import UsageError, check_target_url, check_wave
+from operations.preflight import UsageError, check_target_url, check_wave
 from maturity.settings import UnsafeValueError, check_path_value
-from tasks.contracts import DatasetError, read_study
+from tasks.contracts import DatasetError
 from tasks.distribute import copy_release_to_target
 from tasks.extract import extract_dataset
 from tasks.publish import build_release
 from tasks.report import plan_reports
 from tasks.sources import read_file
+from tasks.study import read_study
 from warehouse.store import partition_dir, table_dir, write_table
 from warehouse.versions import (
     LOCK_FILE,
@@ -711,7 +712,7 @@ def test_a_failed_write_is_one_line_with_its_exit_code(
 ) -> None:
     import typer
 
-    from maturity.cli import EXIT_ENVIRONMENT_ERROR, _stop_cleanly_on_user_errors
+    from operations.cli import EXIT_ENVIRONMENT_ERROR, _stop_cleanly_on_user_errors
 
     path = tmp_path / "out" / ".versions" / "r" / "reports" / "2018" / "W06000004.en.html"
     with pytest.raises(typer.Exit) as stopped, _stop_cleanly_on_user_errors():
@@ -745,7 +746,7 @@ def test_a_failed_run_removes_its_version_and_lock_even_if_the_registry_fails(
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
 def test_a_damaged_registry_is_named_with_how_to_recover(damage: str, tmp_path: Path) -> None:
-    from maturity.failures import registry_problem
+    from operations.failures import registry_problem
     from warehouse import registry
 
     out = tmp_path / "out"
@@ -766,7 +767,7 @@ def test_a_damaged_registry_is_named_with_how_to_recover(damage: str, tmp_path: 
 def test_a_locked_registry_says_wait(tmp_path: Path) -> None:
     import sqlite3
 
-    from maturity.failures import registry_problem
+    from operations.failures import registry_problem
     from warehouse import registry
 
     out = tmp_path / "out"
@@ -791,7 +792,7 @@ def test_a_locked_registry_says_wait(tmp_path: Path) -> None:
 def test_status_on_a_damaged_registry_is_one_line(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from maturity.cli import EXIT_ENVIRONMENT_ERROR, app
+    from operations.cli import EXIT_ENVIRONMENT_ERROR, app
 
     (tmp_path / "registry.sqlite").write_bytes(b"\x00garbage" * 500)
     result = CliRunner().invoke(app, ["status", "--out", str(tmp_path)])

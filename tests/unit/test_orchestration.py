@@ -169,7 +169,7 @@ def test_the_maturity_table_has_every_council_and_a_dash_for_no_level() -> None:
 
 def test_artifact_links_point_at_the_run_version_served_over_http(tmp_path: Path, monkeypatch) -> None:
     # Before: file:// links through `current`, which a browser refuses from the Prefect UI.
-    from maturity.files import FILES_ROOT_VARIABLE, FILES_URL_VARIABLE
+    from operations.files import FILES_ROOT_VARIABLE, FILES_URL_VARIABLE
 
     for name in load_orchestration_config()["artifacts"]:
         assert re.fullmatch(r"[a-z0-9-]+", artifact_key("national-run", name))

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from maturity import prefect_api
-from maturity.prefect_api import PrefectServerError, TemporaryServer
+from operations import prefect_api
+from operations.prefect_api import PrefectServerError, TemporaryServer
 
 # A stand-in for Prefect's server: answers 200 on /api/health after a short start, on the port it is given.
 FAKE_SERVER = textwrap.dedent(
@@ -126,7 +126,7 @@ def test_the_server_stops_even_when_the_cli_is_killed_outright(tmp_path) -> None
     launcher = textwrap.dedent(
         f"""
         import sys
-        from maturity import prefect_api
+        from operations import prefect_api
         prefect_api.server_command = lambda port: [sys.executable, "-c", {FAKE_SERVER!r}, str(port)]
         server = prefect_api.TemporaryServer.launch()
         server.wait_until_ready(20)

@@ -12,7 +12,7 @@ from rich.console import Console
 
 import flows
 import tasks
-from maturity.progress import Stage, StageTracker, show_run_progress
+from operations.progress import Stage, StageTracker, show_run_progress
 from maturity.settings import load_orchestration_config
 
 

@@ -9,11 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from flows.pipeline import Scope, check_inputs, plain_steps
 from tasks.changes import plan_council_rerun
-from tasks.contracts import Study, read_study
+from tasks.contracts import Study
 from tasks.extract import extract_dataset, restrict_to_council, study_datasets
-from tasks.load import load_warehouse
-from tasks.validate import reconcile_response_counts, validate_table
+from tasks.study import read_study
+from tasks.validate import validate_table
 
 DENBIGHSHIRE = "W06000004"
 DENBIGHSHIRE_SPELLINGS = {"Denbighshire", "Denbighshire County Council", "Sir Ddinbych", DENBIGHSHIRE}
@@ -24,9 +25,9 @@ EDITED_TOOL = "digital_ict"
 def loaded(demo_study: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Study, Path]:
     """The demo study loaded into a warehouse (no scoring: planning needs only the load manifest)."""
     study = read_study(demo_study)
-    validated = [validate_table(extract_dataset(study, d), study) for d in study_datasets()]
+    steps, scope = plain_steps(), Scope.national()
     warehouse = tmp_path_factory.mktemp("plan-warehouse")
-    load_warehouse(reconcile_response_counts(validated, study), warehouse, study.wave)
+    steps.load(check_inputs(steps, study, scope), warehouse, study.wave)
     return study, warehouse
 
 
@@ -99,13 +100,9 @@ def test_reloading_only_changed_inputs_rewrites_the_same_partitions(
         redo=(*plan.redo, f"responses:{EDITED_TOOL}"),
         keep=tuple(d for d in plan.keep if d != f"responses:{EDITED_TOOL}"),
     )
-    tables = [
-        validate_table(restrict_to_council(extract_dataset(study_copy, d), DENBIGHSHIRE), study_copy)
-        for d in plan.redo
-    ]
-    written = load_warehouse(
-        reconcile_response_counts(tables, study_copy), warehouse, study_copy.wave, [DENBIGHSHIRE], plan.keep
-    )
+    steps, scope = plain_steps(), Scope(plan.redo, DENBIGHSHIRE, plan.keep)
+    tables = check_inputs(steps, study_copy, scope)
+    written = steps.load(tables, warehouse, study_copy.wave, scope.councils, scope.keep)
     assert set(written) == {"load_manifest", "invitations", "respondents", "answers", "comments"}
     partitions = sorted(original.glob(f"*/wave=*/gss_code={DENBIGHSHIRE}/*.parquet"))
     assert len(partitions) == 7
@@ -134,19 +131,20 @@ def test_a_rerun_accounts_for_rows_that_belong_to_no_council(study_copy: Study) 
 
 def test_the_method_fingerprint_covers_the_loading_code_and_flows_but_not_the_cli(tmp_path: Path) -> None:
     # Before: flows/ was not hashed (a changed flow kept stale rows); a CLI edit discarded every reuse.
-    from maturity.settings import METHOD_FOLDERS, PROJECT_ROOT, fingerprint_method
+    from maturity.settings import METHOD_CODE_FOLDERS, METHOD_DATA_FOLDERS, PROJECT_ROOT, fingerprint_method
 
-    for folder in METHOD_FOLDERS:
+    assert "operations" not in METHOD_CODE_FOLDERS  # the CLI and operations never touch a loaded row
+    for folder in (*METHOD_CODE_FOLDERS, *METHOD_DATA_FOLDERS):
         shutil.copytree(
             PROJECT_ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__")
         )
-    original = fingerprint_method(tmp_path)
-    with (tmp_path / "maturity" / "cli.py").open("a") as cli:
-        cli.write("\n# a comment in the CLI\n")
-    assert fingerprint_method(tmp_path) == original
+    original = fingerprint_method(tmp_path, tmp_path)
+    with (tmp_path / "tasks" / "report.py").open("a") as report_code:
+        report_code.write("\n# a comment in the report code\n")
+    assert fingerprint_method(tmp_path, tmp_path) == original
     for method_file in ("flows/rerun.py", "tasks/validate.py", "config/method.yaml"):
         with (tmp_path / method_file).open("a") as edited:
             edited.write("\n# an edit\n")
-        changed = fingerprint_method(tmp_path)
+        changed = fingerprint_method(tmp_path, tmp_path)
         assert changed != original, method_file
         original = changed

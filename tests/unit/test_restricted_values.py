@@ -14,10 +14,11 @@ from sqlalchemy.engine import make_url
 
 from maturity.restricted import mask_url, preview_row, scrub_secrets
 from tasks.artifacts import read_quarantine, run_summary_markdown
-from tasks.contracts import DatasetError, SourceUnavailableError, read_study
+from tasks.contracts import DatasetError, SourceUnavailableError
 from tasks.extract import extract_dataset
 from tasks.runs import RunContext, record_inputs
 from tasks.sources import read_sql_rows
+from tasks.study import read_study
 from tasks.validate import validate_table
 from warehouse import registry
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-import maturity.serve
-from maturity.serve import ServeConfig, child_environment, stop
+import operations.serve
+from operations.serve import ServeConfig, child_environment, stop
 from maturity.settings import load_operations_config
 
 IGNORES_SIGINT = (
@@ -30,7 +30,7 @@ def quick_stops(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         **settings,
         "serve": {**settings["serve"], "stop_timeout_seconds": 1, "interrupt_grace_seconds": 3},
     }
-    monkeypatch.setattr(maturity.serve, "load_operations_config", lambda: quick)
+    monkeypatch.setattr(operations.serve, "load_operations_config", lambda: quick)
     return quick
 
 
@@ -77,7 +77,7 @@ def test_children_talk_to_the_local_server_with_analytics_off(
 SERVE_WITH_SIGINT_IGNORED = """
 import signal, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)  # as `nohup` or a script's `cmd &` leaves it
-import maturity.serve as serve
+import operations.serve as serve
 serve._start_stack = lambda config, log, children, say: say("Ready.")
 serve.check_port_free = lambda config: None
 config = serve.ServeConfig("127.0.0.1", 1, __import__("pathlib").Path(sys.argv[1]))

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.contracts import read_study
 from tasks.extract import extract_dataset
+from tasks.study import read_study
 from tests.study_formats import (
     WAREHOUSE_TABLES,
     convert_study,

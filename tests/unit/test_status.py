@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 from typer.testing import CliRunner
 
-from maturity.cli import app
+from operations.cli import app
 from maturity.settings import registry_url
 from warehouse import registry
 

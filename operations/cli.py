@@ -21,7 +21,7 @@ from rich.text import Text
 from typer._click import exceptions as click_errors  # Typer 0.29 vendors click here
 from typer.core import TyperGroup
 
-from maturity.failures import (
+from operations.failures import (
     EXIT_DATA_ERROR,
     EXIT_ENVIRONMENT_ERROR,
     EXIT_USAGE_ERROR,
@@ -29,7 +29,7 @@ from maturity.failures import (
     registry_problem,
     write_problem,
 )
-from maturity.preflight import UsageError
+from operations.preflight import UsageError
 from maturity.settings import (
     configure_offline_environment,
     load_operations_config,
@@ -226,7 +226,7 @@ def demo(
 
     Example: maturity demo --out studies/demo --seed 7 --scale 10
     """
-    from maturity.preflight import check_out
+    from operations.preflight import check_out
 
     with usage_errors():
         check_out(out)
@@ -256,7 +256,7 @@ def run(
     Example: maturity run --inputs studies/2018 --out output
     Example: maturity run --inputs studies/2018 --source sqlite:///studies/2018.db --quiet
     """
-    from maturity.preflight import check_inputs, check_out, check_wave
+    from operations.preflight import check_inputs, check_out, check_wave
 
     with usage_errors():
         _check_log_options(verbose, quiet)
@@ -294,7 +294,7 @@ def rerun(
     Example: maturity rerun "Denbighshire County Council" --inputs studies/2018
     Example: maturity rerun W06000004 --out output --quiet
     """
-    from maturity.preflight import check_council, check_inputs, check_national_run_exists, check_out
+    from operations.preflight import check_council, check_inputs, check_national_run_exists, check_out
 
     with usage_errors():
         _check_log_options(verbose, quiet)
@@ -357,7 +357,7 @@ def _run_flow(flow_path: str, parameters: dict[str, Any], verbose: bool, quiet: 
 @contextmanager
 def _stop_if_prefect_is_lost(out: Path) -> Iterator[None]:
     """While the block runs, a Prefect server that goes away stops the run at once (_stop_lost_run)."""
-    from maturity.prefect_api import watch_prefect_api
+    from operations.prefect_api import watch_prefect_api
 
     stop_watching = watch_prefect_api(lambda reason: _stop_lost_run(out, reason))
     try:
@@ -390,7 +390,7 @@ def _stop_lost_run(out: Path, reason: str) -> None:
 def _launch_prefect_api() -> Any:
     """Launch a temporary Prefect server unless PREFECT_API_URL names one (returned, or None)."""
     configure_offline_environment()
-    from maturity.prefect_api import start_prefect_api
+    from operations.prefect_api import start_prefect_api
 
     return start_prefect_api()
 
@@ -418,7 +418,7 @@ def _run_display(quiet: bool) -> Iterator[None]:
         with _spinner("Running", shown=quiet):
             yield
         return
-    from maturity.progress import show_run_progress
+    from operations.progress import show_run_progress
 
     with show_run_progress(console, _prefect_console_handlers()):
         yield
@@ -493,7 +493,7 @@ def publish(
     Example: maturity publish --out output --to s3://my-bucket/open-data
     Example: maturity publish --wave 2018 --release-date 2018-07-31 --to /srv/portal/open-data
     """
-    from maturity.preflight import check_out, check_release_date, check_target_url, check_wave_value
+    from operations.preflight import check_out, check_release_date, check_target_url, check_wave_value
 
     with usage_errors():
         _check_log_options(verbose, quiet)
@@ -504,7 +504,7 @@ def publish(
     started = time.perf_counter()
     server = _launch_prefect_api()  # first, so its start overlaps the imports; said after the checks
     from flows.publish import publish_release, resolve_publish_wave
-    from maturity.prefect_api import ensure_prefect_api
+    from operations.prefect_api import ensure_prefect_api
     from tasks.contracts import DatasetError
 
     with usage_errors():
@@ -604,8 +604,8 @@ def serve(
 
     Example: maturity serve --port 4200
     """
-    from maturity.serve import ServeError, serve_config
-    from maturity.serve import serve as serve_stack
+    from operations.serve import ServeError, serve_config
+    from operations.serve import serve as serve_stack
 
     try:
         config = serve_config(port, out, files_port)
@@ -685,8 +685,8 @@ def _status_text(status: str, message: str | None) -> str:
 
 @contextmanager
 def _stop_cleanly_on_user_errors(out: Path | None = None) -> Iterator[None]:
-    """An error the user can act on: its one line (maturity/failures.py) and exit code; a bug: raised."""
-    from maturity.failures import describe_failure
+    """An error the user can act on: its one line (operations/failures.py) and exit code; a bug: raised."""
+    from operations.failures import describe_failure
 
     try:
         yield
