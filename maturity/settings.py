@@ -339,7 +339,7 @@ def code_version() -> str:
 # What, besides an input file, decides the rows loaded from it: the code that reads, checks and loads it
 # (with the flows that order those steps), and the rules it applies.
 METHOD_CODE_FOLDERS = ("flows", "maturity", "tasks", "warehouse")
-METHOD_DATA_FOLDERS = ("config", "expectations")
+METHOD_DATA_FOLDERS = ("config", "expectations", "contracts")
 # Code in those folders that never touches a loaded row (reports, release building, run summaries): editing
 # it must not discard every rerun's reuse of stored rows. The CLI and operations (operations/) are left out
 # by folder.

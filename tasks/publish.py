@@ -23,6 +23,7 @@ from maturity.disclosure import (
     protect_release,
     relations_within,
 )
+from maturity.output_contracts import OutputContractError, check_open_table, open_data_contracts
 from maturity.settings import ALL_GROUPS, TOTAL_GROUP, WALES_GSS_CODE, load_settings
 from tasks.ledger import read_ledger, write_ledger
 from tasks.release import (
@@ -41,7 +42,6 @@ from tasks.release import (
     csv_name,
     diff_releases,
     next_release_version,
-    read_table_specs,
     resolve_release_date,
     to_json_bytes,
 )
@@ -277,7 +277,7 @@ def with_null_status(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def open_tables(scores: Scores, answers: AnswerTables) -> dict[str, pd.DataFrame]:
-    """Every table of the release, disclosure-controlled, in the columns config/open_data.yaml lists."""
+    """Every table of the release, disclosure-controlled, in its contract's columns and checked against it."""
     built = {
         "councils": council_names(),
         "response_rates": open_response_rates(scores),
@@ -285,15 +285,17 @@ def open_tables(scores: Scores, answers: AnswerTables) -> dict[str, pd.DataFrame
         "statement_results": answers.statement_results,
         "public_survey_results": open_public_survey_results(scores),
     }
+    codes = set(built["councils"]["gss_code"])
     tables = {}
-    for spec in read_table_specs():
-        missing = [c for c in spec.columns if c not in built[spec.name].columns]
+    for contract in open_data_contracts():
+        missing = [c for c in contract.columns if c not in built[contract.name].columns]
         if missing:
-            raise ValueError(
-                f"config/open_data.yaml lists {missing} for {spec.name}, which the table does not have; "
-                "fix the table's field list or tasks/publish.py."
+            raise OutputContractError(
+                f"contracts/open_data/{contract.name}.yaml lists {missing}, which the table does not have; "
+                "fix the contract's field list or tasks/publish.py."
             )
-        tables[spec.name] = built[spec.name][spec.columns]
+        tables[contract.name] = built[contract.name][contract.columns]
+        check_open_table(tables[contract.name], contract, codes)
     return tables
 
 

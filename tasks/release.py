@@ -1,7 +1,7 @@
 """The open-data release around the tables: metadata (Frictionless, CSVW), README, checksums and the diff.
 
-Everything here is a pure function of the tables, config/open_data.yaml and the release's version and
-date, so the same inputs give byte-identical files.
+Everything here is a pure function of the tables, their contracts (contracts/open_data/),
+config/open_data.yaml and the release's version and date, so the same inputs give byte-identical files.
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from maturity.output_contracts import open_data_contracts
 from maturity.settings import load_open_data_config, load_settings
 from tasks.contracts import DatasetError
 
@@ -31,43 +31,6 @@ HISTORY_FILES = (CHANGES_JSON, CHANGES_MD, CHECKSUMS)
 # Table Schema type -> CSVW datatype.
 CSVW_DATATYPES = {"string": "string", "integer": "integer", "number": "decimal", "boolean": "boolean"}
 NO_RELEASE = "none"
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """One published table: its resource name, title, fields (Table Schema), keys."""
-
-    name: str
-    title: str
-    fields: list[dict[str, Any]]
-    primary_key: list[str]
-    foreign_keys: list[str]
-
-    @property
-    def columns(self) -> list[str]:
-        return [f["name"] for f in self.fields]
-
-
-def read_table_specs() -> list[TableSpec]:
-    """The release's tables with their Table Schema fields, from config/open_data.yaml."""
-    config = load_open_data_config()
-    specs = []
-    for table in config["tables"]:
-        fields = []
-        for key in table["fields"]:
-            field = {"name": key, **config["fields"][key]}
-            fields.append(field)
-        names = {key: field["name"] for key, field in zip(table["fields"], fields, strict=True)}
-        specs.append(
-            TableSpec(
-                name=table["name"],
-                title=table["title"],
-                fields=fields,
-                primary_key=[names.get(k, k) for k in table["primary_key"]],
-                foreign_keys=list(table.get("foreign_keys", [])),
-            )
-        )
-    return specs
 
 
 def csv_name(table: str) -> str:
@@ -115,7 +78,7 @@ def build_datapackage(wave: str, version: str, release_date: str | None) -> byte
     if release_date:
         package["created"] = f"{release_date}T00:00:00Z"
     package["resources"] = []
-    for spec in read_table_specs():
+    for spec in open_data_contracts():
         schema: dict[str, Any] = {
             "fields": spec.fields,
             "missingValues": missing,
@@ -144,7 +107,7 @@ def build_csvw_metadata(wave: str, version: str, release_date: str | None) -> by
     """csv-metadata.json: the same description in W3C CSV on the Web form."""
     config = load_open_data_config()
     tables = []
-    for spec in read_table_specs():
+    for spec in open_data_contracts():
         columns = [
             {
                 "name": field["name"],
@@ -184,7 +147,7 @@ def build_readme(wave: str, version: str, release_date: str | None) -> bytes:
     config = load_open_data_config()
     rules = load_settings().disclosure
     date = release_date or "not set"
-    names = ", ".join(f"`{csv_name(spec.name)}`" for spec in read_table_specs())
+    names = ", ".join(f"`{csv_name(spec.name)}`" for spec in open_data_contracts())
     formats = ", ".join(config["formats"])
     text = f"""# {config["title_en"]} ({wave})
 
@@ -287,7 +250,7 @@ def diff_releases(
 ) -> dict[str, Any]:
     """What changed in every table since the previous release (CSV contents by file name)."""
     tables = {}
-    for spec in read_table_specs():
+    for spec in open_data_contracts():
         name = csv_name(spec.name)
         old = read_csv_text(previous[name]) if name in previous else None
         tables[spec.name] = diff_table(old, read_csv_text(current[name]), spec.primary_key)

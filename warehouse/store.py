@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from warehouse.schemas import TABLES, TableSpec
+from maturity.output_contracts import WarehouseContract, check_warehouse_rows, warehouse_contracts
 from warehouse.versions import inside, remove_tree
 
 PART_FILE = "part-0.parquet"
@@ -34,11 +34,11 @@ def partition_dir(warehouse: Path, name: str, wave: str, gss_code: str) -> Path:
     return inside(table_dir(warehouse, name, wave), f"gss_code={gss_code}")
 
 
-def to_arrow(frame: pd.DataFrame, spec: TableSpec) -> pa.Table:
+def to_arrow(frame: pd.DataFrame, spec: WarehouseContract) -> pa.Table:
     """Cast a frame to the table's schema plus gss_code, sorted by council then the table's order."""
     schema = spec.schema.append(pa.field("gss_code", pa.string(), nullable=False))
     table = pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
-    order = [("gss_code", "ascending"), *[(key, "ascending") for key in spec.sort_by]]
+    order = [("gss_code", "ascending"), *[(key, "ascending") for key in spec.key]]
     return table.sort_by(order).replace_schema_metadata(None)
 
 
@@ -67,7 +67,8 @@ def write_table(
     warehouse: Path, name: str, wave: str, frame: pd.DataFrame, councils: Iterable[str] | None = None
 ) -> None:
     """Replace a table's partitions for a wave: all of them, or only the councils named."""
-    spec = TABLES[name]
+    spec = warehouse_contracts()[name]
+    check_warehouse_rows(frame, spec)
     if councils is None:
         remove_tree(table_dir(warehouse, name, wave), warehouse)
         scope = None
@@ -104,7 +105,7 @@ def read_arrow(
     columns: list[str] | None = None,
 ) -> pa.Table:
     """Read a table's partitions for a wave as Arrow (all councils, or those named), gss_code included."""
-    spec = TABLES[name]
+    spec = warehouse_contracts()[name]
     folder = table_dir(warehouse, name, wave)
     schema = spec.schema.append(pa.field("gss_code", pa.string()))
     files = partition_files(warehouse, name, wave, councils)

@@ -14,10 +14,11 @@ import yaml
 from frictionless import Package, validate
 
 from maturity.disclosure import audit_release
+from maturity.output_contracts import open_data_contracts
 from maturity.settings import PROJECT_ROOT, load_settings
 from tasks.ledger import read_ledger
 from tasks.publish import build_release, council_relations, disclosure_rules, group_relations
-from tasks.release import diff_table, read_table_specs, summarise_changes
+from tasks.release import diff_table, summarise_changes
 from warehouse.store import read_table
 
 WAVE = "2018"
@@ -189,7 +190,7 @@ def test_diff_finds_rows_added_removed_and_values_changed() -> None:
 
 
 def test_every_table_schema_names_its_keys_among_its_fields() -> None:
-    for spec in read_table_specs():
+    for spec in open_data_contracts():
         assert set(spec.primary_key) <= set(spec.columns), spec.name
         assert set(spec.foreign_keys) <= set(spec.columns), spec.name
         assert all(field["description"] for field in spec.fields)

@@ -195,11 +195,13 @@ def test_open_data_contains_no_redacted_comments_either(scored_demo, tmp_path: P
 
 def test_no_published_table_carries_a_restricted_column(scored_demo) -> None:
     """Columns found only in restricted warehouse tables (ids, roles, free text) never reach open data."""
+    from maturity.output_contracts import warehouse_contracts
     from tasks.publish import open_answer_tables, open_tables
-    from warehouse.schemas import TABLES
 
-    restricted = {name for spec in TABLES.values() if spec.restricted for name in spec.schema.names}
-    public = {name for spec in TABLES.values() if not spec.restricted for name in spec.schema.names}
+    tables = warehouse_contracts()
+
+    restricted = {name for spec in tables.values() if spec.restricted for name in spec.schema.names}
+    public = {name for spec in tables.values() if not spec.restricted for name in spec.schema.names}
     only_restricted = restricted - public
     assert {"response_id", "respondent_id", "comment", "comment_redacted", "role"} <= only_restricted
     answers = open_answer_tables(scored_demo.scores, None)
