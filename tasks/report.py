@@ -310,10 +310,6 @@ def public_people(scores: Scores, language: str) -> str:
     return format_number(int(scores.public_survey_results["n_valid"].max()), language, 0)
 
 
-# The groups whose own figure a report shows when the all-respondents one is withheld, in order.
-SHOWN_GROUPS = ("officers", "elected_members")
-
-
 def shown_maturity_cell(
     levels: pd.DataFrame, gss_code: str, characteristic: str
 ) -> tuple[pd.Series | None, str | None]:
@@ -324,7 +320,8 @@ def shown_maturity_cell(
     """
     rows = levels[(levels["gss_code"] == gss_code) & (levels["characteristic"] == characteristic)]
     by_group = rows.set_index("recipient_group")
-    for group in (ALL_GROUPS, *SHOWN_GROUPS):
+    # Then each group's own figure, in config/tools.yaml's order (officers first).
+    for group in (ALL_GROUPS, *load_settings().recipient_groups):
         if (
             group in by_group.index
             and by_group.at[group, "status"] == ""
@@ -527,10 +524,10 @@ def national_context(
         "response_table": [
             {
                 "name": council_short_name(c, language),
-                "officers_invited": invited(c.gss_code, "officers"),
-                "officers_percent": percent(c.gss_code, "officers"),
-                "members_invited": invited(c.gss_code, "elected_members"),
-                "members_percent": percent(c.gss_code, "elected_members"),
+                "groups": [
+                    {"invited": invited(c.gss_code, group), "percent": percent(c.gss_code, group)}
+                    for group in settings.recipient_groups
+                ],
                 "total_percent": percent(c.gss_code, TOTAL_GROUP),
             }
             for c in councils

@@ -395,11 +395,6 @@ def add_pooled_rows(counts: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([councils, wales], ignore_index=True)
 
 
-def compute_statement_results(answers: pd.DataFrame | pa.Table) -> pd.DataFrame:
-    """% agree with a Wilson interval per council x statement x group and for Wales; flag differences."""
-    return compute_statement_results_from_counts(count_statement_answers(count_answers(answers)))
-
-
 def compute_statement_results_from_counts(counts: pd.DataFrame) -> pd.DataFrame:
     """Statement results from per-council, per-group counts: pooled rows, shares, intervals, flags.
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from tasks.score import compute_statement_results
+from tasks.score import compute_statement_results_from_counts, count_answers, count_statement_answers
 
 WALES = "W92000004"
 
@@ -46,7 +46,9 @@ def results() -> pd.DataFrame:
             ),
         ]
     )
-    return compute_statement_results(answers).set_index(["gss_code", "recipient_group"])
+    # The scoring path: answers counted (as DuckDB counts the stored ones), then the statement results.
+    counts = count_statement_answers(count_answers(answers))
+    return compute_statement_results_from_counts(counts).set_index(["gss_code", "recipient_group"])
 
 
 def test_agree_is_four_or_five_of_valid_answers(results: pd.DataFrame) -> None:
