@@ -92,7 +92,7 @@ def count_rates_and_levels(warehouse: Path, wave: str) -> None:
         read_arrow(warehouse, "invitations", wave, columns=INVITATION_COLUMNS).to_pandas(),
         count_stored_respondents(warehouse, wave),
     )
-    count_level_answers(count_stored_answers(warehouse, wave), load_settings().responses["dont_know"])
+    count_level_answers(count_stored_answers(warehouse, wave), load_settings().responses.dont_know)
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from operations.prefect_api import ensure_prefect_api
 
 def task_runner_config() -> dict[str, Any]:
     """The task_runners section of config/orchestration.yaml."""
-    return load_orchestration_config()["task_runners"]
+    return load_orchestration_config().task_runners
 
 
 def worker_count() -> int:
@@ -31,8 +31,8 @@ def worker_count() -> int:
 def build_task_runner(kind: str, dask_address: str | None = None) -> TaskRunner:
     """The task runner named by --task-runner; --dask-address only goes with dask."""
     config = task_runner_config()
-    if kind not in config["choices"]:
-        raise ValueError(f"task runner must be one of {', '.join(config['choices'])}, not {kind!r}")
+    if kind not in config.choices:
+        raise ValueError(f"task runner must be one of {', '.join(config.choices)}, not {kind!r}")
     if dask_address and kind != "dask":
         raise ValueError("a Dask scheduler address goes with the dask task runner only")
     if kind == "threads":
@@ -74,7 +74,7 @@ def local_run_settings() -> Iterator[None]:
     """Prefect settings for a flow run started here rather than by a worker (config/orchestration.yaml)."""
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    if load_orchestration_config()["local_run_heartbeats"]:
+    if load_orchestration_config().local_run_heartbeats:
         yield
         return
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):

@@ -17,13 +17,13 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import phonenumbers
 import yaml
 
-from maturity.settings import CONFIG_DIR, Council
+from maturity.config_models import CommentRules
+from maturity.settings import Council, load_ordinary_words
 
 # A word: letters, with inner hyphens or apostrophes ("Ellis-Roberts", "O'Brien") but not a
 # possessive 's, which stays outside the name so "Gareth's" becomes "[name]'s".
@@ -151,8 +151,8 @@ def ordinary_words() -> frozenset[str]:
     # Lowercase ASCII words are their own folded form; only the few with accents need folding (and
     # bypassing fold_name's cache keeps 200,000 dictionary words from flushing it).
     english = {w if w.isascii() else _fold(w) for w in words if w.islower()}
-    listed = yaml.safe_load((CONFIG_DIR / "ordinary_words.yaml").read_text(encoding="utf-8"))
-    return frozenset(english | {fold_name(w) for part in listed.values() for w in part})
+    listed = load_ordinary_words()
+    return frozenset(english | {fold_name(w) for w in (*listed.english, *listed.welsh)})
 
 
 def council_terms(councils: tuple[Council, ...]) -> list[str]:
@@ -164,28 +164,27 @@ def council_terms(councils: tuple[Council, ...]) -> list[str]:
     return terms
 
 
-def build_redactor(rules: dict[str, Any], councils: tuple[Council, ...]) -> Redactor:
+def build_redactor(rules: CommentRules, councils: tuple[Council, ...]) -> Redactor:
     """Compile the redaction section of config/comments.yaml and the name gazetteer."""
-    redaction = rules["redaction"]
-    names = rules["names"]
-    protected = sorted({*council_terms(councils), *redaction["protected_terms"]}, key=len, reverse=True)
+    redaction, names = rules.redaction, rules.names
+    protected = sorted({*council_terms(councils), *redaction.protected_terms}, key=len, reverse=True)
     return Redactor(
         patterns=tuple(
-            (kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in redaction["patterns"].items()
+            (kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in redaction.patterns.items()
         ),
-        tokens=redaction["tokens"],
-        phone_region=redaction["phone_region"],
-        phone_min_digits=redaction["phone_min_digits"],
-        titles=frozenset(fold_name(t) for t in redaction["titles"]),
-        given_names=frozenset(fold_name(n) for part in names["given_names"].values() for n in part),
-        surnames=frozenset(fold_name(n) for part in names["surnames"].values() for n in part),
-        ambiguous=frozenset(fold_name(n) for n in names["ambiguous"]),
+        tokens=redaction.tokens,
+        phone_region=redaction.phone_region,
+        phone_min_digits=redaction.phone_min_digits,
+        titles=frozenset(fold_name(t) for t in redaction.titles),
+        given_names=frozenset(fold_name(n) for n in (*names.given_names.english, *names.given_names.welsh)),
+        surnames=frozenset(fold_name(n) for n in (*names.surnames.english, *names.surnames.welsh)),
+        ambiguous=frozenset(fold_name(n) for n in names.ambiguous),
         protected=re.compile(
             r"(?<!\w)(?:" + "|".join(re.escape(t) for t in protected) + r")(?!\w)", re.IGNORECASE
         ),
         ordinary=ordinary_words(),
         known=frozenset(fold_name(w) for term in protected for w in _WORD.findall(term)),
-        not_name_words=frozenset(fold_name(w) for w in redaction.get("not_name_words", [])),
+        not_name_words=frozenset(fold_name(w) for w in redaction.not_name_words),
     )
 
 
@@ -417,23 +416,22 @@ def redact_text(text: str, redactor: Redactor) -> tuple[str, int]:
     return "".join(out), len(spans)
 
 
-def build_theme_rules(rules: dict[str, Any]) -> ThemeRules:
+def build_theme_rules(rules: CommentRules) -> ThemeRules:
     """Compile the themes and quotes sections of config/comments.yaml."""
-    quotes = rules["quotes"]
+    quotes = rules.quotes
     return ThemeRules(
         patterns={
-            theme["id"]: tuple(re.compile(p, re.IGNORECASE) for p in theme["patterns"])
-            for theme in rules["themes"]
+            theme.id: tuple(re.compile(p, re.IGNORECASE) for p in theme.patterns) for theme in rules.themes
         },
         any_pattern={
-            theme["id"]: re.compile("|".join(f"(?:{p})" for p in theme["patterns"]), re.IGNORECASE)
-            for theme in rules["themes"]
+            theme.id: re.compile("|".join(f"(?:{p})" for p in theme.patterns), re.IGNORECASE)
+            for theme in rules.themes
         },
-        fallback=rules["fallback_theme"]["id"],
-        per_theme=quotes["per_theme"],
-        min_characters=quotes["min_characters"],
-        max_characters=quotes["max_characters"],
-        not_quotable=tuple(re.compile(p, re.IGNORECASE) for p in quotes["not_quotable"]),
+        fallback=rules.fallback_theme.id,
+        per_theme=quotes.per_theme,
+        min_characters=quotes.min_characters,
+        max_characters=quotes.max_characters,
+        not_quotable=tuple(re.compile(p, re.IGNORECASE) for p in quotes.not_quotable),
     )
 
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import yaml
 
-from maturity.settings import CONFIG_DIR, Council, Settings, load_settings
+from maturity.config_models import DemoSettings
+from maturity.settings import Council, Settings, load_demo_config, load_settings
 
 DEMO_PSEUDONYM_KEY = "demo-study-key-not-secret"
 _ID_ALPHABET = np.array(list(string.ascii_letters + string.digits))
@@ -23,25 +22,6 @@ _BROWSERS = (
 )
 _FIRST_NAMES = ("Gareth", "Sian", "Rhys", "Ceri", "Dylan", "Megan", "Huw", "Angharad", "Tom", "Sarah")
 _SURNAMES = ("Jones", "Williams", "Davies", "Evans", "Thomas", "Roberts", "Hughes", "Lewis", "Price")
-
-
-@dataclass(frozen=True)
-class DemoConfig:
-    """The demo study's parameters, read from config/demo.yaml."""
-
-    values: dict[str, Any]
-
-    def __getitem__(self, key: str) -> Any:
-        return self.values[key]
-
-
-def load_demo_config() -> DemoConfig:
-    """Read the demo study's parameters and comment snippets."""
-    with (CONFIG_DIR / "demo.yaml").open(encoding="utf-8") as handle:
-        values = yaml.safe_load(handle)
-    with (CONFIG_DIR / "demo_comments.yaml").open(encoding="utf-8") as handle:
-        values["comments"] = yaml.safe_load(handle)
-    return DemoConfig(values)
 
 
 def _random_ids(rng: np.random.Generator, count: int, prefix: str, length: int = 15) -> list[str]:
@@ -57,26 +37,26 @@ def _council_spelling(rng: np.random.Generator, council: Council, count: int) ->
     return [options[i] for i in picks]
 
 
-def _officer_invitations(cfg: DemoConfig, rng: np.random.Generator, gss: str) -> int:
-    fixed = cfg["fixed_counts"].get(gss)
+def _officer_invitations(cfg: DemoSettings, rng: np.random.Generator, gss: str) -> int:
+    fixed = cfg.fixed_counts.get(gss)
     if fixed:
-        return int(fixed["officers_invited"])
-    population = cfg["councils"][gss]["population"]
-    expected = cfg["officers_floor"] + cfg["officers_per_thousand"] * population
+        return fixed.officers_invited
+    population = cfg.councils[gss].population
+    expected = cfg.officers_floor + cfg.officers_per_thousand * population
     return int(rng.normal(expected, expected * 0.12))
 
 
-def _responses(cfg: DemoConfig, rng: np.random.Generator, gss: str, group: str, invited: int) -> int:
-    fixed = cfg["fixed_counts"].get(gss)
+def _responses(cfg: DemoSettings, rng: np.random.Generator, gss: str, group: str, invited: int) -> int:
+    fixed = cfg.fixed_counts.get(gss)
     if fixed:
-        return int(fixed[f"{group}_responses"])
-    rate = cfg["officer_response_rate"] if group == "officers" else cfg["member_response_rate"]
-    return int(rng.binomial(invited, rng.uniform(rate["low"], rate["high"])))
+        return int(getattr(fixed, f"{group}_responses"))
+    rate = cfg.officer_response_rate if group == "officers" else cfg.member_response_rate
+    return int(rng.binomial(invited, rng.uniform(rate.low, rate.high)))
 
 
-def plan_invitations(cfg: DemoConfig, settings: Settings, rng: np.random.Generator) -> pd.DataFrame:
+def plan_invitations(cfg: DemoSettings, settings: Settings, rng: np.random.Generator) -> pd.DataFrame:
     """Invited and responding counts per council x tool at scale 1."""
-    shares = cfg["officer_tool_shares"]
+    shares = cfg.officer_tool_shares
     officer_tools = [t.id for t in settings.tools if t.recipient_group == "officers"]
     member_tools = [t.id for t in settings.tools if t.recipient_group == "elected_members"]
     rows = []
@@ -88,8 +68,8 @@ def plan_invitations(cfg: DemoConfig, settings: Settings, rng: np.random.Generat
         officer_split[np.argmax(officer_split)] -= officer_split.sum() - officers
         answered = _responses(cfg, rng, gss, "officers", officers)
         answered_split = rng.multivariate_hypergeometric(officer_split, answered)
-        members = int(cfg["fixed_counts"].get(gss, {}).get("elected_members_invited", 0)) or int(
-            cfg["councils"][gss]["elected_members"]
+        members = int(fixed.elected_members_invited if (fixed := cfg.fixed_counts.get(gss)) else 0) or int(
+            cfg.councils[gss].elected_members
         )
         member_answered = _responses(cfg, rng, gss, "elected_members", members)
         for tool, invited, responded in zip(officer_tools, officer_split, answered_split, strict=True):
@@ -98,11 +78,11 @@ def plan_invitations(cfg: DemoConfig, settings: Settings, rng: np.random.Generat
     return pd.DataFrame(rows, columns=["gss_code", "recipient_group", "tool_id", "invited", "responses"])
 
 
-def draw_latent_maturity(cfg: DemoConfig, settings: Settings, rng: np.random.Generator) -> pd.DataFrame:
+def draw_latent_maturity(cfg: DemoSettings, settings: Settings, rng: np.random.Generator) -> pd.DataFrame:
     """Each council's true maturity per characteristic, mostly between levels 1 and 2."""
-    base = cfg["maturity_base"]
-    shift = cfg["maturity_characteristic_shift"]
-    council_base = rng.normal(base["mean"], base["sd"], size=len(settings.councils))
+    base = cfg.maturity_base
+    shift = cfg.maturity_characteristic_shift
+    council_base = rng.normal(base.mean, base.sd, size=len(settings.councils))
     table = {
         c.id: np.clip(council_base + shift[c.id] + rng.normal(0, 0.15, len(council_base)), 1.0, 3.0)
         for c in settings.characteristics
@@ -111,34 +91,34 @@ def draw_latent_maturity(cfg: DemoConfig, settings: Settings, rng: np.random.Gen
 
 
 def _level_answers(
-    cfg: DemoConfig, rng: np.random.Generator, latent: float, group: str, count: int
+    cfg: DemoSettings, rng: np.random.Generator, latent: float, group: str, count: int
 ) -> np.ndarray:
-    optimism = cfg["members_optimism"] if group == "elected_members" else 0.0
-    levels = np.clip(np.rint(rng.normal(latent + optimism, cfg["answer_noise_sd"], count)), 1, 3)
+    optimism = cfg.members_optimism if group == "elected_members" else 0.0
+    levels = np.clip(np.rint(rng.normal(latent + optimism, cfg.answer_noise_sd, count)), 1, 3)
     answers = levels.astype(int).astype(str).astype(object)
-    answers[rng.random(count) < cfg["dont_know_rate"][group]] = "DK"
+    answers[rng.random(count) < cfg.dont_know_rate[group]] = "DK"
     return answers
 
 
 def _statement_answers(
-    cfg: DemoConfig, rng: np.random.Generator, maturity: float, reverse: bool, count: int
+    cfg: DemoSettings, rng: np.random.Generator, maturity: float, reverse: bool, count: int
 ) -> np.ndarray:
     centre = 1.0 + (maturity - 1.0) * 1.6
     centre = 6.0 - centre if reverse else centre
     scores = np.clip(np.rint(rng.normal(centre, 1.0, count)), 1, 5).astype(int).astype(str)
     answers = scores.astype(object)
-    answers[rng.random(count) < cfg["statement_dont_know_rate"]] = "DK"
+    answers[rng.random(count) < cfg.statement_dont_know_rate] = "DK"
     return answers
 
 
-def _comments(cfg: DemoConfig, rng: np.random.Generator, count: int) -> list[str]:
-    themes = sorted(cfg["comments"])
+def _comments(cfg: DemoSettings, rng: np.random.Generator, count: int) -> list[str]:
+    themes = sorted(cfg.comments)
     out = []
     for _ in range(count):
-        if rng.random() >= cfg["comment_rate"]:
+        if rng.random() >= cfg.comment_rate:
             out.append("")
             continue
-        snippets = cfg["comments"][themes[rng.integers(len(themes))]]
+        snippets = cfg.comments[themes[rng.integers(len(themes))]]
         name = f"{rng.choice(_FIRST_NAMES)} {rng.choice(_SURNAMES)}"
         text = snippets[rng.integers(len(snippets))].format(
             name=name,
@@ -156,7 +136,7 @@ def _submitted_times(rng: np.random.Generator, start: datetime, end: datetime, c
 
 
 def build_tool_responses(
-    cfg: DemoConfig,
+    cfg: DemoSettings,
     settings: Settings,
     rng: np.random.Generator,
     plan: pd.DataFrame,
@@ -164,8 +144,8 @@ def build_tool_responses(
     scale: int,
 ) -> dict[str, pd.DataFrame]:
     """One wide response table per data tool, in the study-folder contract's columns."""
-    start = datetime.fromisoformat(cfg["fieldwork_start"])
-    end = datetime.fromisoformat(cfg["fieldwork_end"]) + timedelta(hours=23)
+    start = datetime.fromisoformat(cfg.fieldwork_start)
+    end = datetime.fromisoformat(cfg.fieldwork_end) + timedelta(hours=23)
     frames: dict[str, pd.DataFrame] = {}
     for tool in settings.tools:
         parts = []
@@ -178,7 +158,7 @@ def build_tool_responses(
                 "response_id": _random_ids(rng, count, "R_"),
                 "council": _council_spelling(rng, council, count),
                 "submitted_at": _submitted_times(rng, start, end, count),
-                "role": rng.choice(cfg["roles"][tool.id], size=count),
+                "role": rng.choice(cfg.roles[tool.id], size=count),
             }
             for characteristic in settings.characteristics:
                 part[settings.level_column(characteristic.id)] = _level_answers(
@@ -201,13 +181,13 @@ def build_tool_responses(
     return frames
 
 
-def build_population(cfg: DemoConfig, settings: Settings, rng: np.random.Generator) -> pd.DataFrame:
+def build_population(cfg: DemoSettings, settings: Settings, rng: np.random.Generator) -> pd.DataFrame:
     """Adult population by council x age band x sex: the margins the public survey is weighted to."""
-    age_share = cfg["public_survey_age_population_share"]
-    female = cfg["public_survey_female_share_population"]
+    age_share = cfg.public_survey_age_population_share
+    female = cfg.public_survey_female_share_population
     rows = []
     for council in settings.councils:
-        adults = cfg["councils"][council.gss_code]["population"] * 1000
+        adults = cfg.councils[council.gss_code].population * 1000
         wobble = rng.uniform(0.9, 1.1, len(age_share))
         shares = np.array(list(age_share.values())) * wobble
         shares = shares / shares.sum()
@@ -218,27 +198,27 @@ def build_population(cfg: DemoConfig, settings: Settings, rng: np.random.Generat
 
 
 def build_public_survey(
-    cfg: DemoConfig, settings: Settings, rng: np.random.Generator, scale: int
+    cfg: DemoSettings, settings: Settings, rng: np.random.Generator, scale: int
 ) -> pd.DataFrame:
     """Public survey answers from a sample that over-represents older people and women."""
-    count = int(cfg["public_survey_respondents"]) * scale
-    population = pd.Series({gss: v["population"] for gss, v in cfg["councils"].items()})
+    count = int(cfg.public_survey_respondents) * scale
+    population = pd.Series({gss: v.population for gss, v in cfg.councils.items()})
     councils = rng.choice(population.index.to_numpy(), size=count, p=population / population.sum())
-    bands = list(cfg["public_survey_age_population_share"])
-    pop_share = np.array([cfg["public_survey_age_population_share"][b] for b in bands])
-    bias = np.array([cfg["public_survey_age_sample_bias"][b] for b in bands])
+    bands = list(cfg.public_survey_age_population_share)
+    pop_share = np.array([cfg.public_survey_age_population_share[b] for b in bands])
+    bias = np.array([cfg.public_survey_age_sample_bias[b] for b in bands])
     sample_share = pop_share * bias / (pop_share * bias).sum()
     age_index = rng.choice(len(bands), size=count, p=sample_share)
-    sex = np.where(rng.random(count) < cfg["public_survey_female_share_sample"], "female", "male")
-    profile = np.array([cfg["public_survey_age_yes_profile"][b] for b in bands])
+    sex = np.where(rng.random(count) < cfg.public_survey_female_share_sample, "female", "male")
+    profile = np.array([cfg.public_survey_age_yes_profile[b] for b in bands])
     table = {
         "respondent_id": _random_ids(rng, count, "PS-", 10),
         "council": [settings.council_by_code[g].name_en for g in councils],
         "age_band": [bands[i] for i in age_index],
         "sex": sex,
     }
-    dont_know = cfg["public_survey_dont_know_share"]
-    for question, target in cfg["public_survey_yes_share"].items():
+    dont_know = cfg.public_survey_dont_know_share
+    for question, target in cfg.public_survey_yes_share.items():
         # Scale the age profile so the population-weighted yes share equals the target.
         p_yes = profile * target / float((profile * pop_share).sum())
         draw = rng.random(count)
@@ -254,7 +234,7 @@ def write_demo_study(out: Path, seed: int | None = None, scale: int = 1) -> Path
         raise ValueError(f"--scale must be a whole number of at least 1, not {scale}.")
     cfg = load_demo_config()
     settings = load_settings()
-    seed = cfg["default_seed"] if seed is None else seed
+    seed = cfg.default_seed if seed is None else seed
     rng = np.random.default_rng(seed)
     plan = plan_invitations(cfg, settings, rng)
     latent = draw_latent_maturity(cfg, settings, rng)
@@ -264,10 +244,10 @@ def write_demo_study(out: Path, seed: int | None = None, scale: int = 1) -> Path
 
     (out / "responses").mkdir(parents=True, exist_ok=True)
     study = {
-        "wave": cfg["wave"],
-        "title": cfg["title"],
-        "fieldwork_start": cfg["fieldwork_start"],
-        "fieldwork_end": cfg["fieldwork_end"],
+        "wave": cfg.wave,
+        "title": cfg.title,
+        "fieldwork_start": cfg.fieldwork_start,
+        "fieldwork_end": cfg.fieldwork_end,
         "demo": True,
         "generator": {"seed": seed, "scale": scale},
     }

@@ -96,7 +96,7 @@ def open_data_contracts() -> tuple[OpenDataContract, ...]:
     """The release's tables, in the order config/open_data.yaml lists them, with their Table Schema fields."""
     columns = _read_yaml(OPEN_DATA_COLUMNS)
     contracts = []
-    for name in load_open_data_config()["tables"]:
+    for name in load_open_data_config().tables:
         spec = _read_yaml(OPEN_DATA_CONTRACTS / f"{name}.yaml")
         fields = [{"name": key, **columns[key]} for key in spec["fields"]]
         published = {key: field["name"] for key, field in zip(spec["fields"], fields, strict=True)}
@@ -122,6 +122,9 @@ def _broken(name: str, contract_file: str, problem: str) -> OutputContractError:
 def check_warehouse_rows(frame: pd.DataFrame, contract: WarehouseContract) -> None:
     """Refuse rows with an empty required value or a repeated key (within a wave and council)."""
     where = f"contracts/warehouse/{contract.name}.yaml"
+    missing = [name for name in contract.schema.names if name not in frame.columns]
+    if missing:
+        raise _broken(contract.name, where, f"no column {', '.join(missing)}")
     for column in contract.required:
         empty = int(frame[column].isna().sum())
         if empty:

@@ -34,9 +34,9 @@ _SECRET_QUERY = re.compile(r"([?&](?:password|passwd|pwd|secret|token|sslpasswor
 def is_identity_column(column: str) -> bool:
     """A column that identifies a respondent and must never be stored (config/method.yaml)."""
     rules = load_settings().responses
-    if column in rules["identity_columns"]:
+    if column in rules.identity_columns:
         return True
-    patterns = rules["identity_column_patterns"]
+    patterns = rules.identity_column_patterns
     return any(re.search(rf"(^|[^a-z]){p}($|[^a-z])", column, re.IGNORECASE) for p in patterns)
 
 

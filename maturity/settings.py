@@ -10,9 +10,27 @@ import subprocess
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import ValidationError
+
+from maturity.config_models import (
+    CommentRules,
+    ConfigModel,
+    DemoSettings,
+    DisclosureRules,
+    InputRules,
+    Limits,
+    NameList,
+    OpenDataSettings,
+    Operations,
+    Orchestration,
+    OutputRules,
+    PublicationRules,
+    PublicSurveyRules,
+    ResponseRules,
+)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_FILES = "_resources"
@@ -38,6 +56,7 @@ PREFECT_FILE = PROJECT_ROOT / "prefect.yaml"
 REGISTRY_URL_ENV = "MATURITY_REGISTRY_URL"
 REGISTRY_FILE = "registry.sqlite"
 
+SOURCE_LANGUAGE = "en"  # reports are written in English and translated (report_templates/locales/)
 WALES_GSS_CODE = "W92000004"
 TOTAL_GROUP = "total"
 ALL_GROUPS = "all"
@@ -124,12 +143,12 @@ class Settings:
     maturity: MaturityMethod
     statement_method: StatementMethod
     weighting: WeightingMethod
-    disclosure: dict[str, Any]
-    publication: dict[str, Any]
-    public_survey: dict[str, Any]
-    responses: dict[str, Any]
-    inputs: dict[str, Any]
-    outputs: dict[str, Any]
+    disclosure: DisclosureRules
+    publication: PublicationRules
+    public_survey: PublicSurveyRules
+    responses: ResponseRules
+    inputs: InputRules
+    outputs: OutputRules
     council_by_code: dict[str, Council] = field(init=False, repr=False)
     tool_by_id: dict[str, Tool] = field(init=False, repr=False)
 
@@ -181,15 +200,31 @@ class UnsafeValueError(ValueError):
     """A value that becomes part of a path does not match its pattern in config/limits.yaml."""
 
 
+Model = TypeVar("Model", bound=ConfigModel)
+
+
+def _typed(file: str, section: str | None, model: type[Model], values: dict[str, Any]) -> Model:
+    """A config file (or one section of it) checked against its model; a wrong key or value is one line."""
+    where = f"config/{file}" + (f" {section}" if section else "")
+    try:
+        return model.model_validate(values[section] if section else values)
+    except KeyError:
+        raise ConfigError(f"{where}: missing. Add it (see the comments in the file) and run again.") from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"{where}: {field}: {first['msg']}. Fix the file and run again.") from None
+
+
 @cache
-def load_limits() -> dict[str, Any]:
+def load_limits() -> Limits:
     """Patterns of values that become paths, and size limits of inputs (config/limits.yaml)."""
-    return _read_yaml("limits.yaml")
+    return _typed("limits.yaml", None, Limits, _read_yaml("limits.yaml"))
 
 
 @cache
 def _path_pattern(kind: str) -> re.Pattern[str]:
-    return re.compile(load_limits()["path_values"][kind])
+    return re.compile(load_limits().path_values[kind])
 
 
 def describe_value(value: object, limit: int = 40) -> str:
@@ -272,37 +307,58 @@ def _build_settings(
             max_iterations=weighting["max_iterations"],
             warn_above_mean_ratio=weighting["warn_above_mean_ratio"],
         ),
-        disclosure=method["disclosure"],
-        publication=method["publication"],
-        public_survey=method["public_survey"],
-        responses=method["responses"],
-        inputs=method["inputs"],
-        outputs=method["outputs"],
+        disclosure=_typed("method.yaml", "disclosure", DisclosureRules, method),
+        publication=_typed("method.yaml", "publication", PublicationRules, method),
+        public_survey=_typed("method.yaml", "public_survey", PublicSurveyRules, method),
+        responses=_typed("method.yaml", "responses", ResponseRules, method),
+        inputs=_typed("method.yaml", "inputs", InputRules, method),
+        outputs=_typed("method.yaml", "outputs", OutputRules, method),
     )
 
 
 @cache
-def load_comment_rules() -> dict[str, Any]:
+def load_comment_rules() -> CommentRules:
     """Redaction rules, name gazetteer and barrier themes for free-text comments."""
-    return {**_read_yaml("comments.yaml"), "names": _read_yaml("names.yaml")}
+    values = {**_read_yaml("comments.yaml"), "names": _read_yaml("names.yaml")}
+    return _typed("comments.yaml", None, CommentRules, values)
 
 
 @cache
-def load_orchestration_config() -> dict[str, Any]:
+def load_orchestration_config() -> Orchestration:
     """Task runners, retries of transient I/O and artifact keys (config/orchestration.yaml)."""
-    return _read_yaml("orchestration.yaml")
+    return _typed("orchestration.yaml", None, Orchestration, _read_yaml("orchestration.yaml"))
 
 
 @cache
-def load_open_data_config() -> dict[str, Any]:
+def load_open_data_config() -> OpenDataSettings:
     """Metadata, licence, release dates and table schemas of the open-data release."""
-    return _read_yaml("open_data.yaml")
+    return _typed("open_data.yaml", None, OpenDataSettings, _read_yaml("open_data.yaml"))
 
 
 @cache
-def load_operations_config() -> dict[str, Any]:
+def load_operations_config() -> Operations:
     """CLI exit rules and the Prefect server `maturity serve` runs (config/operations.yaml)."""
-    return _read_yaml("operations.yaml")
+    return _typed("operations.yaml", None, Operations, _read_yaml("operations.yaml"))
+
+
+@cache
+def load_report_prose() -> dict[str, Any]:
+    """The reports' prose in the source language (report_templates/content.en.yaml), translated elsewhere."""
+    with (TEMPLATES_DIR / f"content.{SOURCE_LANGUAGE}.yaml").open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+@cache
+def load_demo_config() -> DemoSettings:
+    """The demo study's parameters (config/demo.yaml) and comment snippets (config/demo_comments.yaml)."""
+    values = {**_read_yaml("demo.yaml"), "comments": _read_yaml("demo_comments.yaml")}
+    return _typed("demo.yaml", None, DemoSettings, values)
+
+
+@cache
+def load_ordinary_words() -> NameList:
+    """English and Welsh words that are never names, beyond the dictionary (config/ordinary_words.yaml)."""
+    return _typed("ordinary_words.yaml", None, NameList, _read_yaml("ordinary_words.yaml"))
 
 
 def configure_offline_environment() -> None:

@@ -17,12 +17,12 @@ LIMITS_FILE = "config/limits.yaml"
 
 def input_limits() -> dict:
     """The `inputs` section of config/limits.yaml."""
-    return load_limits()["inputs"]
+    return load_limits().inputs
 
 
 @cache
 def _forbidden_characters() -> re.Pattern[str]:
-    allowed = set(input_limits()["allowed_control_characters"])
+    allowed = set(input_limits().allowed_control_characters)
     controls = [chr(c) for c in [*range(0x20), 0x7F] if chr(c) not in allowed]
     escaped = "".join(f"\\x{ord(c):02x}" for c in controls)
     return re.compile(f"[{escaped}\\ud800-\\udfff]")
@@ -59,7 +59,7 @@ def text_problem(text: str) -> str | None:
             "contain (often a damaged file or binary data pasted in). Remove it, save the file as UTF-8 "
             "and run again."
         )
-    limit = input_limits()["max_line_chars"]
+    limit = input_limits().max_line_chars
     if len(text) > limit:
         long_line = re.search(f"[^\\n]{{{limit + 1}}}", text)
         if long_line is not None:
@@ -73,7 +73,7 @@ def text_problem(text: str) -> str | None:
 
 def cell_problem(value: str) -> str | None:
     """What is wrong with one cell read from a typed format (JSON, XLSX, Parquet, SQL), if anything."""
-    limit = input_limits()["max_cell_chars"]
+    limit = input_limits().max_cell_chars
     if len(value) > limit:
         return f"holds {len(value)} characters, more than inputs.max_cell_chars ({limit}) in {LIMITS_FILE}"
     bad = forbidden_character(value)

@@ -14,16 +14,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir, extract_from_file
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from babel.support import NullTranslations, Translations
 
-from maturity.settings import PROJECT_ROOT, TEMPLATES_DIR, load_settings
+from maturity.settings import PROJECT_ROOT, SOURCE_LANGUAGE, TEMPLATES_DIR, load_report_prose, load_settings
 
-SOURCE_LANGUAGE = "en"
 LANGUAGES = ("en", "cy")
 LOCALES_DIR = TEMPLATES_DIR / "locales"
 TEMPLATE_FILE = LOCALES_DIR / "messages.pot"
@@ -92,8 +90,8 @@ def configured_strings() -> Iterator[tuple[str, str]]:
             yield "config/framework.yaml", descriptor
     for statement in settings.statements:
         yield "config/framework.yaml", statement.text_en
-    for question in settings.public_survey["questions"]:
-        yield "config/method.yaml", question["text_en"]
+    for question in settings.public_survey.questions:
+        yield "config/method.yaml", question.text_en
     for label in settings.recipient_groups.values():
         yield "config/tools.yaml", label
     yield "maturity/settings.py", "Total"  # the response table's total row (TOTAL_GROUP)
@@ -119,8 +117,7 @@ def extract_messages() -> Catalog:
             "python", PROJECT_ROOT / source, keywords=PYTHON_KEYWORDS
         ):
             catalog.add(message, None, [(source, line)], auto_comments=comments, context=context)
-    prose = yaml.safe_load((TEMPLATES_DIR / f"content.{SOURCE_LANGUAGE}.yaml").read_text(encoding="utf-8"))
-    for text in iterate_strings(prose):
+    for text in iterate_strings(load_report_prose()):
         catalog.add(text, None, [(f"report_templates/content.{SOURCE_LANGUAGE}.yaml", 0)])
     for source, text in configured_strings():
         catalog.add(text, None, [(source, 0)])

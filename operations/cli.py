@@ -176,7 +176,7 @@ FinalOption = Annotated[
     ),
 ]
 # The choices of --task-runner, from config/orchestration.yaml.
-TaskRunner = StrEnum("TaskRunner", {c: c for c in load_orchestration_config()["task_runners"]["choices"]})
+TaskRunner = StrEnum("TaskRunner", {c: c for c in load_orchestration_config().task_runners.choices})
 TaskRunnerOption = Annotated[
     TaskRunner,
     typer.Option(
@@ -457,7 +457,7 @@ def too_much_quarantined(accounting: Any, max_share: float) -> list[str]:
 
 def _exit_if_too_much_quarantined(accounting: Any) -> None:
     """Exit with code 1 when a file has more rows quarantined than config/operations.yaml allows."""
-    max_share = float(load_operations_config()["cli"]["max_quarantined_share"])
+    max_share = load_operations_config().cli.max_quarantined_share
     files = too_much_quarantined(accounting, max_share)
     if files:
         report_error(

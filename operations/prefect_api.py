@@ -254,7 +254,7 @@ def ensure_prefect_api() -> None:
     """Make sure a Prefect API answers before a flow starts: the configured one, or ours once it is up."""
     server = start_prefect_api()
     if server is not None:
-        server.wait_until_ready(float(load_orchestration_config()["temporary_server_startup_seconds"]))
+        server.wait_until_ready(load_orchestration_config().temporary_server_startup_seconds)
 
 
 def lost_server_reason(
@@ -286,7 +286,7 @@ def watch_prefect_api(on_lost: Callable[[str], None]) -> Callable[[], None]:
     """
     stopped = threading.Event()
     config = load_orchestration_config()  # read once: the thread checks every interval
-    interval, lost_after = float(config["server_watch_seconds"]), float(config["server_lost_seconds"])
+    interval, lost_after = config.server_watch_seconds, config.server_lost_seconds
     api_url = os.environ.get(API_URL_VARIABLE, "")
 
     def watch() -> None:

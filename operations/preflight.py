@@ -6,8 +6,6 @@ import os
 from datetime import date
 from pathlib import Path
 
-import yaml
-
 from maturity.councils import UnknownCouncilError, resolve_council
 from maturity.settings import REGISTRY_FILE, REGISTRY_URL_ENV, UnsafeValueError, check_path_value
 
@@ -76,20 +74,18 @@ def check_inputs(inputs: Path | None, source: str | None) -> None:
 def study_wave(inputs: Path | None) -> str | None:
     """The wave a run would read: study.yaml's, or the bundled demo study's; None if unreadable."""
     if inputs is None:
-        from maturity.demo import load_demo_config
+        from maturity.settings import load_demo_config
 
-        return str(load_demo_config()["wave"])
-    from maturity.textcheck import flow_depth, input_limits
+        return load_demo_config().wave
+    from tasks.contracts import DatasetError
+    from tasks.study import read_study_yaml  # the one reader of study.yaml, with its size and depth limits
 
     path = inputs / STUDY_FILE
     try:
-        if path.is_symlink() or path.stat().st_size > input_limits()["max_study_yaml_bytes"]:
+        if path.is_symlink():
             return None
-        text = path.read_bytes().decode("utf-8-sig")
-        if flow_depth(text) > input_limits()["max_yaml_depth"]:
-            return None
-        spec = yaml.safe_load(text)
-    except (OSError, ValueError, yaml.YAMLError, RecursionError):
+        spec = read_study_yaml(path)
+    except (OSError, DatasetError):
         return None  # the run reports what is wrong with the file itself
     wave = spec.get("wave") if isinstance(spec, dict) else None
     # Only plain values: str() of an aliased structure could expand it without end.

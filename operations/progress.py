@@ -50,8 +50,8 @@ class StageTracker:
     @classmethod
     def from_config(cls, clock: Callable[[], float] = time.monotonic) -> StageTracker:
         """Stages and their tasks as config/orchestration.yaml lists them."""
-        configured = load_orchestration_config()["progress"]["stages"]
-        stages = [Stage(entry["name"], frozenset(entry["tasks"])) for entry in configured]
+        configured = load_orchestration_config().progress.stages
+        stages = [Stage(entry.name, frozenset(entry.tasks)) for entry in configured]
         tracker = cls(stages, clock)
         tracker.stages[0].started_at = tracker.now()
         return tracker

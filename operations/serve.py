@@ -66,13 +66,13 @@ def serve_config(port: int | None, out: Path | None = None, files_port: int | No
     out: the output folder whose published files are served (default: the deployments' `out: output`,
     which is relative to the repository root, where `prefect deploy` runs).
     """
-    settings = load_operations_config()["serve"]
+    settings = load_operations_config().serve
     return ServeConfig(
-        settings["host"],
-        port or int(settings["port"]),
+        settings.host,
+        port or settings.port,
         prefect_home(),
-        (out or PROJECT_ROOT / settings["out"]).absolute(),
-        files_port or int(settings["files_port"]),
+        (out or PROJECT_ROOT / settings.out).absolute(),
+        files_port or settings.files_port,
     )
 
 
@@ -131,16 +131,16 @@ def start_server(config: ServeConfig, env: dict[str, str], log: IO[bytes]) -> su
 
 def wait_until_healthy(config: ServeConfig, server: subprocess.Popen[bytes]) -> None:
     """Wait for the server's health check; a server that exits or never answers is a clear error."""
-    settings = load_operations_config()["serve"]
-    deadline = time.monotonic() + float(settings["start_timeout_seconds"])
+    settings = load_operations_config().serve
+    deadline = time.monotonic() + settings.start_timeout_seconds
     log = config.log_dir / SERVER_LOG
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise ServeError(f"the Prefect server stopped (exit code {server.returncode}); see {log}.")
         if api_healthy(config.api_url, timeout_seconds=2):
             return
-        time.sleep(float(settings["health_poll_seconds"]))
-    limit = settings["start_timeout_seconds"]
+        time.sleep(settings.health_poll_seconds)
+    limit = settings.start_timeout_seconds
     raise ServeError(f"the Prefect server did not answer within {limit} s; see {log}.")
 
 
@@ -193,19 +193,19 @@ def stop(process: subprocess.Popen[bytes], interrupted: bool = False) -> None:
     interrupted: Ctrl-C in the terminal has already sent the child SIGINT (it shares our process
     group), so it first gets time to stop by itself before a second SIGINT hurries it.
     """
-    settings = load_operations_config()["serve"]
-    if interrupted and _exited_within(process, float(settings["interrupt_grace_seconds"])):
+    settings = load_operations_config().serve
+    if interrupted and _exited_within(process, settings.interrupt_grace_seconds):
         return
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
-    if not _exited_within(process, float(settings["stop_timeout_seconds"])):
+    if not _exited_within(process, settings.stop_timeout_seconds):
         process.kill()
         process.wait()
 
 
 def watch(children: dict[str, subprocess.Popen[bytes]]) -> None:
     """Block while every child runs; a child that exits is an error naming it."""
-    pause = float(load_operations_config()["serve"]["watch_seconds"])
+    pause = load_operations_config().serve.watch_seconds
     while True:
         for name, process in children.items():
             if process.poll() is not None:

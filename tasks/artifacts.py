@@ -45,7 +45,7 @@ class RunArtifacts:
 
 def artifact_key(flow: str, name: str) -> str:
     """An artifact key for a flow: the flow's name, then the configured key, e.g. national-run-run-summary."""
-    return f"{flow}-{load_orchestration_config()['artifacts'][name]}".lower()
+    return f"{flow}-{load_orchestration_config().artifacts[name]}".lower()
 
 
 def markdown_table(frame: pd.DataFrame) -> str:

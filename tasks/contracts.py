@@ -98,7 +98,7 @@ def neutralise_formula(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     start = value.lstrip(" ")
-    if not start.startswith(tuple(load_settings().outputs["formula_prefixes"])):
+    if not start.startswith(load_settings().outputs.formula_prefixes):
         return value
     return value if _PLAIN_NUMBER.fullmatch(start) else "'" + value
 

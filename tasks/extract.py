@@ -58,7 +58,7 @@ def pseudonymise(values: pd.Series, key: str, namespace: str) -> pd.Series:
 
 def pseudonym_key(study: Study) -> str:
     """The pseudonymisation key from the environment; only a demo study may fall back to a fixed key."""
-    env = load_settings().responses["pseudonym_key_env"]
+    env = load_settings().responses.pseudonym_key_env
     key = os.environ.get(env, "")
     if key:
         return key

@@ -32,7 +32,7 @@ def build_respondents(tables: list[ValidatedTable]) -> pd.DataFrame:
 def build_answers(tables: list[ValidatedTable]) -> pd.DataFrame:
     """Long form: one row per answer to a level question or statement."""
     keys = ["response_id", "gss_code", "tool_id", "recipient_group"]
-    dont_know = load_settings().responses["dont_know"]
+    dont_know = load_settings().responses.dont_know
     parts = []
     for table in tables:
         if not table.dataset.startswith("responses:"):
@@ -62,7 +62,7 @@ def build_comments(tables: list[ValidatedTable]) -> pd.DataFrame:
 
 def build_public_survey(table: ValidatedTable) -> pd.DataFrame:
     """Public survey in long form: one row per respondent and question."""
-    questions = [q["id"] for q in load_settings().public_survey["questions"]]
+    questions = load_settings().public_survey.question_ids
     keys = ["respondent_id", "gss_code", "age_band", "sex"]
     return table.frame.melt(id_vars=keys, value_vars=questions, var_name="question_id", value_name="answer")
 

@@ -73,9 +73,7 @@ def open_response_rates(scores: Scores) -> pd.DataFrame:
 def disclosure_rules() -> DisclosureRules:
     """The one disclosure rule (config/method.yaml disclosure), typed."""
     rules = load_settings().disclosure
-    return DisclosureRules(
-        int(rules["min_valid_answers"]), int(rules["protection_interval"]), str(rules["withheld_status"])
-    )
+    return DisclosureRules(rules.min_valid_answers, rules.protection_interval, rules.withheld_status)
 
 
 def group_relations(table: pd.DataFrame, item: str) -> list[Relation]:
@@ -90,7 +88,7 @@ def council_relations(table: pd.DataFrame, item: str) -> list[Relation]:
 
 def as_percent(share: pd.Series) -> pd.Series:
     """A share (0-1) as a percentage rounded for publication (half away from zero)."""
-    return round_half_away(100 * share, load_settings().publication["percent_decimals"])
+    return round_half_away(100 * share, load_settings().publication.percent_decimals)
 
 
 def response_bounds(scores: Scores, table: pd.DataFrame) -> np.ndarray:
@@ -179,7 +177,7 @@ def open_maturity_levels(
     for level in LEVELS:
         table[f"share_level_{level}_pct"] = as_percent(table[f"share_level_{level}"])
     for column in ("mean_level", "ci_lower", "ci_upper"):
-        table[column] = round_half_away(table[column], load_settings().publication["level_decimals"])
+        table[column] = round_half_away(table[column], load_settings().publication.level_decimals)
     table, snapshot = control_disclosure(table, ANSWER_STATISTICS, audit, earlier or [])
     table["level"] = table["level"].astype("Int64")
     return table, snapshot
@@ -217,7 +215,7 @@ def open_public_survey_results(scores: Scores) -> pd.DataFrame:
     table["ci_upper"] = as_percent(table["ci_upper"])
     table["n_respondents"] = table["n_valid"]
     table["n_effective"] = round_half_away(
-        table["effective_size"], load_settings().publication["level_decimals"]
+        table["effective_size"], load_settings().publication.level_decimals
     )
     table["status"] = np.where(
         table["n_valid"] < disclosure_rules().min_valid_answers, disclosure_rules().withheld_status, ""

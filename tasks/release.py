@@ -46,13 +46,13 @@ def release_version(wave: str, number: int) -> str:
 def next_release_version(wave: str, previous: str | None) -> str:
     """The version after `previous` (or the first one): the release number goes up by one."""
     if previous is None:
-        return release_version(wave, load_open_data_config()["first_release_number"])
+        return release_version(wave, load_open_data_config().first_release_number)
     return release_version(wave, int(previous.rsplit(".", 1)[1]) + 1)
 
 
 def resolve_release_date(wave: str, release_date: str | None) -> str | None:
     """The release date: given, else configured for the wave, else none (never the clock)."""
-    chosen = release_date or load_open_data_config()["release_dates"].get(wave)
+    chosen = release_date or load_open_data_config().release_dates.get(wave)
     if chosen is None:
         return None
     try:
@@ -64,15 +64,15 @@ def resolve_release_date(wave: str, release_date: str | None) -> str | None:
 def build_datapackage(wave: str, version: str, release_date: str | None) -> bytes:
     """datapackage.json: a Frictionless data package with a Table Schema for every CSV."""
     config = load_open_data_config()
-    missing = config["missing_values"]
+    missing = list(config.missing_values)
     package: dict[str, Any] = {
-        "name": f"{config['name']}-{wave}",
-        "title": f"{config['title_en']} ({wave})",
-        "description": config["description_en"],
+        "name": f"{config.name}-{wave}",
+        "title": f"{config.title_en} ({wave})",
+        "description": config.description_en,
         "version": version,
-        "licenses": [config["licence"]],
-        "sources": config["sources"],
-        "contributors": [{"title": config["publisher"]["name"], "role": "publisher"}],
+        "licenses": [config.licence.model_dump()],
+        "sources": [source.model_dump(exclude_none=True) for source in config.sources],
+        "contributors": [{"title": config.publisher.name, "role": "publisher"}],
         "keywords": ["Wales", "Cymru", "local government", "data maturity", wave],
     }
     if release_date:
@@ -114,7 +114,7 @@ def build_csvw_metadata(wave: str, version: str, release_date: str | None) -> by
                 "titles": field["name"],
                 "datatype": CSVW_DATATYPES[field["type"]],
                 "dc:description": field["description"],
-                "null": config["missing_values"],
+                "null": list(config.missing_values),
                 **({"propertyUrl": f"#unit-{field['unit']}"} if "unit" in field else {}),
             }
             for field in spec.fields
@@ -131,10 +131,10 @@ def build_csvw_metadata(wave: str, version: str, release_date: str | None) -> by
         tables.append({"url": csv_name(spec.name), "dc:title": spec.title, "tableSchema": schema})
     metadata: dict[str, Any] = {
         "@context": "http://www.w3.org/ns/csvw",
-        "dc:title": f"{config['title_en']} ({wave})",
-        "dc:description": config["description_en"],
-        "dc:license": {"@id": config["licence"]["path"]},
-        "dc:publisher": config["publisher"]["name"],
+        "dc:title": f"{config.title_en} ({wave})",
+        "dc:description": config.description_en,
+        "dc:license": {"@id": config.licence.path},
+        "dc:publisher": config.publisher.name,
         "schema:version": version,
         **({"dc:issued": release_date} if release_date else {}),
         "tables": tables,
@@ -148,38 +148,38 @@ def build_readme(wave: str, version: str, release_date: str | None) -> bytes:
     rules = load_settings().disclosure
     date = release_date or "not set"
     names = ", ".join(f"`{csv_name(spec.name)}`" for spec in open_data_contracts())
-    formats = ", ".join(config["formats"])
-    text = f"""# {config["title_en"]} ({wave})
+    formats = ", ".join(config.formats)
+    text = f"""# {config.title_en} ({wave})
 
-Version {version}, released {date}. Licence: {config["licence"]["title"]} ({config["licence"]["name"]}).
+Version {version}, released {date}. Licence: {config.licence.title} ({config.licence.name}).
 
 Tables: {names}; each also as Parquet and JSON ({formats}) with the same data.
 `datapackage.json` (Frictionless) and `csv-metadata.json` (CSVW) describe every column, its type and
 unit, and the keys. `SHA256SUMS` lists a checksum per file; `CHANGES.md` says what changed since the
 previous release. Councils are identified by ONS GSS code, with English and Welsh names.
 
-Figures resting on fewer than {rules["min_valid_answers"]} valid answers are withheld with their base: the
-value is empty and `status` is `{rules["withheld_status"]}`. A council's figure for all respondents is
+Figures resting on fewer than {rules.min_valid_answers} valid answers are withheld with their base: the
+value is empty and `status` is `{rules.withheld_status}`. A council's figure for all respondents is
 published only when both groups' are. Further figures are withheld until no withheld count can be
 worked out, from this release and every earlier one of the wave, to within
-±{rules["protection_interval"]} of its value. Every figure is rounded half away from zero. Response
+±{rules.protection_interval} of its value. Every figure is rounded half away from zero. Response
 counts are published in full. No free text and no respondent-level data are published.
 
 ## Cymraeg
 
 <!-- Welsh text: machine-assisted draft, to be reviewed by a Welsh speaker before publication. -->
 
-# {config["title_cy"]} ({wave})
+# {config.title_cy} ({wave})
 
 Fersiwn {version}, cyhoeddwyd {date}.
-Trwydded: Trwydded Llywodraeth Agored v3.0 ({config["licence"]["name"]}).
+Trwydded: Trwydded Llywodraeth Agored v3.0 ({config.licence.name}).
 
 Tablau: {names}; pob un hefyd fel Parquet a JSON gyda'r un data. Mae `datapackage.json` a
 `csv-metadata.json` yn disgrifio pob colofn. Mae cynghorau'n cael eu nodi gan god GSS, gydag enwau
 Cymraeg a Saesneg.
 
-Mae ffigurau sy'n seiliedig ar lai na {rules["min_valid_answers"]} ateb dilys yn cael eu dal yn ôl: mae'r
-gwerth yn wag a'r `status` yn `{rules["withheld_status"]}`. Nid oes testun rhydd na data am ymatebwyr
+Mae ffigurau sy'n seiliedig ar lai na {rules.min_valid_answers} ateb dilys yn cael eu dal yn ôl: mae'r
+gwerth yn wag a'r `status` yn `{rules.withheld_status}`. Nid oes testun rhydd na data am ymatebwyr
 unigol yn cael eu cyhoeddi.
 """
     return text.encode("utf-8")
@@ -277,7 +277,7 @@ def summarise_changes(changes: dict[str, Any]) -> list[str]:
 
 def build_changes_markdown(changes: dict[str, Any]) -> bytes:
     """CHANGES.md: the summary, then the first changed values one by one."""
-    limit = load_open_data_config()["changes_listed"]
+    limit = load_open_data_config().changes_listed
     lines = [
         f"# Changes in release {changes['version']} (since {changes['previous_version']})",
         "",

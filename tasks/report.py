@@ -18,7 +18,6 @@ from typing import Any
 
 import jinja2
 import pandas as pd
-import yaml
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 from prefect import task
@@ -26,7 +25,15 @@ from prefect.cache_policies import NONE
 from prefect.runtime import task_run
 
 from maturity.comments import QUOTES_APPROVED_FILE, quote_hash, read_approved_quotes
-from maturity.settings import ALL_GROUPS, TEMPLATES_DIR, TOTAL_GROUP, WALES_GSS_CODE, Council, load_settings
+from maturity.settings import (
+    ALL_GROUPS,
+    TEMPLATES_DIR,
+    TOTAL_GROUP,
+    WALES_GSS_CODE,
+    Council,
+    load_report_prose,
+    load_settings,
+)
 from maturity.translations import (
     JINJA_EXTENSIONS,
     LANGUAGES,
@@ -83,9 +90,7 @@ def translate(language: str, text: str) -> str:
 @cache
 def report_text(language: str) -> dict[str, Any]:
     """Report prose in one language: content.en.yaml translated through the language's catalogue."""
-    with (TEMPLATES_DIR / f"content.{SOURCE_LANGUAGE}.yaml").open(encoding="utf-8") as handle:
-        prose = yaml.safe_load(handle)
-    return translate_tree(prose, load_translations(language).gettext)
+    return translate_tree(load_report_prose(), load_translations(language).gettext)
 
 
 def format_number(value: float, language: str, decimals: int | None = None) -> str:
@@ -95,7 +100,7 @@ def format_number(value: float, language: str, decimals: int | None = None) -> s
     published figure a second time (1.749 is 1.75 there, and would wrongly become 1.8 here).
     """
     if decimals is None:
-        decimals = load_settings().publication["level_decimals"]
+        decimals = load_settings().publication.level_decimals
     if pd.isna(value):
         return NOT_AVAILABLE
     pattern = "0." + "0" * decimals if decimals else "0"
@@ -288,11 +293,11 @@ def public_rows(scores: Scores, language: str) -> list[dict[str, str]]:
     """Weighted national public-survey results: the question, % yes and the interval."""
     results = scores.public_survey_results.set_index("question_id")
     rows = []
-    for question in load_settings().public_survey["questions"]:
-        if question["id"] not in results.index:
+    for question in load_settings().public_survey.questions:
+        if question.id not in results.index:
             continue
-        row = results.loc[question["id"]]
-        wording = question["text_en"]
+        row = results.loc[question.id]
+        wording = question.text_en
         lower = format_number(100 * row["ci_lower"], language, 0)
         upper = format_number(100 * row["ci_upper"], language, 0)
         rows.append(

@@ -13,10 +13,10 @@ from tasks.contracts import DatasetError, SourceUnavailableError
 
 def retry_options() -> dict[str, Any]:
     """Task options for retrying transient I/O: attempts and exponential backoff from config."""
-    config = load_orchestration_config()["retries"]
+    config = load_orchestration_config().retries
     return {
-        "retries": config["attempts"],
-        "retry_delay_seconds": exponential_backoff(backoff_factor=config["backoff_factor"]),
+        "retries": config.attempts,
+        "retry_delay_seconds": exponential_backoff(backoff_factor=config.backoff_factor),
     }
 
 

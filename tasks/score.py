@@ -306,7 +306,7 @@ def compute_maturity_levels(counted: pd.DataFrame, wave: str) -> pd.DataFrame:
     """
     settings = load_settings()
     method = settings.maturity
-    counts = count_level_answers(counted, settings.responses["dont_know"])
+    counts = count_level_answers(counted, settings.responses.dont_know)
     groups = list(settings.recipient_groups)
     empty = np.zeros(_CATEGORIES, dtype="int64")
     by_cell = {
@@ -370,9 +370,7 @@ def count_statement_answers(counted: pd.DataFrame) -> pd.DataFrame:
     counted = counted[counted["item_type"] == "statement"].rename(
         columns={"item_id": "statement_id", "n": "n_answered"}
     )
-    counted["n_dont_know"] = counted["n_answered"].where(
-        counted["answer"] == settings.responses["dont_know"], 0
-    )
+    counted["n_dont_know"] = counted["n_answered"].where(counted["answer"] == settings.responses.dont_know, 0)
     counted["n_agree"] = counted["n_answered"].where(
         counted["answer"].isin(settings.statement_method.agree_answers), 0
     )
@@ -453,21 +451,21 @@ def compute_public_survey_results(survey: pd.DataFrame, population: pd.DataFrame
     answers = survey[survey["answer"].notna()].merge(
         weighted[["respondent_id", "weight"]], on="respondent_id"
     )
-    yes = settings.public_survey["yes_answer"]
+    yes = settings.public_survey.yes_answer
     rows = []
     for question, part in answers.groupby("question_id", sort=True):
         weights = part["weight"].to_numpy()
         said_yes = (part["answer"] == yes).to_numpy()
         effective = kish_effective_size(weights)
         share = float(weights[said_yes].sum() / weights.sum())
-        lower, upper = wilson_interval(share, effective, settings.public_survey["confidence_level"])
+        lower, upper = wilson_interval(share, effective, settings.public_survey.confidence_level)
         rows.append(
             {
                 "gss_code": WALES_GSS_CODE,
                 "question_id": question,
                 "n_valid": len(part),
                 "n_yes": int(said_yes.sum()),
-                "n_dont_know": int((part["answer"] == settings.public_survey["dont_know_answer"]).sum()),
+                "n_dont_know": int((part["answer"] == settings.public_survey.dont_know_answer).sum()),
                 "share_yes_unweighted": float(said_yes.mean()),
                 "share_yes": share,
                 "ci_lower": float(lower),

@@ -72,12 +72,12 @@ def dataset_stem(dataset: str) -> str:
 def sql_table_name(dataset: str) -> str:
     """Table (or view) holding a dataset in an SQL source (config/method.yaml inputs.sql_tables)."""
     kind, _, tool_id = dataset.partition(":")
-    return load_settings().inputs["sql_tables"][kind].format(tool_id=tool_id)
+    return load_settings().inputs.sql_tables[kind].format(tool_id=tool_id)
 
 
 def input_formats() -> dict[str, str]:
     """Supported file extensions and the reader each selects."""
-    return load_settings().inputs["formats"]
+    return load_settings().inputs.formats
 
 
 def _is_ignored(path: Path) -> bool:
@@ -93,8 +93,8 @@ def locate_input(root: Path, stem: str) -> Path:
         if folder.is_dir()
         else []
     )
-    readable = [p for p in candidates if p.suffix.lower() in inputs["formats"]]
-    extensions = ", ".join(inputs["formats"])
+    readable = [p for p in candidates if p.suffix.lower() in inputs.formats]
+    extensions = ", ".join(inputs.formats)
     if len(readable) > 1:
         names = " and ".join(p.name for p in readable)
         raise DatasetError(
@@ -104,7 +104,7 @@ def locate_input(root: Path, stem: str) -> Path:
     if readable:
         return readable[0]
     for path in candidates:
-        advice = inputs["unsupported_formats"].get(path.suffix.lower())
+        advice = inputs.unsupported_formats.get(path.suffix.lower())
         if advice:
             raise DatasetError(f"{path}: {path.suffix} files are not read; {advice}, and run again.")
     raise DatasetError(
@@ -197,7 +197,7 @@ def _number_to_text(value: float | Decimal) -> str | None:
 def _datetime_to_text(value: datetime) -> str:
     # A time with a zone (Parquet, PostgreSQL timestamptz) becomes the study's local wall-clock time.
     if value.tzinfo is not None:
-        value = value.astimezone(ZoneInfo(load_settings().inputs["timezone"])).replace(tzinfo=None)
+        value = value.astimezone(ZoneInfo(load_settings().inputs.timezone)).replace(tzinfo=None)
     text = value.strftime(DATETIME_TEXT)
     return f"{text}.{value.microsecond:06d}" if value.microsecond else text
 
@@ -212,8 +212,8 @@ def tidy_cell(value: str | None) -> str | None:
 
 def header_summary(names: list[str]) -> str:
     """Column names for a message: only those that look like column names, so no other file content."""
-    limits = load_limits()["messages"]
-    plain = [n for n in names if re.fullmatch(limits["column_name_shown"], n)][: limits["column_names_shown"]]
+    limits = load_limits().messages
+    plain = [n for n in names if re.fullmatch(limits.column_name_shown, n)][: limits.column_names_shown]
     hidden = len(names) - len(plain)
     return ", ".join(plain + ([f"{hidden} more not shown"] if hidden else [])) or "none"
 
@@ -326,11 +326,11 @@ def decode_text(data: bytes, location: str) -> tuple[str, str]:
         else:
             # Valid UTF-8 with a few NULs is UTF-8 with stray bytes (the text check names them), never
             # a reason to guess another encoding; mostly NULs is UTF-16 without a BOM.
-            if data.count(b"\x00") < input_limits()["utf16_min_nul_share"] * len(data):
+            if data.count(b"\x00") < input_limits().utf16_min_nul_share * len(data):
                 return text, "utf-8"
     from charset_normalizer import from_bytes  # deferred: only legacy files need it
 
-    encodings = load_settings().inputs["legacy_encodings"]
+    encodings = load_settings().inputs.legacy_encodings
     match = from_bytes(data, cp_isolation=encodings).best()
     if match is None:
         raise DatasetError(
@@ -358,7 +358,7 @@ def _mixed_encoding_error(data: bytes, error: UnicodeDecodeError, location: str)
 
 def detect_delimiter(header_line: str) -> str:
     """The delimiter the header row uses (csv.Sniffer over the header only: comments are free text)."""
-    delimiters = "".join(load_settings().inputs["delimiters"])
+    delimiters = "".join(load_settings().inputs.delimiters)
     try:
         return csv.Sniffer().sniff(header_line, delimiters=delimiters).delimiter
     except csv.Error:
@@ -367,7 +367,7 @@ def detect_delimiter(header_line: str) -> str:
 
 def check_file_size(path: Path, location: str) -> None:
     """Stop before reading a file larger than inputs.max_file_bytes (config/limits.yaml)."""
-    size, limit = path.stat().st_size, input_limits()["max_file_bytes"]
+    size, limit = path.stat().st_size, input_limits().max_file_bytes
     if size > limit:
         raise DatasetError(
             f"{location}: is {size} bytes, more than inputs.max_file_bytes ({limit}) in {LIMITS_FILE}. "
@@ -377,7 +377,7 @@ def check_file_size(path: Path, location: str) -> None:
 
 def check_column_count(count: int, location: str, row: int = HEADER_ROW) -> None:
     """Stop at once on a row wider than any contract: nothing is validated column by column."""
-    limit = input_limits()["max_columns"]
+    limit = input_limits().max_columns
     if count > limit:
         where = f"the header (row {HEADER_ROW})" if row == HEADER_ROW else f"row {row}"
         raise DatasetError(
@@ -407,7 +407,7 @@ def read_csv_rows(
     if problem:
         raise DatasetError(f"{location}: {problem}")
     delimiter = detect_delimiter(text.split("\n", 1)[0])
-    cell_limit = input_limits()["max_cell_chars"]
+    cell_limit = input_limits().max_cell_chars
     csv.field_size_limit(cell_limit)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     records: list[tuple[int, list[str | None]]] = []
@@ -483,7 +483,7 @@ class _LongNumberError(ValueError):
 
 def read_json_rows(path: Path, location: str) -> tuple[list[str], list[tuple[int, list[str | None]]]]:
     """A JSON array of objects (one per row; keys are columns); row N is the Nth object."""
-    digits = input_limits()["max_number_digits"]
+    digits = input_limits().max_number_digits
 
     def whole_number(text: str) -> int:
         if len(text.lstrip("-")) > digits:

@@ -28,7 +28,7 @@ def read_study_yaml(path: Path) -> dict[str, Any]:
     """study.yaml as a mapping, checked before it is parsed: size, UTF-8, control characters, aliases."""
     limits = input_limits()
     size = path.stat().st_size
-    if size > (most := limits["max_study_yaml_bytes"]):
+    if size > (most := limits.max_study_yaml_bytes):
         raise DatasetError(
             f"{path}: is {size} bytes, more than inputs.max_study_yaml_bytes ({most})"
             f" in {LIMITS_FILE}; study.yaml holds only {', '.join(STUDY_KEYS)}. Fix it and run again."
@@ -45,19 +45,19 @@ def read_study_yaml(path: Path) -> dict[str, Any]:
     problem = text_problem(text)
     if problem:
         raise DatasetError(f"{path}: {problem}")
-    if flow_depth(text) > limits["max_yaml_depth"]:
+    if flow_depth(text) > limits.max_yaml_depth:
         raise DatasetError(
             f"{path}: is nested too deeply to read (more than inputs.max_yaml_depth, "
-            f"{limits['max_yaml_depth']}, in {LIMITS_FILE}). Fix the file and run again."
+            f"{limits.max_yaml_depth}, in {LIMITS_FILE}). Fix the file and run again."
         )
     try:
         aliases = sum(
             isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)
         )
-        if aliases > limits["max_yaml_aliases"]:
+        if aliases > limits.max_yaml_aliases:
             raise DatasetError(
                 f"{path}: uses {aliases} YAML aliases (*name), more than inputs.max_yaml_aliases "
-                f"({limits['max_yaml_aliases']}) in {LIMITS_FILE}. Write each value out in full and run "
+                f"({limits.max_yaml_aliases}) in {LIMITS_FILE}. Write each value out in full and run "
                 "again."
             )
         spec = yaml.safe_load(text)

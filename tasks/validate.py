@@ -67,7 +67,7 @@ def expected_columns(dataset: str) -> list[str]:
     if dataset.startswith("responses:"):
         return settings.tool_answer_columns(dataset.split(":", 1)[1])
     if dataset == "public_survey":
-        return [q["id"] for q in settings.public_survey["questions"]]
+        return settings.public_survey.question_ids
     return []
 
 
@@ -112,12 +112,12 @@ def suite_parameters(study: Study) -> dict[str, Any]:
         "council_codes": [c.gss_code for c in settings.councils],
         "fieldwork_start": pd.Timestamp(datetime.combine(study.fieldwork_start, time.min)),
         "fieldwork_end": pd.Timestamp(datetime.combine(study.fieldwork_end, time.max)),
-        "level_answers": rules["level_answers"],
-        "statement_answers": rules["statement_answers"],
-        "age_bands": survey["age_bands"],
-        "sexes": survey["sexes"],
-        "survey_answers": survey["answers"],
-        "max_comment_chars": rules["max_comment_chars"],
+        "level_answers": list(rules.level_answers),
+        "statement_answers": list(rules.statement_answers),
+        "age_bands": list(survey.age_bands),
+        "sexes": list(survey.sexes),
+        "survey_answers": list(survey.answers),
+        "max_comment_chars": rules.max_comment_chars,
     }
 
 
@@ -127,7 +127,7 @@ def parse_datetimes(values: pd.Series) -> pd.Series:
     zoned = text.str.contains(TIMEZONE_SUFFIX, regex=True, na=False)
     parsed = pd.to_datetime(text.where(~zoned), errors="coerce", format="ISO8601")
     if zoned.any():
-        local = load_settings().inputs["timezone"]
+        local = load_settings().inputs.timezone
         converted = pd.to_datetime(text.where(zoned), errors="coerce", format="ISO8601", utc=True)
         parsed = parsed.where(~zoned, converted.dt.tz_convert(local).dt.tz_localize(None))
     numbers = pd.to_numeric(text.where(parsed.isna()), errors="coerce")
@@ -568,7 +568,7 @@ def account_rows(tables: list[ValidatedTable]) -> pd.DataFrame:
 
 def shorten_values(quarantine: pd.DataFrame) -> pd.DataFrame:
     """Quarantine with long values cut for people to read (the row number says where the whole value is)."""
-    limit = load_settings().outputs["quarantine_value_chars"]
+    limit = load_settings().outputs.quarantine_value_chars
     values = quarantine["value"].astype("str")
     long = values.str.len() > limit
     shortened = values.str.slice(0, limit) + "… (" + values.str.len().astype("str") + " characters)"

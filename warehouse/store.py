@@ -68,17 +68,17 @@ def write_table(
 ) -> None:
     """Replace a table's partitions for a wave: all of them, or only the councils named."""
     spec = warehouse_contracts()[name]
-    check_warehouse_rows(frame, spec)
     if councils is None:
-        remove_tree(table_dir(warehouse, name, wave), warehouse)
-        scope = None
+        replaced = [table_dir(warehouse, name, wave)]
     else:
         scope = set(councils)
+        replaced = [partition_dir(warehouse, name, wave, gss_code) for gss_code in scope]
         outside = set(frame["gss_code"]) - scope
         if outside:
             raise ValueError(f"{name}: rows for {sorted(outside)} outside the councils being replaced")
-        for gss_code in scope:
-            remove_tree(partition_dir(warehouse, name, wave, gss_code), warehouse)
+    check_warehouse_rows(frame, spec)  # before anything is removed
+    for folder in replaced:
+        remove_tree(folder, warehouse)
     table_dir(warehouse, name, wave).mkdir(parents=True, exist_ok=True)
     for gss_code, part in split_by_council(to_arrow(frame, spec)):
         target = partition_dir(warehouse, name, wave, gss_code)

@@ -568,7 +568,7 @@ def read_truth(warehouse: Path | str, wave: str) -> Truth:
     from tasks.score import count_level_answers, count_statement_answers, count_stored_answers
 
     counted = count_stored_answers(Path(warehouse), wave)
-    levels = count_level_answers(counted, load_settings().responses["dont_know"])
+    levels = count_level_answers(counted, load_settings().responses.dont_know)
     maturity = {
         (r.gss_code, r.characteristic, r.recipient_group): np.array(
             [r.n_level_1, r.n_level_2, r.n_level_3, r.n_dont_know], dtype=int

@@ -29,7 +29,7 @@ def spoil_rows(path: Path, share: float) -> int:
 def test_quiet_run_over_the_quarantine_limit_writes_outputs_and_exits_1(
     study_copy: Path, tmp_path: Path
 ) -> None:
-    limit = float(load_operations_config()["cli"]["max_quarantined_share"])
+    limit = load_operations_config().cli.max_quarantined_share
     spoiled = spoil_rows(study_copy / "responses" / "leadership.csv", 2 * limit)
     result = run_cli("run", "--inputs", str(study_copy), "--out", str(tmp_path), "--quiet")
 

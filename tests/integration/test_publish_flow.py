@@ -174,7 +174,7 @@ def test_a_failed_upload_is_retried_then_leaves_the_local_release_as_it_was(
     monkeypatch.setattr(tasks.distribute, "write_pointer", broken)
     with pytest.raises(OSError, match="connection reset"):
         publish_release(out=national_out, to=str(tmp_path / "portal"), release_date="2018-07-31")
-    assert len(attempts) == 1 + load_orchestration_config()["retries"]["attempts"]
+    assert len(attempts) == 1 + load_orchestration_config().retries.attempts
     assert (national_out / "open-data" / WAVE / "datapackage.json").read_bytes() == before
     assert not (tmp_path / "portal" / WAVE / "latest.json").exists()
     assert not (national_out / ".run.lock").exists()

@@ -171,7 +171,7 @@ def iso_date_with_zone(root: Path) -> None:
 
 
 def comment_at_the_limit(root: Path) -> None:
-    set_cells(leadership(root), {(2, "comments"): "y" * load_settings().responses["max_comment_chars"]})
+    set_cells(leadership(root), {(2, "comments"): "y" * load_settings().responses.max_comment_chars})
 
 
 def formula_in_a_comment(root: Path) -> None:
@@ -500,7 +500,7 @@ def check_ten_on_1_february(root: Path, tables: list[ValidatedTable]) -> None:
 
 def check_long_comment_kept(root: Path, tables: list[ValidatedTable]) -> None:
     all_rows_loaded(tables, DEMO_LEADERSHIP_ROWS)
-    assert len(loaded_row(tables, 2)["comments"]) == load_settings().responses["max_comment_chars"]
+    assert len(loaded_row(tables, 2)["comments"]) == load_settings().responses.max_comment_chars
 
 
 def check_formula_kept_as_text(root: Path, tables: list[ValidatedTable]) -> None:
@@ -549,7 +549,7 @@ def check_formulas_neutralised(root: Path, tables: list[ValidatedTable]) -> None
     folder = root.parent / "quality"
     write_quality_record(tables, folder)
     cells = [c for row in csv.reader((folder / "quarantine.csv").open(encoding="utf-8")) for c in row]
-    prefixes = tuple(load_settings().outputs["formula_prefixes"])
+    prefixes = load_settings().outputs.formula_prefixes
     dangerous = [c for c in cells if c.lstrip(" ").startswith(prefixes) and c != "-1"]
     assert dangerous == []
     for injection in INJECTIONS:

@@ -184,7 +184,7 @@ def test_files_over_the_quarantine_limit_are_named_with_their_counts() -> None:
 def test_too_much_quarantined_exits_with_code_1_naming_the_file_and_the_config_key(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert load_operations_config()["cli"]["max_quarantined_share"] == pytest.approx(0.05)
+    assert load_operations_config().cli.max_quarantined_share == pytest.approx(0.05)
     with pytest.raises(typer.Exit) as stopped:
         _exit_if_too_much_quarantined(ACCOUNTING)
     assert stopped.value.exit_code == EXIT_DATA_ERROR

@@ -61,7 +61,7 @@ def test_redaction_catches_seeded_personal_data_and_keeps_the_rest(entry: dict, 
     assert lost == [], redacted
     assert (count > 0) == bool(entry["pii"])
     for kind in entry["pii"]:
-        assert load_comment_rules()["redaction"]["tokens"][kind] in redacted
+        assert load_comment_rules().redaction.tokens[kind] in redacted
 
 
 @pytest.mark.parametrize("entry", UNSEEN, ids=[f"{i:02d}" for i in range(len(UNSEEN))])
@@ -191,7 +191,7 @@ def test_demo_quotes_are_few_per_council_and_theme(scored_demo) -> None:
     coded = scored_demo.scores.comment_themes
     quotes = coded[coded["quote_rank"].notna()]
     per_cell = quotes.groupby(["gss_code", "theme"]).size()
-    assert per_cell.max() == load_comment_rules()["quotes"]["per_theme"]
+    assert per_cell.max() == load_comment_rules().quotes.per_theme
     assert not quotes.duplicated(["gss_code", "theme", "comment_redacted"]).any()
     assert set(coded["recipient_group"]) == {"officers", "elected_members"}
     assert (

@@ -669,9 +669,10 @@ def test_malformed_input_file_is_one_line(case: str, study_copy: Path) -> None:
 def test_a_file_over_the_size_limit_stops_before_it_is_read(
     study_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from maturity.settings import load_limits
+    import tasks.sources
 
-    monkeypatch.setitem(load_limits()["inputs"], "max_file_bytes", 1000)
+    limits = tasks.sources.input_limits().model_copy(update={"max_file_bytes": 1000})
+    monkeypatch.setattr(tasks.sources, "input_limits", lambda: limits)
     study = read_study(study_copy)
     with pytest.raises(DatasetError) as stopped:
         extract_dataset(study, "responses:leadership")

@@ -135,7 +135,7 @@ def test_every_withheld_cell_is_empty_and_not_derivable(
     assert (frame.loc[withheld, statistics] == "").all().all()
     assert (frame.loc[~withheld, statistics[0]] != "").any()
     assert (frame.loc[withheld, "n_valid"] == "").all(), "a withheld row's base is withheld too"
-    minimum = load_settings().disclosure["min_valid_answers"]
+    minimum = load_settings().disclosure.min_valid_answers
     assert (frame.loc[~withheld, "n_valid"].astype(int) >= minimum).all()
     relations = group_relations(frame, item) + council_relations(frame, item)
     (snapshot,) = read_ledger(release.parent.parent, "2018")[table]

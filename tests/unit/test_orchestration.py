@@ -85,13 +85,13 @@ def test_a_completed_state_is_never_retried() -> None:
 
 
 def test_sql_reads_and_uploads_retry_with_exponential_backoff() -> None:
-    config = load_orchestration_config()["retries"]
-    factor = config["backoff_factor"]
-    assert extract_dataset_task.retries == config["attempts"]
+    config = load_orchestration_config().retries
+    factor = config.backoff_factor
+    assert extract_dataset_task.retries == config.attempts
     assert extract_dataset_task.retry_condition_fn is retry_if_source_unavailable
-    assert copy_release_to_target_task.retries == config["attempts"]
+    assert copy_release_to_target_task.retries == config.attempts
     assert copy_release_to_target_task.retry_condition_fn is retry_unless_data_error
-    delays = [factor * 2**n for n in range(config["attempts"])]
+    delays = [factor * 2**n for n in range(config.attempts)]
     assert copy_release_to_target_task.retry_delay_seconds == delays
 
 
@@ -171,7 +171,7 @@ def test_artifact_links_point_at_the_run_version_served_over_http(tmp_path: Path
     # Before: file:// links through `current`, which a browser refuses from the Prefect UI.
     from operations.files import FILES_ROOT_VARIABLE, FILES_URL_VARIABLE
 
-    for name in load_orchestration_config()["artifacts"]:
+    for name in load_orchestration_config().artifacts:
         assert re.fullmatch(r"[a-z0-9-]+", artifact_key("national-run", name))
     run_id = "20180101T000000-0a1b2c3d"
     version = tmp_path / ".versions" / run_id

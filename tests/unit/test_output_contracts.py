@@ -74,6 +74,8 @@ def test_a_repeated_warehouse_key_or_a_missing_required_value_stops_the_write() 
         check_warehouse_rows(rows.assign(gss_code="W06000004"), contract)
     with pytest.raises(OutputContractError, match="1 rows with no invited"):
         check_warehouse_rows(rows.assign(invited=[10, None]), contract)
+    with pytest.raises(OutputContractError, match="no column invited"):
+        check_warehouse_rows(rows.drop(columns="invited"), contract)
 
 
 def test_the_demo_release_meets_every_contract(published: dict[str, pd.DataFrame]) -> None:

@@ -221,11 +221,9 @@ def test_a_temporary_server_that_dies_during_the_run_is_reported_at_once(
 
 
 def test_a_configured_server_is_lost_only_after_its_grace_period(monkeypatch: pytest.MonkeyPatch) -> None:
-    config = {
-        **prefect_api.load_orchestration_config(),
-        "server_lost_seconds": 2,
-        "server_watch_seconds": 0.2,
-    }
+    config = prefect_api.load_orchestration_config().model_copy(
+        update={"server_lost_seconds": 2, "server_watch_seconds": 0.2}
+    )
     monkeypatch.setattr(prefect_api, "load_orchestration_config", lambda: config)
     monkeypatch.setattr(prefect_api, "_server", None)
     answers = iter([True, True] + [False] * 1000)

@@ -89,7 +89,7 @@ def test_every_task_of_the_flows_belongs_to_exactly_one_stage() -> None:
         for module_info in pkgutil.iter_modules(package.__path__):
             module = importlib.import_module(f"{package.__name__}.{module_info.name}")
             names |= {obj.name for obj in vars(module).values() if isinstance(obj, Task)}
-    listed = [t for s in load_orchestration_config()["progress"]["stages"] for t in s["tasks"]]
+    listed = [t for s in load_orchestration_config().progress.stages for t in s.tasks]
     assert len(listed) == len(set(listed)), "a task is listed in two stages"
     assert names == set(listed)
 

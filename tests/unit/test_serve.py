@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import operations.serve
+from maturity.config_models import Operations
 from maturity.settings import load_operations_config
 from operations.serve import ServeConfig, child_environment, stop
 
@@ -23,13 +24,11 @@ EXITS_SOON = "import time; print('ready', flush=True); time.sleep(0.5)"
 
 
 @pytest.fixture
-def quick_stops(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def quick_stops(monkeypatch: pytest.MonkeyPatch) -> Operations:
     """Short stop times, so a test of the kill path takes a second."""
     settings = load_operations_config()
-    quick = {
-        **settings,
-        "serve": {**settings["serve"], "stop_timeout_seconds": 1, "interrupt_grace_seconds": 3},
-    }
+    serve = settings.serve.model_copy(update={"stop_timeout_seconds": 1, "interrupt_grace_seconds": 3})
+    quick = settings.model_copy(update={"serve": serve})
     monkeypatch.setattr(operations.serve, "load_operations_config", lambda: quick)
     return quick
 
@@ -44,7 +43,7 @@ def child(code: str) -> subprocess.Popen[bytes]:
     return process
 
 
-def test_stop_interrupts_a_child_like_ctrl_c(quick_stops: dict[str, Any]) -> None:
+def test_stop_interrupts_a_child_like_ctrl_c(quick_stops: Operations) -> None:
     process = child(SLEEPS)
     started = time.monotonic()
     stop(process)
@@ -52,13 +51,13 @@ def test_stop_interrupts_a_child_like_ctrl_c(quick_stops: dict[str, Any]) -> Non
     assert time.monotonic() - started < 1
 
 
-def test_stop_kills_a_child_that_ignores_the_interrupt(quick_stops: dict[str, Any]) -> None:
+def test_stop_kills_a_child_that_ignores_the_interrupt(quick_stops: Operations) -> None:
     process = child(IGNORES_SIGINT)
     stop(process)
     assert process.returncode == -signal.SIGKILL
 
 
-def test_after_ctrl_c_a_child_gets_time_to_stop_by_itself(quick_stops: dict[str, Any]) -> None:
+def test_after_ctrl_c_a_child_gets_time_to_stop_by_itself(quick_stops: Operations) -> None:
     process = child(EXITS_SOON)
     stop(process, interrupted=True)
     assert process.returncode == 0  # it finished on its own: no second SIGINT

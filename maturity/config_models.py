@@ -1,0 +1,289 @@
+"""Typed shapes of every file in config/, checked when read: a missing or misspelt key is one clear line.
+
+`maturity/settings.py` reads each file once and returns these; the code reads attributes, never dict keys,
+so a renamed key fails when config is read, not deep inside a run.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ConfigModel(BaseModel):
+    """A config section: immutable, and no keys beyond those declared (a typo is an error)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# config/method.yaml (the sections read as plain values; maturity, statements and weighting have
+# dataclasses in settings.py)
+class DisclosureRules(ConfigModel):
+    min_valid_answers: int
+    protection_interval: int
+    withheld_status: str
+
+
+class PublicationRules(ConfigModel):
+    percent_decimals: int
+    level_decimals: int
+
+
+class SurveyQuestion(ConfigModel):
+    id: str
+    text_en: str
+
+
+class SurveyWeighting(ConfigModel):
+    margins: tuple[str, ...]
+    tolerance: float
+    max_iterations: int
+    warn_above_mean_ratio: float
+
+
+class PublicSurveyRules(ConfigModel):
+    answers: tuple[str, ...]
+    age_bands: tuple[str, ...]
+    sexes: tuple[str, ...]
+    yes_answer: str
+    dont_know_answer: str
+    confidence_level: float
+    weighting: SurveyWeighting
+    questions: tuple[SurveyQuestion, ...]
+
+    @property
+    def question_ids(self) -> list[str]:
+        return [question.id for question in self.questions]
+
+
+class ResponseRules(ConfigModel):
+    level_answers: tuple[str, ...]
+    statement_answers: tuple[str, ...]
+    dont_know: str
+    identity_columns: tuple[str, ...]
+    identity_column_patterns: tuple[str, ...]
+    pseudonym_key_env: str
+    max_comment_chars: int
+
+
+class InputRules(ConfigModel):
+    formats: dict[str, str]
+    unsupported_formats: dict[str, str]
+    legacy_encodings: tuple[str, ...]
+    timezone: str
+    delimiters: tuple[str, ...]
+    sql_tables: dict[str, str]
+
+
+class OutputRules(ConfigModel):
+    formula_prefixes: tuple[str, ...]
+    quarantine_value_chars: int
+
+
+# config/limits.yaml
+class MessageLimits(ConfigModel):
+    column_name_shown: str
+    column_names_shown: int
+
+
+class InputLimits(ConfigModel):
+    max_file_bytes: int
+    max_study_yaml_bytes: int
+    max_yaml_depth: int
+    max_yaml_aliases: int
+    max_line_chars: int
+    max_cell_chars: int
+    max_columns: int
+    max_number_digits: int
+    allowed_control_characters: tuple[str, ...]
+    utf16_min_nul_share: float
+
+
+class Limits(ConfigModel):
+    path_values: dict[str, str]
+    messages: MessageLimits
+    inputs: InputLimits
+
+
+# config/orchestration.yaml
+class TaskRunners(ConfigModel):
+    choices: tuple[str, ...]
+    default: str
+    workers: int | None
+    dask_threads_per_worker: int
+
+
+class Retries(ConfigModel):
+    attempts: int
+    backoff_factor: float
+
+
+class ProgressStage(ConfigModel):
+    name: str
+    tasks: tuple[str, ...]
+
+
+class Progress(ConfigModel):
+    stages: tuple[ProgressStage, ...]
+
+
+class Orchestration(ConfigModel):
+    task_runners: TaskRunners
+    local_run_heartbeats: bool
+    temporary_server_startup_seconds: float
+    server_lost_seconds: float
+    server_watch_seconds: float
+    retries: Retries
+    artifacts: dict[str, str]
+    progress: Progress
+
+
+# config/operations.yaml
+class CliRules(ConfigModel):
+    max_quarantined_share: float
+
+
+class ServeSettings(ConfigModel):
+    host: str
+    port: int
+    files_port: int
+    out: str
+    start_timeout_seconds: float
+    health_poll_seconds: float
+    stop_timeout_seconds: float
+    interrupt_grace_seconds: float
+    watch_seconds: float
+
+
+class Operations(ConfigModel):
+    cli: CliRules
+    serve: ServeSettings
+
+
+# config/open_data.yaml
+class Licence(ConfigModel):
+    name: str
+    title: str
+    path: str
+
+
+class Publisher(ConfigModel):
+    name: str
+
+
+class DataSource(ConfigModel):
+    title: str
+    path: str | None = None
+
+
+class OpenDataSettings(ConfigModel):
+    name: str
+    title_en: str
+    title_cy: str
+    description_en: str
+    publisher: Publisher
+    licence: Licence
+    sources: tuple[DataSource, ...]
+    release_dates: dict[str, str]
+    first_release_number: int
+    changes_listed: int
+    formats: tuple[str, ...]
+    missing_values: tuple[str, ...]
+    tables: tuple[str, ...]
+
+
+# config/comments.yaml and config/names.yaml
+class Redaction(ConfigModel):
+    tokens: dict[str, str]
+    patterns: dict[str, str]
+    phone_region: str
+    phone_min_digits: int
+    titles: tuple[str, ...]
+    not_name_words: tuple[str, ...]
+    protected_terms: tuple[str, ...]
+
+
+class CommentTheme(ConfigModel):
+    id: str
+    name_en: str
+    patterns: tuple[str, ...] = ()
+
+
+class QuoteRules(ConfigModel):
+    per_theme: int
+    min_characters: int
+    max_characters: int
+    not_quotable: tuple[str, ...]
+
+
+class NameList(ConfigModel):
+    english: tuple[str, ...]
+    welsh: tuple[str, ...]
+
+
+class NameGazetteer(ConfigModel):
+    given_names: NameList
+    surnames: NameList
+    ambiguous: tuple[str, ...]
+
+
+class CommentRules(ConfigModel):
+    redaction: Redaction
+    themes: tuple[CommentTheme, ...]
+    fallback_theme: CommentTheme
+    quotes: QuoteRules
+    names: NameGazetteer
+
+
+# config/demo.yaml and config/demo_comments.yaml
+class DemoCouncil(ConfigModel):
+    population: int
+    elected_members: int
+
+
+class DemoFixedCounts(ConfigModel):
+    officers_invited: int
+    officers_responses: int
+    elected_members_invited: int
+    elected_members_responses: int
+
+
+class RateRange(ConfigModel):
+    low: float
+    high: float
+
+
+class Spread(ConfigModel):
+    mean: float
+    sd: float
+
+
+class DemoSettings(ConfigModel):
+    wave: str
+    title: str
+    fieldwork_start: str
+    fieldwork_end: str
+    default_seed: int
+    public_survey_respondents: int
+    public_survey_yes_share: dict[str, float]
+    public_survey_dont_know_share: float
+    public_survey_age_yes_profile: dict[str, float]
+    public_survey_age_population_share: dict[str, float]
+    public_survey_age_sample_bias: dict[str, float]
+    public_survey_female_share_population: float
+    public_survey_female_share_sample: float
+    fixed_counts: dict[str, DemoFixedCounts]
+    councils: dict[str, DemoCouncil]
+    officers_per_thousand: float
+    officers_floor: int
+    officer_tool_shares: dict[str, float]
+    officer_response_rate: RateRange
+    member_response_rate: RateRange
+    maturity_base: Spread
+    maturity_characteristic_shift: dict[str, float]
+    answer_noise_sd: float
+    members_optimism: float
+    dont_know_rate: dict[str, float]
+    statement_dont_know_rate: float
+    comment_rate: float
+    roles: dict[str, tuple[str, ...]]
+    comments: dict[str, tuple[str, ...]]  # config/demo_comments.yaml: snippets per barrier theme
