@@ -1,5 +1,6 @@
 # The two commands: `make run` (national study on the bundled demo) and `make test`.
-# Both set everything up from nothing: uv (if absent), then .venv from the committed uv.lock.
+# Both set everything up from nothing: uv (if absent), then .venv from the committed uv.lock, every
+# optional extra (pyproject.toml: dask, s3, pdf, postgres) included.
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 ARGS ?=
@@ -8,7 +9,7 @@ ARGS ?=
 
 setup:
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv>=0.9"
-	@$(UV) sync --frozen --quiet
+	@$(UV) sync --frozen --all-extras --quiet
 
 run: setup
 	@scripts/install-report-deps --pdf-only

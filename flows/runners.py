@@ -14,6 +14,7 @@ from typing import Any
 from prefect import Flow
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
+from maturity.extras import require_extra
 from maturity.settings import load_orchestration_config
 from operations.prefect_api import ensure_prefect_api
 
@@ -44,6 +45,7 @@ def build_task_runner(kind: str, dask_address: str | None = None) -> TaskRunner:
 
 def build_dask_task_runner(address: str | None) -> TaskRunner:
     """A Dask task runner on the scheduler at address, else on a local cluster of processes for the run."""
+    require_extra("dask")  # an optional extra: one line, not an ImportError
     from prefect_dask import DaskTaskRunner  # deferred: importing Dask costs time a threads run never needs
 
     if address:

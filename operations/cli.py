@@ -106,7 +106,7 @@ def usage_errors() -> Iterator[None]:
 
 
 class _QuietRunLog(logging.Filter):
-    """Drop per-task 'Completed' lines, and tracebacks for data problems (the message says it all)."""
+    """Drop per-task 'Completed' lines, and tracebacks for problems the user can act on (its line says it)."""
 
     def __init__(self, verbose: bool) -> None:
         super().__init__()
@@ -114,12 +114,13 @@ class _QuietRunLog(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Keep a record unless it is a routine 'Completed' line (kept with --verbose)."""
+        from maturity.extras import MissingExtraError
         from tasks.contracts import DatasetError
         from warehouse.versions import OutputLayoutError
 
         error = record.exc_info[1] if record.exc_info else None
         if error is not None and (
-            isinstance(error, DatasetError | OutputLayoutError)
+            isinstance(error, DatasetError | OutputLayoutError | MissingExtraError)
             or write_problem(error)
             or registry_problem(error, Path("."))
         ):
@@ -182,7 +183,7 @@ TaskRunnerOption = Annotated[
     typer.Option(
         "--task-runner",
         help="Where tasks run: threads (one process), processes (a local process pool) or dask "
-        "(a local Dask cluster, or the scheduler at --dask-address).",
+        "(a local Dask cluster, or the scheduler at --dask-address; needs the dask extra).",
     ),
 ]
 DaskAddressOption = Annotated[
@@ -190,7 +191,11 @@ DaskAddressOption = Annotated[
     typer.Option("--dask-address", help="Dask scheduler to run tasks on, e.g. tcp://10.0.0.5:8786."),
 ]
 PdfOption = Annotated[
-    bool, typer.Option("--pdf", help="Also print every report to tagged PDF (slower; see docs/outputs.md).")
+    bool,
+    typer.Option(
+        "--pdf",
+        help="Also print every report to tagged PDF (slower; needs the pdf extra; see docs/outputs.md).",
+    ),
 ]
 VerboseOption = Annotated[
     bool, typer.Option("--verbose", "-v", help="Log every task run, and the full error of a failure.")
@@ -256,11 +261,21 @@ def run(
     Example: maturity run --inputs studies/2018 --out output
     Example: maturity run --inputs studies/2018 --source sqlite:///studies/2018.db --quiet
     """
-    from operations.preflight import check_inputs, check_out, check_wave
+    from operations.preflight import (
+        check_inputs,
+        check_out,
+        check_pdf,
+        check_registry_url,
+        check_task_runner,
+        check_wave,
+    )
 
     with usage_errors():
         _check_log_options(verbose, quiet)
         _check_dask_address(task_runner, dask_address)
+        check_task_runner(str(task_runner))
+        check_pdf(pdf)
+        check_registry_url()
         check_inputs(inputs, source)
         check_out(out)
         check_wave(inputs, wave)
@@ -294,11 +309,22 @@ def rerun(
     Example: maturity rerun "Denbighshire County Council" --inputs studies/2018
     Example: maturity rerun W06000004 --out output --quiet
     """
-    from operations.preflight import check_council, check_inputs, check_national_run_exists, check_out
+    from operations.preflight import (
+        check_council,
+        check_inputs,
+        check_national_run_exists,
+        check_out,
+        check_pdf,
+        check_registry_url,
+        check_task_runner,
+    )
 
     with usage_errors():
         _check_log_options(verbose, quiet)
         _check_dask_address(task_runner, dask_address)
+        check_task_runner(str(task_runner))
+        check_pdf(pdf)
+        check_registry_url()
         check_council(council)
         check_inputs(inputs, source)
         check_out(out)
@@ -493,10 +519,17 @@ def publish(
     Example: maturity publish --out output --to s3://my-bucket/open-data
     Example: maturity publish --wave 2018 --release-date 2018-07-31 --to /srv/portal/open-data
     """
-    from operations.preflight import check_out, check_release_date, check_target_url, check_wave_value
+    from operations.preflight import (
+        check_out,
+        check_registry_url,
+        check_release_date,
+        check_target_url,
+        check_wave_value,
+    )
 
     with usage_errors():
         _check_log_options(verbose, quiet)
+        check_registry_url()
         check_out(out)
         check_wave_value(wave)
         check_release_date(release_date)
@@ -554,8 +587,11 @@ def status(
     Example: maturity status --out output --last 5
     """
     from maturity.settings import REGISTRY_FILE, REGISTRY_URL_ENV, registry_url
+    from operations.preflight import check_registry_url
     from warehouse.registry import recent_runs
 
+    with usage_errors():
+        check_registry_url()
     if not os.environ.get(REGISTRY_URL_ENV) and not (out / REGISTRY_FILE).is_file():
         console.print(f"No runs recorded for {out} yet (no {out / REGISTRY_FILE}).")
         return

@@ -77,11 +77,14 @@ def one_line(message: str) -> str:
 
 def describe_failure(error: BaseException, out: Path | None = None) -> Failure | None:
     """The one line for an error a user can act on (bad data, config, OUT, registry), else None: a bug."""
+    from maturity.extras import MissingExtraError
     from maturity.settings import ConfigError
     from operations.prefect_api import PrefectServerError
     from tasks.contracts import DatasetError
     from warehouse.versions import OutputLayoutError
 
+    if isinstance(error, MissingExtraError):  # --pdf, --task-runner dask ... without its optional extra
+        return Failure("Error:", one_line(f"{error} Nothing was published; {UNCHANGED}"), EXIT_USAGE_ERROR)
     if isinstance(error, ConfigError):
         return Failure("Error:", one_line(f"{error} Nothing was run; {UNCHANGED}"), EXIT_USAGE_ERROR)
     if isinstance(error, PrefectServerError):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 from maturity.councils import UnknownCouncilError, resolve_council
+from maturity.extras import MissingExtraError, require_extra, require_extra_for_url
 from maturity.settings import REGISTRY_FILE, REGISTRY_URL_ENV, UnsafeValueError, check_path_value
 
 STUDY_FILE = "study.yaml"
@@ -15,6 +18,37 @@ LOCAL_PROTOCOLS = {"file", "local"}
 
 class UsageError(ValueError):
     """An option that cannot work; the message names it and says what to give instead."""
+
+
+@contextmanager
+def missing_extra_is_a_usage_error() -> Iterator[None]:
+    """An option whose optional extra is not installed: its one line (maturity/extras.py), exit code 2."""
+    try:
+        yield
+    except MissingExtraError as error:
+        raise UsageError(str(error)) from None
+
+
+def check_task_runner(task_runner: str) -> None:
+    """--task-runner dask needs the dask extra."""
+    if task_runner == "dask":
+        with missing_extra_is_a_usage_error():
+            require_extra("dask")
+
+
+def check_pdf(pdf: bool) -> None:
+    """--pdf needs the pdf extra (WeasyPrint)."""
+    if pdf:
+        with missing_extra_is_a_usage_error():
+            require_extra("pdf")
+
+
+def check_registry_url() -> None:
+    """MATURITY_REGISTRY_URL, if set, may need an extra for its database (postgresql+psycopg://)."""
+    url = os.environ.get(REGISTRY_URL_ENV)
+    if url:
+        with missing_extra_is_a_usage_error():
+            require_extra_for_url(url, REGISTRY_URL_ENV)
 
 
 def check_out(out: Path) -> None:
@@ -49,6 +83,8 @@ def check_source_url(source: str) -> None:
             "--source is not an SQLAlchemy URL: give e.g. sqlite:///study.db or "
             "postgresql+psycopg://user@host:5432/database."
         ) from None
+    with missing_extra_is_a_usage_error():
+        require_extra_for_url(source, "--source")
 
 
 def check_inputs(inputs: Path | None, source: str | None) -> None:
@@ -163,6 +199,8 @@ def check_target_url(to: str | None) -> None:
         raise UsageError(
             f"--to {to}: no bucket or location after {protocol}://. Add it, e.g. {protocol}://bucket."
         )
+    with missing_extra_is_a_usage_error():
+        require_extra_for_url(f"{protocol}://", "--to")
     try:
         fsspec.get_filesystem_class(protocol)
     except ImportError as error:

@@ -17,6 +17,7 @@ import fsspec
 from prefect import task
 from prefect.cache_policies import NONE
 
+from maturity.extras import require_extra_for_url
 from maturity.settings import UnsafeValueError, check_path_value
 from tasks.contracts import DatasetError
 from tasks.release import CHECKSUMS, to_json_bytes
@@ -38,6 +39,12 @@ class TargetCopy:
         return bool(self.uploaded)
 
 
+def target_filesystem(to: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem of --to and the path on it; an s3:// target without the s3 extra is one line."""
+    require_extra_for_url(to, "--to")
+    return fsspec.core.url_to_fs(to)
+
+
 def read_checksums(folder: Path) -> dict[str, str]:
     """File name -> sha256 from a release's SHA256SUMS."""
     lines = (folder / CHECKSUMS).read_text(encoding="utf-8").splitlines()
@@ -52,7 +59,7 @@ def build_pointer(wave: str, version: str, checksums: dict[str, str]) -> dict[st
 def copy_release_to_target(folder: Path, version: str, to: str) -> TargetCopy:
     """Upload a release under <to>/<wave>/<version>/, then point <to>/<wave>/latest.json at it."""
     wave, version = _checked_names(folder.name, version)
-    fs, root = fsspec.core.url_to_fs(to)
+    fs, root = target_filesystem(to)
     base = f"{root.rstrip('/')}/{wave}"
     url = f"{to.rstrip('/')}/{wave}/{version}/"
     checksums = read_checksums(folder)
@@ -84,7 +91,7 @@ def check_target_history(to: str, wave: str, known: dict[str, bytes]) -> None:
     The disclosure audit reads every earlier release of the wave with the new one; a release made from
     another OUT has no ledger entry here, so publishing beside it could not be proven safe.
     """
-    fs, root = fsspec.core.url_to_fs(to)
+    fs, root = target_filesystem(to)
     base = f"{root.rstrip('/')}/{wave}"
     if not fs.isdir(base):
         return

@@ -25,6 +25,7 @@ from prefect.cache_policies import NONE
 from prefect.runtime import task_run
 
 from maturity.comments import QUOTES_APPROVED_FILE, quote_hash, read_approved_quotes
+from maturity.extras import EXTRAS, is_installed, require_extra
 from maturity.settings import (
     ALL_GROUPS,
     TEMPLATES_DIR,
@@ -41,6 +42,7 @@ from maturity.translations import (
     load_translations,
     translate_tree,
 )
+from operations.failures import advise
 from tasks.contracts import DatasetError, Study, write_csv_for_people
 from tasks.pdf import print_pdf_bytes
 from tasks.publish import AnswerTables, open_answer_tables
@@ -57,6 +59,8 @@ QUOTES_PER_THEME = 3
 PUBLIC_SURVEY_THEME = "data_protection"
 # Printed beside each count in charts so a level can be told without colour or pattern.
 LEVEL_SYMBOLS = {1: "①", 2: "②", 3: "③"}
+# What asks for PDFs when --pdf (report_pdf) was not given: those an earlier run printed, kept up to date.
+REPRINT = "Reprinting the PDF reports an earlier run left"
 NOT_AVAILABLE = "\u2013"  # an en dash, as typeset tables show a missing figure
 WITHHELD = "[c]"  # a figure withheld for confidentiality, marked as in the open data
 RANGE_DASH = "\u2013"  # between the ends of an interval
@@ -618,7 +622,12 @@ def write_report(inputs: ReportInputs, report: Report) -> list[Path]:
 
 
 def print_pdfs(html_paths: list[Path], workers: int | None = None) -> list[Path]:
-    """Print reports to PDF beside their HTML, in one process per core unless told otherwise."""
+    """Print reports to PDF beside their HTML, in one process per core unless told otherwise.
+
+    WeasyPrint is the optional pdf extra: without it, one line before any worker starts (each would fail
+    on its own, with a traceback).
+    """
+    require_extra("pdf")
     workers = min(workers or os.cpu_count() or 1, len(html_paths))
     sources = [str(path) for path in html_paths]
     if workers <= 1:
@@ -638,6 +647,8 @@ def finish_reports(written: list[list[Path]], pdf: bool) -> list[Path]:
     html_paths = [path for paths in written for path in paths]
     # A PDF left from an earlier run is reprinted too, so a rerun never leaves a PDF older than its HTML.
     to_print = [path for path in html_paths if pdf or path.with_suffix(".pdf").exists()]
+    if to_print and not is_installed("pdf"):  # named as whatever asked for the PDFs
+        require_extra("pdf", advise(EXTRAS["pdf"].option, "report_pdf") if pdf else REPRINT)
     pdf_paths = print_pdfs(to_print) if to_print else []
     return sorted(html_paths + pdf_paths)
 

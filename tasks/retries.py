@@ -7,6 +7,7 @@ from typing import Any
 from prefect.states import State
 from prefect.tasks import exponential_backoff
 
+from maturity.extras import MissingExtraError
 from maturity.settings import load_orchestration_config
 from tasks.contracts import DatasetError, SourceUnavailableError
 
@@ -27,10 +28,11 @@ def failure_of(state: State[Any]) -> BaseException | None:
 
 
 def retry_unless_data_error(task: Any, task_run: Any, state: State[Any]) -> bool:
-    """Retry a failed upload or read, except a data error (trying again cannot fix the data)."""
+    """Retry a failed upload or read, except a data error or a missing extra (trying again fixes neither)."""
     failure = failure_of(state)
     return failure is not None and (
-        isinstance(failure, SourceUnavailableError) or not isinstance(failure, DatasetError)
+        isinstance(failure, SourceUnavailableError)
+        or not isinstance(failure, DatasetError | MissingExtraError)
     )
 
 

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from maturity.extras import require_extra_for_url
 from maturity.restricted import mask_url, preview_row, quote_credentials, scrub_secrets
 from maturity.settings import load_limits, load_settings
 from maturity.textcheck import LIMITS_FILE, cell_problem, input_limits, text_problem
@@ -590,6 +591,7 @@ def read_sql_rows(url: str, table: str) -> tuple[list[str], list[tuple[int, list
     from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
 
     described = _describe_url(url)
+    require_extra_for_url(url, "--source")  # postgresql+psycopg:// needs the postgres extra
     location = f"table {table} in {described}"
     parsed = make_url(quote_credentials(url))
     database = parsed.database or ""

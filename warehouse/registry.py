@@ -14,6 +14,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from maturity.extras import require_extra_for_url
+from maturity.settings import REGISTRY_URL_ENV
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 STATUS_RUNNING = "running"
 STATUS_COMPLETED = "completed"
@@ -98,6 +101,7 @@ class OutputFile:
 @cache
 def registry_engine(url: str) -> sa.Engine:
     """An engine for the registry, its schema brought up to date with Alembic on first use."""
+    require_extra_for_url(url, REGISTRY_URL_ENV)  # only that can name a database with an optional driver
     engine = sa.create_engine(url)
     migrate_registry(engine)
     return engine

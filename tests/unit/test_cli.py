@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -249,3 +250,100 @@ def test_a_prefect_server_that_cannot_start_is_one_line_and_exit_code_2(
     assert "temporary Prefect server stopped at start (exit code 1)" in result.stderr
     assert "Traceback" not in result.output
     assert not (out / "current").exists(), "nothing was run"
+
+
+def install_hint(extra: str) -> str:
+    """What a missing extra's message tells the user to run (maturity/extras.py)."""
+    return f"pip install 'maturity[{extra}]' (or uv sync --extra {extra}), then run again."
+
+
+# An option whose optional extra (pyproject.toml) is missing: the module the extra installs, the command,
+# and the one line expected.
+MISSING_EXTRAS = {
+    "dask runner": (
+        "prefect_dask",
+        ["run", "--task-runner", "dask"],
+        "--task-runner dask needs the dask extra (prefect-dask is not installed): " + install_hint("dask"),
+    ),
+    "dask runner for a rerun": (
+        "prefect_dask",
+        ["rerun", "W06000004", "--out", "{out}", "--task-runner", "dask"],
+        "--task-runner dask needs the dask extra (prefect-dask is not installed): " + install_hint("dask"),
+    ),
+    "pdf": (
+        "weasyprint",
+        ["run", "--pdf"],
+        "--pdf needs the pdf extra (weasyprint is not installed): " + install_hint("pdf"),
+    ),
+    "pdf for a rerun": (
+        "weasyprint",
+        ["rerun", "W06000004", "--out", "{out}", "--pdf"],
+        "--pdf needs the pdf extra (weasyprint is not installed): " + install_hint("pdf"),
+    ),
+    "s3 target": (
+        "s3fs",
+        ["publish", "--out", "{out}", "--to", "s3://bucket/open-data"],
+        "--to s3:// needs the s3 extra (s3fs is not installed): " + install_hint("s3"),
+    ),
+    "postgres source": (
+        "psycopg",
+        ["run", "--inputs", "{study}", "--source", "postgresql+psycopg://analyst:pass@word@db/study"],
+        "--source postgresql+psycopg:// needs the postgres extra (psycopg is not installed): "
+        + install_hint("postgres"),
+    ),
+}
+
+
+@pytest.fixture
+def no_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail at once if a command gets past its checks: neither a Prefect server nor a flow starts."""
+
+    def started(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the command got past its checks")
+
+    monkeypatch.setattr("operations.cli._launch_prefect_api", started)
+    monkeypatch.setattr("operations.cli._run_flow", started)
+
+
+@pytest.mark.parametrize("case", list(MISSING_EXTRAS))
+def test_an_option_whose_extra_is_missing_is_one_line_naming_the_extra_and_exit_code_2(
+    case: str,
+    runner: CliRunner,
+    tmp_path: Path,
+    empty_out: Path,
+    no_run: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    module, arguments, expected = MISSING_EXTRAS[case]
+    monkeypatch.setitem(sys.modules, module, None)  # as if not installed: import fails, find_spec finds none
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "study.yaml").write_text("wave: '2018'\n")
+    values = {"out": empty_out, "study": study}
+    result = runner.invoke(app, [a.format(**values) for a in arguments])
+    assert result.exit_code == EXIT_USAGE_ERROR, result.output
+    assert lines(result.output) == lines(result.stderr) == [f"Error: {expected}"]
+    assert "pass@word" not in result.output
+
+
+@pytest.mark.parametrize("command", [["run"], ["rerun", "W06000004"], ["publish"], ["status"]])
+def test_a_postgres_registry_without_its_extra_is_one_line_and_exit_code_2(
+    command: list[str], runner: CliRunner, empty_out: Path, no_run: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    monkeypatch.setenv("MATURITY_REGISTRY_URL", "postgresql+psycopg://registrar:s3cret@db/registry")
+    result = runner.invoke(app, [*command, "--out", str(empty_out)])
+    assert result.exit_code == EXIT_USAGE_ERROR, result.output
+    assert lines(result.output) == [
+        "Error: MATURITY_REGISTRY_URL postgresql+psycopg:// needs the postgres extra (psycopg is not "
+        "installed): " + install_hint("postgres")
+    ]
+    assert "s3cret" not in result.output
+
+
+def test_an_installed_extra_is_not_refused(
+    runner: CliRunner, empty_out: Path, no_run: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the extras installed (make setup), the same options get past the checks to the run."""
+    result = runner.invoke(app, ["run", "--out", str(empty_out), "--pdf", "--task-runner", "dask"])
+    assert isinstance(result.exception, AssertionError), result.output
