@@ -14,19 +14,20 @@ from typing import Any
 from prefect import Flow
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
+from maturity.config_models import TaskRunners
 from maturity.extras import require_extra
 from maturity.settings import load_orchestration_config
 from operations.prefect_api import ensure_prefect_api
 
 
-def task_runner_config() -> dict[str, Any]:
+def task_runner_config() -> TaskRunners:
     """The task_runners section of config/orchestration.yaml."""
     return load_orchestration_config().task_runners
 
 
 def worker_count() -> int:
     """Worker processes for a process pool or a local Dask cluster: configured, else one per core."""
-    return task_runner_config()["workers"] or os.cpu_count() or 1
+    return task_runner_config().workers or os.cpu_count() or 1
 
 
 def build_task_runner(kind: str, dask_address: str | None = None) -> TaskRunner:
@@ -52,7 +53,7 @@ def build_dask_task_runner(address: str | None) -> TaskRunner:
         return DaskTaskRunner(address=address)
     cluster = {
         "n_workers": worker_count(),
-        "threads_per_worker": task_runner_config()["dask_threads_per_worker"],
+        "threads_per_worker": task_runner_config().dask_threads_per_worker,
         "processes": True,
         "dashboard_address": None,  # no web dashboard: nothing listens on a port the user did not ask for
     }
@@ -87,7 +88,7 @@ def run_with_task_runner(
     flow: Flow[..., Any], task_runner: str | None = None, dask_address: str | None = None, **parameters: Any
 ) -> Any:
     """Run a flow here with the task runner chosen (the configured default if none), passing it parameters."""
-    kind = task_runner or task_runner_config()["default"]
+    kind = task_runner or task_runner_config().default
     # Before the task runner starts workers: they inherit the API's address from the environment.
     ensure_prefect_api()
     with local_run_settings():
