@@ -13,8 +13,8 @@ from flows.national import DEMO_STUDY_FOLDER
 from flows.pipeline import Options, Scope, Target, run_pipeline, task_steps
 from flows.summary import RunSummary, run_artifacts, summarise_run
 from maturity.councils import UnknownCouncilError, resolve_council
-from operations.failures import advise
 from maturity.settings import registry_url
+from operations.failures import advise
 from tasks.artifacts import create_artifacts_task
 from tasks.changes import plan_council_rerun_task
 from tasks.contracts import DatasetError, Study

@@ -14,8 +14,8 @@ from typing import Any
 from prefect import Flow
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
-from operations.prefect_api import ensure_prefect_api
 from maturity.settings import load_orchestration_config
+from operations.prefect_api import ensure_prefect_api
 
 
 def task_runner_config() -> dict[str, Any]:

@@ -21,6 +21,11 @@ from rich.text import Text
 from typer._click import exceptions as click_errors  # Typer 0.29 vendors click here
 from typer.core import TyperGroup
 
+from maturity.settings import (
+    configure_offline_environment,
+    load_operations_config,
+    load_orchestration_config,
+)
 from operations.failures import (
     EXIT_DATA_ERROR,
     EXIT_ENVIRONMENT_ERROR,
@@ -30,11 +35,6 @@ from operations.failures import (
     write_problem,
 )
 from operations.preflight import UsageError
-from maturity.settings import (
-    configure_offline_environment,
-    load_operations_config,
-    load_orchestration_config,
-)
 
 EXIT_OK = 0
 DEFAULT_OUT = Path("output")  # the same default as the flow's, kept here so --help is instant

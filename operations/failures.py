@@ -77,8 +77,8 @@ def one_line(message: str) -> str:
 
 def describe_failure(error: BaseException, out: Path | None = None) -> Failure | None:
     """The one line for an error a user can act on (bad data, config, OUT, registry), else None: a bug."""
-    from operations.prefect_api import PrefectServerError
     from maturity.settings import ConfigError
+    from operations.prefect_api import PrefectServerError
     from tasks.contracts import DatasetError
     from warehouse.versions import OutputLayoutError
 

@@ -17,9 +17,9 @@ from typing import IO
 
 import yaml
 
+from maturity.settings import OFFLINE_ENVIRONMENT, PREFECT_FILE, PROJECT_ROOT, load_operations_config
 from operations.files import FILES_ROOT_VARIABLE, FILES_URL_VARIABLE, start_file_server
 from operations.prefect_api import api_healthy, prefect_home
-from maturity.settings import OFFLINE_ENVIRONMENT, PREFECT_FILE, PROJECT_ROOT, load_operations_config
 
 SERVER_LOG = "maturity-server.log"
 EXIT_SETUP_FAILED = 1

@@ -15,8 +15,8 @@ from prefect import task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 
-from operations.files import served_url
 from maturity.settings import ALL_GROUPS, load_orchestration_config, load_settings
+from operations.files import served_url
 
 NOT_AVAILABLE = "\u2013"  # an en dash: a level that could not be given (no valid answers)
 QUARANTINE_FILE = "quarantine.parquet"

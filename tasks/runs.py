@@ -17,8 +17,8 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.states import Failed
 
-from operations.failures import advise, failure_line
 from maturity.settings import code_version, registry_url
+from operations.failures import advise, failure_line
 from tasks.contracts import ValidatedTable
 from tasks.sources import file_sha256
 from tasks.validate import write_quality_record

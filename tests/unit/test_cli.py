@@ -13,10 +13,10 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
+from maturity.settings import PREFECT_FILE, load_operations_config
 from operations.cli import EXIT_DATA_ERROR, EXIT_USAGE_ERROR, _exit_if_too_much_quarantined, app
 from operations.cli import too_much_quarantined as over_limit
 from operations.serve import work_pools
-from maturity.settings import PREFECT_FILE, load_operations_config
 
 COMMANDS = ["demo", "run", "rerun", "publish", "status", "serve"]
 

@@ -23,8 +23,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from operations.preflight import UsageError, check_target_url, check_wave
 from maturity.settings import UnsafeValueError, check_path_value
+from operations.preflight import UsageError, check_target_url, check_wave
 from tasks.contracts import DatasetError
 from tasks.distribute import copy_release_to_target
 from tasks.extract import extract_dataset

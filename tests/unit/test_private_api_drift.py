@@ -10,7 +10,7 @@ import inspect
 
 
 def test_prefects_temporary_server_still_uses_the_environment_we_copy() -> None:
-    """operations/prefect_api.py starts Prefect's server app itself with SubprocessASGIServer's environment."""
+    """operations/prefect_api.py starts Prefect's server app with SubprocessASGIServer's environment."""
     from prefect.server.api import server
 
     from operations.prefect_api import SERVER_ENVIRONMENT, server_command

@@ -12,8 +12,8 @@ from rich.console import Console
 
 import flows
 import tasks
-from operations.progress import Stage, StageTracker, show_run_progress
 from maturity.settings import load_orchestration_config
+from operations.progress import Stage, StageTracker, show_run_progress
 
 
 class Clock:

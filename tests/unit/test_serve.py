@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 import operations.serve
-from operations.serve import ServeConfig, child_environment, stop
 from maturity.settings import load_operations_config
+from operations.serve import ServeConfig, child_environment, stop
 
 IGNORES_SIGINT = (
     "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); print('ready', flush=True); "

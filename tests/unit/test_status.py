@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 from typer.testing import CliRunner
 
-from operations.cli import app
 from maturity.settings import registry_url
+from operations.cli import app
 from warehouse import registry
 
 
