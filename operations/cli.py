@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -372,8 +372,8 @@ def _run_flow(flow_path: str, parameters: dict[str, Any], verbose: bool, quiet: 
 
     _configure_run_log(verbose, quiet)
     out = parameters["out"]
-    with _stop_if_prefect_is_lost(out), _stop_cleanly_on_user_errors(out), _run_display(quiet):
-        summary = run_with_task_runner(flow, **parameters)
+    with _stop_if_prefect_is_lost(out), _stop_cleanly_on_user_errors(out), _run_display(quiet) as shown:
+        summary = run_with_task_runner(shown(flow), **parameters)
     if not quiet:
         _print_summary(summary)
     console.print(_result_line(summary, time.perf_counter() - started), soft_wrap=True, highlight=False)
@@ -438,16 +438,19 @@ def _announce_prefect_api(server: Any, quiet: bool) -> None:
 
 
 @contextmanager
-def _run_display(quiet: bool) -> Iterator[None]:
-    """On a terminal: stage progress bars under the run log, or with --quiet a spinner; else nothing."""
+def _run_display(quiet: bool) -> Iterator[Callable[[Any], Any]]:
+    """On a terminal: stage progress bars under the run log, or with --quiet a spinner; else nothing.
+
+    Yields what to do to the flow before running it: the bars need a copy that says when its run starts.
+    """
     if quiet or not console.is_terminal:
         with _spinner("Running", shown=quiet):
-            yield
+            yield lambda flow: flow
         return
-    from operations.progress import show_run_progress
+    from operations.progress import followed, show_run_progress
 
     with show_run_progress(console, _prefect_console_handlers()):
-        yield
+        yield followed
 
 
 @contextmanager
