@@ -96,6 +96,7 @@ class InputLimits(ConfigModel):
     max_number_digits: int
     allowed_control_characters: tuple[str, ...]
     utf16_min_nul_share: float
+    max_failing_rows_per_check: int
 
 
 class Limits(ConfigModel):

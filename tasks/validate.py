@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from jinja2 import BytecodeCache
-from jinja2.bccache import Bucket
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
 from maturity.settings import EXPECTATIONS_DIR, configure_offline_environment, load_settings
+from maturity.textcheck import LIMITS_FILE, input_limits
 from tasks.contracts import (
     QUARANTINE_COLUMNS,
     DatasetError,
@@ -33,9 +32,24 @@ from tasks.contracts import (
 _GX_LOCK = threading.Lock()
 TABLE_LEVEL_PREFIX = "expect_table_"
 INDEX_KEY = "suite_position"
-# Counts per failing expectation for Data Docs, but no example values: they may be personal data,
-# and COMPLETE (every failing row) is very slow when many rows fail; pandas masks pick the rows.
-RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
+# The column naming each row of a table for GX: its row number in the input file.
+ROW_ID = "source_row"
+# The response counts (one row per council x tool) are not rows of a file; they get a row number of their own.
+COUNTS_ROW_ID = "counts_row"
+# What a result keeps for Data Docs and the run's records: counts, never values or row numbers (a value may
+# be personal data, and a row number points at it). observed_value is kept only for table-level checks
+# (a row count); for a column it may be a value.
+RESULT_COUNT_KEYS = frozenset(
+    {
+        "element_count",
+        "missing_count",
+        "missing_percent",
+        "unexpected_count",
+        "unexpected_percent",
+        "unexpected_percent_total",
+        "unexpected_percent_nonmissing",
+    }
+)
 # Excel stores a date-time as days since 1899-12-30; a date cell exported as "General" shows that number.
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 EXCEL_SERIAL_RANGE = (1, 2958465)  # 1900-01-01 .. 9999-12-31, the dates Excel can hold
@@ -152,79 +166,14 @@ def type_columns(frame: pd.DataFrame, suite: dict[str, Any]) -> pd.DataFrame:
     return typed
 
 
-class _MemoryBytecodeCache(BytecodeCache):
-    """Compiled Jinja templates kept in memory for the life of the process."""
-
-    def __init__(self) -> None:
-        self.compiled: dict[str, bytes] = {}
-
-    def load_bytecode(self, bucket: Bucket) -> None:
-        if bucket.key in self.compiled:
-            bucket.bytecode_from_string(self.compiled[bucket.key])
-
-    def dump_bytecode(self, bucket: Bucket) -> None:
-        self.compiled[bucket.key] = bucket.bytecode_to_string()
-
-
-def _share_data_docs_templates() -> None:
-    """Let every GX Data Docs view reuse compiled templates.
-
-    GX builds a fresh Jinja environment for each page view and so recompiles its ~50 templates on every
-    Data Docs build (about 0.3 s a run). A shared bytecode cache keeps the output the same and skips the
-    compiling; if a GX release renames what is patched here, the docs are simply built the slow way.
-    """
-    from great_expectations.render.view import view
-
-    original = view.DefaultJinjaView.__init__
-    shared = _MemoryBytecodeCache()
-
-    def init_with_shared_cache(self: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        if getattr(self, "env", None) is not None:
-            self.env.bytecode_cache = shared
-
-    view.DefaultJinjaView.__init__ = init_with_shared_cache
-
-
-# Modules GX imports for expectations our suites never use (scipy.stats: KL divergence and other
-# distribution checks); measured: 0.8-1.4 s of GX's ~4.3 s import, and a full run never touches them.
-GX_DEFERRED_IMPORTS = ("scipy.stats",)
-
-
-def _defer_unused_gx_imports() -> None:
-    """Make GX's import of modules it does not need here lazy: each loads on first use, if ever.
-
-    This is the standard library's lazy-import recipe (importlib.util.LazyLoader); a module someone has
-    imported already is left alone.
-    """
-    import importlib.util
-    import sys
-
-    for name in GX_DEFERRED_IMPORTS:
-        if name in sys.modules:
-            continue
-        parent, _, child = name.rpartition(".")
-        package = importlib.import_module(parent) if parent else None
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.loader is None:
-            continue
-        spec.loader = importlib.util.LazyLoader(spec.loader)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        if package is not None:
-            setattr(package, child, module)
-
-
 _GX_IMPORT_LOCK = threading.Lock()
 
 
 @cache
 def import_gx() -> Any:
-    """Great Expectations, imported on first use (it costs seconds), offline and without what we never use."""
+    """Great Expectations, imported on first use (it costs seconds) and with its analytics off."""
     with _GX_IMPORT_LOCK:  # the warm-up thread and a validation may get here at once
         configure_offline_environment()
-        _defer_unused_gx_imports()
         import great_expectations
 
     return great_expectations
@@ -239,7 +188,6 @@ def _gx_datasource() -> Any:
     # GX pins one of its own loggers to INFO; its notes about temporary folders are not ours to show.
     for name in ("great_expectations", "great_expectations.data_context.types.base"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    _share_data_docs_templates()
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context.data_sources.add_pandas("maturity")
@@ -264,10 +212,63 @@ def _gx_batch_definition(name: str) -> Any:
     return asset.add_batch_definition_whole_dataframe(f"{name}-batch")
 
 
+def result_format(row_id: str) -> dict[str, Any]:
+    """GX's result format that names every failing row by its row_id, and holds no value of any row.
+
+    COMPLETE lists every failing row, not the first 20. GX takes the row_id from the frame's index, which
+    run_suite names after it: from a column it would read each failing row's id cell by cell (about 25 µs
+    a row, 12 s for 500,000), from the index it takes them whole. exclude_unexpected_values leaves the
+    values out (GX then gives the ids as one list) and return_unexpected_index_query=False the pandas
+    "query", a string of every failing index.
+    """
+    return {
+        "result_format": "COMPLETE",
+        "unexpected_index_column_names": [row_id],
+        "exclude_unexpected_values": True,
+        "return_unexpected_index_query": False,
+        "partial_unexpected_count": 0,
+    }
+
+
+def failing_row_ids(outcome: Any, row_id: str) -> list[Any] | None:
+    """The ids of every row failing one expectation, as GX lists them; None for a check of the whole table.
+
+    A SuiteError if GX lists fewer rows than it counts (its result format would have changed).
+    """
+    if "unexpected_index_list" not in outcome.result:
+        return None
+    ids: list[Any] = []
+    for entry in outcome.result["unexpected_index_list"]:
+        value = entry[row_id]
+        ids.extend(value if isinstance(value, list) else [value])
+    counted = outcome.result.get("unexpected_count")
+    if counted is not None and len(ids) != counted:
+        raise SuiteError(
+            f"Great Expectations counted {counted} rows failing {outcome.expectation_config.type} but "
+            f"listed {len(ids)}; its result format no longer lists every failing row (see result_format())."
+        )
+    return ids
+
+
+def keep_counts_only(outcome: Any, table_level: bool) -> None:
+    """Remove from one GX result everything but its counts, before it is kept for Data Docs."""
+    kept = {k: v for k, v in outcome.result.items() if k in RESULT_COUNT_KEYS}
+    if table_level and "observed_value" in outcome.result:
+        kept["observed_value"] = outcome.result["observed_value"]
+    outcome.result.clear()
+    outcome.result.update(kept)
+
+
 def run_suite(
-    frame: pd.DataFrame, suite: dict[str, Any], parameters: dict[str, Any], label: str | None = None
-) -> tuple[list[dict], Any]:
-    """Validate a frame with GX; return the failed expectations (suite JSON entries) and GX's result.
+    frame: pd.DataFrame,
+    suite: dict[str, Any],
+    parameters: dict[str, Any],
+    label: str | None = None,
+    row_id: str = ROW_ID,
+) -> tuple[list[tuple[dict, list[Any] | None]], Any]:
+    """Validate a frame with GX; return each failed expectation (suite JSON entry, in suite order) with the
+    ids of its failing rows (values of the frame's row_id column; None if it checks the whole table), and
+    GX's result, counts only.
 
     label names the suite in Data Docs (one per dataset, as each data tool asks its own statements).
     """
@@ -278,78 +279,63 @@ def run_suite(
         {**entry, "meta": {**entry.get("meta", {}), INDEX_KEY: position}}
         for position, entry in enumerate(suite["expectations"])
     ]
+    checked = frame.set_index(row_id)  # GX names the failing rows by this index (see result_format)
     with _GX_LOCK:
-        batch = _gx_batch_definition(suite["name"]).get_batch(batch_parameters={"dataframe": frame})
+        batch = _gx_batch_definition(suite["name"]).get_batch(batch_parameters={"dataframe": checked})
         result = batch.validate(
             gx.ExpectationSuite(name=label or suite["name"], expectations=tagged),
             expectation_parameters=parameters,
-            result_format=RESULT_FORMAT,
+            result_format=result_format(row_id),
         )
     if len(result.results) != len(tagged):  # GX logs and skips an expectation it cannot build
         raise SuiteError(
             f"expectations/{suite['name']}.json: Great Expectations ran {len(result.results)} of its "
             f"{len(tagged)} checks; see the log for the one it could not build, and correct the suite."
         )
-    failed = []
+    failed = {}
     for outcome in result.results:
         position = outcome.expectation_config.meta[INDEX_KEY]
         entry = suite["expectations"][position]
-        if (outcome.exception_info or {}).get("raised_exception"):
-            message = outcome.exception_info.get("exception_message")
+        message = gx_error(outcome)
+        if message is not None:
             raise DatasetError(f"check {entry['type']} on {entry['kwargs']} could not run: {message}")
         if not outcome.success:
-            failed.append(position)
-    return [suite["expectations"][position] for position in sorted(failed)], result
+            failed[position] = failing_row_ids(outcome, row_id)
+        keep_counts_only(outcome, table_level=entry["type"].startswith(TABLE_LEVEL_PREFIX))
+    return [(suite["expectations"][position], failed[position]) for position in sorted(failed)], result
 
 
-def _resolve(value: Any, parameters: dict[str, Any]) -> Any:
-    if isinstance(value, dict) and "$PARAMETER" in value:
-        return parameters[value["$PARAMETER"]]
-    return value
+def gx_error(outcome: Any) -> str | None:
+    """GX's message if one expectation could not be checked, else None.
+
+    GX reports an error of the expectation itself in exception_info, and one of a metric it needed (such
+    as a comparison with a missing value) in exception_info keyed by that metric, with success False.
+    """
+    info = outcome.exception_info or {}
+    for report in [info, *(v for v in info.values() if isinstance(v, dict))]:
+        if report.get("raised_exception"):
+            return str(report.get("exception_message"))
+    return None
 
 
-def failing_rows(frame: pd.DataFrame, expectation: dict[str, Any], parameters: dict[str, Any]) -> pd.Series:
-    """Rows that break one column-level expectation, found with pandas (fast at any failure count)."""
-    kind = expectation["type"]
-    kwargs = {k: _resolve(v, parameters) for k, v in expectation["kwargs"].items()}
-    if kind == "expect_compound_columns_to_be_unique":
-        return frame.duplicated(subset=kwargs["column_list"], keep=False)
-    if kind == "expect_column_pair_values_a_to_be_greater_than_b":
-        a, b = frame[kwargs["column_A"]], frame[kwargs["column_B"]]
-        ok = (a >= b) if kwargs.get("or_equal") else (a > b)
-        return a.notna() & b.notna() & ~ok.fillna(False).astype(bool)
-    if kind == "expect_column_pair_values_to_be_in_set":
-        pairs = set(map(tuple, kwargs["value_pairs_set"]))
-        present = frame[kwargs["column_A"]].notna() & frame[kwargs["column_B"]].notna()
-        known = [
-            (a, b) in pairs for a, b in zip(frame[kwargs["column_A"]], frame[kwargs["column_B"]], strict=True)
-        ]
-        return present & ~pd.Series(known, index=frame.index, dtype=bool)
-    column = frame[kwargs["column"]]
-    present = column.notna()
-    if kind == "expect_column_values_to_not_be_null":
-        return ~present
-    if kind == "expect_column_values_to_be_in_set":
-        return present & ~column.isin(kwargs["value_set"])
-    if kind == "expect_column_values_to_be_unique":
-        return present & column.duplicated(keep=False)
-    if kind == "expect_column_value_lengths_to_be_between":
-        lengths = column.str.len()
-        inside = pd.Series(True, index=frame.index)
-        if kwargs.get("min_value") is not None:
-            inside &= lengths >= kwargs["min_value"]
-        if kwargs.get("max_value") is not None:
-            inside &= lengths <= kwargs["max_value"]
-        return present & ~inside.fillna(False).astype(bool)
-    if kind == "expect_column_values_to_be_between":
-        low, high = kwargs.get("min_value"), kwargs.get("max_value")
-        inside = pd.Series(True, index=frame.index)
-        if low is not None:
-            inside &= column >= low
-        if high is not None:
-            inside &= column <= high
-        return present & ~inside.fillna(False).astype(bool)
-    raise DatasetError(f"expectation type {kind} has no row-level rule; add one to failing_rows().")
+def check_failing_row_count(where: str, expectation: dict[str, Any], count: int) -> None:
+    """Stop on a check that more rows fail than inputs.max_failing_rows_per_check: the file, not its rows."""
+    limit = input_limits().max_failing_rows_per_check
+    if count > limit:
+        rule = expectation["meta"]["reason"].split(". ")[0].rstrip(".")
+        raise DatasetError(
+            f"{where}: {count} rows fail the check on {checked_columns(expectation)} ({rule}), more than "
+            f"inputs.max_failing_rows_per_check ({limit}) in {LIMITS_FILE}. So many usually mean a wrong "
+            "file or setting (such as the fieldwork window in study.yaml), not bad rows: check it and run "
+            "again, or raise the limit if the rows really are bad."
+        )
+
+
+def checked_columns(expectation: dict[str, Any]) -> str:
+    """The column, or columns, one expectation checks, as the quarantine names them."""
+    kwargs = expectation["kwargs"]
+    parts = kwargs.get("column_list") or [kwargs.get("column_A"), kwargs.get("column_B")]
+    return kwargs.get("column") or ", ".join(parts)
 
 
 def quarantine_records(
@@ -357,14 +343,12 @@ def quarantine_records(
 ) -> pd.DataFrame:
     """One quarantine record per failing row of one expectation, showing the value as the file had it."""
     kwargs = expectation["kwargs"]
-    column = kwargs.get("column") or ", ".join(
-        kwargs.get("column_list") or [kwargs["column_A"], kwargs["column_B"]]
-    )
+    column = checked_columns(expectation)
     if "column" in kwargs:
         values = raw.loc[mask, kwargs["column"]]
     else:
         parts = kwargs.get("column_list") or [kwargs["column_A"], kwargs["column_B"]]
-        values = raw.loc[mask, parts].astype("str").agg(" | ".join, axis=1)
+        values = raw.loc[mask, parts].astype("str").fillna("").agg(" | ".join, axis=1)
     return pd.DataFrame(
         {
             "dataset": table.dataset,
@@ -416,10 +400,11 @@ def validate_table(table: ExtractedTable, study: Study) -> ValidatedTable:
     failed, result = run_suite(typed, suite, parameters, label=table.dataset.replace(":", "-"))
     bad = pd.Series(False, index=typed.index)
     records = [table.rejected]
-    for expectation in failed:
-        if expectation["type"].startswith(TABLE_LEVEL_PREFIX):
+    for expectation, rows in failed:
+        if rows is None:  # a check of the whole file, such as its row count
             raise DatasetError(f"{describe_input(table, study)}: {expectation['meta']['reason']}")
-        mask = failing_rows(typed, expectation, parameters)
+        check_failing_row_count(describe_input(table, study), expectation, len(rows))
+        mask = typed[ROW_ID].isin(rows)
         bad |= mask
         records.append(quarantine_records(table, table.frame, mask, expectation))
     return ValidatedTable(
@@ -498,11 +483,14 @@ def reconcile_response_counts(tables: list[ValidatedTable], study: Study) -> lis
     if counts is None:
         return tables
     suite = load_suite_definition(RESPONSE_COUNTS_SUITE)
-    parameters = suite_parameters(study)
-    failed, result = run_suite(counts, suite, parameters)
+    counts[COUNTS_ROW_ID] = range(len(counts))
+    failed, result = run_suite(counts, suite, suite_parameters(study), row_id=COUNTS_ROW_ID)
     reasons = pd.Series(pd.NA, index=counts.index, dtype="object")
-    for expectation in failed:
-        mask = failing_rows(counts, expectation, parameters) & reasons.isna()
+    for expectation, rows in failed:
+        if rows is None:
+            name = f"expectations/{RESPONSE_COUNTS_SUITE}.json"
+            raise SuiteError(f"{name}: {expectation['type']} names no rows; its checks must be row by row")
+        mask = counts[COUNTS_ROW_ID].isin(rows) & reasons.isna()
         template = expectation["meta"]["reason"]
         reasons[mask] = [
             template.format(responses=row.responses, invited=row.invited) for row in counts[mask].itertuples()

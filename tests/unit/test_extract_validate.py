@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 from pathlib import Path
 
@@ -159,3 +160,132 @@ def test_wave_must_match_study_yaml(demo_study: Path) -> None:
 def test_missing_study_yaml_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="maturity demo --out DIR"):
         read_study(tmp_path)
+
+
+# ---------------------------------------------------------------- GX decides and names the failing rows
+
+
+def _set_cells(path: Path, cells: dict[tuple[int, str], str]) -> None:
+    """Set cells addressed by (spreadsheet row, column); row 2 is the first data row."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for (row, column), value in cells.items():
+        frame.loc[row - 2, column] = value
+    frame.to_csv(path, index=False, lineterminator="\n")
+
+
+def test_an_expectation_type_with_no_rule_of_ours_quarantines_its_rows(
+    study_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: GX found the failure, then "expectation type ... has no row-level rule" stopped the run.
+    from tasks import validate
+
+    suite = copy.deepcopy(validate.load_suite_definition("responses"))
+    reason = "Comment holds an email address. Remove it from the export."
+    suite["expectations"].append(
+        {
+            "type": "expect_column_values_to_not_match_regex",
+            "kwargs": {"column": "comments", "regex": r"[\w.]+@[\w.]+"},
+            "meta": {"reason": reason},
+        }
+    )
+    monkeypatch.setattr(validate, "load_suite_definition", lambda name: suite)
+    path = study_copy / "responses" / "leadership.csv"
+    _set_cells(path, {(3, "comments"): "Ask me: ann@example.org", (5, "comments"): "a@b.c and more"})
+    comments = pd.read_csv(path, dtype=str)["comments"]
+    expected = comments[comments.str.contains(r"[\w.]+@[\w.]+", na=False)]  # the demo has a few more
+    study = read_study(study_copy)
+    validated = validate_table(extract_responses(study, "leadership"), study)
+    quarantine = validated.quarantine
+    assert {3, 5} <= set(quarantine["source_row"])
+    assert quarantine["source_row"].tolist() == [i + 2 for i in expected.index]
+    assert set(quarantine["column"]) == {"comments"}
+    assert set(quarantine["reason"]) == {reason}
+    assert quarantine["value"].tolist() == expected.tolist()
+    assert validated.rows_loaded == validated.rows_read - len(expected)
+
+
+def test_a_pair_with_one_value_empty_is_quarantined(study_copy: Path) -> None:
+    # Before: GX failed the pair check, our pandas rule found no row and building the record crashed.
+    _set_cells(study_copy / "invitations.csv", {(3, "recipient_group"): ""})
+    study = read_study(study_copy)
+    validated = validate_table(extract_file(study, "invitations", "invitations.csv"), study)
+    record = validated.quarantine.set_index("source_row").loc[3]
+    assert record["column"] == "tool_id, recipient_group"
+    assert record["value"].endswith(" | ")
+    assert "not sent to this recipient group" in record["reason"]
+    assert validated.rows_loaded == validated.rows_read - 1
+
+
+def test_data_docs_show_counts_but_no_value(study_copy: Path, tmp_path: Path) -> None:
+    secret_comment = "Private remark by Ann Person " + "x" * 10_001  # over responses.max_comment_chars
+    secret_level = "AnnPersonLevel"
+    path = study_copy / "responses" / "leadership.csv"
+    _set_cells(path, {(2, "comments"): secret_comment, (3, "lvl_leadership"): secret_level})
+    study = read_study(study_copy)
+    validated = validate_table(extract_responses(study, "leadership"), study)
+    assert set(validated.quarantine["source_row"]) == {2, 3}
+    for result in validated.gx_results:
+        for outcome in result.results:
+            assert not {"unexpected_index_list", "partial_unexpected_list", "unexpected_list"} & set(
+                outcome.result
+            )
+    write_quality_record([validated], tmp_path / "quality")
+    docs = tmp_path / "quality" / "data_docs"
+    files = [f for f in docs.rglob("*") if f.is_file()]
+    assert any(f.suffix == ".html" for f in files)
+    for file in files:
+        content = file.read_bytes()
+        for secret in ("Private remark by Ann Person", secret_level):
+            assert secret.encode() not in content, file
+    page = next(f for f in files if f.parent.parent.parent.name == "responses-leadership")
+    assert "1 unexpected values found" in page.read_text(encoding="utf-8")
+
+
+def test_a_check_failing_too_many_rows_stops_the_file(
+    study_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from maturity.settings import load_limits
+
+    monkeypatch.setitem(load_limits()["inputs"], "max_failing_rows_per_check", 2)
+    path = study_copy / "responses" / "leadership.csv"
+    _set_cells(path, {(2, "lvl_leadership"): "2", (3, "lvl_leadership"): "7", (4, "lvl_leadership"): "8"})
+    study = read_study(study_copy)
+    table = extract_responses(study, "leadership")
+    validate_table(table, study)  # two failing rows: quarantined
+    _set_cells(path, {(2, "lvl_leadership"): "9"})
+    with pytest.raises(DatasetError) as stopped:
+        validate_table(extract_responses(study, "leadership"), study)
+    message = str(stopped.value)
+    assert "\n" not in message
+    for fragment in (
+        "leadership.csv",
+        "3 rows",
+        "lvl_leadership",
+        "max_failing_rows_per_check",
+        "limits.yaml",
+    ):
+        assert fragment in message
+
+
+def test_a_check_gx_cannot_run_stops_the_run(study_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before: GX's error in a metric (here comparing a missing count) read as a failed check.
+    from tasks import validate
+
+    suite = copy.deepcopy(validate.load_suite_definition("response_counts"))
+    for expectation in suite["expectations"]:
+        expectation["kwargs"].pop("ignore_row_if", None)
+    shipped = validate.load_suite_definition
+    monkeypatch.setattr(
+        validate, "load_suite_definition", lambda name: suite if name == "response_counts" else shipped(name)
+    )
+    path = study_copy / "invitations.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = frame[~((frame["council"] == "Isle of Anglesey") & (frame["tool_id"] == "leadership"))]
+    frame.to_csv(path, index=False, lineterminator="\n")
+    study = read_study(study_copy)
+    tables = [
+        validate_table(extract_file(study, "invitations", "invitations.csv"), study),
+        validate_table(extract_responses(study, "leadership"), study),
+    ]
+    with pytest.raises(DatasetError, match=r"a_to_be_greater_than_b .* could not run: boolean value of NA"):
+        validate.reconcile_response_counts(tables, study)
