@@ -244,9 +244,10 @@ def test_data_docs_show_counts_but_no_value(study_copy: Path, tmp_path: Path) ->
 def test_a_check_failing_too_many_rows_stops_the_file(
     study_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from maturity.settings import load_limits
+    import tasks.validate
 
-    monkeypatch.setitem(load_limits()["inputs"], "max_failing_rows_per_check", 2)
+    limits = tasks.validate.input_limits().model_copy(update={"max_failing_rows_per_check": 2})
+    monkeypatch.setattr(tasks.validate, "input_limits", lambda: limits)
     path = study_copy / "responses" / "leadership.csv"
     _set_cells(path, {(2, "lvl_leadership"): "2", (3, "lvl_leadership"): "7", (4, "lvl_leadership"): "8"})
     study = read_study(study_copy)
