@@ -712,18 +712,8 @@ def write_report_batch(reports: list[Report], inputs: ReportInputs) -> list[Path
     return [path for report in reports for path in write_report(inputs, report)]
 
 
-@task(name="plan-reports", cache_policy=NONE)
-def plan_reports_task(
-    scores: Scores,
-    study: Study,
-    version: Path,
-    councils: list[str] | None = None,
-    status: str = "draft",
-    batches: int = 1,
-    answers: AnswerTables | None = None,
-) -> tuple[ReportInputs, list[list[Report]]]:
-    """Prefect wrapper: what every report is rendered from, and the batches to render."""
-    return prepare_reports(scores, study, version, councils, status, batches, answers)
+# The plain function is the task: nothing to add around it.
+plan_reports_task = task(name="plan-reports", cache_policy=NONE)(prepare_reports)
 
 
 @task(name="render-reports", task_run_name=name_report_batch, cache_policy=NONE)
