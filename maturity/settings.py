@@ -30,6 +30,7 @@ from maturity.config_models import (
     PublicationRules,
     PublicSurveyRules,
     ResponseRules,
+    SurveyWeighting,
 )
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -125,14 +126,6 @@ class StatementMethod:
 
 
 @dataclass(frozen=True)
-class WeightingMethod:
-    margins: tuple[str, ...]
-    tolerance: float
-    max_iterations: int
-    warn_above_mean_ratio: float
-
-
-@dataclass(frozen=True)
 class Settings:
     councils: tuple[Council, ...]
     themes: tuple[Theme, ...]
@@ -142,7 +135,7 @@ class Settings:
     tools: tuple[Tool, ...]
     maturity: MaturityMethod
     statement_method: StatementMethod
-    weighting: WeightingMethod
+    weighting: SurveyWeighting  # the same as public_survey.weighting, kept where scoring looks
     disclosure: DisclosureRules
     publication: PublicationRules
     public_survey: PublicSurveyRules
@@ -203,6 +196,11 @@ class UnsafeValueError(ValueError):
 Model = TypeVar("Model", bound=ConfigModel)
 
 
+def _load_file(file: str, model: type[Model]) -> Model:
+    """A whole config file, read and checked against its model."""
+    return _typed(file, None, model, _read_yaml(file))
+
+
 def _typed(file: str, section: str | None, model: type[Model], values: dict[str, Any]) -> Model:
     """A config file (or one section of it) checked against its model; a wrong key or value is one line."""
     where = f"config/{file}" + (f" {section}" if section else "")
@@ -219,7 +217,7 @@ def _typed(file: str, section: str | None, model: type[Model], values: dict[str,
 @cache
 def load_limits() -> Limits:
     """Patterns of values that become paths, and size limits of inputs (config/limits.yaml)."""
-    return _typed("limits.yaml", None, Limits, _read_yaml("limits.yaml"))
+    return _load_file("limits.yaml", Limits)
 
 
 @cache
@@ -266,13 +264,11 @@ def load_settings() -> Settings:
     framework = _read_yaml("framework.yaml")
     tools = _read_yaml("tools.yaml")
     method = _read_yaml("method.yaml")
-    weighting = method["public_survey"]["weighting"]
-    return _check_config_values(_build_settings(framework, tools, method, weighting))
+    return _check_config_values(_build_settings(framework, tools, method))
 
 
-def _build_settings(
-    framework: dict[str, Any], tools: dict[str, Any], method: dict[str, Any], weighting: dict[str, Any]
-) -> Settings:
+def _build_settings(framework: dict[str, Any], tools: dict[str, Any], method: dict[str, Any]) -> Settings:
+    public_survey = _typed("method.yaml", "public_survey", PublicSurveyRules, method)
     return Settings(
         councils=_read_councils(),
         themes=tuple(Theme(**t) for t in framework["themes"]),
@@ -301,15 +297,10 @@ def _build_settings(
             agree_answers=tuple(method["statements"]["agree_answers"]),
             confidence_level=method["statements"]["confidence_level"],
         ),
-        weighting=WeightingMethod(
-            margins=tuple(weighting["margins"]),
-            tolerance=weighting["tolerance"],
-            max_iterations=weighting["max_iterations"],
-            warn_above_mean_ratio=weighting["warn_above_mean_ratio"],
-        ),
+        weighting=public_survey.weighting,
         disclosure=_typed("method.yaml", "disclosure", DisclosureRules, method),
         publication=_typed("method.yaml", "publication", PublicationRules, method),
-        public_survey=_typed("method.yaml", "public_survey", PublicSurveyRules, method),
+        public_survey=public_survey,
         responses=_typed("method.yaml", "responses", ResponseRules, method),
         inputs=_typed("method.yaml", "inputs", InputRules, method),
         outputs=_typed("method.yaml", "outputs", OutputRules, method),
@@ -326,19 +317,19 @@ def load_comment_rules() -> CommentRules:
 @cache
 def load_orchestration_config() -> Orchestration:
     """Task runners, retries of transient I/O and artifact keys (config/orchestration.yaml)."""
-    return _typed("orchestration.yaml", None, Orchestration, _read_yaml("orchestration.yaml"))
+    return _load_file("orchestration.yaml", Orchestration)
 
 
 @cache
 def load_open_data_config() -> OpenDataSettings:
     """Metadata, licence, release dates and table schemas of the open-data release."""
-    return _typed("open_data.yaml", None, OpenDataSettings, _read_yaml("open_data.yaml"))
+    return _load_file("open_data.yaml", OpenDataSettings)
 
 
 @cache
 def load_operations_config() -> Operations:
     """CLI exit rules and the Prefect server `maturity serve` runs (config/operations.yaml)."""
-    return _typed("operations.yaml", None, Operations, _read_yaml("operations.yaml"))
+    return _load_file("operations.yaml", Operations)
 
 
 @cache
@@ -358,7 +349,7 @@ def load_demo_config() -> DemoSettings:
 @cache
 def load_ordinary_words() -> NameList:
     """English and Welsh words that are never names, beyond the dictionary (config/ordinary_words.yaml)."""
-    return _typed("ordinary_words.yaml", None, NameList, _read_yaml("ordinary_words.yaml"))
+    return _load_file("ordinary_words.yaml", NameList)
 
 
 def configure_offline_environment() -> None:
