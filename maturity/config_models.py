@@ -23,9 +23,16 @@ class DisclosureRules(ConfigModel):
     withheld_status: str
 
 
+class ComparisonRules(ConfigModel):
+    false_discovery_rate: float
+
+
 class PublicationRules(ConfigModel):
     percent_decimals: int
     level_decimals: int
+    probability_decimals: int
+    p_value_decimals: int
+    base_decimals: int
 
 
 class SurveyQuestion(ConfigModel):

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from maturity.config_models import (
     CommentRules,
+    ComparisonRules,
     ConfigModel,
     DemoSettings,
     DisclosureRules,
@@ -114,9 +115,14 @@ class MaturityMethod:
     level_2_from: float
     level_3_from: float
     low_base_below: int
-    bootstrap_replicates: int
-    bootstrap_seed: int
+    posterior_draws: int
+    posterior_seed: int
+    lower_tail_prior: tuple[float, float, float]
+    upper_tail_prior: tuple[float, float, float]
     confidence_level: float
+    level_probability_shown: float
+    consensus_disagree_below: float
+    perception_gap_groups: tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,7 @@ class Settings:
     maturity: MaturityMethod
     statement_method: StatementMethod
     weighting: SurveyWeighting  # the same as public_survey.weighting, kept where scoring looks
+    comparisons: ComparisonRules
     disclosure: DisclosureRules
     publication: PublicationRules
     public_survey: PublicSurveyRules
@@ -292,12 +299,21 @@ def _build_settings(framework: dict[str, Any], tools: dict[str, Any], method: di
             )
             for t in tools["tools"]
         ),
-        maturity=MaturityMethod(**method["maturity"]),
+        maturity=MaturityMethod(
+            **{
+                **method["maturity"],
+                **{
+                    key: tuple(method["maturity"][key])
+                    for key in ("lower_tail_prior", "upper_tail_prior", "perception_gap_groups")
+                },
+            }
+        ),
         statement_method=StatementMethod(
             agree_answers=tuple(method["statements"]["agree_answers"]),
             confidence_level=method["statements"]["confidence_level"],
         ),
         weighting=public_survey.weighting,
+        comparisons=_typed("method.yaml", "comparisons", ComparisonRules, method),
         disclosure=_typed("method.yaml", "disclosure", DisclosureRules, method),
         publication=_typed("method.yaml", "publication", PublicationRules, method),
         public_survey=public_survey,

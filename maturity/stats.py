@@ -45,10 +45,101 @@ def design_effect(weights: np.ndarray) -> float:
     return float(len(weights) / effective) if effective else float("nan")
 
 
-def intervals_separate(
-    lower_a: np.ndarray, upper_a: np.ndarray, lower_b: np.ndarray, upper_b: np.ndarray
+# ------------------------------------------------------------------ posterior of a mean level
+
+
+def posterior_mean_draws(
+    counts: np.ndarray, prior: np.ndarray, rng: np.random.Generator, draws: int, levels: np.ndarray
 ) -> np.ndarray:
-    """True where two intervals do not overlap; missing bounds give False (no evidence of a gap)."""
-    with np.errstate(invalid="ignore"):
-        gap = (np.asarray(upper_a) < np.asarray(lower_b)) | (np.asarray(upper_b) < np.asarray(lower_a))
-    return np.asarray(gap, dtype=bool)
+    """Draws of a group's mean level from the Dirichlet posterior of its level shares (counts + prior).
+
+    Drawn as normalised gamma variates, one row of three per draw, so that the method can be
+    reproduced from its description (docs/methodology.md) with any numpy Generator.
+    """
+    shape = np.asarray(counts, dtype=float) + np.asarray(prior, dtype=float)
+    gamma = rng.gamma(shape, size=(draws, len(shape)))
+    totals = gamma.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(totals > 0, gamma @ levels / totals, np.nan)
+
+
+def level_probabilities(draws: np.ndarray, cut_offs: tuple[float, float]) -> np.ndarray:
+    """Share of draws of the mean level that fall in level 1, 2 and 3 (cut-offs as the framework's)."""
+    finite = draws[np.isfinite(draws)]
+    if finite.size == 0:
+        return np.full(3, np.nan)
+    below_2, below_3 = (finite < cut_offs[0]).mean(), (finite < cut_offs[1]).mean()
+    return np.array([below_2, below_3 - below_2, 1 - below_3])
+
+
+def tastle_wierman_consensus(shares: np.ndarray, levels: np.ndarray) -> float:
+    """Tastle and Wierman's (2007) ordinal consensus: 1 when all agree, 0 when split between the extremes.
+
+    Cns = 1 + sum p_i log2(1 - |X_i - mean| / width), width = highest level - lowest level.
+    """
+    shares = np.asarray(shares, dtype=float)
+    if not np.isfinite(shares).all() or shares.sum() == 0:
+        return float("nan")
+    mean = float(shares @ levels)
+    width = float(levels.max() - levels.min())
+    used = shares > 0
+    distance = 1 - np.abs(levels[used] - mean) / width
+    return float(1 + np.sum(shares[used] * np.log2(distance)))
+
+
+# ------------------------------------------------------------------ comparisons
+
+
+def welch_p_value(means: np.ndarray, variances: np.ndarray, sizes: np.ndarray, weights: np.ndarray) -> float:
+    """Two-sided p-value of a Welch test that a weighted sum of independent group means is zero.
+
+    weights: +1/-1 (or ±0.5 for an equally weighted average of two groups) per mean. The degrees of
+    freedom are Welch and Satterthwaite's; with no variance at all, p is 1 for a zero difference.
+    """
+    from scipy.stats import t as student_t
+
+    if (np.asarray(sizes) < 2).any():
+        return float("nan")
+    terms = np.asarray(weights, float) ** 2 * np.asarray(variances, float) / np.asarray(sizes, float)
+    difference = float(np.dot(weights, means))
+    variance = float(terms.sum())
+    if variance <= 0:
+        return 1.0 if difference == 0 else 0.0
+    freedom = variance**2 / float(np.sum(terms**2 / (np.asarray(sizes, float) - 1)))
+    return float(2 * student_t.sf(abs(difference) / np.sqrt(variance), freedom))
+
+
+def fisher_p_value(agree: int, total: int, rest_agree: int, rest_total: int) -> float:
+    """Two-sided Fisher exact p-value that a council's share agreeing equals the rest of Wales's."""
+    from scipy.stats import fisher_exact
+
+    table = [[agree, total - agree], [rest_agree, rest_total - rest_agree]]
+    return float(fisher_exact(table, alternative="two-sided").pvalue)
+
+
+def false_discovery_flags(p_values: np.ndarray, rate: float) -> np.ndarray:
+    """Benjamini-Hochberg: which of a family's comparisons are discoveries at the false discovery rate."""
+    from scipy.stats import false_discovery_control
+
+    p_values = np.asarray(p_values, dtype=float)
+    flags = np.zeros(p_values.shape, dtype=bool)
+    tested = np.isfinite(p_values)
+    if tested.any():
+        flags[tested] = false_discovery_control(p_values[tested], method="bh") <= rate
+    return flags
+
+
+def newcombe_difference_interval(
+    share_a: float, size_a: float, share_b: float, size_b: float, confidence_level: float
+) -> tuple[float, float]:
+    """Newcombe's (1998, method 10) hybrid score interval for a difference of two independent shares.
+
+    Built from each share's Wilson interval, so it stays inside [-1, 1] and keeps its coverage at 0% and
+    100%, where a Wald interval for the difference collapses.
+    """
+    lower_a, upper_a = (float(v) for v in wilson_interval(share_a, size_a, confidence_level))
+    lower_b, upper_b = (float(v) for v in wilson_interval(share_b, size_b, confidence_level))
+    difference = share_a - share_b
+    below = np.sqrt((share_a - lower_a) ** 2 + (upper_b - share_b) ** 2)
+    above = np.sqrt((upper_a - share_a) ** 2 + (share_b - lower_b) ** 2)
+    return float(difference - below), float(difference + above)

@@ -24,6 +24,7 @@ from maturity.disclosure import (
     relations_within,
 )
 from maturity.output_contracts import OutputContractError, check_open_table, open_data_contracts
+from maturity.rounding import round_half_away, round_within_level
 from maturity.settings import ALL_GROUPS, TOTAL_GROUP, WALES_GSS_CODE, load_settings
 from tasks.ledger import read_ledger, write_ledger
 from tasks.release import (
@@ -45,14 +46,28 @@ from tasks.release import (
     resolve_release_date,
     to_json_bytes,
 )
-from tasks.score import LEVELS, Scores, round_half_away
+from tasks.score import LEVELS, Scores, flag_comparisons
 from warehouse.store import replace_file
 from warehouse.versions import inside, remove_tree
 
 WALES_NAMES = ("Wales", "Cymru")
 NAME_COLUMNS = ["gss_code", "council_name_en", "council_name_cy"]
 SHARE_COLUMNS = ["share_level_1_pct", "share_level_2_pct", "share_level_3_pct"]
-ANSWER_STATISTICS = [*SHARE_COLUMNS, "mean_level", "level", "ci_lower", "ci_upper"]
+PROBABILITY_COLUMNS = ["p_level_1", "p_level_2", "p_level_3"]
+COMPARISON_COLUMNS = ["p_value_vs_rest_of_wales", "differs_from_rest_of_wales"]
+ANSWER_STATISTICS = [
+    *SHARE_COLUMNS,
+    "mean_level",
+    "level",
+    "ci_lower",
+    "ci_upper",
+    *PROBABILITY_COLUMNS,
+    "likely_level_low",
+    "likely_level_high",
+    "consensus",
+    "n_effective",
+]
+STATEMENT_STATISTICS = ["pct_agree", "ci_lower", "ci_upper"]
 
 
 def council_names() -> pd.DataFrame:
@@ -112,19 +127,14 @@ def cell_names(table: pd.DataFrame, name: str, item: str) -> list[str]:
 
 
 def maturity_audit_table(scores: Scores, table: pd.DataFrame) -> AuditTable:
-    """The maturity table in audit form: level counts per group row, all rows the sum of their groups."""
-    n_valid = table["n_valid"].to_numpy(dtype="int64")
-    shares = table[[f"share_level_{level}" for level in LEVELS]].to_numpy(dtype="float64")
-    counts = np.rint(np.nan_to_num(shares) * n_valid[:, None]).astype("int64")
-    relations = group_relations(table, "characteristic")
-    for relation in relations:
-        counts[relation.total] = counts[list(relation.parts)].sum(axis=0)
+    """The maturity table in audit form: level counts per row; all rows and Wales rows are sums."""
+    counts = table[[f"n_level_{level}" for level in LEVELS]].to_numpy(dtype="int64")
     return AuditTable(
         cell_names(table, "maturity_levels", "characteristic"),
         counts,
         table["n_answered"].to_numpy(dtype="int64"),
         response_bounds(scores, table),
-        relations,
+        group_relations(table, "characteristic") + council_relations(table, "characteristic"),
     )
 
 
@@ -176,10 +186,18 @@ def open_maturity_levels(
     audit = maturity_audit_table(scores, table)
     for level in LEVELS:
         table[f"share_level_{level}_pct"] = as_percent(table[f"share_level_{level}"])
-    for column in ("mean_level", "ci_lower", "ci_upper"):
-        table[column] = round_half_away(table[column], load_settings().publication.level_decimals)
+    settings = load_settings()
+    rules = settings.publication
+    cut_offs = (settings.maturity.level_2_from, settings.maturity.level_3_from)
+    table["mean_level"] = round_within_level(table["mean_level"], cut_offs, rules.level_decimals)
+    for column in ("ci_lower", "ci_upper", "consensus"):
+        table[column] = round_half_away(table[column], rules.level_decimals)
+    for column in PROBABILITY_COLUMNS:
+        table[column] = round_half_away(table[column], rules.probability_decimals)
+    table["n_effective"] = round_half_away(table["n_effective"], rules.base_decimals)
     table, snapshot = control_disclosure(table, ANSWER_STATISTICS, audit, earlier or [])
-    table["level"] = table["level"].astype("Int64")
+    for column in ("level", "likely_level_low", "likely_level_high"):
+        table[column] = table[column].astype("Int64")
     return table, snapshot
 
 
@@ -187,9 +205,7 @@ def open_statement_results(
     scores: Scores, earlier: list[Snapshot] | None = None
 ) -> tuple[pd.DataFrame, Snapshot]:
     """% agree per council, statement and group, and for Wales (all pooled), disclosure-controlled."""
-    results = scores.statement_results
-    published = (results["gss_code"] != WALES_GSS_CODE) | (results["recipient_group"] == ALL_GROUPS)
-    table = results[published].merge(council_names(), on="gss_code", how="left")
+    table = scores.statement_results.merge(council_names(), on="gss_code", how="left")
     table = table.sort_values(["gss_code", "statement_id", "recipient_group"], ignore_index=True)
     table["wave"] = scores.wave
     audit = statement_audit_table(scores, table)
@@ -197,7 +213,45 @@ def open_statement_results(
     table["ci_lower"] = as_percent(table["ci_lower"])
     table["ci_upper"] = as_percent(table["ci_upper"])
     table["low_base"] = table["n_valid"] < load_settings().maturity.low_base_below
-    return control_disclosure(table, ["pct_agree", "ci_lower", "ci_upper"], audit, earlier or [])
+    return control_disclosure(table, STATEMENT_STATISTICS, audit, earlier or [])
+
+
+def open_perception_gaps(scores: Scores, answers: AnswerTables) -> pd.DataFrame:
+    """Officers minus members per council and item, only where both groups' rows are published.
+
+    Every published gap is then a function of published counts, so it reveals nothing withheld.
+    """
+    first, second = load_settings().maturity.perception_gap_groups
+    gaps = scores.perception_gaps
+    both = np.zeros(len(gaps), dtype=bool)
+    for measure, table, item in (
+        ("mean_level", answers.maturity_levels, "characteristic"),
+        ("pct_agree", answers.statement_results, "statement_id"),
+    ):
+        rows = published_rows(table, item)
+        keys = gaps[["gss_code", "item_id"]].astype(str)
+        shown = [
+            rows.reindex(pd.MultiIndex.from_frame(keys.assign(group=group)))
+            .fillna(False)
+            .to_numpy(dtype=bool)
+            for group in (first, second)
+        ]
+        both |= (gaps["measure"].to_numpy() == measure) & shown[0] & shown[1]
+    table = gaps[both].merge(council_names(), on="gss_code", how="left")
+    table = table.sort_values(["gss_code", "measure", "item_id"], ignore_index=True)
+    table["wave"] = scores.wave
+    settings = load_settings()
+    rules = settings.publication
+    cut_offs = (settings.maturity.level_2_from, settings.maturity.level_3_from)
+    percent = table["measure"] == "pct_agree"
+    for column in ("officers", "elected_members", "gap", "gap_ci_lower", "gap_ci_upper"):
+        as_points = round_half_away(100 * table[column], rules.percent_decimals)
+        if column in (first, second):  # a group's mean level, printed as maturity_levels prints it
+            as_levels = round_within_level(table[column], cut_offs, rules.level_decimals)
+        else:
+            as_levels = round_half_away(table[column], rules.level_decimals)
+        table[column] = as_points.where(percent, as_levels)
+    return table
 
 
 def open_public_survey_results(scores: Scores) -> pd.DataFrame:
@@ -242,8 +296,58 @@ def open_answer_tables(scores: Scores, version: Path | None) -> AnswerTables:
     earlier = read_ledger(version, scores.wave) if version is not None else {}
     levels, level_snapshot = open_maturity_levels(scores, earlier.get("maturity_levels", []))
     statements, statement_snapshot = open_statement_results(scores, earlier.get("statement_results", []))
+    levels, statements = add_published_comparisons(scores.wales_comparisons, levels, statements)
     snapshots = {"maturity_levels": level_snapshot, "statement_results": statement_snapshot}
     return AnswerTables(levels, statements, snapshots)
+
+
+def published_rows(table: pd.DataFrame, item: str) -> pd.Series:
+    """Whether each gss_code x item x group row of a controlled table is published, by its key."""
+    keys = pd.MultiIndex.from_frame(table[["gss_code", item, "recipient_group"]].astype(str))
+    return pd.Series((table["status"] == "").to_numpy(), index=keys)
+
+
+def add_published_comparisons(
+    comparisons: pd.DataFrame, levels: pd.DataFrame, statements: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each published council figure's p-value against the rest of Wales, and its flag.
+
+    A comparison is published only when the council's row and Wales's row are both published (it is
+    then a function of published counts), and the Benjamini-Hochberg family is each council's published
+    comparisons, so no withheld figure moves a published flag.
+    """
+    published = {
+        "mean_level": published_rows(levels, "characteristic"),
+        "pct_agree": published_rows(statements, "statement_id"),
+    }
+    shown = np.zeros(len(comparisons), dtype=bool)
+    for measure, rows in published.items():
+        mine = comparisons["measure"].to_numpy() == measure
+        keys = comparisons[["council", "item_id", "recipient_group"]].astype(str)
+        wales = keys.assign(council=WALES_GSS_CODE)
+        council_shown = rows.reindex(pd.MultiIndex.from_frame(keys)).fillna(False).to_numpy(dtype=bool)
+        wales_shown = rows.reindex(pd.MultiIndex.from_frame(wales)).fillna(False).to_numpy(dtype=bool)
+        shown |= mine & council_shown & wales_shown
+    tested = pd.Series(shown, index=comparisons.index)
+    flags = flag_comparisons(comparisons, tested)
+    decimals = load_settings().publication.p_value_decimals
+    result = comparisons.assign(
+        p_value_vs_rest_of_wales=round_half_away(comparisons["p_value"], decimals).where(shown),
+        differs_from_rest_of_wales=flags.astype("boolean").where(shown),
+    )
+    return (
+        _with_comparisons(levels, result[result["measure"] == "mean_level"], "characteristic"),
+        _with_comparisons(statements, result[result["measure"] == "pct_agree"], "statement_id"),
+    )
+
+
+def _with_comparisons(table: pd.DataFrame, comparisons: pd.DataFrame, item: str) -> pd.DataFrame:
+    found = comparisons.rename(columns={"council": "gss_code", "item_id": item})
+    columns = ["gss_code", item, "recipient_group", *COMPARISON_COLUMNS]
+    merged = table.merge(found[columns], on=["gss_code", item, "recipient_group"], how="left")
+    merged["differs_from_rest_of_wales"] = merged["differs_from_rest_of_wales"].astype("boolean")
+    merged["p_value_vs_rest_of_wales"] = merged["p_value_vs_rest_of_wales"].astype("Float64")
+    return merged
 
 
 def to_csv_bytes(table: pd.DataFrame) -> bytes:
@@ -281,6 +385,7 @@ def open_tables(scores: Scores, answers: AnswerTables) -> dict[str, pd.DataFrame
         "response_rates": open_response_rates(scores),
         "maturity_levels": answers.maturity_levels,
         "statement_results": answers.statement_results,
+        "perception_gaps": open_perception_gaps(scores, answers),
         "public_survey_results": open_public_survey_results(scores),
     }
     codes = set(built["councils"]["gss_code"])

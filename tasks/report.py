@@ -26,6 +26,7 @@ from prefect.runtime import task_run
 
 from maturity.comments import QUOTES_APPROVED_FILE, quote_hash, read_approved_quotes
 from maturity.extras import EXTRAS, is_installed, require_extra
+from maturity.rounding import decimals_within_level, round_number, whole_percent
 from maturity.settings import (
     ALL_GROUPS,
     TEMPLATES_DIR,
@@ -46,7 +47,7 @@ from operations.failures import advise
 from tasks.contracts import DatasetError, Study, write_csv_for_people
 from tasks.pdf import print_pdf_bytes
 from tasks.publish import AnswerTables, open_answer_tables
-from tasks.score import LEVELS, Scores, round_half_up, whole_percent
+from tasks.score import LEVELS, Scores
 from warehouse.store import replace_file
 from warehouse.versions import inside, remove_tree
 
@@ -109,8 +110,18 @@ def format_number(value: float, language: str, decimals: int | None = None) -> s
         return NOT_AVAILABLE
     pattern = "0." + "0" * decimals if decimals else "0"
     return format_decimal(
-        round_half_up(float(value), decimals), format=pattern, locale=BABEL_LOCALES[language]
+        round_number(float(value), decimals), format=pattern, locale=BABEL_LOCALES[language]
     )
+
+
+def format_mean_level(value: float, language: str) -> str:
+    """A published mean level as open data prints it: never rounded across its level's cut-off."""
+    settings = load_settings()
+    if pd.isna(value):
+        return NOT_AVAILABLE
+    cut_offs = (settings.maturity.level_2_from, settings.maturity.level_3_from)
+    places = decimals_within_level(float(value), cut_offs, settings.publication.level_decimals)
+    return format_number(value, language, places)
 
 
 def format_whole_percent(percent: int, language: str) -> str:
@@ -169,7 +180,11 @@ def distribution_counts(published: AnswerTables, characteristic: str) -> list[in
     A count over withheld levels would let a reader work a withheld council's level out of the rest.
     """
     levels = published.maturity_levels
-    chosen = levels[(levels["characteristic"] == characteristic) & (levels["recipient_group"] == ALL_GROUPS)]
+    chosen = levels[
+        (levels["characteristic"] == characteristic)
+        & (levels["recipient_group"] == ALL_GROUPS)
+        & (levels["gss_code"] != WALES_GSS_CODE)
+    ]
     found = chosen["level"].dropna().astype(int)
     return [int((found == level).sum()) for level in LEVELS]
 
@@ -191,7 +206,6 @@ def statement_rows(
     published = tables.statement_results
     published = published[(published["recipient_group"] == ALL_GROUPS) & (published["theme"] == theme)]
     by_place = published.set_index(["gss_code", "statement_id"])
-    differs = scores.statement_results.set_index(["gss_code", "statement_id", "recipient_group"])
     rows = []
     statements = [s for s in load_settings().statements if s.theme == theme]
     for number, statement in enumerate(statements, start=1):
@@ -201,9 +215,11 @@ def statement_rows(
         wales_key = (WALES_GSS_CODE, statement.id)
         wales_row = by_place.loc[wales_key] if wales_key in by_place.index else None
         council, wales = format_share(council_row, language), format_share(wales_row, language)
-        key = (gss_code, statement.id, ALL_GROUPS)
-        flagged = bool(differs.at[key, "differs_from_national"]) if key in differs.index else False
-        if not council["shown"] or not wales["shown"]:  # a comparison with a withheld figure reveals it
+        differs = council_row["differs_from_rest_of_wales"] if council_row is not None else pd.NA
+        flagged = bool(differs) if pd.notna(differs) else False
+        if (
+            not council["shown"] or not wales["shown"] or pd.isna(differs)
+        ):  # it would reveal a withheld figure
             comparison = NOT_AVAILABLE
         elif flagged and council["value"] > float(wales_row["pct_agree"]):
             comparison = translate(language, "Higher than Wales")
@@ -370,7 +386,7 @@ def theme_sections(
                     "council_level": level,
                     "withheld": withheld,
                     "group": group,
-                    "mean": format_number(cell["mean_level"], language) if found else NOT_AVAILABLE,
+                    "mean": format_mean_level(cell["mean_level"], language) if found else NOT_AVAILABLE,
                     "ci_lower": format_number(cell["ci_lower"], language) if found else NOT_AVAILABLE,
                     "ci_upper": format_number(cell["ci_upper"], language) if found else NOT_AVAILABLE,
                     "low_base": bool(cell["low_base"]) if found and pd.notna(cell["low_base"]) else False,
@@ -511,7 +527,9 @@ def national_context(
         for ch in settings.characteristics
     ]
     statements = published.statement_results
-    wales = statements[statements["gss_code"] == WALES_GSS_CODE].set_index("statement_id")
+    wales = statements[
+        (statements["gss_code"] == WALES_GSS_CODE) & (statements["recipient_group"] == ALL_GROUPS)
+    ].set_index("statement_id")
     return {
         **shared_context(scores, study, draft, language, "national"),
         "heatmap": [

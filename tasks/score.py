@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,17 @@ from maturity.settings import (
     load_comment_rules,
     load_settings,
 )
-from maturity.stats import intervals_separate, kish_effective_size, wilson_interval
+from maturity.stats import (
+    false_discovery_flags,
+    fisher_p_value,
+    kish_effective_size,
+    level_probabilities,
+    newcombe_difference_interval,
+    posterior_mean_draws,
+    tastle_wierman_consensus,
+    welch_p_value,
+    wilson_interval,
+)
 from maturity.weighting import WeightingError, population_margins, rake_weights, summarise_weights
 from tasks.contracts import DatasetError
 from warehouse.store import partition_files, read_arrow, read_table, write_table
@@ -36,30 +45,6 @@ INVITATION_COLUMNS = ["gss_code", "recipient_group", "invited"]
 RESPONDENT_COLUMNS = ["gss_code", "recipient_group"]
 # Answer categories counted per respondent: the three levels, then don't know.
 _CATEGORIES = 4
-
-
-def round_half_up(value: float, digits: int = 0) -> float:
-    """Round as people expect (0.5 goes up), not to even as Python's round() does."""
-    quantum = Decimal(1).scaleb(-digits)
-    return float(Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_UP))
-
-
-# Added before rounding so that a true tie that floating point computed a hair below .5 still rounds
-# away from zero; published values are ratios of counts, never this close to a tie unless they are one.
-_TIE_TOLERANCE = 1e-9
-
-
-def round_half_away(values: pd.Series, digits: int) -> pd.Series:
-    """Round half away from zero, as UK official statistics do: the one rule for every published figure."""
-    numbers = values.astype("float64")
-    scale = 10.0**digits
-    rounded = np.sign(numbers) * np.floor(np.abs(numbers) * scale + 0.5 + _TIE_TOLERANCE) / scale
-    return pd.Series(rounded, index=values.index).where(values.notna())
-
-
-def whole_percent(numerator: int, denominator: int) -> int:
-    """A count as a whole percentage of another, rounded half up: 67 of 133 is 50%."""
-    return int(round_half_up(100 * numerator / denominator)) if denominator else 0
 
 
 def count_respondents(respondents: pd.DataFrame) -> pd.Series:
@@ -207,13 +192,18 @@ class GroupSample:
     def shares(self) -> np.ndarray:
         return self.counts[:3] / self.n_valid if self.n_valid else np.full(3, np.nan)
 
-    def bootstrap_means(self, rng: np.random.Generator, replicates: int) -> np.ndarray:
-        """Mean level in resamples of the group's respondents (multinomial draws over their answers)."""
-        total = int(self.counts.sum())
-        draws = rng.multinomial(total, self.counts / total, size=replicates)
-        valid = draws[:, :3].sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(valid > 0, draws[:, :3] @ np.array(LEVELS) / valid, np.nan)
+
+@dataclass(frozen=True)
+class TailDraws:
+    """Posterior draws of a mean level: with the lower-tail prior (lower end) and the upper-tail one."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+
+    @property
+    def pooled(self) -> np.ndarray:
+        """Both halves: the posterior the level probabilities are read from (its prior is their average)."""
+        return np.concatenate([self.lower, self.upper])
 
 
 def cell_rng(seed: int, *keys: str) -> np.random.Generator:
@@ -221,40 +211,52 @@ def cell_rng(seed: int, *keys: str) -> np.random.Generator:
     return np.random.default_rng([seed, *(zlib.crc32(k.encode()) for k in keys)])
 
 
+def draw_group_means(sample: GroupSample, method: MaturityMethod, rng: np.random.Generator) -> TailDraws:
+    """The group's mean level drawn from its two tail posteriors (docs/methodology.md), lower tail first."""
+    levels = np.array(LEVELS, dtype=float)
+    counts = sample.counts[:3]
+    return TailDraws(
+        posterior_mean_draws(counts, np.array(method.lower_tail_prior), rng, method.posterior_draws, levels),
+        posterior_mean_draws(counts, np.array(method.upper_tail_prior), rng, method.posterior_draws, levels),
+    )
+
+
+def draw_cell_means(
+    samples: dict[str, GroupSample], method: MaturityMethod, rng: np.random.Generator
+) -> dict[str, TailDraws]:
+    """Draws for each group with valid answers (in the order given), then for all: their equal-weight mean."""
+    draws = {g: draw_group_means(s, method, rng) for g, s in samples.items() if s.n_valid > 0}
+    if draws:
+        draws[ALL_GROUPS] = TailDraws(
+            np.mean([d.lower for d in draws.values()], axis=0),
+            np.mean([d.upper for d in draws.values()], axis=0),
+        )
+    return draws
+
+
 def summarise_cell(
     samples: dict[str, GroupSample], method: MaturityMethod, rng: np.random.Generator
 ) -> list[dict]:
-    """Rows for each group and for all groups weighted equally, each with a bootstrap interval."""
-    alpha = (1 - method.confidence_level) / 2
-    replicate_means = {
-        group: sample.bootstrap_means(rng, method.bootstrap_replicates)
-        for group, sample in samples.items()
-        if sample.counts.sum() > 0
-    }
+    """Rows for each group and for all groups weighted equally, each with its interval and level odds."""
+    return summarise_draws(samples, draw_cell_means(samples, method, rng), method)
+
+
+def summarise_draws(
+    samples: dict[str, GroupSample], draws: dict[str, TailDraws], method: MaturityMethod
+) -> list[dict]:
+    """The cell's rows from its counts and posterior draws."""
     contributing = [g for g, s in samples.items() if s.n_valid > 0]
-    rows = []
-    for group, sample in samples.items():
-        rows.append(
-            _row(
-                group,
-                sample.counts,
-                sample.mean,
-                sample.shares,
-                replicate_means.get(group),
-                sample.n_valid < method.low_base_below,
-                method,
-                alpha,
-            )
-        )
+    rows = [
+        _row(group, sample.counts, sample.shares, float(sample.n_valid), draws.get(group), method)
+        for group, sample in samples.items()
+    ]
     counts = sum(s.counts for s in samples.values())
     if contributing:
         shares = np.mean([samples[g].shares for g in contributing], axis=0)
-        mean = float(np.dot(shares, LEVELS))
-        combined = np.nanmean(np.vstack([replicate_means[g] for g in contributing]), axis=0)
     else:
-        shares, mean, combined = np.full(3, np.nan), np.nan, None
-    low_base = effective_base([samples[g].n_valid for g in contributing]) < method.low_base_below
-    rows.append(_row(ALL_GROUPS, counts, mean, shares, combined, low_base, method, alpha))
+        shares = np.full(3, np.nan)
+    base = effective_base([samples[g].n_valid for g in contributing])
+    rows.append(_row(ALL_GROUPS, counts, shares, base, draws.get(ALL_GROUPS), method))
     return rows
 
 
@@ -265,33 +267,63 @@ def effective_base(bases: list[int]) -> float:
     return len(bases) ** 2 / sum(1 / n for n in bases)
 
 
+def likely_levels(level: int | None, probabilities: np.ndarray, shown_from: float) -> tuple[int, int] | None:
+    """The levels to name: the mean's own if it reaches shown_from, else it and its likelier neighbour.
+
+    "Between level 1 and 2" is (1, 2); if even two adjacent levels fall short, all three are named.
+    """
+    if level is None or not np.isfinite(probabilities).all():
+        return None
+    if probabilities[level - 1] >= shown_from:
+        return level, level
+    neighbours = [n for n in (level - 1, level + 1) if n in LEVELS]
+    neighbour = max(neighbours, key=lambda n: probabilities[n - 1])
+    if probabilities[level - 1] + probabilities[neighbour - 1] >= shown_from:
+        return min(level, neighbour), max(level, neighbour)
+    return LEVELS[0], LEVELS[-1]
+
+
 def _row(
     group: str,
     counts: np.ndarray,
-    mean: float,
     shares: np.ndarray,
-    replicates: np.ndarray | None,
-    low_base: bool,
+    base: float,
+    draws: TailDraws | None,
     method: MaturityMethod,
-    alpha: float,
 ) -> dict:
-    if replicates is not None and np.isfinite(replicates).any():
-        lower, upper = np.nanquantile(replicates, [alpha, 1 - alpha])
+    alpha = (1 - method.confidence_level) / 2
+    mean = float(np.dot(shares, LEVELS)) if np.isfinite(shares).all() else np.nan
+    level = assign_level(mean, method)
+    if draws is not None:
+        lower, upper = float(np.quantile(draws.lower, alpha)), float(np.quantile(draws.upper, 1 - alpha))
+        probabilities = level_probabilities(draws.pooled, (method.level_2_from, method.level_3_from))
     else:
         lower = upper = np.nan
+        probabilities = np.full(3, np.nan)
+    likely = likely_levels(level, probabilities, method.level_probability_shown)
     return {
         "recipient_group": group,
         "n_answered": int(counts.sum()),
         "n_valid": int(counts[:3].sum()),
         "n_dont_know": int(counts[3]),
+        "n_level_1": int(counts[0]),
+        "n_level_2": int(counts[1]),
+        "n_level_3": int(counts[2]),
+        "n_effective": float(base),
         "share_level_1": shares[0],
         "share_level_2": shares[1],
         "share_level_3": shares[2],
         "mean_level": mean,
-        "level": assign_level(mean, method),
-        "ci_lower": float(lower),
-        "ci_upper": float(upper),
-        "low_base": bool(low_base),
+        "level": level,
+        "ci_lower": lower,
+        "ci_upper": upper,
+        "p_level_1": probabilities[0],
+        "p_level_2": probabilities[1],
+        "p_level_3": probabilities[2],
+        "likely_level_low": likely[0] if likely else None,
+        "likely_level_high": likely[1] if likely else None,
+        "consensus": tastle_wierman_consensus(shares, np.array(LEVELS, dtype=float)),
+        "low_base": bool(base < method.low_base_below),
     }
 
 
@@ -299,32 +331,130 @@ def _category_counts(row: tuple) -> np.ndarray:
     return np.array([row.n_level_1, row.n_level_2, row.n_level_3, row.n_dont_know], dtype="int64")
 
 
+def cell_samples(counts: pd.DataFrame, groups: list[str]) -> dict[tuple[str, str], dict[str, GroupSample]]:
+    """Each council x characteristic's group samples (a group with no answers: all zero), in key order."""
+    empty = np.zeros(_CATEGORIES, dtype="int64")
+    cells = {}
+    for key, part in counts.groupby(["gss_code", "characteristic"], sort=True):
+        found = {row.recipient_group: row for row in part.itertuples()}
+        cells[key] = {
+            group: GroupSample(_category_counts(found[group]) if group in found else empty)
+            for group in groups
+        }
+    return cells
+
+
+@dataclass(frozen=True)
+class CellResults:
+    """A council's maturity rows and its officer-member gaps, from one set of posterior draws."""
+
+    levels: pd.DataFrame
+    gaps: pd.DataFrame
+
+
 def compute_maturity_levels(counted: pd.DataFrame, wave: str) -> pd.DataFrame:
-    """Maturity per council x characteristic for officers, elected members and all (equal weights).
+    """Maturity per council x characteristic for officers, elected members and all (equal weights)."""
+    return compute_maturity(counted, wave).levels
+
+
+def compute_maturity(counted: pd.DataFrame, wave: str) -> CellResults:
+    """Maturity per council x characteristic and group, and officers - members gaps, from counted answers.
 
     counted: answers counted by count_answers or count_stored_answers.
     """
     settings = load_settings()
     method = settings.maturity
     counts = count_level_answers(counted, settings.responses.dont_know)
-    groups = list(settings.recipient_groups)
-    empty = np.zeros(_CATEGORIES, dtype="int64")
-    by_cell = {
-        key: {row.recipient_group: row for row in part.itertuples()}
-        for key, part in counts.groupby(["gss_code", "characteristic"], sort=True)
-    }
-    rows = []
-    for (gss_code, characteristic), found in by_cell.items():
-        samples = {
-            group: GroupSample(_category_counts(found[group]) if group in found else empty)
-            for group in groups
-        }
-        rng = cell_rng(method.bootstrap_seed, wave, gss_code, characteristic)
-        for row in summarise_cell(samples, method, rng):
+    rows, gaps = [], []
+    for (gss_code, characteristic), samples in cell_samples(counts, list(settings.recipient_groups)).items():
+        draws = draw_cell_means(
+            samples, method, cell_rng(method.posterior_seed, wave, gss_code, characteristic)
+        )
+        for row in summarise_draws(samples, draws, method):
             rows.append({"gss_code": gss_code, "characteristic": characteristic, **row})
-    table = pd.DataFrame(rows)
-    table["level"] = table["level"].astype("Int8")
+        gaps.append({"gss_code": gss_code, **mean_gap(characteristic, samples, draws, method)})
+    return CellResults(_levels_frame(pd.DataFrame(rows)), pd.DataFrame(gaps))
+
+
+def _levels_frame(table: pd.DataFrame) -> pd.DataFrame:
+    for column in ("level", "likely_level_low", "likely_level_high"):
+        table[column] = table[column].astype("Int8")
     return table
+
+
+def mean_gap(
+    characteristic: str, samples: dict[str, GroupSample], draws: dict[str, TailDraws], method: MaturityMethod
+) -> dict:
+    """Officers' mean level minus elected members', with an interval from their posterior draws.
+
+    The lower end pairs officers' lower-tail draws with members' upper-tail ones (and the reverse for the
+    upper end), so the interval keeps the tail posteriors' coverage (docs/methodology.md).
+    """
+    first, second = method.perception_gap_groups
+    alpha = (1 - method.confidence_level) / 2
+    a, b = samples[first], samples[second]
+    if first in draws and second in draws:
+        lower = float(np.quantile(draws[first].lower - draws[second].upper, alpha))
+        upper = float(np.quantile(draws[first].upper - draws[second].lower, 1 - alpha))
+    else:
+        lower = upper = np.nan
+    return _gap_row("mean_level", characteristic, a.mean, a.n_valid, b.mean, b.n_valid, lower, upper)
+
+
+def _gap_row(
+    measure: str,
+    item: str,
+    first: float,
+    n_first: int,
+    second: float,
+    n_second: int,
+    lower: float,
+    upper: float,
+) -> dict:
+    gap = first - second
+    clear = bool(np.isfinite(lower) and np.isfinite(upper) and (lower > 0 or upper < 0))
+    return {
+        "measure": measure,
+        "item_id": item,
+        "officers": first,
+        "elected_members": second,
+        "n_officers": int(n_first),
+        "n_elected_members": int(n_second),
+        "gap": gap,
+        "gap_ci_lower": lower,
+        "gap_ci_upper": upper,
+        "gap_is_clear": clear,
+    }
+
+
+def statement_gaps(statements: pd.DataFrame) -> pd.DataFrame:
+    """Officers' % agree minus elected members' per council x statement, with Newcombe's interval."""
+    settings = load_settings()
+    confidence = settings.statement_method.confidence_level
+    first, second = settings.maturity.perception_gap_groups
+    groups = statements[statements["recipient_group"].isin([first, second])]
+    wide = groups.pivot_table(
+        index=["gss_code", "statement_id"],
+        columns="recipient_group",
+        values=["n_agree", "n_valid"],
+        fill_value=0,
+    )
+    rows = []
+    for (gss_code, statement), row in wide.iterrows():
+        n_a, n_b = int(row[("n_valid", first)]), int(row[("n_valid", second)])
+        share_a = row[("n_agree", first)] / n_a if n_a else np.nan
+        share_b = row[("n_agree", second)] / n_b if n_b else np.nan
+        if n_a and n_b:
+            lower, upper = newcombe_difference_interval(share_a, n_a, share_b, n_b, confidence)
+        else:
+            lower = upper = np.nan
+        rows.append(
+            {
+                "gss_code": gss_code,
+                **_gap_row("pct_agree", statement, share_a, n_a, share_b, n_b, lower, upper),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def national_level_distribution(maturity: pd.DataFrame) -> pd.DataFrame:
@@ -394,10 +524,7 @@ def add_pooled_rows(counts: pd.DataFrame) -> pd.DataFrame:
 
 
 def compute_statement_results_from_counts(counts: pd.DataFrame) -> pd.DataFrame:
-    """Statement results from per-council, per-group counts: pooled rows, shares, intervals, flags.
-
-    A council is flagged where its interval and Wales's interval for the same group do not overlap.
-    """
+    """Statement results from per-council, per-group counts: pooled rows, shares and Wilson intervals."""
     settings = load_settings()
     table = add_pooled_rows(counts)
     valid = table["n_valid"].where(table["n_valid"] > 0)
@@ -409,16 +536,172 @@ def compute_statement_results_from_counts(counts: pd.DataFrame) -> pd.DataFrame:
     )
     table["ci_lower"], table["ci_upper"] = lower, upper
     table["theme"] = table["statement_id"].map({s.id: s.theme for s in settings.statements})
-    wales = table[table["gss_code"] == WALES_GSS_CODE].set_index(["statement_id", "recipient_group"])
-    national = wales[["ci_lower", "ci_upper"]].reindex(
-        pd.MultiIndex.from_frame(table[["statement_id", "recipient_group"]])
-    )
-    differs = intervals_separate(
-        table["ci_lower"], table["ci_upper"], national["ci_lower"].to_numpy(), national["ci_upper"].to_numpy()
-    )
-    is_council = (table["gss_code"] != WALES_GSS_CODE).to_numpy()
-    table["differs_from_national"] = pd.array(np.where(is_council, differs, pd.NA), dtype="boolean")
     return table.sort_values(["gss_code", "statement_id", "recipient_group"], ignore_index=True)
+
+
+def wales_level_counts(council_levels: pd.DataFrame) -> pd.DataFrame:
+    """Answers at each level per characteristic and group, summed over the councils: Wales's counts."""
+    groups = council_levels[council_levels["recipient_group"] != ALL_GROUPS]
+    counts = groups.groupby(["characteristic", "recipient_group"], as_index=False)[LEVEL_COUNTS].sum()
+    return counts.assign(gss_code=WALES_GSS_CODE)
+
+
+LEVEL_COUNTS = ["n_level_1", "n_level_2", "n_level_3", "n_dont_know"]
+
+
+def compute_wales_levels(council_levels: pd.DataFrame, wave: str) -> pd.DataFrame:
+    """Wales's maturity rows (every council's answers pooled per group; all weights the groups equally)."""
+    settings = load_settings()
+    method = settings.maturity
+    cells = cell_samples(wales_level_counts(council_levels), list(settings.recipient_groups))
+    rows = []
+    for (gss_code, characteristic), samples in cells.items():
+        rng = cell_rng(method.posterior_seed, wave, gss_code, characteristic)
+        for row in summarise_cell(samples, method, rng):
+            rows.append({"gss_code": gss_code, "characteristic": characteristic, **row})
+    return _levels_frame(pd.DataFrame(rows))
+
+
+def level_moments(counts: np.ndarray) -> tuple[float, float, int]:
+    """Mean, sample variance (n - 1) and number of valid answers from counts at levels 1, 2, 3."""
+    n = int(counts.sum())
+    if n == 0:
+        return np.nan, np.nan, 0
+    levels = np.array(LEVELS, dtype=float)
+    mean = float(counts @ levels / n)
+    variance = float(counts @ (levels - mean) ** 2 / (n - 1)) if n > 1 else np.nan
+    return mean, variance, n
+
+
+def compare_mean_levels(
+    council: dict[str, np.ndarray], rest: dict[str, np.ndarray]
+) -> tuple[float, float, float]:
+    """A council's (equally weighted) mean level against the rest of Wales's: estimates and Welch p-value.
+
+    council, rest: level counts per group making the figure (one group, or every group for all).
+    """
+    terms = []
+    estimates = []
+    for side, sign in ((council, 1.0), (rest, -1.0)):
+        moments = [level_moments(c) for c in side.values() if c.sum() > 0]
+        weight = 1.0 / len(moments) if moments else np.nan
+        estimates.append(sum(weight * m for m, _, _ in moments) if moments else np.nan)
+        terms += [(m, v, n, sign * weight) for m, v, n in moments]
+    sizes = np.array([n for _, _, n, _ in terms], dtype=float)
+    if not np.isfinite(estimates).all() or (sizes < 2).any():
+        return estimates[0], estimates[1], np.nan
+    means, variances, weights = (np.array([t[i] for t in terms], dtype=float) for i in (0, 1, 3))
+    return estimates[0], estimates[1], welch_p_value(means, variances, sizes, weights)
+
+
+def compare_characteristics(levels: pd.DataFrame) -> pd.DataFrame:
+    """Every council x characteristic x group (and all) against the rest of Wales (that council left out)."""
+    groups = list(load_settings().recipient_groups)
+    table = levels[levels["recipient_group"] != ALL_GROUPS]
+    counts = {
+        (row.gss_code, row.characteristic, row.recipient_group): np.array(
+            [row.n_level_1, row.n_level_2, row.n_level_3], dtype="int64"
+        )
+        for row in table.itertuples()
+    }
+    zero = np.zeros(3, dtype="int64")
+    rows = []
+    for gss_code, characteristic in sorted({(g, c) for g, c, _ in counts if g != WALES_GSS_CODE}):
+        mine = {g: counts.get((gss_code, characteristic, g), zero) for g in groups}
+        rest = {g: counts.get((WALES_GSS_CODE, characteristic, g), zero) - mine[g] for g in groups}
+        for group in [*groups, ALL_GROUPS]:
+            chosen = groups if group == ALL_GROUPS else [group]
+            estimate, other, p_value = compare_mean_levels(
+                {g: mine[g] for g in chosen}, {g: rest[g] for g in chosen}
+            )
+            rows.append(_comparison("mean_level", gss_code, characteristic, group, estimate, other, p_value))
+    return pd.DataFrame(rows)
+
+
+def compare_statements(statements: pd.DataFrame) -> pd.DataFrame:
+    """Every council x statement x group (and all, pooled) % agree against the rest of Wales's (Fisher)."""
+    indexed = statements.set_index(["gss_code", "statement_id", "recipient_group"])
+    wales = indexed.xs(WALES_GSS_CODE, level="gss_code")
+    rows = []
+    for (gss_code, statement, group), row in indexed.drop(index=WALES_GSS_CODE, level="gss_code").iterrows():
+        total = wales.loc[(statement, group)]
+        rest_valid, rest_agree = (
+            int(total["n_valid"] - row["n_valid"]),
+            int(total["n_agree"] - row["n_agree"]),
+        )
+        valid, agree = int(row["n_valid"]), int(row["n_agree"])
+        p_value = fisher_p_value(agree, valid, rest_agree, rest_valid) if valid and rest_valid else np.nan
+        estimate = agree / valid if valid else np.nan
+        other = rest_agree / rest_valid if rest_valid else np.nan
+        rows.append(_comparison("pct_agree", gss_code, statement, group, estimate, other, p_value))
+    return pd.DataFrame(rows)
+
+
+def _comparison(
+    measure: str, gss_code: str, item: str, group: str, estimate: float, other: float, p_value: float
+) -> dict:
+    return {
+        "council": gss_code,
+        "measure": measure,
+        "item_id": item,
+        "recipient_group": group,
+        "estimate": estimate,
+        "rest_of_wales": other,
+        "difference": estimate - other,
+        "p_value": p_value,
+    }
+
+
+def flag_comparisons(comparisons: pd.DataFrame, tested: pd.Series) -> pd.Series:
+    """Benjamini-Hochberg within each council's family of tested comparisons (both measures together).
+
+    tested: which comparisons are in the family (the rest are never flagged and do not count).
+    """
+    rate = load_settings().comparisons.false_discovery_rate
+    flags = pd.Series(False, index=comparisons.index)
+    chosen = comparisons[tested.to_numpy() & comparisons["p_value"].notna().to_numpy()]
+    for _, family in chosen.groupby("council"):
+        flags.loc[family.index] = false_discovery_flags(family["p_value"].to_numpy(), rate)
+    return flags
+
+
+def compute_wales_comparisons(levels: pd.DataFrame, statements: pd.DataFrame) -> pd.DataFrame:
+    """Each council against the rest of Wales, flagged where the difference survives the FDR control.
+
+    The warehouse's family is every comparison whose council figure the primary disclosure rule would
+    publish; the release flags again over what it actually publishes (tasks/publish.py).
+    """
+    comparisons = pd.concat(
+        [compare_characteristics(levels), compare_statements(statements)], ignore_index=True
+    )
+    comparisons["differs_from_rest_of_wales"] = flag_comparisons(
+        comparisons, primary_publishable(comparisons, levels, statements)
+    )
+    return comparisons.sort_values(["council", "measure", "item_id", "recipient_group"], ignore_index=True)
+
+
+def primary_publishable(
+    comparisons: pd.DataFrame, levels: pd.DataFrame, statements: pd.DataFrame
+) -> pd.Series:
+    """Comparisons whose council figure rests on enough answers in every group it is made of."""
+    least = load_settings().disclosure.min_valid_answers
+    bases = pd.concat(
+        [
+            levels.assign(measure="mean_level", item_id=levels["characteristic"]),
+            statements.assign(measure="pct_agree", item_id=statements["statement_id"]),
+        ]
+    )
+    groups = bases[bases["recipient_group"] != ALL_GROUPS]
+    enough = groups.assign(ok=(groups["n_valid"] >= least) | (groups["n_answered"] == 0))
+    keys = ["gss_code", "measure", "item_id"]
+    complete = enough.groupby(keys)["ok"].all()
+    own = enough.set_index([*keys, "recipient_group"])["n_valid"] >= least
+    council_keys = pd.MultiIndex.from_frame(comparisons[["council", "measure", "item_id"]])
+    group_keys = pd.MultiIndex.from_frame(comparisons[["council", "measure", "item_id", "recipient_group"]])
+    is_all = (comparisons["recipient_group"] == ALL_GROUPS).to_numpy()
+    whole = complete.reindex(council_keys).fillna(False).to_numpy(dtype=bool)
+    single = own.reindex(group_keys).fillna(False).to_numpy(dtype=bool)
+    return pd.Series(np.where(is_all, whole, single), index=comparisons.index)
 
 
 def survey_respondents(survey: pd.DataFrame) -> pd.DataFrame:
@@ -497,11 +780,13 @@ class Scores:
 
     wave: str
     response_rates: pd.DataFrame
-    maturity_levels: pd.DataFrame
+    maturity_levels: pd.DataFrame  # councils and Wales (W92000004)
     level_distribution: pd.DataFrame
     theme_summary: pd.DataFrame
     statement_results: pd.DataFrame
     public_survey_results: pd.DataFrame
+    perception_gaps: pd.DataFrame
+    wales_comparisons: pd.DataFrame
     # Restricted: redacted comments and quotes for reports, never for open data.
     comment_themes: pd.DataFrame
 
@@ -513,13 +798,15 @@ def score_councils(warehouse: Path, wave: str, councils: list[str] | None = None
         count_stored_respondents(warehouse, wave, councils),
     )
     counted = count_stored_answers(warehouse, wave, councils)
-    maturity = compute_maturity_levels(counted, wave)
+    maturity = compute_maturity(counted, wave)
     statements = compute_statement_results_from_counts(count_statement_answers(counted))
     council_statements = statements[statements["gss_code"] != WALES_GSS_CODE]
+    gaps = pd.concat([maturity.gaps, statement_gaps(council_statements)], ignore_index=True)
     write_table(warehouse, "response_rates", wave, rates, councils)
-    write_table(warehouse, "maturity_levels", wave, maturity, councils)
-    write_table(warehouse, "maturity_themes", wave, compute_theme_summary(maturity), councils)
+    write_table(warehouse, "maturity_levels", wave, maturity.levels, councils)
+    write_table(warehouse, "maturity_themes", wave, compute_theme_summary(maturity.levels), councils)
     write_table(warehouse, "statement_results", wave, council_statements, councils)
+    write_table(warehouse, "perception_gaps", wave, gaps, councils)
     comments = compute_comment_themes(read_table(warehouse, "comments", wave, councils))
     write_table(warehouse, "comment_themes", wave, comments, councils)
 
@@ -528,33 +815,39 @@ def score_national(warehouse: Path, wave: str) -> Scores:
     """Recompute the Wales-wide figures from every council's stored results, and return all scores.
 
     Only the Wales (W92000004) partitions are written here, so a council rerun leaves every other
-    council's stored results untouched. Comparisons with Wales are derived, not stored per council.
+    council's stored results untouched. Each council's comparison with the rest of Wales depends on
+    every council, so it is stored with the Wales figures.
     """
+    wales = [WALES_GSS_CODE]
     council_rates = read_table(warehouse, "response_rates", wave)
     council_rates = council_rates[council_rates["gss_code"] != WALES_GSS_CODE]
     wales_rates = summarise_wales_response_rates(council_rates)
     statements = compute_statement_results_from_counts(stored_statement_counts(warehouse, wave))
+    council_levels = read_table(warehouse, "maturity_levels", wave)
+    council_levels = council_levels[council_levels["gss_code"] != WALES_GSS_CODE]
+    wales_levels = compute_wales_levels(council_levels, wave)
+    levels = pd.concat([council_levels, wales_levels], ignore_index=True)
+    comparisons = compute_wales_comparisons(levels, statements)
     survey = compute_public_survey_results(
         read_table(warehouse, "public_survey", wave), read_table(warehouse, "population", wave)
     )
-    write_table(warehouse, "response_rates", wave, wales_rates, [WALES_GSS_CODE])
+    write_table(warehouse, "response_rates", wave, wales_rates, wales)
+    write_table(warehouse, "maturity_levels", wave, wales_levels, wales)
     write_table(
-        warehouse,
-        "statement_results",
-        wave,
-        statements[statements["gss_code"] == WALES_GSS_CODE],
-        [WALES_GSS_CODE],
+        warehouse, "statement_results", wave, statements[statements["gss_code"] == WALES_GSS_CODE], wales
     )
-    write_table(warehouse, "public_survey_results", wave, survey, [WALES_GSS_CODE])
-    maturity = read_table(warehouse, "maturity_levels", wave)
+    write_table(warehouse, "wales_comparisons", wave, comparisons.assign(gss_code=WALES_GSS_CODE), wales)
+    write_table(warehouse, "public_survey_results", wave, survey, wales)
     return Scores(
         wave=wave,
         response_rates=pd.concat([council_rates, wales_rates], ignore_index=True),
-        maturity_levels=maturity,
-        level_distribution=national_level_distribution(maturity),
+        maturity_levels=levels,
+        level_distribution=national_level_distribution(council_levels),
         theme_summary=read_table(warehouse, "maturity_themes", wave),
         statement_results=statements,
         public_survey_results=survey,
+        perception_gaps=read_table(warehouse, "perception_gaps", wave),
+        wales_comparisons=comparisons,
         comment_themes=read_table(warehouse, "comment_themes", wave),
     )
 

@@ -16,7 +16,7 @@ from maturity.disclosure import (
     audit_release,
     protect_release,
 )
-from tasks.score import round_half_away
+from maturity.rounding import round_half_away
 
 RULES = DisclosureRules(min_valid_answers=10, protection=2, withheld_status="[c]")
 

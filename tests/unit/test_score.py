@@ -1,4 +1,4 @@
-"""Scoring follows DESIGN.md section 5: response rates, levels, equal group weights, bootstrap."""
+"""Scoring (docs/methodology.md): response rates, levels, equal group weights, posterior intervals."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from scipy.stats import beta
 
+from maturity.rounding import decimals_within_level, round_number, whole_percent
 from maturity.settings import load_settings
 from tasks.score import (
     GroupSample,
@@ -20,11 +22,10 @@ from tasks.score import (
     compute_theme_summary,
     count_answers,
     count_respondents,
+    draw_group_means,
     national_level_distribution,
-    round_half_up,
     summarise_cell,
     summarise_wales_response_rates,
-    whole_percent,
 )
 
 METHOD = load_settings().maturity
@@ -82,10 +83,20 @@ def test_council_with_no_responses_in_a_group_has_rate_zero_not_missing() -> Non
     assert members["response_rate"].item() == 0
 
 
-def test_percentages_round_half_up() -> None:
+def test_figures_round_half_away_from_zero() -> None:
     assert whole_percent(1, 8) == 13  # 12.5 -> 13, where round() would give 12
-    assert round_half_up(2.25, 1) == 2.3
+    assert round_number(2.25, 1) == 2.3
+    assert round_number(-0.125, 2) == -0.13  # a negative gap rounds away from zero too
     assert whole_percent(5, 0) == 0
+
+
+def test_a_printed_mean_never_crosses_its_level_cut_off() -> None:
+    cut_offs = (METHOD.level_2_from, METHOD.level_3_from)
+    assert decimals_within_level(187 / 125, cut_offs, 2) == 3  # 1.496: level 1, not "1.50"
+    assert round_number(187 / 125, 3) == 1.496
+    assert decimals_within_level(1.5, cut_offs, 2) == 2  # on the cut-off: level 2, printed 1.50
+    assert decimals_within_level(1.494, cut_offs, 2) == 2  # 1.49 is on the right side already
+    assert decimals_within_level(2.4999, cut_offs, 2) == 4
 
 
 @pytest.mark.parametrize(
@@ -171,29 +182,48 @@ def test_group_with_only_dont_know_does_not_count_in_the_combined_mean() -> None
     assert pd.isna(table.at["elected_members", "level"])
 
 
-def test_bootstrap_is_seeded_per_cell() -> None:
+def test_posterior_draws_are_seeded_per_cell() -> None:
     sample = GroupSample(np.array([20, 30, 10, 5]))
-    first = sample.bootstrap_means(cell_rng(1, "2018", "W06000004", "leadership"), 500)
-    again = sample.bootstrap_means(cell_rng(1, "2018", "W06000004", "leadership"), 500)
-    other = sample.bootstrap_means(cell_rng(1, "2018", "W06000005", "leadership"), 500)
-    assert np.array_equal(first, again)
-    assert not np.array_equal(first, other)
+    first = draw_group_means(sample, METHOD, cell_rng(1, "2018", "W06000004", "leadership"))
+    again = draw_group_means(sample, METHOD, cell_rng(1, "2018", "W06000004", "leadership"))
+    other = draw_group_means(sample, METHOD, cell_rng(1, "2018", "W06000005", "leadership"))
+    assert np.array_equal(first.pooled, again.pooled)
+    assert not np.array_equal(first.pooled, other.pooled)
 
 
-def test_bootstrap_matches_resampling_respondents() -> None:
-    """Multinomial draws over answer counts are the same distribution as resampling respondents."""
-    counts = np.array([12, 25, 8, 6])
-    answers = np.repeat([1, 2, 3, 0], counts)  # 0 stands for don't know
-    rng = np.random.default_rng(7)
-    direct = []
-    for _ in range(4000):
-        draw = rng.choice(answers, size=answers.size, replace=True)
-        valid = draw[draw > 0]
-        direct.append(valid.mean())
-    ours = GroupSample(counts).bootstrap_means(np.random.default_rng(8), 4000)
-    assert np.mean(ours) == pytest.approx(np.mean(direct), abs=0.01)
-    assert np.std(ours) == pytest.approx(np.std(direct), rel=0.06)
-    assert np.quantile(ours, [0.025, 0.975]) == pytest.approx(np.quantile(direct, [0.025, 0.975]), abs=0.03)
+def test_with_no_one_at_level_2_the_interval_is_clopper_pearson() -> None:
+    """Mean = 1 + 2 x share at level 3, and the tail priors make its ends the Clopper-Pearson bounds."""
+    n_1, n_3 = 9, 4
+    rows = summarise_cell(
+        {
+            "officers": GroupSample(np.array([n_1, 0, n_3, 0])),
+            "elected_members": GroupSample(np.zeros(4, int)),
+        },
+        dataclasses.replace(METHOD, posterior_draws=40_000),
+        np.random.default_rng(3),
+    )
+    officers = rows[0]
+    lower = 1 + 2 * beta.ppf(0.025, n_3, n_1 + 1)
+    upper = 1 + 2 * beta.ppf(0.975, n_3 + 1, n_1)
+    assert officers["ci_lower"] == pytest.approx(lower, abs=0.01)
+    assert officers["ci_upper"] == pytest.approx(upper, abs=0.01)
+
+
+def test_level_probabilities_sum_to_one_and_name_a_range_when_unsure() -> None:
+    sure = {
+        "officers": GroupSample(np.array([40, 2, 0, 0])),
+        "elected_members": GroupSample(np.zeros(4, int)),
+    }
+    unsure = {
+        "officers": GroupSample(np.array([6, 6, 0, 0])),
+        "elected_members": GroupSample(np.zeros(4, int)),
+    }
+    for samples, likely in ((sure, (1, 1)), (unsure, (1, 2))):
+        row = summarise_cell(samples, METHOD, np.random.default_rng(5))[0]
+        probabilities = [row[f"p_level_{k}"] for k in (1, 2, 3)]
+        assert sum(probabilities) == pytest.approx(1.0)
+        assert (row["likely_level_low"], row["likely_level_high"]) == likely
+        assert int(np.argmax(probabilities)) + 1 == row["level"]
 
 
 def test_interval_contains_the_mean_and_narrows_with_more_answers() -> None:
@@ -285,7 +315,7 @@ def group_samples(draw: st.DrawFn) -> dict[str, GroupSample]:
 @settings(max_examples=40)
 @given(group_samples(), st.integers(0, 2**31 - 1))
 def test_shares_sum_to_one_and_intervals_contain_the_mean(samples: dict[str, GroupSample], seed: int) -> None:
-    method = dataclasses.replace(METHOD, bootstrap_replicates=400)
+    method = dataclasses.replace(METHOD, posterior_draws=400)
     rows = summarise_cell(samples, method, np.random.default_rng(seed))
     for row in rows:
         if row["n_valid"] == 0:

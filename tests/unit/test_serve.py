@@ -43,12 +43,19 @@ def child(code: str) -> subprocess.Popen[bytes]:
     return process
 
 
-def test_stop_interrupts_a_child_like_ctrl_c(quick_stops: Operations) -> None:
+def test_stop_interrupts_a_child_like_ctrl_c(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A generous stop time: a loaded CI machine can take seconds to tear an interpreter down, and
+    # this test is about which signal ends the child, not how fast (the kill test covers timing).
+    settings = load_operations_config()
+    patient = settings.model_copy(
+        update={"serve": settings.serve.model_copy(update={"stop_timeout_seconds": 60})}
+    )
+    monkeypatch.setattr(operations.serve, "load_operations_config", lambda: patient)
     process = child(SLEEPS)
     started = time.monotonic()
     stop(process)
     assert process.returncode == -signal.SIGINT  # stopped by the interrupt, not killed
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 60
 
 
 def test_stop_kills_a_child_that_ignores_the_interrupt(quick_stops: Operations) -> None:

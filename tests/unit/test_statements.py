@@ -1,12 +1,19 @@
-"""Statement results: % agree of valid answers, Wilson intervals, pooling and the national flag."""
+"""Statement results: % agree of valid answers, Wilson intervals, pooling and the comparison with Wales."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
+from scipy.stats import fisher_exact
 from statsmodels.stats.proportion import proportion_confint
 
-from tasks.score import compute_statement_results_from_counts, count_answers, count_statement_answers
+from tasks.score import (
+    compare_statements,
+    compute_statement_results_from_counts,
+    count_answers,
+    count_statement_answers,
+    flag_comparisons,
+)
 
 WALES = "W92000004"
 
@@ -80,9 +87,27 @@ def test_intervals_are_wilson_intervals(results: pd.DataFrame) -> None:
         assert (row.ci_lower, row.ci_upper) == pytest.approx(expected, abs=1e-12)
 
 
-def test_councils_are_flagged_only_where_intervals_do_not_overlap(results: pd.DataFrame) -> None:
-    flags = results["differs_from_national"]
-    assert flags.loc[("W06000002", "officers")]  # 100% against 51%
-    assert flags.loc[("W06000003", "officers")]  # 0% against 51%
-    assert not flags.loc[("W06000001", "officers")]  # 60% on 5 answers: too uncertain to say
-    assert flags.loc[WALES].isna().all()
+def test_each_council_is_tested_against_the_rest_of_wales_with_fisher(results: pd.DataFrame) -> None:
+    comparisons = compare_statements(results.reset_index()).set_index(["council", "recipient_group"])
+    strong = comparisons.loc[("W06000002", "officers")]
+    # 40 of 40 agree against the other councils' 3 of 45 (Wales 43 of 85 minus this council).
+    assert strong["rest_of_wales"] == pytest.approx(3 / 45)
+    assert strong["p_value"] == pytest.approx(fisher_exact([[40, 0], [3, 42]]).pvalue)
+    weak = comparisons.loc[("W06000001", "officers")]
+    assert weak["p_value"] == pytest.approx(fisher_exact([[3, 2], [40, 40]]).pvalue)
+    assert WALES not in comparisons.index.get_level_values("council")
+
+
+def test_flags_control_the_false_discovery_rate_within_each_council() -> None:
+    comparisons = pd.DataFrame(
+        {
+            "council": ["A"] * 4 + ["B"],
+            "p_value": [0.01, 0.02, 0.03, 0.5, 0.04],
+        }
+    )
+    flags = flag_comparisons(comparisons, pd.Series(True, index=comparisons.index))
+    # A: BH thresholds 0.0125, 0.025, 0.0375, 0.05 - the first three pass; B alone: 0.04 <= 0.05.
+    assert flags.tolist() == [True, True, True, False, True]
+    # Leaving a comparison out of the family changes the others' thresholds.
+    tested = pd.Series([True, True, True, True, False])
+    assert not flag_comparisons(comparisons, tested).iloc[4]

@@ -6,13 +6,18 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.stats import fisher_exact, ttest_ind_from_stats
 from statsmodels.stats.proportion import proportion_confint
 
 from maturity.stats import (
     design_effect,
-    intervals_separate,
+    false_discovery_flags,
+    fisher_p_value,
     kish_effective_size,
+    newcombe_difference_interval,
     normal_quantile,
+    tastle_wierman_consensus,
+    welch_p_value,
     wilson_interval,
 )
 
@@ -55,15 +60,40 @@ def test_kish_effective_size_and_design_effect_by_hand() -> None:
     assert design_effect(np.full(7, 3.5)) == pytest.approx(1)
 
 
-def test_intervals_separate_only_when_they_do_not_overlap() -> None:
-    gap = intervals_separate(
-        np.array([0.1, 0.1, 0.1, np.nan]),
-        np.array([0.2, 0.3, 0.2, np.nan]),
-        np.array([0.25, 0.2, 0.2, 0.1]),
-        np.array([0.4, 0.4, 0.4, 0.2]),
+def test_consensus_is_one_when_all_agree_and_zero_when_split_between_extremes() -> None:
+    levels = np.array([1.0, 2.0, 3.0])
+    assert tastle_wierman_consensus(np.array([0, 1, 0]), levels) == pytest.approx(1.0)
+    assert tastle_wierman_consensus(np.array([0.5, 0, 0.5]), levels) == pytest.approx(0.0)
+    assert tastle_wierman_consensus(np.full(3, 1 / 3), levels) == pytest.approx(1 / 3)
+    # Tastle and Wierman (2007): mean 1.5 from 60/30/10 gives 1 - (0.9 x 0.415 + 0.1 x 2).
+    assert tastle_wierman_consensus(np.array([0.6, 0.3, 0.1]), levels) == pytest.approx(
+        1 + 0.9 * np.log2(0.75) + 0.1 * np.log2(0.25)
     )
-    # Touching intervals (0.2 and 0.2) overlap; a missing interval is no evidence of a difference.
-    assert gap.tolist() == [True, False, False, False]
+
+
+def test_welch_matches_scipy_for_two_groups() -> None:
+    expected = ttest_ind_from_stats(1.8, 0.7**0.5, 12, 2.1, 0.5**0.5, 300, equal_var=False).pvalue
+    got = welch_p_value(np.array([1.8, 2.1]), np.array([0.7, 0.5]), np.array([12, 300]), np.array([1, -1]))
+    assert got == pytest.approx(expected)
+    assert np.isnan(
+        welch_p_value(np.array([1.0, 2.0]), np.array([0, 0.5]), np.array([1, 30]), np.array([1, -1]))
+    )
+
+
+def test_benjamini_hochberg_flags_by_rank() -> None:
+    flags = false_discovery_flags(np.array([0.001, 0.04, 0.03, np.nan, 0.2]), 0.05)
+    # Four tested, thresholds 0.0125, 0.025, 0.0375, 0.05 by rank: 0.03 (2nd) and 0.04 (3rd) miss theirs.
+    assert flags.tolist() == [True, False, False, False, False]
+
+
+def test_newcombe_matches_his_worked_example() -> None:
+    # Newcombe (1998), Statistics in Medicine 17, table II example (a): 56/70 - 48/80.
+    lower, upper = newcombe_difference_interval(56 / 70, 70, 48 / 80, 80, 0.95)
+    assert (lower, upper) == pytest.approx((0.0524, 0.3339), abs=5e-4)
+
+
+def test_fisher_p_value_is_scipys() -> None:
+    assert fisher_p_value(9, 10, 40, 100) == pytest.approx(fisher_exact([[9, 1], [40, 60]]).pvalue)
 
 
 @settings(max_examples=60)
