@@ -22,7 +22,14 @@ from tasks.release import diff_table, summarise_changes
 from warehouse.store import read_table
 
 WAVE = "2018"
-TABLES = ["councils", "response_rates", "maturity_levels", "statement_results", "public_survey_results"]
+TABLES = [
+    "councils",
+    "response_rates",
+    "maturity_levels",
+    "statement_results",
+    "perception_gaps",
+    "public_survey_results",
+]
 
 
 @pytest.fixture(scope="module")

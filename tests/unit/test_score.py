@@ -191,8 +191,8 @@ def test_posterior_draws_are_seeded_per_cell() -> None:
     assert not np.array_equal(first.pooled, other.pooled)
 
 
-def test_with_no_one_at_level_2_the_interval_is_clopper_pearson() -> None:
-    """Mean = 1 + 2 x share at level 3, and the tail priors make its ends the Clopper-Pearson bounds."""
+def test_with_no_one_at_level_2_the_interval_has_its_closed_form() -> None:
+    """Mean = 1 + 2 x share at level 3, whose tail posteriors are beta distributions."""
     n_1, n_3 = 9, 4
     rows = summarise_cell(
         {
@@ -203,8 +203,8 @@ def test_with_no_one_at_level_2_the_interval_is_clopper_pearson() -> None:
         np.random.default_rng(3),
     )
     officers = rows[0]
-    lower = 1 + 2 * beta.ppf(0.025, n_3, n_1 + 1)
-    upper = 1 + 2 * beta.ppf(0.975, n_3 + 1, n_1)
+    lower = 1 + 2 * beta.ppf(0.025, n_3, n_1 + 0.5)
+    upper = 1 + 2 * beta.ppf(0.975, n_3 + 0.5, n_1)
     assert officers["ci_lower"] == pytest.approx(lower, abs=0.01)
     assert officers["ci_upper"] == pytest.approx(upper, abs=0.01)
 
