@@ -35,6 +35,7 @@ def test_open_data_csvs_have_codes_names_and_reference_figures(scored_demo, tmp_
         "response_rates.csv",
         "maturity_levels.csv",
         "statement_results.csv",
+        "perception_gaps.csv",
         "public_survey_results.csv",
     } <= {p.name for p in paths}
     rates = pd.read_csv(tmp_path / "open-data" / "2018" / "response_rates.csv", dtype={"wave": str})
@@ -44,7 +45,7 @@ def test_open_data_csvs_have_codes_names_and_reference_figures(scored_demo, tmp_
     assert set(denbighshire["council_name_cy"]) == {"Sir Ddinbych"}
     assert "W92000004" in set(rates["gss_code"])
     levels = pd.read_csv(tmp_path / "open-data" / "2018" / "maturity_levels.csv")
-    assert len(levels) == 22 * 7 * 3
+    assert len(levels) == (22 + 1) * 7 * 3  # every council, and Wales, x characteristic x group
     assert set(levels["recipient_group"]) == {"all", "officers", "elected_members"}
     assert levels["level"].dropna().isin([1, 2, 3]).all()
     combined = levels[levels["recipient_group"] == "all"]
@@ -133,11 +134,16 @@ def test_statement_results_csv_has_the_agreed_columns_and_wales(scored_demo, tmp
         "ci_lower",
         "ci_upper",
         "low_base",
+        "p_value_vs_rest_of_wales",
+        "differs_from_rest_of_wales",
         "status",
     ]
     wales = table[table["gss_code"] == "W92000004"]
-    assert set(wales["recipient_group"]) == {"all"}
-    assert len(wales) == len(load_settings().statements)
+    assert set(wales["recipient_group"]) == {"all", "officers", "elected_members"}
+    scored = scored_demo.scores.statement_results
+    assert len(wales) == int((scored["gss_code"] == "W92000004").sum())  # each statement's groups and all
+    assert set(wales["statement_id"]) == {s.id for s in load_settings().statements}
+    assert (wales[["p_value_vs_rest_of_wales", "differs_from_rest_of_wales"]] == "").all().all()
     shown = table[table["status"] == ""]
     assert (shown["n_valid"].astype(int) >= 10).all()
     values = shown[["pct_agree", "ci_lower", "ci_upper"]].astype(float)

@@ -1,0 +1,121 @@
+"""Actual coverage of the maturity intervals, by exact enumeration and simulation (docs/methodology.md).
+
+Single groups: every possible answer count at n answers, weighted by its multinomial probability, so
+the coverage is exact up to the posterior's Monte Carlo error. All respondents (groups weighted
+equally): seeded simulation. Run `python -m benchmarks.interval_coverage` to print the tables.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from scipy.stats import multinomial
+
+from maturity.settings import ALL_GROUPS, MaturityMethod, load_settings
+from tasks.score import LEVELS, GroupSample, draw_cell_means, mean_gap, summarise_cell
+
+# True shares of levels 1, 2, 3 among valid answers.
+PATTERNS = {
+    "balanced": (1 / 3, 1 / 3, 1 / 3),
+    "skewed": (0.6, 0.3, 0.1),
+    "extreme (92% at 1)": (0.92, 0.04, 0.04),
+    "extreme (97% at 3)": (0.01, 0.02, 0.97),
+    "extreme (92% at 2)": (0.04, 0.92, 0.04),
+    "polarised (1 or 3)": (0.5, 0.0, 0.5),
+}
+EMPTY = GroupSample(np.zeros(4, dtype="int64"))
+GROUPS = ("officers", "elected_members")
+
+
+def true_mean(shares: tuple[float, ...]) -> float:
+    """The mean level of a share pattern."""
+    return float(np.dot(shares, LEVELS))
+
+
+def single_group_coverage(
+    shares: tuple[float, ...], n: int, method: MaturityMethod, seed: int = 1
+) -> tuple[float, float]:
+    """Exact coverage and mean width of one group's interval at n answers (counts below 1e-7 skipped)."""
+    rng = np.random.default_rng(seed)
+    mean = true_mean(shares)
+    covered = width = 0.0
+    for low, middle in itertools.product(range(n + 1), repeat=2):
+        if low + middle > n:
+            continue
+        counts = (low, middle, n - low - middle)
+        probability = float(multinomial.pmf(counts, n, shares))
+        if probability < 1e-7:
+            continue
+        sample = GroupSample(np.array([*counts, 0], dtype="int64"))
+        row = summarise_cell({GROUPS[0]: sample, GROUPS[1]: EMPTY}, method, rng)[0]
+        covered += probability * (row["ci_lower"] <= mean <= row["ci_upper"])
+        width += probability * (row["ci_upper"] - row["ci_lower"])
+    return covered, width
+
+
+def all_respondents_coverage(
+    officers: tuple[float, ...],
+    members: tuple[float, ...],
+    sizes: tuple[int, int],
+    method: MaturityMethod,
+    samples: int,
+    seed: int = 2,
+) -> float:
+    """Simulated coverage of the all-respondents interval (groups weighted equally)."""
+    rng = np.random.default_rng(seed)
+    mean = (true_mean(officers) + true_mean(members)) / 2
+    hits = 0
+    for _ in range(samples):
+        cell = {
+            GROUPS[0]: GroupSample(np.append(rng.multinomial(sizes[0], officers), 0)),
+            GROUPS[1]: GroupSample(np.append(rng.multinomial(sizes[1], members), 0)),
+        }
+        row = next(r for r in summarise_cell(cell, method, rng) if r["recipient_group"] == ALL_GROUPS)
+        hits += row["ci_lower"] <= mean <= row["ci_upper"]
+    return hits / samples
+
+
+def gap_coverage(
+    officers: tuple[float, ...],
+    members: tuple[float, ...],
+    sizes: tuple[int, int],
+    method: MaturityMethod,
+    samples: int,
+    seed: int = 3,
+) -> float:
+    """Simulated coverage of the officers - members gap interval."""
+    rng = np.random.default_rng(seed)
+    gap = true_mean(officers) - true_mean(members)
+    hits = 0
+    for _ in range(samples):
+        cell = {
+            GROUPS[0]: GroupSample(np.append(rng.multinomial(sizes[0], officers), 0)),
+            GROUPS[1]: GroupSample(np.append(rng.multinomial(sizes[1], members), 0)),
+        }
+        row = mean_gap("c", cell, draw_cell_means(cell, method, rng), method)
+        hits += row["gap_ci_lower"] <= gap <= row["gap_ci_upper"]
+    return hits / samples
+
+
+def print_tables(samples: int = 2000) -> None:
+    """The coverage tables of docs/methodology.md."""
+    method = load_settings().maturity
+    print("| pattern | n = 10 | n = 30 | n = 70 |\n| --- | --- | --- | --- |")
+    for name, shares in PATTERNS.items():
+        cells = [single_group_coverage(shares, n, method) for n in (10, 30, 70)]
+        print(f"| {name} | " + " | ".join(f"{c:.3f} (width {w:.2f})" for c, w in cells) + " |")
+    print("\n| officers | members | 70 + 10 | 30 + 10 | 10 + 10 | gap, 70 + 10 |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for first, second in itertools.product(PATTERNS, repeat=2):
+        if first == second or "balanced" in (first, second) or "92% at 1" in first:
+            figures = [
+                all_respondents_coverage(PATTERNS[first], PATTERNS[second], sizes, method, samples)
+                for sizes in ((70, 10), (30, 10), (10, 10))
+            ]
+            gap = gap_coverage(PATTERNS[first], PATTERNS[second], (70, 10), method, samples)
+            print(f"| {first} | {second} | " + " | ".join(f"{f:.3f}" for f in [*figures, gap]) + " |")
+
+
+if __name__ == "__main__":
+    print_tables()
