@@ -268,9 +268,7 @@ def open_public_survey_results(scores: Scores) -> pd.DataFrame:
     table["ci_lower"] = as_percent(table["ci_lower"])
     table["ci_upper"] = as_percent(table["ci_upper"])
     table["n_respondents"] = table["n_valid"]
-    table["n_effective"] = round_half_away(
-        table["effective_size"], load_settings().publication.level_decimals
-    )
+    table["n_effective"] = round_half_away(table["effective_size"], load_settings().publication.base_decimals)
     table["status"] = np.where(
         table["n_valid"] < disclosure_rules().min_valid_answers, disclosure_rules().withheld_status, ""
     )
@@ -328,6 +326,7 @@ def add_published_comparisons(
         council_shown = rows.reindex(pd.MultiIndex.from_frame(keys)).fillna(False).to_numpy(dtype=bool)
         wales_shown = rows.reindex(pd.MultiIndex.from_frame(wales)).fillna(False).to_numpy(dtype=bool)
         shown |= mine & council_shown & wales_shown
+    shown &= comparisons["p_value"].notna().to_numpy()  # no test (a group under two answers): no flag
     tested = pd.Series(shown, index=comparisons.index)
     flags = flag_comparisons(comparisons, tested)
     decimals = load_settings().publication.p_value_decimals

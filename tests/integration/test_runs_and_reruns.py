@@ -176,6 +176,8 @@ def test_a_council_rerun_changes_only_that_council_and_national_figures(
         "population",
         "maturity_themes",
         "statement_results",
+        "perception_gaps",
+        "wales_comparisons",
         "public_survey_results",
         "comment_themes",
     ):
@@ -239,8 +241,8 @@ def test_registry_records_inputs_outputs_and_quality(first_run: Path, study_copy
 def test_an_analyst_reads_the_warehouse_in_two_lines(first_run: Path) -> None:
     # As docs/outputs.md shows:
     levels = pd.read_parquet(first_run / "warehouse" / "maturity_levels" / "wave=2018")
-    assert len(levels) == 22 * 7 * 3
-    assert set(levels["gss_code"].astype(str)) >= {DENBIGHSHIRE}
+    assert len(levels) == (22 + 1) * 7 * 3  # every council, and Wales, x characteristic x group
+    assert set(levels["gss_code"].astype(str)) >= {DENBIGHSHIRE, "W92000004"}
 
 
 def test_the_registry_works_on_postgresql(
@@ -300,7 +302,7 @@ def test_the_readme_shows_how_to_read_the_warehouse_and_it_works(
     for snippet in snippets:
         exec(snippet, found)  # the documentation's own code, unchanged
     councils = {c.gss_code for c in load_settings().councils}
-    levels = found["levels"]
+    levels = found["councils"]
     assert set(levels["gss_code"]) == councils
     spread = found["spread"]
     assert int(spread["councils"].sum()) == len(councils) * len(load_settings().characteristics)
