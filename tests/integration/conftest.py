@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,3 +22,20 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=90), local_run_settings():
         yield
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    out: Path
+    summary: Any  # flows.national's run summary
+
+
+@pytest.fixture(scope="session")
+def demo_run(demo_study: Path, tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """One national run of the demo study, for the tests that only read what it wrote (treat as read-only:
+    a test that changes OUT, or runs into it again, makes a run of its own). Once per session, rather than
+    once per test."""
+    from flows.national import national_run
+
+    out = tmp_path_factory.mktemp("demo-run") / "out"
+    return DemoRun(out, national_run(inputs=demo_study, out=out))

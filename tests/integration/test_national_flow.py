@@ -13,14 +13,13 @@ import pytest
 
 from maturity.settings import load_settings
 from tasks.contracts import DatasetError
+from tests.integration.conftest import DemoRun
 
 COUNCIL_CODES = [c.gss_code for c in load_settings().councils]
 
 
-def test_national_run_writes_every_output(demo_study: Path, tmp_path: Path) -> None:
-    from flows.national import national_run
-
-    summary = national_run(inputs=demo_study, out=tmp_path)
+def test_national_run_writes_every_output(demo_run: DemoRun) -> None:
+    summary, tmp_path = demo_run.summary, demo_run.out
 
     reports = sorted(p.name for p in (tmp_path / "reports" / "2018").iterdir())
     stems = [*COUNCIL_CODES, "national"]

@@ -20,6 +20,7 @@ from flows.national import national_run
 from flows.rerun import council_rerun
 from maturity.settings import REGISTRY_URL_ENV, load_settings, registry_url
 from tasks.contracts import DatasetError
+from tests.integration.conftest import DemoRun
 from warehouse import registry
 from warehouse.versions import LOCK_FILE, VERSIONS_DIR
 
@@ -48,10 +49,11 @@ def first_run(study_copy: Path, tmp_path: Path) -> Path:
     return out
 
 
-def test_two_runs_on_the_same_inputs_are_byte_identical(demo_study: Path, tmp_path: Path) -> None:
-    national_run(inputs=demo_study, out=tmp_path / "a")
-    national_run(inputs=demo_study, out=tmp_path / "b")
-    first, second = fingerprint(tmp_path / "a"), fingerprint(tmp_path / "b")
+def test_two_runs_on_the_same_inputs_are_byte_identical(
+    demo_run: DemoRun, demo_study: Path, tmp_path: Path
+) -> None:
+    national_run(inputs=demo_study, out=tmp_path / "b")  # the first: the session's run of the demo study
+    first, second = fingerprint(demo_run.out), fingerprint(tmp_path / "b")
     assert len(first) > 200
     assert first == second
 
@@ -216,7 +218,8 @@ def test_rerun_needs_a_national_run_first(tmp_path: Path) -> None:
         council_rerun(council=DENBIGHSHIRE, out=tmp_path / "empty")
 
 
-def test_registry_records_inputs_outputs_and_quality(first_run: Path, study_copy: Path) -> None:
+def test_registry_records_inputs_outputs_and_quality(demo_run: DemoRun, demo_study: Path) -> None:
+    first_run, study_copy = demo_run.out, demo_study
     engine = registry.registry_engine(registry_url(first_run))
     with engine.connect() as connection:
         run = connection.execute(sa.select(registry.Run)).mappings().one()
@@ -238,7 +241,8 @@ def test_registry_records_inputs_outputs_and_quality(first_run: Path, study_copy
         assert hashlib.sha256((current / row.path).read_bytes()).hexdigest() == row.sha256
 
 
-def test_an_analyst_reads_the_warehouse_in_two_lines(first_run: Path) -> None:
+def test_an_analyst_reads_the_warehouse_in_two_lines(demo_run: DemoRun) -> None:
+    first_run = demo_run.out
     # As docs/outputs.md shows:
     levels = pd.read_parquet(first_run / "warehouse" / "maturity_levels" / "wave=2018")
     assert len(levels) == (22 + 1) * 7 * 3  # every council, and Wales, x characteristic x group
@@ -268,7 +272,8 @@ def test_the_registry_works_on_postgresql(
         shutil.rmtree(tmp_path / "out", ignore_errors=True)
 
 
-def test_status_lists_runs_with_their_accounting(first_run: Path) -> None:
+def test_status_lists_runs_with_their_accounting(demo_run: DemoRun) -> None:
+    first_run = demo_run.out
     maturity = Path(sys.executable).parent / "maturity"
     env = {**os.environ, "COLUMNS": "250"}
     shown = subprocess.run(
@@ -286,9 +291,10 @@ def test_status_lists_runs_with_their_accounting(first_run: Path) -> None:
 
 
 def test_the_readme_shows_how_to_read_the_warehouse_and_it_works(
-    first_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    demo_run: DemoRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """docs/outputs.md's 'Reading the warehouse' snippets, run as written against a national run's output."""
+    first_run = demo_run.out
     from maturity.settings import PROJECT_ROOT, load_settings
 
     readme = (PROJECT_ROOT / "docs" / "outputs.md").read_text()
