@@ -152,6 +152,9 @@ def _read_csv(path: Path) -> pd.DataFrame | None:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
+COMPARED_WITH_WALES = ("p_value_vs_rest_of_wales", "differs_from_rest_of_wales")
+
+
 def load_release(folder: Path | str) -> ReleaseData:
     """Read a release folder's CSVs by column name."""
     folder = Path(folder)
@@ -176,7 +179,10 @@ def load_release(folder: Path | str) -> ReleaseData:
             return cells
         for row in table.to_dict("records"):
             cells[(row["gss_code"], row[item])][row["recipient_group"]] = row
-            texts[row["gss_code"]].append(name + ":" + json.dumps(row, sort_keys=True))
+            # A council's own figures say whether its answers changed; its comparison with the rest of
+            # Wales moves whenever any council's answers do, so it says nothing about this council.
+            own = {k: v for k, v in row.items() if k not in COMPARED_WITH_WALES}
+            texts[row["gss_code"]].append(name + ":" + json.dumps(own, sort_keys=True))
         return cells
 
     maturity = index(levels, "characteristic", "maturity")
