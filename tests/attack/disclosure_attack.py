@@ -10,9 +10,19 @@ statements: agreeing, valid but not agreeing, and don't know per group), bounded
 and tied by everything published: shares and means as linear interval constraints given the bases, the
 equal-weight "all" relation (linear once the bases are fixed: unknown bases are enumerated), pooled "all"
 statement rows, the Wales sums, Wilson intervals where the base is known. HiGHS (scipy.optimize.milp) then
-gives each withheld count's feasible range. Published bootstrap intervals are reproduced with the project's
-own scoring code and seed for every candidate ("interval fingerprint"), and two releases of the wave are
-attacked jointly (differencing) with every council but the corrected one unchanged.
+gives each withheld count's feasible range. Maturity is attacked twice: per council x characteristic (bases
+enumerated, interval fingerprint), and per characteristic across councils, where every council's group
+counts are tied by its printed rows and by the printed Wales rows (each Wales group row the councils' sum,
+n_valid exact and shares and mean as intervals; the Wales all row the equal-weight mean of Wales's groups);
+a count's range is the intersection of the two (each program holds, so their intersection does).
+Published bootstrap intervals are reproduced with the project's own scoring code and seed for every
+candidate ("interval fingerprint"), and two releases of the wave are attacked jointly (differencing) with
+every council but the corrected one unchanged.
+
+The figures no program models (level probabilities, likely levels, consensus, effective bases, p-values
+against the rest of Wales and their flags, perception gaps) must be functions of published rows:
+check_derived_figures checks that none is printed for a withheld row or from one, and that each council's
+flags are Benjamini-Hochberg over exactly its printed p-values.
 
 Nothing here imports maturity.disclosure or tasks.publish: only the public scoring code (tasks.score's
 bootstrap, maturity.stats' Wilson interval) and the settings, which an attacker has.
@@ -137,6 +147,7 @@ class ReleaseData:
     council_text: dict[str, str]
     changes_json: dict | None
     changes_md: str | None
+    gaps: list[Row] = field(default_factory=list)  # perception_gaps.csv
 
     def responses_hi(self, gss: str, group: str) -> int:
         if (gss, group) in self.responses:
@@ -187,6 +198,10 @@ def load_release(folder: Path | str) -> ReleaseData:
 
     maturity = index(levels, "characteristic", "maturity")
     statement_cells = index(statements, "statement_id", "statements")
+    gap_table = _read_csv(folder / "perception_gaps.csv")
+    gaps = [] if gap_table is None else gap_table.to_dict("records")
+    for row in gaps:
+        texts[row["gss_code"]].append("gaps:" + json.dumps(row, sort_keys=True))
     changes_json = None
     if (folder / "CHANGES.json").is_file():
         changes_json = json.loads((folder / "CHANGES.json").read_text(encoding="utf-8"))
@@ -195,7 +210,7 @@ def load_release(folder: Path | str) -> ReleaseData:
     )
     council_text = {gss: "\n".join(sorted(lines)) for gss, lines in texts.items() if gss != WALES}
     return ReleaseData(
-        folder, wave, responses, maturity, statement_cells, council_text, changes_json, changes_md
+        folder, wave, responses, maturity, statement_cells, council_text, changes_json, changes_md, gaps
     )
 
 
@@ -224,10 +239,12 @@ class Model:
         self.rows: list[tuple[Expr, float, float]] = []
         self.infeasible = False
         self._compiled: tuple | None = None
+        self.solutions: list[np.ndarray] = []  # feasible points found (the program has not changed since)
 
     def var(self, ub: float) -> int:
         self.ub.append(max(0, ub))
         self._compiled = None
+        self.solutions = []
         return len(self.ub) - 1
 
     def add(self, expr: Expr, lo: float = -math.inf, hi: float = math.inf) -> None:
@@ -247,6 +264,7 @@ class Model:
             return
         self.rows.append((expr, lo, hi))
         self._compiled = None
+        self.solutions = []
 
     def _compile(self) -> tuple:
         if self._compiled is None:
@@ -285,8 +303,18 @@ class Model:
             if result.status == 2:
                 return None
             raise RuntimeError(f"HiGHS did not solve the attack program: {result.message}")
+        self.solutions.append(np.round(result.x))
         value = float(np.dot(c, result.x))
         return round(-value if maximise else value)
+
+    def count_range(self, expr: Expr) -> tuple[int | None, int | None]:
+        """Least and greatest value of a sum of counts; a solve is skipped where a feasible point found
+        before already reaches the a-priori bound (0, or the sum of the counts' upper bounds)."""
+        ceiling = sum(self.ub[i] for i in expr)
+        seen = [sum(x[i] for i in expr) for x in self.solutions]
+        lo = 0 if 0 in seen else self.optimise(expr, False)
+        hi = ceiling if ceiling in seen else self.optimise(expr, True)
+        return lo, hi
 
     def feasible(self) -> bool:
         return self.optimise({}, False) is not None if self.ub else not self.infeasible
@@ -365,6 +393,7 @@ class Target:
     truth: int | None = None
     upper: int | None = None  # a-priori upper bound
     small: bool = False  # the group row itself is small (not a secondary suppression)
+    across_councils: bool = False  # the cross-council (Wales) program narrowed the per-council range
 
     @property
     def pinned(self) -> bool:
@@ -443,6 +472,7 @@ class AttackReport:
     changes: list[Change] = field(default_factory=list)
     changed_councils: list[str] = field(default_factory=list)
     changes_file_leaks: list[str] = field(default_factory=list)
+    derived_leaks: list[str] = field(default_factory=list)  # see check_derived_figures
     model_errors: list[str] = field(default_factory=list)
     relaxed_cells: int = 0
     seconds: float = 0.0
@@ -520,6 +550,8 @@ class AttackReport:
             "changes_attacked": len(self.changes),
             "pinned_changes": len(self.pinned_changes),
             "changes_file_leaks": len(self.changes_file_leaks),
+            "derived_figure_leaks": len(self.derived_leaks),
+            "narrowed_across_councils": sum(t.across_councils for t in self.targets),
             "relaxed_cells": self.relaxed_cells,
             "model_errors": len(self.model_errors),
             "seconds": round(self.seconds, 2),
@@ -536,6 +568,7 @@ class AttackReport:
             ),
             ("pinned changes", [c.label() for c in self.pinned_changes]),
             ("CHANGES leaks", self.changes_file_leaks),
+            ("derived figure leaks", self.derived_leaks),
             ("model errors", self.model_errors),
         ):
             if items:
@@ -606,6 +639,9 @@ class Method:
     low_base_below: int
     statement_confidence: float
     maturity: Any
+    p_value_decimals: int = 4
+    false_discovery_rate: float = 0.05
+    gap_groups: tuple[str, str] = ("officers", "elected_members")
 
 
 def _method() -> Method:
@@ -619,6 +655,9 @@ def _method() -> Method:
         m.low_base_below,
         settings.statement_method.confidence_level,
         m,
+        settings.publication.p_value_decimals,
+        settings.comparisons.false_discovery_rate,
+        tuple(m.perception_gap_groups),
     )
 
 
@@ -704,8 +743,20 @@ def _maturity_group_rows(
     method: Method,
     use_low_base: bool,
 ) -> None:
-    n_expr = {xs[0]: 1, xs[1]: 1, xs[2]: 1}
-    model.add({**n_expr, xs[3]: 1}, 0, responses)
+    model.add({xs[0]: 1, xs[1]: 1, xs[2]: 1, xs[3]: 1}, 0, responses)
+    _maturity_row(model, [{x: 1} for x in xs[:3]], row, n_fixed, method, use_low_base)
+
+
+def _maturity_row(
+    model: Model,
+    levels: list[Expr],
+    row: Row | None,
+    n_fixed: int | None,
+    method: Method,
+    use_low_base: bool,
+) -> None:
+    """A printed group row over its level counts (each an expression: a sum of councils for Wales)."""
+    n_expr = _lin(*((1, e) for e in levels))
     if n_fixed is not None:
         model.add(n_expr, n_fixed, n_fixed)
     if row is None:
@@ -728,8 +779,8 @@ def _maturity_group_rows(
         return
     model.add(n_expr, 1, math.inf)
     for k in LEVELS:
-        ratio(model, {xs[k - 1]: 1}, den, parse_cell(row.get(f"share_level_{k}_pct")), scale=100)
-    mean_num = {xs[0]: 1, xs[1]: 2, xs[2]: 3}
+        ratio(model, levels[k - 1], den, parse_cell(row.get(f"share_level_{k}_pct")), scale=100)
+    mean_num = _lin(*((k, levels[k - 1]) for k in LEVELS))
     ratio(model, mean_num, den, parse_cell(row.get("mean_level")))
     level_constraint(model, mean_num, den, row.get("level", ""), method.thresholds)
 
@@ -741,15 +792,27 @@ def _maturity_all_row(
     bases: dict[str, int] | None,
     method: Method,
 ) -> None:
+    levels = {g: [{x: 1} for x in xs[:3]] for g, xs in xs_by_group.items()}
+    _equal_weight_row(model, levels, row, bases, method)
+
+
+def _equal_weight_row(
+    model: Model,
+    levels_by_group: dict[str, list[Expr]],
+    row: Row | None,
+    bases: dict[str, int] | None,
+    method: Method,
+) -> None:
+    """A printed all row: its base the groups' sum; its figures the equal-weight mean (bases known)."""
     if row is None:
         return
-    n_all: Expr = {x: 1 for xs in xs_by_group.values() for x in xs[:3]}
+    n_all: Expr = _lin(*((1, e) for levels in levels_by_group.values() for e in levels))
     n_iv = _int_iv(row, "n_valid")
     if n_iv is not None:
         model.add(n_all, *n_iv)
     if bases is None or not _has_figures(row):
         return
-    contributing = [g for g in xs_by_group if bases[g] > 0]
+    contributing = [g for g in levels_by_group if bases[g] > 0]
     if not contributing:
         model.infeasible = True
         return
@@ -757,14 +820,9 @@ def _maturity_all_row(
     den = len(contributing) * product
     weights = {g: product // bases[g] for g in contributing}
     for k in LEVELS:
-        num = _lin(*((weights[g], {xs_by_group[g][k - 1]: 1}) for g in contributing))
+        num = _lin(*((weights[g], levels_by_group[g][k - 1]) for g in contributing))
         ratio(model, num, den, parse_cell(row.get(f"share_level_{k}_pct")), scale=100)
-    mean_num = _lin(
-        *(
-            (weights[g], {xs_by_group[g][0]: 1, xs_by_group[g][1]: 2, xs_by_group[g][2]: 3})
-            for g in contributing
-        )
-    )
+    mean_num = _lin(*((weights[g] * k, levels_by_group[g][k - 1]) for g in contributing for k in LEVELS))
     ratio(model, mean_num, den, parse_cell(row.get("mean_level")))
     level_constraint(model, mean_num, den, row.get("level", ""), method.thresholds)
 
@@ -836,11 +894,45 @@ def _base_candidates(
             if _has_figures(row) and sum(bases) == 0:
                 ok = False
                 break
+            eff = parse_cell(row.get("n_effective"))
+            if eff is not None and not eff.contains(_effective_base(bases)):
+                ok = False
+                break
         if ok:
             combos.append(combo)
             if len(combos) > MAX_BASE_COMBINATIONS:
                 return None, need
     return combos, need
+
+
+def _maturity_targets(
+    cur: ReleaseData, gss: str, item: str, group: str, row: Row, method: Method, truth_cur: Truth | None
+) -> list[tuple[Target, list[str], list[int]]]:
+    """A withheld maturity row's targets (levels 1-3, don't know, and the base if not printed), each with
+    the groups and count columns (0-2 levels, 3 don't know) it sums."""
+    groups = list(method.groups)
+    members = groups if group == ALL else [group]
+    r_hi = sum(cur.responses_hi(gss, g) for g in members)
+    n_iv = _int_iv(row, "n_valid")
+    n_exact = n_iv[0] if n_iv is not None and n_iv[0] == n_iv[1] else None
+    truth = truth_cur.maturity_counts(gss, item, members) if truth_cur is not None else None
+    upper = n_exact if n_exact is not None else r_hi
+    small = group != ALL and (
+        int(truth[:3].sum()) < method.low_base_below
+        if truth is not None
+        else n_exact is None or n_exact < method.low_base_below
+    )
+
+    def target(category: str, index: int, up: int, cols: list[int]) -> tuple[Target, list[str], list[int]]:
+        tr = None if truth is None else int(truth[cols].sum())
+        t = Target("maturity_levels", gss, item, group, category, index, upper=up, small=small, truth=tr)
+        return t, members, cols
+
+    out = [target("level", k, upper, [k - 1]) for k in LEVELS]
+    out.append(target("dont_know", 0, r_hi - n_exact if n_exact is not None else r_hi, [3]))
+    if n_exact is None:
+        out.append(target("base", 0, r_hi, [0, 1, 2]))
+    return out
 
 
 def _attack_maturity_cell(
@@ -886,65 +978,10 @@ def _attack_maturity_cell(
     truth_cur = truths[current]
     specs: list[tuple[Target, Any]] = []
     for group, row in sorted(cell_rows.items()):
-        if not withheld.get(group):
-            continue
-        members = groups if group == ALL else [group]
-        r_hi = sum(cur.responses_hi(gss, g) for g in members)
-        n_iv = _int_iv(row, "n_valid")
-        n_exact = n_iv[0] if n_iv is not None and n_iv[0] == n_iv[1] else None
-        truth = truth_cur.maturity_counts(gss, item, members) if truth_cur is not None else None
-        upper = n_exact if n_exact is not None else r_hi
-        small = group != ALL and (
-            int(truth[:3].sum()) < method.low_base_below
-            if truth is not None
-            else n_exact is None or n_exact < method.low_base_below
-        )
-        for k in LEVELS:
-            t = Target(
-                "maturity_levels",
-                gss,
-                item,
-                group,
-                "level",
-                k,
-                upper=upper,
-                small=small,
-                truth=None if truth is None else int(truth[k - 1]),
-            )
-            specs.append((t, ("sum", members, [k - 1])))
-        dk_upper = r_hi - n_exact if n_exact is not None else r_hi
-        specs.append(
-            (
-                Target(
-                    "maturity_levels",
-                    gss,
-                    item,
-                    group,
-                    "dont_know",
-                    0,
-                    upper=dk_upper,
-                    small=small,
-                    truth=None if truth is None else int(truth[3]),
-                ),
-                ("sum", members, [3]),
-            )
-        )
-        if n_exact is None:
-            specs.append(
-                (
-                    Target(
-                        "maturity_levels",
-                        gss,
-                        item,
-                        group,
-                        "base",
-                        0,
-                        upper=r_hi,
-                        small=small,
-                        truth=None if truth is None else int(truth[:3].sum()),
-                    ),
-                    ("sum", members, [0, 1, 2]),
-                )
+        if withheld.get(group):
+            specs.extend(
+                (t, ("sum", members, cols))
+                for t, members, cols in _maturity_targets(cur, gss, item, group, row, method, truth_cur)
             )
     unanimity_checks = []
     for group in groups:
@@ -1159,6 +1196,193 @@ def _fingerprint(
         counts = np.concatenate([truth.get((gss, item, g), np.zeros(4, int)) for g in groups])
         truth_ok = reproduces(counts)
     return len(joint), matching, truth_ok, level_sets
+
+
+def _bases_of(rows: Mapping[str, Row], groups: Sequence[str]) -> dict[str, int] | None:
+    """Each group's base where the printed rows fix it: its own n_valid, or else (one group missing) the
+    all row's n_valid, or its n_effective, less the other groups'. None when some base stays open."""
+    exact: dict[str, int] = {}
+    for g in groups:
+        iv = _int_iv(rows.get(g), "n_valid")
+        if iv is not None and iv[0] == iv[1]:
+            exact[g] = iv[0]
+    missing = [g for g in groups if g not in exact]
+    if not missing:
+        return exact
+    if len(missing) > 1 or rows.get(ALL) is None:
+        return None
+    n_iv = _int_iv(rows.get(ALL), "n_valid")
+    if n_iv is not None and n_iv[0] == n_iv[1]:
+        return {**exact, missing[0]: n_iv[0] - sum(exact.values())}
+    eff = parse_cell(rows[ALL].get("n_effective"))
+    if eff is None or not exact or min(exact.values()) <= 0 or eff.lo <= 0:
+        return None
+    # len(groups)^2 / n_effective = sum of 1 / base over the groups (every base positive)
+    rest = sum(1 / b for b in exact.values())
+    k2 = len(groups) ** 2
+    inv_lo, inv_hi = k2 / eff.hi - rest, k2 / eff.lo - rest
+    if inv_hi <= 0:
+        return None
+    b_lo = math.ceil(1 / inv_hi - 1e-9)
+    b_hi = math.floor(1 / inv_lo + 1e-9) if inv_lo > 0 else UNBOUNDED
+    return {**exact, missing[0]: b_lo} if b_lo == b_hi else None
+
+
+def _merge_range(target: Target | Change, lo: int | None, hi: int | None) -> bool:
+    """Intersect a range found by another program (both hold): whether it narrowed the one there."""
+    if lo is None or hi is None:
+        return False
+    if target.lo is None or target.hi is None:
+        target.lo, target.hi = lo, hi
+        return True
+    narrowed = lo > target.lo or hi < target.hi
+    target.lo, target.hi = max(target.lo, lo), min(target.hi, hi)
+    return narrowed
+
+
+def _attack_maturity_wales(
+    releases: Sequence[ReleaseData],
+    versions: dict,
+    item: str,
+    method: Method,
+    report: AttackReport,
+    truths: Sequence[Truth | None],
+    correction_size: int | None,
+    use_low_base: bool,
+) -> None:
+    """One characteristic across councils: every council's group counts, tied by its printed rows and by
+    the printed Wales rows (each group's counts the councils' sum; Wales's all row their equal-weight
+    mean). Narrows the per-council ranges already in the report (both programs hold, so their
+    intersection does) and adds what Wales alone pins."""
+    current = len(releases) - 1
+    cur = releases[current]
+    groups = list(method.groups)
+    if not any(r.maturity.get((WALES, item)) for r in releases):
+        return
+    councils = sorted(
+        {gss for r in releases for (gss, it) in r.maturity if it == item and gss != WALES}
+        | {gss for r in releases for (gss, _) in r.responses if gss != WALES}
+    )
+
+    def ver(gss: str, k: int) -> int:
+        return versions.get((gss, k), 0)
+
+    previous = current - 1 if current > 0 else None
+    changed = [gss for gss in councils if previous is not None and ver(gss, previous) != ver(gss, current)]
+    withheld = [
+        (gss, group, row)
+        for gss in councils
+        for group, row in sorted(cur.maturity.get((gss, item), {}).items())
+        if is_withheld(row, FIGURE_MATURITY)
+    ]
+    if not withheld and not changed:
+        return
+    model = Model()
+    xs: dict[tuple[str, int, str], list[int]] = {}
+    for gss in councils:
+        for v in sorted({ver(gss, k) for k in range(len(releases))}):
+            for g in groups:
+                r_hi = min(r.responses_hi(gss, g) for k, r in enumerate(releases) if ver(gss, k) == v)
+                xs[(gss, v, g)] = [model.var(r_hi) for _ in range(4)]
+    for k, release in enumerate(releases):
+        for gss in councils:
+            v = ver(gss, k)
+            rows = release.maturity.get((gss, item), {})
+            for g in groups:
+                _maturity_group_rows(
+                    model,
+                    xs[(gss, v, g)],
+                    rows.get(g),
+                    release.responses_hi(gss, g),
+                    None,
+                    method,
+                    use_low_base,
+                )
+            bases = _bases_of(rows, groups) if _has_figures(rows.get(ALL)) else None
+            _maturity_all_row(model, {g: xs[(gss, v, g)] for g in groups}, rows.get(ALL), bases, method)
+        wales = release.maturity.get((WALES, item), {})
+        sums = {g: [{xs[(gss, ver(gss, k), g)][c]: 1 for gss in councils} for c in range(3)] for g in groups}
+        for g in groups:
+            _maturity_row(model, sums[g], wales.get(g), None, method, use_low_base)
+        _equal_weight_row(model, sums, wales.get(ALL), _bases_of(wales, groups), method)
+    for gss in councils:
+        vs = sorted({ver(gss, k) for k in range(len(releases))})
+        for a, b in itertools.pairwise(vs):
+            _link_correction(
+                model,
+                [(xs[(gss, a, g)][c], xs[(gss, b, g)][c]) for g in groups for c in range(4)],
+                correction_size,
+            )
+    if not model.feasible():
+        report.model_errors.append(f"maturity {item} across councils: the program is infeasible")
+        return
+    truth_cur = truths[current]
+    found = {(t.table, t.gss_code, t.item, t.group, t.category, t.index): t for t in report.targets}
+
+    def counts(gss: str, members: Iterable[str], cols: Iterable[int], v: int) -> Expr:
+        return {xs[(gss, v, g)][c]: 1 for g in members for c in cols}
+
+    for gss, group, row in withheld:
+        vcur = ver(gss, current)
+        for t, members, cols in _maturity_targets(cur, gss, item, group, row, method, truth_cur):
+            lo, hi = model.count_range(counts(gss, members, cols, vcur))
+            key = (t.table, t.gss_code, t.item, t.group, t.category, t.index)
+            if key not in found:
+                found[key] = t
+                report.targets.append(t)
+            if _merge_range(found[key], lo, hi):
+                found[key].across_councils = True
+            if t.truth is not None and lo is not None and not lo <= t.truth <= hi:
+                report.model_errors.append(f"truth outside range across councils: {t.label()} [{lo}, {hi}]")
+        if group == ALL:
+            continue
+        levels_to_check = list(LEVELS)
+        if truth_cur is not None:
+            tr = truth_cur.maturity_counts(gss, item, [group])
+            levels_to_check = [k for k in LEVELS if tr[:3].sum() >= 2 and tr[:3].sum() == tr[k - 1]]
+        for k in levels_to_check:
+            others = counts(gss, [group], [c for c in range(3) if c != k - 1], vcur)
+            if any(sum(x[i] for i in others) > 0 for x in model.solutions):
+                continue
+            label = f"maturity_levels {gss} {item} {group}: all valid answers at level {k}"
+            if model.optimise(others, True) == 0 and label not in report.unanimity:
+                report.unanimity.append(label)
+    # Differencing: the corrected councils' withheld rows, in either release.
+    if previous is None:
+        return
+    truth_prev = truths[previous]
+    known = {(c.table, c.gss_code, c.item, c.group, c.category, c.index): c for c in report.changes}
+    for gss in changed:
+        rows_cur = cur.maturity.get((gss, item), {})
+        rows_prev = releases[previous].maturity.get((gss, item), {})
+        for group in sorted(set(rows_cur) | set(rows_prev)):
+            if not (
+                is_withheld(rows_cur.get(group, {}), FIGURE_MATURITY)
+                or is_withheld(rows_prev.get(group, {}), FIGURE_MATURITY)
+            ):
+                continue
+            members = groups if group == ALL else [group]
+            for cat, k, cols in [*(("level", k, [k - 1]) for k in LEVELS), ("dont_know", 0, [3])]:
+                tr = None
+                if truth_cur is not None and truth_prev is not None:
+                    tr = int(
+                        truth_cur.maturity_counts(gss, item, members)[cols].sum()
+                        - truth_prev.maturity_counts(gss, item, members)[cols].sum()
+                    )
+                e = _lin(
+                    (1, counts(gss, members, cols, ver(gss, current))),
+                    (-1, counts(gss, members, cols, ver(gss, previous))),
+                )
+                lo, hi = model.optimise(e, False), model.optimise(e, True)
+                key = ("maturity_levels", gss, item, group, cat, k)
+                if key not in known:
+                    known[key] = Change("maturity_levels", gss, item, group, cat, k, truth=tr)
+                    report.changes.append(known[key])
+                _merge_range(known[key], lo, hi)
+                if tr is not None and lo is not None and not lo <= tr <= hi:
+                    report.model_errors.append(
+                        f"true change outside range across councils: {known[key].label()} [{lo}, {hi}]"
+                    )
 
 
 # ----------------------------------------------------------------------------------------- statements
@@ -1456,6 +1680,131 @@ def check_changes_files(current: ReleaseData, previous: ReleaseData | None) -> l
     return leaks
 
 
+# ----------------------------------------------------------------------------------------- derived figures
+
+# Columns of a maturity or statement row that identify it or that the integer programs read.
+_KEY_COLUMNS = {
+    "wave",
+    "gss_code",
+    "council_name_en",
+    "council_name_cy",
+    "characteristic",
+    "statement_id",
+    "theme",
+    "recipient_group",
+    "status",
+    "n_valid",
+    "low_base",
+}
+P_VALUE, DIFFERS = COMPARED_WITH_WALES
+_MEASURES = {"mean_level": ("maturity", "mean_level"), "pct_agree": ("statements", "pct_agree")}
+
+
+def _published(rows: Mapping[str, Row], group: str, figure: str) -> bool:
+    return group in rows and not is_withheld(rows[group], figure)
+
+
+def check_derived_figures(release: ReleaseData, method: Method) -> list[str]:
+    """The figures the integer programs do not model are functions of published rows only.
+
+    - a withheld row prints nothing but its base and low-base flag (which the programs read): no level
+      probability, likely level, consensus, effective base, interval, p-value or flag;
+    - a comparison with the rest of Wales (p-value, flag) is printed only where the council's rows it is
+      computed from and Wales's rows (the rest of Wales is Wales less the council) are all published;
+    - each council's flags are Benjamini-Hochberg over exactly its printed p-values (a family that also
+      held withheld comparisons would let them move a published flag);
+    - a perception gap is printed only where both groups' rows are published, and its figures are theirs.
+    """
+    leaks: list[str] = []
+    groups = list(method.groups)
+    half_p = 0.5 * 10.0**-method.p_value_decimals
+    families: dict[str, list[tuple[str, Interval, bool | None]]] = defaultdict(list)
+    for table, cells, figure in (
+        ("maturity_levels", release.maturity, FIGURE_MATURITY),
+        ("statement_results", release.statements, FIGURE_STATEMENT),
+    ):
+        for (gss, item), rows in sorted(cells.items()):
+            wales = cells.get((WALES, item), {})
+            for group, row in sorted(rows.items()):
+                where = f"{table} {gss} {item} {group}"
+                if is_withheld(row, figure):
+                    printed = sorted(c for c, v in row.items() if c not in _KEY_COLUMNS and str(v).strip())
+                    if printed:
+                        leaks.append(f"{where}: withheld row prints {printed}")
+                    continue
+                p_text, flag_text = str(row.get(P_VALUE, "")).strip(), str(row.get(DIFFERS, "")).strip()
+                if not p_text and not flag_text:
+                    continue
+                # Inputs of the comparison: maturity all rows compare group by group, statements pool.
+                members = groups if table == "maturity_levels" and group == ALL else [group]
+                needed = [(gss, g) for g in {group, *members}] + [(WALES, g) for g in {group, *members}]
+                missing = [
+                    f"{c} {g}" for c, g in needed if not _published(rows if c == gss else wales, g, figure)
+                ]
+                if missing:
+                    leaks.append(f"{where}: compared with the rest of Wales although {missing} withheld")
+                p_iv = parse_cell(p_text)
+                if p_iv is None and parse_bool(flag_text) is False:
+                    continue  # no p-value (nothing to compare): never a discovery, not in the family
+                if p_iv is None or not flag_text:
+                    leaks.append(f"{where}: p-value {p_text!r} and flag {flag_text!r} printed apart")
+                    continue
+                value = (p_iv.lo + p_iv.hi) / 2
+                families[gss].append((where, Interval(value - half_p, value + half_p), parse_bool(flag_text)))
+    for gss, family in sorted(families.items()):
+        if not _bh_consistent([(iv, flag) for _, iv, flag in family], method.false_discovery_rate):
+            leaks.append(
+                f"{gss}: the flags are not Benjamini-Hochberg over its {len(family)} printed p-values"
+            )
+    first, second = method.gap_groups
+    for gap in release.gaps:
+        gss, item, measure = gap.get("gss_code", ""), gap.get("item_id", ""), gap.get("measure", "")
+        where = f"perception_gaps {gss} {measure} {item}"
+        if measure not in _MEASURES:
+            continue
+        table, column = _MEASURES[measure]
+        cells = release.maturity if table == "maturity" else release.statements
+        rows = cells.get((gss, item), {})
+        figure = FIGURE_MATURITY if table == "maturity" else FIGURE_STATEMENT
+        withheld = [g for g in (first, second) if not _published(rows, g, figure)]
+        if withheld:
+            leaks.append(f"{where}: a gap although {withheld} not published")
+            continue
+        values = {g: parse_cell(rows[g].get(column)) for g in (first, second)}
+        printed = {g: parse_cell(gap.get(g)) for g in (first, second)}
+        for g in (first, second):
+            if printed[g] is not None and (values[g] is None or not _overlap(printed[g], values[g])):
+                leaks.append(f"{where}: {g} {gap.get(g)} is not the published {column}")
+        a, b, d = values[first], values[second], parse_cell(gap.get("gap"))
+        if (
+            a is not None
+            and b is not None
+            and d is not None
+            and not _overlap(d, Interval(a.lo - b.hi, a.hi - b.lo))
+        ):
+            leaks.append(f"{where}: gap {gap.get('gap')} is not {first} - {second} as published")
+    return leaks
+
+
+def _overlap(a: Interval, b: Interval, eps: float = 1e-9) -> bool:
+    return a.lo <= b.hi + eps and b.lo <= a.hi + eps
+
+
+def _bh_consistent(family: list[tuple[Interval, bool | None]], rate: float) -> bool:
+    """Whether some p-values within their rounding make Benjamini-Hochberg over this family (and nothing
+    else) flag exactly the flagged ones: the flagged the K smallest, p_(K) <= K q / m, p_(j) > j q / m
+    for every j > K (flagged p-values at their least, the others at their greatest)."""
+    m = len(family)
+    flagged = sorted(iv.lo for iv, f in family if f)
+    others = sorted(iv.hi for iv, f in family if not f)
+    k = len(flagged)
+    if k and flagged[-1] > k * rate / m + 1e-12:
+        return False
+    if k and others and flagged[-1] > others[0] + 1e-12:
+        return False
+    return all(p > (k + i + 1) * rate / m - 1e-12 for i, p in enumerate(others))
+
+
 # ----------------------------------------------------------------------------------------- entry point
 
 
@@ -1501,12 +1850,19 @@ def attack_release(
         report.changes_file_leaks = check_changes_files(cur, releases[-2])
     else:
         report.changes_file_leaks = check_changes_files(cur, None)
+    report.derived_leaks = [
+        f"{r.folder.name}: {x}" for r in releases for x in check_derived_figures(r, method)
+    ]
     cells = sorted({key for r in releases for key in r.maturity if key[0] != WALES})
     for gss, item in cells:
         if (gss, len(releases) - 1) not in versions:
             versions.update({(gss, k): 0 for k in range(len(releases))})
         _attack_maturity_cell(
             releases, versions, gss, item, method, report, truths, correction_size, use_low_base, fingerprint
+        )
+    for item in sorted({it for r in releases for (gss, it) in r.maturity if gss == WALES}):
+        _attack_maturity_wales(
+            releases, versions, item, method, report, truths, correction_size, use_low_base
         )
     for item in sorted({it for r in releases for (_, it) in r.statements}):
         _attack_statement(releases, versions, item, method, report, truths, correction_size, use_low_base)

@@ -3,6 +3,7 @@
 A release keeps the disclosure promise (docs/disclosure.md) when the attacker's integer program over every
 published figure pins no withheld count exactly or within ±2, reveals no unanimity, reproduces no published
 interval from a single candidate, pins no change of the corrected council, and CHANGES lists no withheld cell.
+The maturity counts are attacked per council and, through the Wales rows, across councils.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def assert_release_protected(report: AttackReport) -> None:
     assert not report.fingerprints, report.describe()
     assert not report.level_fingerprints, report.describe()
     assert not report.changes_file_leaks, report.describe()
+    assert not report.derived_leaks, report.describe()  # p-values, flags, gaps: from published rows only
     assert report.seconds < 30
 
 

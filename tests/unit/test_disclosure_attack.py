@@ -5,16 +5,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from tests.attack.disclosure_attack import (
+    WALES,
     Interval,
+    Truth,
     attack_release,
     check_changes_files,
+    check_derived_figures,
     load_release,
     parse_cell,
 )
+from tests.attack.disclosure_attack import _method as attacker_method
 
 COUNCIL = "W06000001"
 MATURITY_COLUMNS = [
@@ -30,6 +35,9 @@ MATURITY_COLUMNS = [
     "level",
     "ci_lower",
     "ci_upper",
+    "n_effective",
+    "p_value_vs_rest_of_wales",
+    "differs_from_rest_of_wales",
     "status",
 ]
 STATEMENT_COLUMNS = [
@@ -41,6 +49,8 @@ STATEMENT_COLUMNS = [
     "pct_agree",
     "ci_lower",
     "ci_upper",
+    "p_value_vs_rest_of_wales",
+    "differs_from_rest_of_wales",
     "status",
 ]
 
@@ -143,6 +153,32 @@ def test_unknown_bases_are_enumerated(tmp_path: Path) -> None:
     assert (base.lo, base.hi) == (2, 4)
 
 
+def test_the_all_rows_effective_base_narrows_the_enumerated_bases(tmp_path: Path) -> None:
+    # As above, and the all row prints its effective base 4 / (1/65 + 1/b): 7.8 is b = 2, not 4 (15.1).
+    release = write_release(
+        tmp_path / "r",
+        {"officers": 70, "elected_members": 4, "total": 74},
+        maturity=[
+            {
+                "characteristic": "data_analytics",
+                "recipient_group": "all",
+                "share_level_1_pct": "59.6",
+                "n_effective": "7.8",
+            },
+            withheld("elected_members", "", characteristic="data_analytics"),
+            {
+                "characteristic": "data_analytics",
+                "recipient_group": "officers",
+                "n_valid": "65",
+                "share_level_1_pct": "69.2",
+            },
+        ],
+    )
+    report = attack_release(release, fingerprint=False)
+    members, base = target(report, "elected_members", "level", 1), target(report, "elected_members", "base")
+    assert (members.lo, members.hi, base.lo, base.hi) == (1, 1, 2, 2)
+
+
 def test_a_withheld_group_next_to_a_published_one_is_pinned_and_its_unanimity_shows(tmp_path: Path) -> None:
     # 3 of 12 officers agree; 6 of 15 in all: the 3 members all agree.
     release = write_release(
@@ -229,3 +265,183 @@ def test_changes_files_must_not_report_a_withheld_cell(tmp_path: Path) -> None:
         tmp_path / "now", {"officers": 65, "elected_members": 5}, maturity=rows, changes=changes
     )
     assert check_changes_files(load_release(current), None)
+
+
+# ----------------------------------------------------------------------------- Wales rows across councils
+
+OTHER, THIRD = "W06000002", "W06000003"
+
+
+def write_rates(folder: Path, responses: dict[tuple[str, str], int]) -> None:
+    rates = [
+        {"wave": "2018", "gss_code": gss, "recipient_group": g, "invited": 100, "responses": n}
+        for (gss, g), n in responses.items()
+    ]
+    pd.DataFrame(rates).to_csv(folder / "response_rates.csv", index=False)
+
+
+def members_row(gss: str, n: str, shares: tuple[str, str, str], mean: str, **extra: str) -> dict:
+    return {
+        "gss_code": gss,
+        "characteristic": "leadership",
+        "recipient_group": "elected_members",
+        "n_valid": n,
+        "share_level_1_pct": shares[0],
+        "share_level_2_pct": shares[1],
+        "share_level_3_pct": shares[2],
+        "mean_level": mean,
+        **extra,
+    }
+
+
+def hidden_members(gss: str) -> dict:
+    return {"gss_code": gss, **withheld("elected_members", "", characteristic="leadership")}
+
+
+def test_the_wales_row_less_the_published_councils_pins_the_one_withheld_council(tmp_path: Path) -> None:
+    # Members: ours withheld (3 responses, truly 1 at each level); the other council's 5, 3, 2 of 10
+    # published; Wales 6, 4, 3 of 13. Our council's own rows leave each level anywhere in 0-3.
+    release = write_release(
+        tmp_path / "r",
+        {},
+        maturity=[
+            hidden_members(COUNCIL),
+            members_row(OTHER, "10", ("50.0", "30.0", "20.0"), "1.7"),
+            members_row(WALES, "13", ("46.2", "30.8", "23.1"), "1.77"),
+        ],
+    )
+    write_rates(release, {(COUNCIL, "elected_members"): 3, (OTHER, "elected_members"): 10})
+    report = attack_release(release, fingerprint=False)
+    for k in (1, 2, 3):
+        found = target(report, "elected_members", "level", k)
+        assert (found.gss_code, found.lo, found.hi, found.across_councils) == (COUNCIL, 1, 1, True)
+    assert (target(report, "elected_members", "base").lo, target(report, "elected_members", "base").hi) == (
+        3,
+        3,
+    )
+    assert len(report.pinned_exactly) == 3
+
+
+def test_two_withheld_councils_share_the_wales_remainder_but_a_level_nobody_took_is_pinned(
+    tmp_path: Path,
+) -> None:
+    # Wales less the published council leaves 4, 3, 0 to two withheld councils of 5 responses each.
+    release = write_release(
+        tmp_path / "r",
+        {},
+        maturity=[
+            hidden_members(COUNCIL),
+            hidden_members(THIRD),
+            members_row(OTHER, "10", ("50.0", "30.0", "20.0"), "1.7"),
+            members_row(WALES, "17", ("52.9", "35.3", "11.8"), "1.59"),
+        ],
+    )
+    write_rates(
+        release,
+        {(COUNCIL, "elected_members"): 5, (THIRD, "elected_members"): 5, (OTHER, "elected_members"): 10},
+    )
+    truth = Truth(
+        {
+            (COUNCIL, "leadership", "elected_members"): np.array([2, 2, 0, 1]),
+            (THIRD, "leadership", "elected_members"): np.array([2, 1, 0, 2]),
+            (OTHER, "leadership", "elected_members"): np.array([5, 3, 2, 0]),
+        },
+        {},
+    )
+    report = attack_release(release, truth=truth, fingerprint=False)
+    assert not report.model_errors, report.describe()
+    ours = [t for t in report.targets if t.gss_code == COUNCIL and t.category == "level"]
+    assert {t.index: (t.lo, t.hi) for t in ours} == {1: (0, 4), 2: (0, 3), 3: (0, 0)}
+    leaked = {(t.gss_code, t.category, t.index) for t in report.leaks}
+    assert {(COUNCIL, "level", 3), (THIRD, "level", 3)} <= leaked  # nobody left for level 3: pinned at 0
+    assert (COUNCIL, "level", 1) not in leaked
+
+
+def test_the_wales_all_row_gives_a_withheld_wales_group_by_its_equal_weights(tmp_path: Path) -> None:
+    # Wales's members row is withheld, but its all row (officers and members weighted equally) and its
+    # officers row are published: the members' Wales shares follow, and our council's counts with them.
+    def wales(group: str, n: str, shares: tuple[str, str, str], mean: str) -> dict:
+        return {**members_row(WALES, n, shares, mean), "recipient_group": group}
+
+    release = write_release(
+        tmp_path / "r",
+        {},
+        maturity=[
+            hidden_members(COUNCIL),
+            members_row(OTHER, "10", ("50.0", "30.0", "20.0"), "1.7"),
+            {**hidden_members(WALES)},
+            wales("officers", "20", ("50.0", "30.0", "20.0"), "1.7"),
+            wales("all", "33", ("48.1", "30.4", "21.5"), "1.73"),
+        ],
+    )
+    write_rates(release, {(COUNCIL, "elected_members"): 3, (OTHER, "elected_members"): 10})
+    report = attack_release(release, fingerprint=False)
+    assert not report.model_errors, report.describe()
+    ours = [t for t in report.targets if t.gss_code == COUNCIL and t.category == "level"]
+    assert {t.index: (t.lo, t.hi) for t in ours} == {1: (1, 1), 2: (1, 1), 3: (1, 1)}
+
+
+def test_derived_figures_must_come_from_published_rows_only(tmp_path: Path) -> None:
+    release = write_release(
+        tmp_path / "r",
+        {},
+        maturity=[
+            {**hidden_members(COUNCIL), "p_value_vs_rest_of_wales": "0.5"},
+            members_row(
+                OTHER,
+                "10",
+                ("50.0", "30.0", "20.0"),
+                "1.7",
+                p_value_vs_rest_of_wales="0.01",
+                differs_from_rest_of_wales="False",
+            ),
+            {**members_row(OTHER, "12", ("50.0", "25.0", "25.0"), "1.75"), "recipient_group": "officers"},
+            hidden_members(WALES),
+        ],
+        statements=[
+            {
+                "gss_code": OTHER,
+                "statement_id": "clear_vision",
+                "recipient_group": g,
+                "n_valid": "20",
+                "pct_agree": "40.0",
+                "p_value_vs_rest_of_wales": p,
+                "differs_from_rest_of_wales": "False",
+            }
+            for g, p in (("officers", "0.01"), ("elected_members", "0.02"))
+        ]
+        + [
+            {
+                "gss_code": WALES,
+                "statement_id": "clear_vision",
+                "recipient_group": g,
+                "n_valid": "90",
+                "pct_agree": "30.0",
+            }
+            for g in ("officers", "elected_members")
+        ],
+    )
+    gaps = [
+        {"gss_code": COUNCIL, "measure": "mean_level", "item_id": "leadership", "gap": "0.1"},
+        {
+            "gss_code": OTHER,
+            "measure": "mean_level",
+            "item_id": "leadership",
+            "officers": "1.75",
+            "elected_members": "1.7",
+            "gap": "0.3",
+        },
+    ]
+    pd.DataFrame(gaps).fillna("").to_csv(release / "perception_gaps.csv", index=False)
+    write_rates(release, {(OTHER, "elected_members"): 10})
+    leaks = check_derived_figures(load_release(release), attacker_method())
+    expected = [
+        f"maturity_levels {COUNCIL} leadership elected_members: withheld row prints",
+        f"maturity_levels {OTHER} leadership elected_members: compared with the rest of Wales",
+        f"{OTHER}: the flags are not Benjamini-Hochberg",  # 0.01, 0.01, 0.02 all discoveries at 5%
+        f"perception_gaps {COUNCIL} mean_level leadership: a gap although",
+        f"perception_gaps {OTHER} mean_level leadership: gap 0.3 is not",
+    ]
+    for start in expected:
+        assert any(leak.startswith(start) for leak in leaks), (start, leaks)
+    assert len(leaks) == len(expected), leaks
