@@ -54,6 +54,16 @@ def single_group_coverage(
     return covered, width
 
 
+def sample_cell(
+    rng: np.random.Generator, officers: tuple[float, ...], members: tuple[float, ...], sizes: tuple[int, int]
+) -> dict[str, GroupSample]:
+    """One simulated council x characteristic: both groups' answers drawn from their true shares."""
+    return {
+        GROUPS[0]: GroupSample(np.append(rng.multinomial(sizes[0], officers), 0)),
+        GROUPS[1]: GroupSample(np.append(rng.multinomial(sizes[1], members), 0)),
+    }
+
+
 def all_respondents_coverage(
     officers: tuple[float, ...],
     members: tuple[float, ...],
@@ -67,10 +77,7 @@ def all_respondents_coverage(
     mean = (true_mean(officers) + true_mean(members)) / 2
     hits = 0
     for _ in range(samples):
-        cell = {
-            GROUPS[0]: GroupSample(np.append(rng.multinomial(sizes[0], officers), 0)),
-            GROUPS[1]: GroupSample(np.append(rng.multinomial(sizes[1], members), 0)),
-        }
+        cell = sample_cell(rng, officers, members, sizes)
         row = next(r for r in summarise_cell(cell, method, rng) if r["recipient_group"] == ALL_GROUPS)
         hits += row["ci_lower"] <= mean <= row["ci_upper"]
     return hits / samples
@@ -89,10 +96,7 @@ def gap_coverage(
     gap = true_mean(officers) - true_mean(members)
     hits = 0
     for _ in range(samples):
-        cell = {
-            GROUPS[0]: GroupSample(np.append(rng.multinomial(sizes[0], officers), 0)),
-            GROUPS[1]: GroupSample(np.append(rng.multinomial(sizes[1], members), 0)),
-        }
+        cell = sample_cell(rng, officers, members, sizes)
         row = mean_gap("c", cell, draw_cell_means(cell, method, rng), method)
         hits += row["gap_ci_lower"] <= gap <= row["gap_ci_upper"]
     return hits / samples
