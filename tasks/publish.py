@@ -230,12 +230,7 @@ def open_perception_gaps(scores: Scores, answers: AnswerTables) -> pd.DataFrame:
     ):
         rows = published_rows(table, item)
         keys = gaps[["gss_code", "item_id"]].astype(str)
-        shown = [
-            rows.reindex(pd.MultiIndex.from_frame(keys.assign(group=group)))
-            .fillna(False)
-            .to_numpy(dtype=bool)
-            for group in (first, second)
-        ]
+        shown = [is_published(rows, keys.assign(group=group)) for group in (first, second)]
         both |= (gaps["measure"].to_numpy() == measure) & shown[0] & shown[1]
     table = gaps[both].merge(council_names(), on="gss_code", how="left")
     table = table.sort_values(["gss_code", "measure", "item_id"], ignore_index=True)
@@ -305,6 +300,11 @@ def published_rows(table: pd.DataFrame, item: str) -> pd.Series:
     return pd.Series((table["status"] == "").to_numpy(), index=keys)
 
 
+def is_published(rows: pd.Series, keys: pd.DataFrame) -> np.ndarray:
+    """For each gss_code, item, group key (in that column order), whether published_rows shows it."""
+    return rows.reindex(pd.MultiIndex.from_frame(keys.astype(str))).fillna(False).to_numpy(dtype=bool)
+
+
 def add_published_comparisons(
     comparisons: pd.DataFrame, levels: pd.DataFrame, statements: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -323,9 +323,7 @@ def add_published_comparisons(
         mine = comparisons["measure"].to_numpy() == measure
         keys = comparisons[["council", "item_id", "recipient_group"]].astype(str)
         wales = keys.assign(council=WALES_GSS_CODE)
-        council_shown = rows.reindex(pd.MultiIndex.from_frame(keys)).fillna(False).to_numpy(dtype=bool)
-        wales_shown = rows.reindex(pd.MultiIndex.from_frame(wales)).fillna(False).to_numpy(dtype=bool)
-        shown |= mine & council_shown & wales_shown
+        shown |= mine & is_published(rows, keys) & is_published(rows, wales)
     shown &= comparisons["p_value"].notna().to_numpy()  # no test (a group under two answers): no flag
     tested = pd.Series(shown, index=comparisons.index)
     flags = flag_comparisons(comparisons, tested)

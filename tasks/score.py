@@ -363,8 +363,13 @@ def compute_maturity(counted: pd.DataFrame, wave: str) -> CellResults:
     counted: answers counted by count_answers or count_stored_answers.
     """
     settings = load_settings()
+    return score_level_counts(count_level_answers(counted, settings.responses.dont_know), wave)
+
+
+def score_level_counts(counts: pd.DataFrame, wave: str) -> CellResults:
+    """Maturity rows and gaps from level counts per gss_code x characteristic x group."""
+    settings = load_settings()
     method = settings.maturity
-    counts = count_level_answers(counted, settings.responses.dont_know)
     rows, gaps = [], []
     for (gss_code, characteristic), samples in cell_samples(counts, list(settings.recipient_groups)).items():
         draws = draw_cell_means(
@@ -551,15 +556,7 @@ LEVEL_COUNTS = ["n_level_1", "n_level_2", "n_level_3", "n_dont_know"]
 
 def compute_wales_levels(council_levels: pd.DataFrame, wave: str) -> pd.DataFrame:
     """Wales's maturity rows (every council's answers pooled per group; all weights the groups equally)."""
-    settings = load_settings()
-    method = settings.maturity
-    cells = cell_samples(wales_level_counts(council_levels), list(settings.recipient_groups))
-    rows = []
-    for (gss_code, characteristic), samples in cells.items():
-        rng = cell_rng(method.posterior_seed, wave, gss_code, characteristic)
-        for row in summarise_cell(samples, method, rng):
-            rows.append({"gss_code": gss_code, "characteristic": characteristic, **row})
-    return _levels_frame(pd.DataFrame(rows))
+    return score_level_counts(wales_level_counts(council_levels), wave).levels
 
 
 def level_moments(counts: np.ndarray) -> tuple[float, float, int]:
