@@ -151,10 +151,12 @@ class Settings:
     outputs: OutputRules
     council_by_code: dict[str, Council] = field(init=False, repr=False)
     tool_by_id: dict[str, Tool] = field(init=False, repr=False)
+    characteristic_by_id: dict[str, Characteristic] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "council_by_code", {c.gss_code: c for c in self.councils})
         object.__setattr__(self, "tool_by_id", {t.id: t for t in self.tools})
+        object.__setattr__(self, "characteristic_by_id", {c.id: c for c in self.characteristics})
 
     def level_column(self, characteristic_id: str) -> str:
         """Name of the wide-file column holding a characteristic's level answer."""

@@ -18,6 +18,7 @@ from typing import Any
 
 import jinja2
 import pandas as pd
+import yaml
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 from prefect import task
@@ -26,6 +27,27 @@ from prefect.runtime import task_run
 
 from maturity.comments import QUOTES_APPROVED_FILE, quote_hash, read_approved_quotes
 from maturity.extras import EXTRAS, is_installed, require_extra
+from maturity.findings import (
+    CONSENSUS,
+    COUNT,
+    LEVEL,
+    LEVEL_GAP,
+    MEAN_LEVEL,
+    P_VALUE,
+    PERCENT,
+    POINTS,
+    PROBABILITY,
+    Finding,
+    PublishedFigures,
+    ShownCell,
+    choose_strengths_and_priorities,
+    index_published,
+    national_priorities,
+    pick_shown_row,
+    priority_order,
+    shown_cells,
+    theme_findings,
+)
 from maturity.rounding import decimals_within_level, round_number, whole_percent
 from maturity.settings import (
     ALL_GROUPS,
@@ -46,7 +68,7 @@ from maturity.translations import (
 from operations.failures import advise
 from tasks.contracts import DatasetError, Study, write_csv_for_people
 from tasks.pdf import print_pdf_bytes
-from tasks.publish import AnswerTables, open_answer_tables
+from tasks.publish import AnswerTables, open_answer_tables, open_perception_gaps
 from tasks.score import LEVELS, Scores
 from warehouse.store import replace_file
 from warehouse.versions import inside, remove_tree
@@ -96,6 +118,19 @@ def translate(language: str, text: str) -> str:
 def report_text(language: str) -> dict[str, Any]:
     """Report prose in one language: content.en.yaml translated through the language's catalogue."""
     return translate_tree(load_report_prose(), load_translations(language).gettext)
+
+
+# Report content kept in one file per language (not gettext): findings and next steps.
+CONTENT_FILES = ("findings", "next_steps")
+# Strengths and priorities the summary names, each.
+SUMMARY_PICKS = 3
+
+
+@cache
+def report_content(name: str, language: str) -> dict[str, Any]:
+    """One content file in one language (report_templates/<name>.<language>.yaml)."""
+    with (TEMPLATES_DIR / f"{name}.{language}.yaml").open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
 
 
 def format_number(value: float, language: str, decimals: int | None = None) -> str:
@@ -165,6 +200,7 @@ def response_rows(rates: pd.DataFrame, gss_code: str, language: str) -> list[dic
         responses = int(council.at[group, "responses"]) if group in council.index else 0
         rows.append(
             {
+                "group": group,
                 "label": translate(language, label),
                 "invited": format_number(invited, language, 0),
                 "responses": format_number(responses, language, 0),
@@ -172,21 +208,6 @@ def response_rows(rates: pd.DataFrame, gss_code: str, language: str) -> list[dic
             }
         )
     return rows
-
-
-def distribution_counts(published: AnswerTables, characteristic: str) -> list[int]:
-    """How many councils are at each level on one characteristic, among the published levels only.
-
-    A count over withheld levels would let a reader work a withheld council's level out of the rest.
-    """
-    levels = published.maturity_levels
-    chosen = levels[
-        (levels["characteristic"] == characteristic)
-        & (levels["recipient_group"] == ALL_GROUPS)
-        & (levels["gss_code"] != WALES_GSS_CODE)
-    ]
-    found = chosen["level"].dropna().astype(int)
-    return [int((found == level).sum()) for level in LEVELS]
 
 
 def format_share(row: pd.Series | None, language: str) -> dict[str, Any]:
@@ -335,25 +356,244 @@ def public_people(scores: Scores, language: str) -> str:
     return format_number(int(scores.public_survey_results["n_valid"].max()), language, 0)
 
 
-def shown_maturity_cell(
-    levels: pd.DataFrame, gss_code: str, characteristic: str
-) -> tuple[pd.Series | None, str | None]:
-    """The published figure a report shows: all respondents, else a group's own (officers first).
+def format_figure(kind: str, value: float, language: str) -> str:
+    """A figure a finding cites, printed as the open data prints it."""
+    rules = load_settings().publication
+    if kind == MEAN_LEVEL:
+        return format_mean_level(value, language)
+    if kind in (LEVEL_GAP, CONSENSUS):
+        return format_number(value, language)
+    if kind == PERCENT:
+        return f"{format_number(value, language, rules.percent_decimals)}%"
+    if kind == POINTS:
+        return format_number(value, language, rules.percent_decimals)
+    if kind == PROBABILITY:
+        return format_whole_percent(int(round_number(100 * value, 0)), language)
+    if kind == P_VALUE:
+        smallest = 10.0**-rules.p_value_decimals
+        if value < smallest:
+            return f"< {format_number(smallest, language, rules.p_value_decimals)}"
+        return format_number(value, language, rules.p_value_decimals)
+    if kind == COUNT:
+        return format_number(value, language, 0 if float(value).is_integer() else rules.base_decimals)
+    if kind == LEVEL:
+        return str(int(value))
+    raise ValueError(f"unknown figure kind {kind!r}")
 
-    Where the elected members are too few to publish, the council's combined figure is withheld with
-    them; the officers' figure, published in full, is the best the council can be told.
-    """
-    rows = levels[(levels["gss_code"] == gss_code) & (levels["characteristic"] == characteristic)]
-    by_group = rows.set_index("recipient_group")
-    # Then each group's own figure, in config/tools.yaml's order (officers first).
-    for group in (ALL_GROUPS, *load_settings().recipient_groups):
-        if (
-            group in by_group.index
-            and by_group.at[group, "status"] == ""
-            and pd.notna(by_group.at[group, "level"])
-        ):
-            return by_group.loc[group], (None if group == ALL_GROUPS else group)
-    return None, None
+
+def name_in_sentence(template: str, placeholder: str, name: str) -> str:
+    """A name as it reads in the sentence: lower case first letter unless the sentence starts with it."""
+    return name if template.startswith("{" + placeholder + "}") else name[:1].lower() + name[1:]
+
+
+def item_names(item: str, language: str) -> dict[str, str]:
+    """The translated characteristic or statement a finding is about."""
+    settings = load_settings()
+    for characteristic in settings.characteristics:
+        if characteristic.id == item:
+            return {"characteristic": translate(language, characteristic.name_en)}
+    statement = next(s for s in settings.statements if s.id == item)
+    return {"statement": translate(language, statement.text_en).rstrip(".")}
+
+
+def finding_sentence(finding: Finding, language: str) -> str:
+    """One finding in words, every figure formatted as published."""
+    content = report_content("findings", language)
+    template = content["rules"][finding.rule]
+    names = item_names(finding.item, language)
+    if "characteristic" in names:  # a statement is quoted as written; a characteristic reads as a noun
+        names["characteristic"] = name_in_sentence(template, "characteristic", names["characteristic"])
+    figures = {name: format_figure(kind, value, language) for name, (kind, value) in finding.figures.items()}
+    who = {"who": content["who"][finding.group], "whose": content["whose"][finding.group]}
+    return template.format(**names, **figures, **who)
+
+
+# Findings that say whose figure is shown rather than what it shows: one sentence per theme lists them.
+NOTE_RULES = ("one_group_only", "withheld")
+
+
+def join_names(names: list[str], language: str) -> str:
+    """Names joined as a list in running text (a, b and c; a, b ac c before a vowel in Welsh)."""
+    content = report_content("findings", language)
+    if len(names) < 2:
+        return "".join(names)
+    last = names[-1]
+    conjunction = content["list_and_before_vowel" if last[:1].lower() in "aeiouwyâêîôûŵŷ" else "list_and"]
+    return ", ".join(names[:-1]) + conjunction + last
+
+
+def note_sentences(findings: list[Finding], language: str) -> list[str]:
+    """One sentence per kind of note (withheld, one group only), listing the characteristics it covers."""
+    content = report_content("findings", language)
+    groups = list(load_settings().recipient_groups)
+    sentences = []
+    for rule in NOTE_RULES:
+        for group in dict.fromkeys(f.group for f in findings if f.rule == rule):
+            chosen = [f for f in findings if f.rule == rule and f.group == group]
+            names = [item_names(f.item, language)["characteristic"] for f in chosen]
+            template = content["notes"][rule]
+            listed = join_names([name_in_sentence(template, "characteristics", n) for n in names], language)
+            missing = next((g for g in groups if g != group), group)
+            sentences.append(
+                template.format(
+                    characteristics=listed, whose=content["whose"][group], missing=content["missing"][missing]
+                )
+            )
+    return sentences
+
+
+def theme_sentences(findings: list[Finding], language: str) -> dict[str, list[str]]:
+    """A theme's findings in words: what the figures show, and notes on whose figures are shown."""
+    return {
+        "shown": [finding_sentence(f, language) for f in findings if f.rule not in NOTE_RULES],
+        "notes": note_sentences([f for f in findings if f.rule in NOTE_RULES], language),
+    }
+
+
+def level_wording(cell: ShownCell, language: str) -> dict[str, str]:
+    """A shown cell's level in words: the level, or "between" two levels with the chance of the mean's."""
+    summary = report_content("findings", language)["summary"]
+    row = cell.row
+    low, high = int(row["likely_level_low"]), int(row["likely_level_high"])
+    chance = format_figure(PROBABILITY, float(row[f"p_level_{cell.level}"]), language)
+    if low == high:
+        text = summary["level"].format(level=cell.level)
+    else:
+        text = summary["between"].format(low=low, high=high)
+    return {"text": text, "chance": summary["chance"].format(probability=chance, level=cell.level)}
+
+
+def pick_sentence(cell: ShownCell, language: str, kind: str) -> str:
+    """A strength or priority in one line, citing the council's and Wales's mean levels."""
+    summary = report_content("findings", language)["summary"]
+    clear = cell.differs and (cell.difference > 0) == (kind == "strength")
+    template = summary[f"{kind}_{'clear' if clear else 'relative'}"]
+    wales = float(cell.wales["mean_level"]) if cell.wales is not None else float("nan")
+    name = translate(language, load_settings().characteristic_by_id[cell.characteristic].name_en)
+    return template.format(
+        characteristic=name,
+        level=cell.level,
+        mean=format_mean_level(float(cell.row["mean_level"]), language),
+        wales_mean=format_mean_level(wales, language),
+    )
+
+
+def publish_figures(scores: Scores, published: AnswerTables) -> PublishedFigures:
+    """The release's maturity, statement and perception-gap figures indexed once for every page."""
+    gaps = open_perception_gaps(scores, published)
+    return index_published(published.maturity_levels, published.statement_results, gaps)
+
+
+def wales_mean(
+    wales: dict[tuple[str, str], dict[str, Any]], cell: ShownCell | None, characteristic: str, language: str
+) -> str:
+    """The published Wales mean level to set beside the council's: the same group's as its shown figure."""
+    row = cell.wales if cell is not None else wales.get((characteristic, ALL_GROUPS))
+    return format_mean_level(row["mean_level"], language) if row else NOT_AVAILABLE
+
+
+def summary_section(
+    figures: PublishedFigures, rates: pd.DataFrame, gss_code: str, language: str
+) -> dict[str, Any]:
+    """The first page: each characteristic's level against the Wales spread, responses, picks."""
+    settings = load_settings()
+    summary = report_content("findings", language)["summary"]
+    whose = report_content("findings", language)["whose"]
+    cells = {cell.characteristic: cell for cell in shown_cells(figures, gss_code)}
+    wales = figures.place("maturity", WALES_GSS_CODE)
+    rows = []
+    for characteristic in settings.characteristics:
+        cell = cells.get(characteristic.id)
+        wording = level_wording(cell, language) if cell else {"text": summary["withheld"], "chance": ""}
+        group = cell.group if cell and cell.group != ALL_GROUPS else None
+        rows.append(
+            {
+                "name": translate(language, characteristic.name_en),
+                "level": cell.level if cell else None,
+                "wording": wording,
+                "group": summary["one_group"].format(whose=whose[group]) if group else "",
+                "wales_mean": wales_mean(wales, cell, characteristic.id, language),
+                "counts": figures.distribution[characteristic.id],
+            }
+        )
+    strengths, priorities = choose_strengths_and_priorities(list(cells.values()), SUMMARY_PICKS)
+    return {
+        "rows": rows,
+        "responses": response_summary(rates, gss_code, language),
+        "strengths": [pick_sentence(cell, language, "strength") for cell in strengths],
+        "priorities": [pick_sentence(cell, language, "priority") for cell in priorities],
+        "too_few": len(priorities) < SUMMARY_PICKS,
+    }
+
+
+def response_summary(rates: pd.DataFrame, gss_code: str, language: str) -> str:
+    """The council's response rates in one sentence (officers, members, overall)."""
+    percents = {row["group"]: row["percent"] for row in response_rows(rates, gss_code, language)}
+    summary = report_content("findings", language)["summary"]
+    first, second = load_settings().maturity.perception_gap_groups
+    return summary["responses"].format(
+        officers=percents[first], members=percents[second], total=percents[TOTAL_GROUP]
+    )
+
+
+def next_step_sections(figures: PublishedFigures, gss_code: str, language: str) -> list[dict[str, Any]]:
+    """Per characteristic, priorities first: the next level's description and the steps towards it."""
+    settings = load_settings()
+    content = report_content("findings", language)["next_steps"]
+    steps = report_content("next_steps", language)
+    cells = {cell.characteristic: cell for cell in shown_cells(figures, gss_code)}
+    ordered = sorted(cells.values(), key=priority_order)
+    missing = [c for c in settings.characteristics if c.id not in cells]
+    sections = []
+    for characteristic, cell in [(settings.characteristic_by_id[c.characteristic], c) for c in ordered] + [
+        (c, None) for c in missing
+    ]:
+        name = translate(language, characteristic.name_en)
+        level = cell.level if cell else 1  # an unpublished level: steps from the start, said so
+        following = min(level + 1, LEVELS[-1])
+        if cell is None:
+            heading = content["unknown"].format(characteristic=name)
+        elif level == LEVELS[-1]:
+            heading = content["sustain"].format(characteristic=name)
+        else:
+            heading = content["towards"].format(characteristic=name, level=level, next=following)
+        sections.append(
+            {
+                "id": characteristic.id,
+                "heading": heading,
+                "next_label": content["next_level"].format(next=following) if level < LEVELS[-1] else "",
+                "next_level": translate(language, characteristic.levels[following])
+                if level < LEVELS[-1]
+                else "",
+                "actions": steps[characteristic.id][level],
+            }
+        )
+    return sections
+
+
+def national_recommendations(figures: PublishedFigures, language: str) -> list[dict[str, str]]:
+    """Recommendations for all councils, where most councils are at level 1 first, with the counts."""
+    settings = load_settings()
+    content = report_content("findings", language)["national"]
+    steps = report_content("next_steps", language)
+    rows = []
+    for characteristic_id, counts in national_priorities(figures):
+        characteristic = settings.characteristic_by_id[characteristic_id]
+        name = translate(language, characteristic.name_en)
+        rows.append(
+            {
+                "name": name,
+                "counts": content["counts"].format(
+                    characteristic=name,
+                    level_1=counts[0],
+                    level_2=counts[1],
+                    level_3=counts[2],
+                    published=sum(counts),
+                ),
+                "recommendation": steps[characteristic_id]["national"],
+            }
+        )
+    return rows
 
 
 def theme_sections(
@@ -363,8 +603,13 @@ def theme_sections(
     language: str,
     draft: bool = False,
     approved: frozenset[str] = frozenset(),
+    figures: PublishedFigures | None = None,
 ) -> list[dict[str, Any]]:
-    """Per theme: the council's level per characteristic beside the national spread, statements, quotes."""
+    """Per theme: findings, each characteristic's level beside the Wales spread, statements, quotes.
+
+    figures: the release indexed for reports (publish_figures), built here when not given.
+    """
+    figures = publish_figures(scores, published) if figures is None else figures
     settings = load_settings()
     council = settings.council_by_code[gss_code]
     short = council_short_name(council, language)
@@ -372,11 +617,12 @@ def theme_sections(
     combined = levels[(levels["gss_code"] == gss_code) & (levels["recipient_group"] == ALL_GROUPS)].set_index(
         "characteristic"
     )
+    council_rows = figures.place("maturity", gss_code)
     sections = []
     for theme in settings.themes:
         rows = []
         for characteristic in (c for c in settings.characteristics if c.theme == theme.id):
-            cell, group = shown_maturity_cell(levels, gss_code, characteristic.id)
+            cell, group = pick_shown_row(council_rows, characteristic.id)
             found = cell is not None
             withheld = not found and characteristic.id in combined.index
             level = int(cell["level"]) if found and pd.notna(cell["level"]) else None
@@ -391,7 +637,7 @@ def theme_sections(
                     "ci_upper": format_number(cell["ci_upper"], language) if found else NOT_AVAILABLE,
                     "low_base": bool(cell["low_base"]) if found and pd.notna(cell["low_base"]) else False,
                     "descriptor": translate(language, characteristic.levels[level]) if level else "",
-                    "counts": distribution_counts(published, characteristic.id),
+                    "counts": figures.distribution[characteristic.id],
                 }
             )
         name = translate(language, theme.name_en)
@@ -428,6 +674,7 @@ def theme_sections(
                     for row in statements
                 ),
                 "quotes": quote_rows(scores, gss_code, theme.id, draft, approved),
+                "findings": theme_sentences(theme_findings(figures, gss_code, theme.id), language),
             }
         )
     return sections
@@ -469,16 +716,21 @@ def council_context(
     draft: bool,
     language: str = SOURCE_LANGUAGE,
     published: AnswerTables | None = None,
+    figures: PublishedFigures | None = None,
 ) -> dict[str, Any]:
     """Everything the council template shows, as plain values (published: open_answer_tables)."""
     council = load_settings().council_by_code[gss_code]
     published = open_answer_tables(scores, None) if published is None else published
-    themes = theme_sections(scores, published, gss_code, language, draft, approved_quotes(study))
+    figures = publish_figures(scores, published) if figures is None else figures
+    themes = theme_sections(scores, published, gss_code, language, draft, approved_quotes(study), figures)
     return {
         **shared_context(scores, study, draft, language, gss_code),
         "council_name": council_name(council, language),
         "council_short": council_short_name(council, language),
         "response_rows": response_rows(scores.response_rates, gss_code, language),
+        "summary": summary_section(figures, scores.response_rates, gss_code, language),
+        "next_steps": next_step_sections(figures, gss_code, language),
+        "findings_text": report_content("findings", language),
         "themes": themes,
         "public_theme": PUBLIC_SURVEY_THEME,
         "any_low_base": any(row["low_base"] for theme in themes for row in theme["rows"]),
@@ -491,10 +743,12 @@ def national_context(
     draft: bool,
     language: str = SOURCE_LANGUAGE,
     published: AnswerTables | None = None,
+    figures: PublishedFigures | None = None,
 ) -> dict[str, Any]:
     """Everything the national template shows: heatmap, level spread, response rates, statements, survey."""
     settings = load_settings()
     published = open_answer_tables(scores, None) if published is None else published
+    figures = publish_figures(scores, published) if figures is None else figures
     tables = published.maturity_levels
     levels = tables[tables["recipient_group"] == ALL_GROUPS].set_index(["gss_code", "characteristic"])[
         "level"
@@ -521,7 +775,7 @@ def national_context(
     distribution = [
         {
             "name": translate(language, ch.name_en),
-            "counts": distribution_counts(published, ch.id),
+            "counts": figures.distribution[ch.id],
             "council_level": None,
         }
         for ch in settings.characteristics
@@ -541,6 +795,8 @@ def national_context(
             for c in councils
         ],
         "distribution": distribution,
+        "recommendations": national_recommendations(figures, language),
+        "findings_text": report_content("findings", language),
         "distribution_title": translate(language, "Councils at each level, by characteristic"),
         "distribution_description": "; ".join(
             translate(language, "{name}: councils at levels 1, 2, 3: {counts}").format(
@@ -580,6 +836,7 @@ class ReportInputs:
     study: Study
     draft: bool
     published: AnswerTables  # open_answer_tables: disclosure control once, the same as the release
+    figures: PublishedFigures  # publish_figures: the same release indexed for every page's lookups
 
 
 @dataclass(frozen=True)
@@ -601,6 +858,8 @@ def prepare_templates() -> None:
     """Compile the templates and load the report text once, before reports render in parallel threads."""
     for language in LANGUAGES:
         report_text(language)
+        for name in CONTENT_FILES:
+            report_content(name, language)
         for name in REPORT_TEMPLATES:
             template_environment(language).get_template(name)
 
@@ -610,9 +869,9 @@ def render_page(inputs: ReportInputs, stem: str, language: str) -> str:
     environment = template_environment(language)
     scores, study, draft, published = inputs.scores, inputs.study, inputs.draft, inputs.published
     if stem == NATIONAL_STEM:
-        context = national_context(scores, study, draft, language, published)
+        context = national_context(scores, study, draft, language, published, inputs.figures)
         return environment.get_template("national.html.j2").render(context)
-    context = council_context(scores, study, stem, draft, language, published)
+    context = council_context(scores, study, stem, draft, language, published, inputs.figures)
     return environment.get_template("council.html.j2").render(context)
 
 
@@ -721,7 +980,7 @@ def prepare_reports(
         raise ValueError(f"report status must be one of {', '.join(STATUSES)}, not {status!r}")
     prepare_templates()  # threads share this process's caches; a worker process fills its own
     answers = open_answer_tables(scores, version) if answers is None else answers
-    inputs = ReportInputs(scores, study, status == "draft", answers)
+    inputs = ReportInputs(scores, study, status == "draft", answers, publish_figures(scores, answers))
     return inputs, batch_reports(plan_reports(version, scores.wave, councils), batches)
 
 

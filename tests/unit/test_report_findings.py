@@ -1,0 +1,247 @@
+"""Findings, summary and next steps: the rules, their wording in both languages, and the demo's reports."""
+
+from __future__ import annotations
+
+import difflib
+import html
+import re
+import string
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from maturity.findings import (
+    PublishedFigures,
+    ShownCell,
+    characteristic_findings,
+    choose_strengths_and_priorities,
+    index_published,
+    theme_findings,
+)
+from maturity.settings import ALL_GROUPS, WALES_GSS_CODE, load_settings
+from tasks.publish import open_answer_tables
+from tasks.report import CONTENT_FILES, render_reports, report_content, translate
+
+DENBIGHSHIRE, CARMARTHENSHIRE = "W06000004", "W06000010"
+SIMILARITY_LIMIT = 0.85  # issue 15: two councils' prose, digits and names removed, at most this alike
+
+
+def placeholders(text: str) -> set[str]:
+    """The {names} a sentence template fills."""
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def flatten(value: Any, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], Any]:
+    """Every leaf of a nested content file, keyed by its path (lists by position)."""
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items() for k, v in flatten(item, (*path, key)).items()}
+    if isinstance(value, list):
+        return {k: v for i, item in enumerate(value) for k, v in flatten(item, (*path, i)).items()}
+    return {path: value}
+
+
+@pytest.mark.parametrize("name", CONTENT_FILES)
+def test_welsh_content_has_every_english_sentence_with_the_same_placeholders(name: str) -> None:
+    english, welsh = flatten(report_content(name, "en")), flatten(report_content(name, "cy"))
+    assert set(english) == set(welsh), f"report_templates/{name}.cy.yaml: keys differ from English"
+    for key, text in english.items():
+        assert welsh[key].strip(), f"{name}.cy.yaml {key}: empty"
+        assert placeholders(text) == placeholders(welsh[key]), f"{name}.cy.yaml {key}: placeholders differ"
+        if len(text) > 40:
+            assert welsh[key] != text, f"{name}.cy.yaml {key}: still in English"
+
+
+def test_next_steps_cover_every_characteristic_at_every_level_with_two_or_three_steps() -> None:
+    steps = report_content("next_steps", "en")
+    for characteristic in load_settings().characteristics:
+        for level in (1, 2, 3):
+            assert 2 <= len(steps[characteristic.id][level]) <= 3, (characteristic.id, level)
+        assert steps[characteristic.id]["national"]
+
+
+def level_row(mean: float, level: int, **changes: Any) -> dict[str, Any]:
+    """A published maturity row with nothing notable about it, changed as asked."""
+    row = {
+        "status": "",
+        "level": level,
+        "mean_level": mean,
+        "n_effective": 60.0,
+        "likely_level_low": level,
+        "likely_level_high": level,
+        "p_level_1": 1.0 if level == 1 else 0.0,
+        "p_level_2": 1.0 if level == 2 else 0.0,
+        "p_level_3": 1.0 if level == 3 else 0.0,
+        "consensus": 0.6,
+        "low_base": False,
+        "differs_from_rest_of_wales": False,
+        "p_value_vs_rest_of_wales": 0.5,
+    }
+    return row | changes
+
+
+def cell(characteristic: str, mean: float, level: int, wales_mean: float, **changes: Any) -> ShownCell:
+    """One shown cell for all respondents beside a Wales row."""
+    theme = next(c.theme for c in load_settings().characteristics if c.id == characteristic)
+    row = level_row(mean, level, **changes)
+    return ShownCell(characteristic, theme, ALL_GROUPS, row, level_row(wales_mean, level))
+
+
+def test_each_rule_fires_on_the_figure_it_describes_and_only_then() -> None:
+    quiet = cell("leadership", 1.8, 2, 1.8)
+    assert characteristic_findings(quiet) == []
+    below = cell("leadership", 1.3, 1, 1.8, differs_from_rest_of_wales=True, p_value_vs_rest_of_wales=0.001)
+    assert [f.rule for f in characteristic_findings(below)] == ["below_wales"]
+    above = cell("leadership", 2.4, 2, 1.8, differs_from_rest_of_wales=True)
+    assert [f.rule for f in characteristic_findings(above)] == ["above_wales"]
+    between = cell("leadership", 1.55, 2, 1.8, likely_level_low=1, likely_level_high=2, p_level_2=0.6)
+    (finding,) = characteristic_findings(between)
+    assert finding.rule == "between_levels"
+    assert finding.figures["probability"][1] == 0.6
+    spread = cell("leadership", 2.0, 2, 1.8, consensus=0.39)
+    assert [f.rule for f in characteristic_findings(spread)] == ["low_consensus"]
+    at_threshold = cell(
+        "leadership", 2.0, 2, 1.8, consensus=load_settings().maturity.consensus_disagree_below
+    )
+    assert characteristic_findings(at_threshold) == []
+    few = cell("leadership", 2.0, 2, 1.8, low_base=True, n_effective=7.5)
+    assert [f.rule for f in characteristic_findings(few)] == ["low_base"]
+
+
+def test_strengths_and_priorities_follow_the_stated_order_and_never_overlap() -> None:
+    cells = [
+        cell("leadership", 2.6, 3, 2.0),  # highest level, not flagged
+        cell("corporate_standards", 2.2, 2, 1.8, differs_from_rest_of_wales=True),  # clearly above
+        cell("integrated_customer_data", 1.9, 2, 1.7),
+        cell("data_protection", 1.9, 2, 2.2),
+        cell("data_analytics", 1.45, 1, 1.6),
+        cell("data_driven_decisions", 1.7, 2, 2.1, differs_from_rest_of_wales=True),  # clearly below
+        cell("open_data", 1.2, 1, 1.5),
+    ]
+    strengths, priorities = choose_strengths_and_priorities(cells, 3)
+    assert [c.characteristic for c in strengths] == [
+        "corporate_standards",
+        "leadership",
+        "integrated_customer_data",
+    ]
+    assert [c.characteristic for c in priorities] == ["data_driven_decisions", "open_data", "data_analytics"]
+    few_strengths, few_priorities = choose_strengths_and_priorities(cells[:4], 3)
+    assert len(few_strengths) == 3
+    assert len(few_priorities) == 1
+    assert not {c.characteristic for c in few_strengths} & {c.characteristic for c in few_priorities}
+
+
+def small_release(flag: bool) -> PublishedFigures:
+    """A release of one council and Wales on the leadership characteristic and one statement."""
+    settings = load_settings()
+    statement = next(s for s in settings.statements if s.theme == "vision_leadership_culture")
+    levels = pd.DataFrame(
+        [
+            {"gss_code": code, "characteristic": "leadership", "recipient_group": ALL_GROUPS, **row}
+            for code, row in (("W06000001", level_row(1.8, 2)), (WALES_GSS_CODE, level_row(1.8, 2)))
+        ]
+    )
+    statements = pd.DataFrame(
+        [
+            {
+                "gss_code": code,
+                "statement_id": statement.id,
+                "theme": statement.theme,
+                "recipient_group": ALL_GROUPS,
+                "pct_agree": pct,
+                "n_valid": 50,
+                "differs_from_rest_of_wales": flag if code != WALES_GSS_CODE else pd.NA,
+                "p_value_vs_rest_of_wales": 0.001 if code != WALES_GSS_CODE else pd.NA,
+            }
+            for code, pct in (("W06000001", 40.0), (WALES_GSS_CODE, 20.0))
+        ]
+    )
+    gaps = pd.DataFrame(columns=["gss_code", "item_id", "measure", "gap_is_clear"])
+    return index_published(levels, statements, gaps)
+
+
+def test_a_statement_finding_needs_the_published_flag() -> None:
+    quiet = theme_findings(small_release(False), "W06000001", "vision_leadership_culture")
+    assert not [f for f in quiet if f.rule.startswith("statement_")]
+    flagged = theme_findings(small_release(True), "W06000001", "vision_leadership_culture")
+    assert "statement_higher" in [f.rule for f in flagged]
+
+
+@pytest.fixture(scope="module")
+def reports(scored_demo, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every report of the demo study, HTML only."""
+    version = tmp_path_factory.mktemp("version")
+    render_reports(scored_demo.scores, scored_demo.study, version, pdf=False)
+    return version / "reports" / "2018"
+
+
+def section(page: str, section_id: str) -> str:
+    """The visible text of one <section id=...> of a page."""
+    found = re.search(rf'<section id="{section_id}".*?</section>', page, flags=re.S)
+    assert found, f"no section {section_id}"
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", found.group(0))))
+
+
+def test_every_council_report_has_a_summary_and_next_steps_in_both_languages(reports: Path) -> None:
+    settings = load_settings()
+    for council in settings.councils:
+        for language in ("en", "cy"):
+            page = (reports / f"{council.gss_code}.{language}.html").read_text()
+            summary = section(page, "summary")
+            for characteristic in settings.characteristics:
+                assert translate(language, characteristic.name_en) in summary, council.gss_code
+            picks = re.search(r'<div class="picks">(.*?)</div>\s*</div>', page, flags=re.S)
+            assert picks, council.gss_code
+            assert picks.group(1).count("<li>") == 6, council.gss_code
+            assert page.count('<section id="next-steps"') == 1
+            assert len(re.findall(r'<h3 id="next-', page)) == len(settings.characteristics), council.gss_code
+            assert section(page, "next-steps").strip()
+
+
+def test_denbighshire_summary_cites_its_published_figures(scored_demo, reports: Path) -> None:
+    page = (reports / f"{DENBIGHSHIRE}.en.html").read_text()
+    summary = section(page, "summary")
+    assert "50% of officers and 19% of elected members invited answered (42% overall)" in summary
+    published = open_answer_tables(scored_demo.scores, None).maturity_levels
+    mine = published[(published["gss_code"] == DENBIGHSHIRE) & (published["recipient_group"] == "officers")]
+    analytics = mine.set_index("characteristic").loc["data_analytics"]
+    wales = published[
+        (published["gss_code"] == WALES_GSS_CODE) & (published["recipient_group"] == "officers")
+    ]
+    wales_analytics = wales.set_index("characteristic").loc["data_analytics"]
+    cited = (
+        f"Data analytics: level {analytics['level']}, mean {analytics['mean_level']:.2f}, "
+        f"clearly below the Wales figure of {wales_analytics['mean_level']:.2f}."
+    )
+    assert cited in summary
+    welsh = section((reports / f"{DENBIGHSHIRE}.cy.html").read_text(), "summary")
+    assert "Crynodeb" in welsh
+    assert "Ble i ganolbwyntio gyntaf" in welsh
+
+
+def test_a_theme_where_no_rule_fires_says_so(reports: Path) -> None:
+    none = report_content("findings", "en")["none"]
+    pages = [path.read_text() for path in sorted(reports.glob("W06*.en.html"))]
+    assert any(html.escape(none, quote=False) in page or none in html.unescape(page) for page in pages)
+
+
+def prose(page: str, names: set[str]) -> list[str]:
+    """A page's words without digits, markup or council names: what two councils' reports share."""
+    page = re.sub(r"<style>.*?</style>", " ", page, flags=re.S)
+    text = html.unescape(re.sub(r"<[^>]+>", " ", page))
+    return [word for word in re.findall(r"[^\W\d_]+", text) if word not in names]
+
+
+def test_two_councils_reports_say_different_things(reports: Path) -> None:
+    names = {
+        word
+        for council in load_settings().councils
+        for name in (council.name_en, council.name_cy, council.official_name_en, council.official_name_cy)
+        for word in re.findall(r"[^\W\d_]+", name)
+    }
+    first, second = (
+        prose((reports / f"{code}.en.html").read_text(), names) for code in (DENBIGHSHIRE, CARMARTHENSHIRE)
+    )
+    alike = difflib.SequenceMatcher(None, first, second, autojunk=False).ratio()
+    assert alike <= SIMILARITY_LIMIT, f"Denbighshire and Carmarthenshire reports {alike:.3f} alike"
