@@ -10,10 +10,13 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from maturity.commentary import COMMENTARY_FOLDER, SUFFIX
 from maturity.config_models import DemoSettings
-from maturity.settings import Council, Settings, load_demo_config, load_settings
+from maturity.settings import CONFIG_DIR, Council, Settings, load_demo_config, load_settings
 
 DEMO_PSEUDONYM_KEY = "demo-study-key-not-secret"
+# Auditors' commentary for a few councils, laid out as a study folder's commentary/ (docs/inputs.md).
+DEMO_COMMENTARY_DIR = CONFIG_DIR / "demo_commentary"
 _ID_ALPHABET = np.array(list(string.ascii_letters + string.digits))
 _BROWSERS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/64.0 Safari/537.36",
@@ -261,7 +264,19 @@ def write_demo_study(out: Path, seed: int | None = None, scale: int = 1) -> Path
         _write_csv(frame, out / "responses" / f"{tool_id}.csv")
     _write_csv(survey, out / "public_survey.csv")
     _write_csv(population, out / "population.csv")
+    write_demo_commentary(out)
     return out
+
+
+def write_demo_commentary(out: Path) -> list[Path]:
+    """Copy the demo's auditors' commentary (config/demo_commentary/<gss_code>/) into the study folder."""
+    written = []
+    for source in sorted(DEMO_COMMENTARY_DIR.glob(f"*/*{SUFFIX}")):
+        target = out / COMMENTARY_FOLDER / source.parent.name / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(source.read_bytes())
+        written.append(target)
+    return written
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:

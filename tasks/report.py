@@ -44,6 +44,7 @@ from maturity.translations import (
     translate_tree,
 )
 from operations.failures import advise
+from tasks.commentary import council_commentary
 from tasks.contracts import DatasetError, Study, write_csv_for_people
 from tasks.pdf import print_pdf_bytes
 from tasks.publish import AnswerTables, open_answer_tables
@@ -363,8 +364,12 @@ def theme_sections(
     language: str,
     draft: bool = False,
     approved: frozenset[str] = frozenset(),
+    commentary: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Per theme: the council's level per characteristic beside the national spread, statements, quotes."""
+    """Per theme: the council's level per characteristic beside the national spread, statements, quotes.
+
+    commentary: the auditors' rendered commentary per theme id in this language (council_commentary).
+    """
     settings = load_settings()
     council = settings.council_by_code[gss_code]
     short = council_short_name(council, language)
@@ -428,6 +433,7 @@ def theme_sections(
                     for row in statements
                 ),
                 "quotes": quote_rows(scores, gss_code, theme.id, draft, approved),
+                "commentary": (commentary or {}).get(theme.id),
             }
         )
     return sections
@@ -473,7 +479,8 @@ def council_context(
     """Everything the council template shows, as plain values (published: open_answer_tables)."""
     council = load_settings().council_by_code[gss_code]
     published = open_answer_tables(scores, None) if published is None else published
-    themes = theme_sections(scores, published, gss_code, language, draft, approved_quotes(study))
+    commentary = council_commentary(study, gss_code, language)
+    themes = theme_sections(scores, published, gss_code, language, draft, approved_quotes(study), commentary)
     return {
         **shared_context(scores, study, draft, language, gss_code),
         "council_name": council_name(council, language),
