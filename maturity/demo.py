@@ -10,13 +10,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from maturity.commentary import COMMENTARY_FOLDER, SUFFIX
+from maturity.commentary import COMMENTARY_FOLDER
 from maturity.config_models import DemoSettings
-from maturity.settings import CONFIG_DIR, Council, Settings, load_demo_config, load_settings
+from maturity.settings import Council, Settings, load_demo_commentary, load_demo_config, load_settings
 
 DEMO_PSEUDONYM_KEY = "demo-study-key-not-secret"
-# Auditors' commentary for a few councils, laid out as a study folder's commentary/ (docs/inputs.md).
-DEMO_COMMENTARY_DIR = CONFIG_DIR / "demo_commentary"
 _ID_ALPHABET = np.array(list(string.ascii_letters + string.digits))
 _BROWSERS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/64.0 Safari/537.36",
@@ -269,12 +267,12 @@ def write_demo_study(out: Path, seed: int | None = None, scale: int = 1) -> Path
 
 
 def write_demo_commentary(out: Path) -> list[Path]:
-    """Copy the demo's auditors' commentary (config/demo_commentary/<gss_code>/) into the study folder."""
+    """Write the demo's auditors' commentary (config/demo_commentary/) into the study folder's commentary/."""
     written = []
-    for source in sorted(DEMO_COMMENTARY_DIR.glob(f"*/*{SUFFIX}")):
-        target = out / COMMENTARY_FOLDER / source.parent.name / source.name
+    for relative, content in load_demo_commentary().items():
+        target = out / COMMENTARY_FOLDER / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(source.read_bytes())
+        target.write_bytes(content)
         written.append(target)
     return written
 
