@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from tasks.commentary import write_commentary_record, write_commentary_record_task
 from tasks.contracts import ExtractedTable, Study, ValidatedTable
 from tasks.extract import (
     extract_dataset,
@@ -102,6 +103,7 @@ class Steps:
     validate: Callable[[ExtractedTable, Study], ValidatedTable]
     reconcile: Callable[[list[ValidatedTable], Study], list[ValidatedTable]]
     record_inputs: Callable[[list[ValidatedTable], str, Target], pd.DataFrame]
+    record_commentary: Callable[[Study, Path], Path]
     load: Callable[..., Any]
     score_councils: Callable[[Path, str, list[str] | None], None]
     score_national: Callable[[Path, str], Scores]
@@ -164,6 +166,7 @@ def run_pipeline(
     """The whole study over a scope: check inputs, record them, load, score, report and publish."""
     validated = check_inputs(steps, study, scope)
     accounting = steps.record_inputs(validated, study.wave, target)
+    steps.record_commentary(study, target.quality_dir)  # lineage of the auditors' commentary shown
     scores = load_and_score(steps, validated, study, target, scope)
     reports, open_data = publish_outputs(steps, scores, study, target, options)
     return PipelineResult(accounting, scores, reports, open_data)
@@ -177,6 +180,7 @@ def plain_steps() -> Steps:
         validate=validate_table,
         reconcile=reconcile_response_counts,
         record_inputs=lambda tables, wave, target: write_quality_record(tables, target.quality_dir),
+        record_commentary=write_commentary_record,
         load=load_warehouse,
         score_councils=score_councils,
         score_national=score_national,
@@ -210,6 +214,7 @@ def task_steps(run: RunContext) -> Steps:
         validate=validate_table_task,
         reconcile=reconcile_response_counts_task,
         record_inputs=lambda tables, wave, target: record_inputs_task(run, wave, tables),
+        record_commentary=write_commentary_record_task,
         load=load_warehouse_task,
         score_councils=score_councils_task,
         score_national=score_national_task,

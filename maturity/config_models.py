@@ -95,6 +95,7 @@ class MessageLimits(ConfigModel):
 class InputLimits(ConfigModel):
     max_file_bytes: int
     max_study_yaml_bytes: int
+    max_commentary_bytes: int
     max_yaml_depth: int
     max_yaml_aliases: int
     max_line_chars: int

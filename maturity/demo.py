@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from maturity.commentary import COMMENTARY_FOLDER
 from maturity.config_models import DemoSettings
-from maturity.settings import Council, Settings, load_demo_config, load_settings
+from maturity.settings import Council, Settings, load_demo_commentary, load_demo_config, load_settings
 
 DEMO_PSEUDONYM_KEY = "demo-study-key-not-secret"
 _ID_ALPHABET = np.array(list(string.ascii_letters + string.digits))
@@ -261,7 +262,19 @@ def write_demo_study(out: Path, seed: int | None = None, scale: int = 1) -> Path
         _write_csv(frame, out / "responses" / f"{tool_id}.csv")
     _write_csv(survey, out / "public_survey.csv")
     _write_csv(population, out / "population.csv")
+    write_demo_commentary(out)
     return out
+
+
+def write_demo_commentary(out: Path) -> list[Path]:
+    """Write the demo's auditors' commentary (config/demo_commentary/) into the study folder's commentary/."""
+    written = []
+    for relative, content in load_demo_commentary().items():
+        target = out / COMMENTARY_FOLDER / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        written.append(target)
+    return written
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:

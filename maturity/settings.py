@@ -364,6 +364,12 @@ def load_demo_config() -> DemoSettings:
     return _typed("demo.yaml", None, DemoSettings, values)
 
 
+def load_demo_commentary() -> dict[str, bytes]:
+    """The demo study's auditors' commentary (config/demo_commentary/): `<gss_code>/<file>.md` -> bytes."""
+    folder = CONFIG_DIR / "demo_commentary"
+    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.glob("*/*.md"))}
+
+
 @cache
 def load_ordinary_words() -> NameList:
     """English and Welsh words that are never names, beyond the dictionary (config/ordinary_words.yaml)."""

@@ -66,6 +66,7 @@ from maturity.translations import (
     translate_tree,
 )
 from operations.failures import advise
+from tasks.commentary import council_commentary
 from tasks.contracts import DatasetError, Study, write_csv_for_people
 from tasks.pdf import print_pdf_bytes
 from tasks.publish import AnswerTables, open_answer_tables, open_perception_gaps
@@ -604,10 +605,12 @@ def theme_sections(
     draft: bool = False,
     approved: frozenset[str] = frozenset(),
     figures: PublishedFigures | None = None,
+    commentary: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Per theme: findings, each characteristic's level beside the Wales spread, statements, quotes.
+    """Per theme: commentary, findings, levels beside the Wales spread, statements and quotes.
 
     figures: the release indexed for reports (publish_figures), built here when not given.
+    commentary: the auditors' rendered commentary per theme id in this language (council_commentary).
     """
     figures = publish_figures(scores, published) if figures is None else figures
     settings = load_settings()
@@ -675,6 +678,7 @@ def theme_sections(
                 ),
                 "quotes": quote_rows(scores, gss_code, theme.id, draft, approved),
                 "findings": theme_sentences(theme_findings(figures, gss_code, theme.id), language),
+                "commentary": (commentary or {}).get(theme.id),
             }
         )
     return sections
@@ -722,7 +726,9 @@ def council_context(
     council = load_settings().council_by_code[gss_code]
     published = open_answer_tables(scores, None) if published is None else published
     figures = publish_figures(scores, published) if figures is None else figures
-    themes = theme_sections(scores, published, gss_code, language, draft, approved_quotes(study), figures)
+    commentary = council_commentary(study, gss_code, language)
+    approved = approved_quotes(study)
+    themes = theme_sections(scores, published, gss_code, language, draft, approved, figures, commentary)
     return {
         **shared_context(scores, study, draft, language, gss_code),
         "council_name": council_name(council, language),

@@ -10,6 +10,7 @@ import yaml
 
 from maturity.settings import UnsafeValueError, check_path_value, describe_value
 from maturity.textcheck import LIMITS_FILE, flow_depth, input_limits, text_problem
+from tasks.commentary import check_commentary
 from tasks.contracts import DatasetError, Study
 from tasks.sources import check_study_files, link_error
 
@@ -123,4 +124,5 @@ def read_study(root: Path, wave: str | None = None, source: str | None = None) -
         source=source or None,
     )
     check_study_files(study)
+    check_commentary(root)  # a bad commentary file stops the run before anything is scored
     return study

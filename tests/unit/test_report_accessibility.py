@@ -41,6 +41,8 @@ def test_reports_have_no_wcag_a_or_aa_violations(scored_demo, tmp_path: Path) ->
     node = require_checker()
     render_reports(scored_demo.scores, scored_demo.study, tmp_path, ["W06000004"], pdf=False)
     pages = [str(tmp_path / "reports" / "2018" / name) for name in REPORTS]
+    for page in pages[:2]:  # the demo's Denbighshire has auditors' commentary: it is checked too
+        assert '<div class="commentary">' in Path(page).read_text(encoding="utf-8")
     finished = subprocess.run(
         [node, "check.mjs", *pages],
         cwd=A11Y_DIR,
