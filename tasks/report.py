@@ -834,7 +834,8 @@ def finish_reports_task(written: list[list[Path]], pdf: bool) -> list[Path]:
 def index_links(folder: Path, stem: str, language: str) -> dict[str, str | None]:
     """A report's page and, where printed, its PDF, as links from the index beside them."""
     pdf = report_file_name(stem, language, "pdf")
-    return {"html": report_file_name(stem, language, "html"), "pdf": pdf if (folder / pdf).is_file() else None}
+    html_name = report_file_name(stem, language, "html")
+    return {"html": html_name, "pdf": pdf if (folder / pdf).is_file() else None}
 
 
 def index_part(folder: Path, wave: str, language: str) -> dict[str, Any]:
@@ -859,8 +860,7 @@ def index_part(folder: Path, wave: str, language: str) -> dict[str, Any]:
         "national": index_links(folder, NATIONAL_STEM, language),
         "councils_heading": translate(language, "Council reports"),
         "councils": [
-            {"name": council_name(c, language), **index_links(folder, c.gss_code, language)}
-            for c in councils
+            {"name": council_name(c, language), **index_links(folder, c.gss_code, language)} for c in councils
         ],
         "pdf_label": translate(language, "PDF"),
         "open_data_heading": translate(language, "Open data"),
