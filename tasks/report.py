@@ -486,6 +486,7 @@ def shared_context(scores: Scores, study: Study, draft: bool, language: str, ste
         "wave": scores.wave,
         "study_title": study_title(study, language),
         "publication": publication_details(scores.wave, language),
+        "release": None,  # the open-data release version: set by render_page from ReportInputs
         "stem": stem,
         "national_href": report_file_name(NATIONAL_STEM, language, "html"),
         "index_href": INDEX_FILE,
