@@ -6,7 +6,9 @@ so a renamed key fails when config is read, not deep inside a run.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class ConfigModel(BaseModel):
@@ -200,6 +202,27 @@ class OpenDataSettings(ConfigModel):
     tables: tuple[str, ...]
 
 
+# config/publication.yaml
+# An https address with a host and nothing after the path: no query, fragment or credentials.
+HTTPS_URL = r"https://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~%/-]*)?"
+EMAIL_ADDRESS = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+
+
+class PublicationSettings(ConfigModel):
+    publisher_en: str = Field(min_length=1)
+    publisher_cy: str = Field(min_length=1)
+    contact_email: str = Field(pattern=f"^{EMAIL_ADDRESS}$")
+    publication_dates: dict[str, date]
+    base_url: str | None = Field(default=None, pattern=f"^{HTTPS_URL}$")
+    methodology_url: str | None = Field(default=None, pattern=f"^{HTTPS_URL}$")
+
+    @field_validator("base_url")
+    @classmethod
+    def _ends_in_slash(cls, value: str | None) -> str | None:
+        """The site root as a folder, so relative paths join under it rather than beside it."""
+        return None if value is None else value.rstrip("/") + "/"
+
+
 # config/comments.yaml and config/names.yaml
 class Redaction(ConfigModel):
     tokens: dict[str, str]
@@ -269,6 +292,7 @@ class Spread(ConfigModel):
 class DemoSettings(ConfigModel):
     wave: str
     title: str
+    title_cy: str
     fieldwork_start: str
     fieldwork_end: str
     default_seed: int

@@ -247,6 +247,7 @@ def write_demo_study(out: Path, seed: int | None = None, scale: int = 1) -> Path
     study = {
         "wave": cfg.wave,
         "title": cfg.title,
+        "title_cy": cfg.title_cy,
         "fieldwork_start": cfg.fieldwork_start,
         "fieldwork_end": cfg.fieldwork_end,
         "demo": True,

@@ -29,6 +29,7 @@ from maturity.config_models import (
     Orchestration,
     OutputRules,
     PublicationRules,
+    PublicationSettings,
     PublicSurveyRules,
     ResponseRules,
     SurveyWeighting,
@@ -345,6 +346,12 @@ def load_open_data_config() -> OpenDataSettings:
 
 
 @cache
+def load_publication_config() -> PublicationSettings:
+    """Publisher, contact, publication dates and published addresses of the reports."""
+    return _load_file("publication.yaml", PublicationSettings)
+
+
+@cache
 def load_operations_config() -> Operations:
     """CLI exit rules and the Prefect server `maturity serve` runs (config/operations.yaml)."""
     return _load_file("operations.yaml", Operations)
@@ -420,6 +427,7 @@ NOT_METHOD_FILES = frozenset(
         "tasks/distribute.py",
         "tasks/report.py",
         "tasks/pdf.py",
+        "config/publication.yaml",  # who publishes the reports and where: no loaded row depends on it
         "flows/summary.py",
     }
 )

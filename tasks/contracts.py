@@ -36,6 +36,7 @@ class Study:
     fieldwork_start: date
     fieldwork_end: date
     demo: bool = False
+    title_cy: str | None = None  # the title in Welsh (study.yaml title_cy); Welsh reports fall back to title
     # SQLAlchemy URL the data come from instead of the folder's files (--source); may hold a password.
     source: str | None = field(default=None, repr=False)
 

@@ -55,6 +55,8 @@ from maturity.settings import (
     TOTAL_GROUP,
     WALES_GSS_CODE,
     Council,
+    load_open_data_config,
+    load_publication_config,
     load_report_prose,
     load_settings,
 )
@@ -69,7 +71,24 @@ from operations.failures import advise
 from tasks.commentary import council_commentary
 from tasks.contracts import DatasetError, Study, write_csv_for_people
 from tasks.pdf import print_pdf_bytes
-from tasks.publish import AnswerTables, open_answer_tables, open_perception_gaps
+from tasks.publish import (
+    AnswerTables,
+    build_release_files,
+    open_answer_tables,
+    open_perception_gaps,
+    open_tables,
+    previous_release_version,
+    read_release_files,
+)
+from tasks.release import (
+    CSVW_METADATA,
+    DATAPACKAGE,
+    HISTORY_FILES,
+    README,
+    csv_name,
+    next_release_version,
+    resolve_release_date,
+)
 from tasks.score import LEVELS, Scores
 from warehouse.store import replace_file
 from warehouse.versions import inside, remove_tree
@@ -684,6 +703,28 @@ def theme_sections(
     return sections
 
 
+def study_title(study: Study, language: str) -> str:
+    """The study's title in the language: study.yaml title_cy in Welsh, else the English title."""
+    return study.title_cy if language == "cy" and study.title_cy else study.title
+
+
+def publication_details(wave: str, language: str) -> dict[str, Any]:
+    """Who publishes the reports, how to reach them, and when (config/publication.yaml, never the clock)."""
+    config = load_publication_config()
+    day = config.publication_dates.get(wave)
+    return {
+        "publisher": config.publisher_cy if language == "cy" else config.publisher_en,
+        "contact_email": config.contact_email,
+        "date": format_long_date(day, language) if day else None,
+        "methodology_url": config.methodology_url,
+    }
+
+
+def open_data_href(wave: str, file_name: str = "") -> str:
+    """A link from reports/<wave>/ to the wave's open-data release (OUT/open-data/<wave>/), relative."""
+    return f"../../open-data/{wave}/{file_name}"
+
+
 def shared_context(scores: Scores, study: Study, draft: bool, language: str, stem: str) -> dict[str, Any]:
     """What every report shows: language and its links, prose, status, wave, dates and the framework."""
     other = other_language(language)
@@ -695,7 +736,15 @@ def shared_context(scores: Scores, study: Study, draft: bool, language: str, ste
         "text": report_text(language),
         "draft": draft,
         "wave": scores.wave,
-        "study_title": study.title,
+        "study_title": study_title(study, language),
+        "publication": publication_details(scores.wave, language),
+        "release": None,  # the open-data release version: set by render_page from ReportInputs
+        "stem": stem,
+        "national_href": report_file_name(NATIONAL_STEM, language, "html"),
+        "index_href": INDEX_FILE,
+        "open_data_href": open_data_href(scores.wave),
+        "levels_csv_href": open_data_href(scores.wave, csv_name("maturity_levels")),
+        "statements_csv_href": open_data_href(scores.wave, csv_name("statement_results")),
         "fieldwork_start": format_long_date(study.fieldwork_start, language),
         "fieldwork_end": format_long_date(study.fieldwork_end, language),
         "levels": LEVELS,
@@ -832,6 +881,10 @@ def national_context(
 
 
 NATIONAL_STEM = "national"  # the national report's file stem; council reports use the GSS code
+INDEX_FILE = "index.html"  # the site's front page in reports/<wave>/: every report, the open data
+INDEX_TEMPLATE = "index.html.j2"
+# The index page is bilingual, Welsh first (as Welsh public bodies set out bilingual pages).
+INDEX_LANGUAGES = ("cy", "en")
 
 
 @dataclass(frozen=True)
@@ -843,6 +896,26 @@ class ReportInputs:
     draft: bool
     published: AnswerTables  # open_answer_tables: disclosure control once, the same as the release
     figures: PublishedFigures  # publish_figures: the same release indexed for every page's lookups
+    # The open-data release these figures are published in (upcoming_release_version); no run id: two
+    # runs on the same inputs must give byte-identical pages (the run registry maps a page's sha256 to
+    # the run that wrote it).
+    release: str | None = None
+
+
+def upcoming_release_version(scores: Scores, version: Path, answers: AnswerTables) -> str:
+    """The version of the open-data release the run will publish these figures in, before it is built.
+
+    As tasks.publish.build_release decides it (same tables, configured date): the previous release's
+    version if its content would not change, else the next number.
+    """
+    previous = read_release_files(inside(version, "open-data", scores.wave))
+    previous_version = previous_release_version(previous)
+    if previous_version is not None:
+        date = resolve_release_date(scores.wave, None)
+        same = build_release_files(open_tables(scores, answers), scores.wave, previous_version, date)
+        if {name: data for name, data in previous.items() if name not in HISTORY_FILES} == same:
+            return previous_version
+    return next_release_version(scores.wave, previous_version)
 
 
 @dataclass(frozen=True)
@@ -857,7 +930,7 @@ class Report:
         return self.folder / report_file_name(self.stem, language, "html")
 
 
-REPORT_TEMPLATES = ("council.html.j2", "national.html.j2")
+REPORT_TEMPLATES = ("council.html.j2", "national.html.j2", INDEX_TEMPLATE)
 
 
 def prepare_templates() -> None:
@@ -874,11 +947,12 @@ def render_page(inputs: ReportInputs, stem: str, language: str) -> str:
     """One report page as HTML text."""
     environment = template_environment(language)
     scores, study, draft, published = inputs.scores, inputs.study, inputs.draft, inputs.published
+    release = {"release": inputs.release}
     if stem == NATIONAL_STEM:
         context = national_context(scores, study, draft, language, published, inputs.figures)
-        return environment.get_template("national.html.j2").render(context)
+        return environment.get_template("national.html.j2").render({**context, **release})
     context = council_context(scores, study, stem, draft, language, published, inputs.figures)
-    return environment.get_template("council.html.j2").render(context)
+    return environment.get_template("council.html.j2").render({**context, **release})
 
 
 def plan_reports(version: Path, wave: str, councils: list[str] | None = None) -> list[Report]:
@@ -904,6 +978,15 @@ def write_report(inputs: ReportInputs, report: Report) -> list[Path]:
     return [report.path(language) for language in LANGUAGES]
 
 
+def published_address(html_path: Path) -> str | None:
+    """Where a report's folder is published (config/publication.yaml base_url + reports/<wave>/), if set.
+
+    A PDF's relative links resolve against it; without one they stay relative, never a local path.
+    """
+    base_url = load_publication_config().base_url
+    return f"{base_url}reports/{html_path.parent.name}/" if base_url else None
+
+
 def print_pdfs(html_paths: list[Path], workers: int | None = None) -> list[Path]:
     """Print reports to PDF beside their HTML, in one process per core unless told otherwise.
 
@@ -913,12 +996,13 @@ def print_pdfs(html_paths: list[Path], workers: int | None = None) -> list[Path]
     require_extra("pdf")
     workers = min(workers or os.cpu_count() or 1, len(html_paths))
     sources = [str(path) for path in html_paths]
+    bases = [published_address(path) for path in html_paths]
     if workers <= 1:
-        printed = [print_pdf_bytes(source) for source in sources]
+        printed = [print_pdf_bytes(source, base) for source, base in zip(sources, bases, strict=True)]
     else:
         context = multiprocessing.get_context("spawn")  # the caller may run threads (Prefect): never fork
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            printed = list(pool.map(print_pdf_bytes, sources))
+            printed = list(pool.map(print_pdf_bytes, sources, bases))
     pdf_paths = [path.with_suffix(".pdf") for path in html_paths]
     for pdf_path, content in zip(pdf_paths, printed, strict=True):
         replace_file(pdf_path, content)  # by rename, never in place: versions share files via hard links
@@ -926,14 +1010,16 @@ def print_pdfs(html_paths: list[Path], workers: int | None = None) -> list[Path]
 
 
 def finish_reports(written: list[list[Path]], pdf: bool) -> list[Path]:
-    """Print PDFs if asked (or where an older PDF exists) and list every report file written."""
+    """Print PDFs if asked (or where an older PDF exists), write the site index; list every file written."""
     html_paths = [path for paths in written for path in paths]
     # A PDF left from an earlier run is reprinted too, so a rerun never leaves a PDF older than its HTML.
     to_print = [path for path in html_paths if pdf or path.with_suffix(".pdf").exists()]
     if to_print and not is_installed("pdf"):  # named as whatever asked for the PDFs
         require_extra("pdf", advise(EXTRAS["pdf"].option, "report_pdf") if pdf else REPRINT)
     pdf_paths = print_pdfs(to_print) if to_print else []
-    return sorted(html_paths + pdf_paths)
+    # After printing, so the index links every PDF that now exists.
+    indexes = [write_index(folder) for folder in sorted({path.parent for path in html_paths})]
+    return sorted(html_paths + pdf_paths + indexes)
 
 
 def render_reports(
@@ -986,7 +1072,10 @@ def prepare_reports(
         raise ValueError(f"report status must be one of {', '.join(STATUSES)}, not {status!r}")
     prepare_templates()  # threads share this process's caches; a worker process fills its own
     answers = open_answer_tables(scores, version) if answers is None else answers
-    inputs = ReportInputs(scores, study, status == "draft", answers, publish_figures(scores, answers))
+    release = upcoming_release_version(scores, version, answers)
+    inputs = ReportInputs(
+        scores, study, status == "draft", answers, publish_figures(scores, answers), release
+    )
     return inputs, batch_reports(plan_reports(version, scores.wave, councils), batches)
 
 
@@ -1009,3 +1098,61 @@ def render_report_task(reports: list[Report], inputs: ReportInputs) -> list[Path
 def finish_reports_task(written: list[list[Path]], pdf: bool) -> list[Path]:
     """Prefect wrapper: print PDFs if asked and list the report files."""
     return finish_reports(written, pdf)
+
+
+def index_links(folder: Path, stem: str, language: str) -> dict[str, str | None]:
+    """A report's page and, where printed, its PDF, as links from the index beside them."""
+    pdf = report_file_name(stem, language, "pdf")
+    html_name = report_file_name(stem, language, "html")
+    return {"html": html_name, "pdf": pdf if (folder / pdf).is_file() else None}
+
+
+def index_part(folder: Path, wave: str, language: str) -> dict[str, Any]:
+    """One language's half of the index: every council's report, the national one and the open data."""
+    councils = sorted(load_settings().councils, key=lambda c: council_short_name(c, language))
+    tables = load_open_data_config().tables
+    open_data = [(README, translate(language, "About the data (README)"))]
+    open_data += [(DATAPACKAGE, translate(language, "Data package (Frictionless metadata)"))]
+    open_data += [(CSVW_METADATA, translate(language, "CSV on the Web metadata"))]
+    open_data += [(csv_name(table), csv_name(table)) for table in tables]
+    return {
+        "lang": language,
+        "heading": translate(language, "Reports and data, wave {wave}").format(wave=wave),
+        "intro": translate(
+            language,
+            "Every council's report and the national summary, as web pages and, where printed, as PDF; "
+            "and the open data behind them.",
+        ),
+        "language_name": LANGUAGE_NAMES[language],
+        "national_heading": translate(language, "National summary"),
+        "national_name": report_text(language)["national_title"],
+        "national": index_links(folder, NATIONAL_STEM, language),
+        "councils_heading": translate(language, "Council reports"),
+        "councils": [
+            {"name": council_name(c, language), **index_links(folder, c.gss_code, language)} for c in councils
+        ],
+        "pdf_label": translate(language, "PDF"),
+        "open_data_heading": translate(language, "Open data"),
+        "open_data_intro": translate(
+            language, "The published figures, with small counts withheld, under the Open Government Licence."
+        ),
+        "open_data": [{"href": open_data_href(wave, name), "label": label} for name, label in open_data],
+    }
+
+
+def render_index(folder: Path) -> str:
+    """The site index for one wave's reports folder (reports/<wave>/index.html), Welsh then English."""
+    wave = folder.name
+    parts = [index_part(folder, wave, language) for language in INDEX_LANGUAGES]
+    title = " / ".join(part["heading"] for part in parts)
+    template = template_environment(SOURCE_LANGUAGE).get_template(INDEX_TEMPLATE)
+    return template.render(lang=INDEX_LANGUAGES[0], title=title, parts=parts)
+
+
+def write_index(folder: Path) -> Path:
+    """Write the wave's site index beside its reports, keeping the file when nothing on it changed."""
+    path = folder / INDEX_FILE
+    content = render_index(folder).encode("utf-8")
+    if not (path.is_file() and path.read_bytes() == content):
+        replace_file(path, content)
+    return path

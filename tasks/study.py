@@ -80,6 +80,19 @@ def read_study_yaml(path: Path) -> dict[str, Any]:
     return spec
 
 
+def read_welsh_title(spec: dict[str, Any], path: Path) -> str | None:
+    """study.yaml's optional title_cy: the title Welsh reports show (they use `title` when it is absent)."""
+    value = spec.get("title_cy")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise DatasetError(
+            f"{path}: title_cy must be the study's title in Welsh, as text ({describe_value(value)} given). "
+            "Fix it, or leave it out to show `title` in Welsh reports, and run again."
+        )
+    return value.strip()
+
+
 def read_study(root: Path, wave: str | None = None, source: str | None = None) -> Study:
     """Read study.yaml, checking the keys the pipeline needs and any --wave the user gave."""
     path = root / "study.yaml"
@@ -121,6 +134,7 @@ def read_study(root: Path, wave: str | None = None, source: str | None = None) -
         fieldwork_start=start,
         fieldwork_end=end,
         demo=bool(spec.get("demo", False)),
+        title_cy=read_welsh_title(spec, path),
         source=source or None,
     )
     check_study_files(study)

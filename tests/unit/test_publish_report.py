@@ -90,7 +90,7 @@ def test_reports_for_every_council_and_national(scored_demo, tmp_path: Path) -> 
     paths = render_reports(scored_demo.scores, scored_demo.study, tmp_path, pdf=False)
     names = {p.name for p in paths}
     stems = [c.gss_code for c in load_settings().councils] + ["national"]
-    assert names == {f"{stem}.{lang}.html" for stem in stems for lang in ("en", "cy")}
+    assert names == {f"{stem}.{lang}.html" for stem in stems for lang in ("en", "cy")} | {"index.html"}
     denbighshire = _text((tmp_path / "reports" / "2018" / "W06000004.en.html").read_text())
     assert "Data tool recipients Number invited Responses received Percentage responded" in denbighshire
     assert "Officers 133 67 50%" in denbighshire
