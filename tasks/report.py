@@ -24,7 +24,14 @@ from prefect import task
 from prefect.cache_policies import NONE
 from prefect.runtime import task_run
 
-from maturity.comments import QUOTES_APPROVED_FILE, quote_hash, read_approved_quotes
+from maturity.comments import (
+    QUOTES_APPROVED_FILE,
+    ThemeRules,
+    build_theme_rules,
+    detect_language,
+    quote_hash,
+    read_approved_quotes,
+)
 from maturity.extras import EXTRAS, is_installed, require_extra
 from maturity.rounding import decimals_within_level, round_number, whole_percent
 from maturity.settings import (
@@ -33,6 +40,7 @@ from maturity.settings import (
     TOTAL_GROUP,
     WALES_GSS_CODE,
     Council,
+    load_comment_rules,
     load_report_prose,
     load_settings,
 )
@@ -268,6 +276,7 @@ def quote_candidates(scores: Scores, approved: frozenset[str] = frozenset()) -> 
             "quote_hash": hashes,
             "gss_code": chosen["gss_code"],
             "theme": chosen["theme"],
+            "report_theme": chosen["theme"].map(quote_rules().report_themes),
             "quote_rank": chosen["quote_rank"].astype("int64"),
             "approved": hashes.isin(approved),
             "quote": chosen["comment_redacted"],
@@ -297,16 +306,26 @@ def quote_rows(
     A final report shows only the quotes an auditor approved; a draft shows every candidate, those not
     yet approved marked as such with the hash that approves them.
     """
+    rules = quote_rules()
     comments = scores.comment_themes
     chosen = comments[
-        (comments["gss_code"] == gss_code) & (comments["theme"] == theme) & comments["quote_rank"].notna()
-    ].sort_values("quote_rank")
+        (comments["gss_code"] == gss_code)
+        & (comments["theme"].map(rules.report_themes) == theme)
+        & comments["quote_rank"].notna()
+    ].sort_values(["quote_rank", "theme"], kind="stable")
     rows = []
-    for text in chosen["comment_redacted"]:
+    for text in chosen["comment_redacted"].drop_duplicates():
         key = quote_hash(str(text))
         if draft or key in approved:
-            rows.append({"text": str(text), "hash": key, "approved": key in approved})
+            language = detect_language(str(text), rules)
+            rows.append({"text": str(text), "hash": key, "approved": key in approved, "lang": language})
     return rows[:QUOTES_PER_THEME]
+
+
+@cache
+def quote_rules() -> ThemeRules:
+    """The compiled quote rules: which report section each barrier theme's quotes go under, languages."""
+    return build_theme_rules(load_comment_rules())
 
 
 def public_rows(scores: Scores, language: str) -> list[dict[str, str]]:
