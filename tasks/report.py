@@ -6,6 +6,7 @@ PDFs are printed by WeasyPrint from the same HTML, tagged for accessibility, in 
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -198,13 +199,53 @@ def distribution_counts(published: AnswerTables, characteristic: str) -> list[in
 
 
 def format_share(row: pd.Series | None, language: str) -> dict[str, Any]:
-    """A published % agree with its interval, for chart and table, or a withheld marker."""
-    if row is None or pd.isna(row["pct_agree"]):
-        return {"shown": False, "text": translate(language, "Not shown: too few answers to publish")}
+    """A published % agree with its interval and base (n answering), for chart and table; a withheld
+    figure is "[c]", as in the open data, and a missing one a dash."""
+    withheld = row is not None and row["status"] != ""
+    if row is None or withheld or pd.isna(row["pct_agree"]):
+        marker = WITHHELD if withheld else NOT_AVAILABLE
+        return {"shown": False, "withheld": withheld, "text": marker, "figure": marker, "n": marker}
     value, lower, upper = (float(row[c]) for c in ("pct_agree", "ci_lower", "ci_upper"))
-    interval = f"{format_number(lower, language)}{RANGE_DASH}{format_number(upper, language)}"
-    text = f"{format_number(value, language)}% ({interval})"
-    return {"shown": True, "value": value, "lower": lower, "upper": upper, "text": text}
+    places = load_settings().publication.percent_decimals  # as published: already rounded to these
+    interval = f"{format_number(lower, language, places)}{RANGE_DASH}{format_number(upper, language, places)}"
+    figure = f"{format_number(value, language, places)}%"
+    n = format_decimal(int(row["n_valid"]), format="#,##0", locale=BABEL_LOCALES[language])
+    return {
+        "shown": True,
+        "withheld": False,
+        "value": value,
+        "lower": lower,
+        "upper": upper,
+        "text": f"{figure} ({interval})",
+        "figure": figure,
+        "n": n,
+    }
+
+
+# Statement charts: an axis from 0 to a round number just above the highest upper end shown, in steps of
+# one of these (times a power of ten), with about AXIS_TICKS steps; never beyond 100%.
+AXIS_STEPS = (1, 2, 2.5, 5)
+AXIS_TICKS = 5
+AXIS_MAX = 100
+DIFFERENCE_MARK = "◆"  # a diamond beside a figure that differs clearly from the rest of Wales
+
+
+def axis_ticks(highest: float) -> list[float]:
+    """Round ticks from 0 to the smallest round maximum covering `highest` (a percentage), at most 100."""
+    highest = min(highest, AXIS_MAX) if highest > 0 else AXIS_MAX
+    magnitude = 10 ** math.floor(math.log10(highest / AXIS_TICKS))
+    steps = [s * scale for scale in (magnitude, 10 * magnitude) for s in AXIS_STEPS]
+    step = next(s for s in steps if s * AXIS_TICKS >= highest)
+    count = math.ceil(highest / step - 1e-9)
+    return [round(i * step, 6) for i in range(count + 1)]
+
+
+def statement_axis(rows: list[dict[str, Any]], language: str) -> list[dict[str, Any]]:
+    """The statement chart's ticks, labelled: its axis covers every interval it shows, council's and Wales's."""
+    uppers = [row[place]["upper"] for row in rows for place in ("council", "wales") if row[place]["shown"]]
+    ticks = axis_ticks(max(uppers, default=0.0))
+    decimals = 0 if all(float(t).is_integer() for t in ticks) else 1
+    return [{"value": t, "label": f"{format_number(t, language, decimals)}%"} for t in ticks]
 
 
 def statement_rows(
@@ -224,7 +265,7 @@ def statement_rows(
         wales_row = by_place.loc[wales_key] if wales_key in by_place.index else None
         council, wales = format_share(council_row, language), format_share(wales_row, language)
         differs = council_row["differs_from_rest_of_wales"] if council_row is not None else pd.NA
-        flagged = bool(differs) if pd.notna(differs) else False
+        flagged = bool(differs) if pd.notna(differs) and council["shown"] and wales["shown"] else False
         if (
             not council["shown"] or not wales["shown"] or pd.isna(differs)
         ):  # it would reveal a withheld figure
@@ -238,13 +279,31 @@ def statement_rows(
         rows.append(
             {
                 "label": f"S{number}",
+                "short": translate(language, statement.short_en),
                 "text": translate(language, statement.text_en),
+                "direction": "" if statement.higher_is_better else translate(language, "lower is better"),
                 "council": council,
                 "wales": wales,
                 "comparison": comparison,
+                "flagged": flagged,
             }
         )
     return rows
+
+
+def statements_description(rows: list[dict[str, Any]], council: str, language: str) -> str:
+    """The statement chart's text alternative: each statement's figures, bases, direction and comparison."""
+    parts = []
+    for row in rows:
+        direction = f" ({row['direction']})" if row["direction"] else ""
+        figures = "; ".join(
+            translate(language, "{place}: {figure}, n = {n}").format(
+                place=place, figure=row[key]["text"], n=row[key]["n"]
+            )
+            for place, key in ((council, "council"), (translate(language, "Wales"), "wales"))
+        )
+        parts.append(f"{row['label']} {row['short']}{direction}: {figures}; {row['comparison']}")
+    return ". ".join(parts)
 
 
 QUOTE_CANDIDATES_FILE = "quote_candidates.csv"
@@ -441,11 +500,8 @@ def theme_sections(
                 "statements_title": translate(language, "{theme}: % agreeing, {council} and Wales").format(
                     theme=name, council=short
                 ),
-                "statements_description": "; ".join(
-                    f"{row['label']} {row['text']} {short}: {row['council']['text']}; "
-                    f"{translate(language, 'Wales')}: {row['wales']['text']}"
-                    for row in statements
-                ),
+                "statements_axis": statement_axis(statements, language),
+                "statements_description": statements_description(statements, short, language),
                 "quotes": quote_rows(scores, gss_code, theme.id, draft, approved),
             }
         )
@@ -468,6 +524,7 @@ def shared_context(scores: Scores, study: Study, draft: bool, language: str, ste
         "fieldwork_end": format_long_date(study.fieldwork_end, language),
         "levels": LEVELS,
         "level_symbols": LEVEL_SYMBOLS,
+        "difference_mark": DIFFERENCE_MARK,
         "council_count": len(load_settings().councils),
         "characteristics": [
             {
@@ -515,15 +572,21 @@ def national_context(
     settings = load_settings()
     published = open_answer_tables(scores, None) if published is None else published
     tables = published.maturity_levels
-    levels = tables[tables["recipient_group"] == ALL_GROUPS].set_index(["gss_code", "characteristic"])[
-        "level"
-    ]
+    combined = tables[tables["recipient_group"] == ALL_GROUPS].set_index(["gss_code", "characteristic"])
+    levels, low_bases = combined["level"], combined["low_base"]
     rates = scores.response_rates.set_index(["gss_code", "recipient_group"])
     councils = sorted(settings.councils, key=lambda c: council_short_name(c, language))
 
     def level_of(gss: str, characteristic: str) -> int | None:
         value = levels.get((gss, characteristic))
         return int(value) if value is not None and pd.notna(value) else None
+
+    def heatmap_cell(gss: str, characteristic: str) -> dict[str, Any]:
+        """A published level, and whether it rests on a low base (a withheld level has no mark)."""
+        level = level_of(gss, characteristic)
+        low_base = low_bases.get((gss, characteristic))
+        marked = level is not None and low_base is not None and pd.notna(low_base) and bool(low_base)
+        return {"level": level, "low_base": marked}
 
     def percent(gss: str, group: str) -> str:
         if (gss, group) not in rates.index:
@@ -555,10 +618,15 @@ def national_context(
             {
                 "href": report_file_name(c.gss_code, language, "html"),
                 "name": council_short_name(c, language),
-                "levels": [level_of(c.gss_code, ch.id) for ch in settings.characteristics],
+                "cells": [heatmap_cell(c.gss_code, ch.id) for ch in settings.characteristics],
             }
             for c in councils
         ],
+        "heatmap_low_base": any(
+            cell["low_base"]
+            for c in councils
+            for cell in (heatmap_cell(c.gss_code, ch.id) for ch in settings.characteristics)
+        ),
         "distribution": distribution,
         "distribution_title": translate(language, "Councils at each level, by characteristic"),
         "distribution_description": "; ".join(
