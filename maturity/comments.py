@@ -517,7 +517,9 @@ def rank_quote_candidates(coded: pd.DataFrame, rules: ThemeRules) -> pd.DataFram
         ascending=[True, True, False, True, True, False, True],
         kind="stable",
     )
-    return ordered.drop_duplicates([*keys, "section"]).drop_duplicates(["gss_code", "section", "comment_redacted"])
+    return ordered.drop_duplicates([*keys, "section"]).drop_duplicates(
+        ["gss_code", "section", "comment_redacted"]
+    )
 
 
 def select_quotes(coded: pd.DataFrame, rules: ThemeRules) -> pd.Series:
@@ -552,7 +554,7 @@ _LETTERS = re.compile(r"[^\W\d_]+")
 
 
 def detect_language(text: str, rules: ThemeRules) -> str:
-    """"cy" when enough of a comment's words are common Welsh words, else "en": for a quote's lang."""
+    """A quote's language, "cy" or "en": Welsh when enough of its words are common Welsh words."""
     words = [fold_name(w) for w in _LETTERS.findall(text)]
     welsh = sum(w in rules.welsh_words for w in words)
     return "cy" if words and welsh >= rules.welsh_share_at_least * len(words) else "en"

@@ -241,7 +241,7 @@ def axis_ticks(highest: float) -> list[float]:
 
 
 def statement_axis(rows: list[dict[str, Any]], language: str) -> list[dict[str, Any]]:
-    """The statement chart's ticks, labelled: its axis covers every interval it shows, council's and Wales's."""
+    """The statement chart's labelled ticks: the axis covers every interval shown, council's and Wales's."""
     uppers = [row[place]["upper"] for row in rows for place in ("council", "wales") if row[place]["shown"]]
     ticks = axis_ticks(max(uppers, default=0.0))
     decimals = 0 if all(float(t).is_integer() for t in ticks) else 1
