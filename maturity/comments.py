@@ -75,6 +75,11 @@ class ThemeRules:
     min_characters: int
     max_characters: int
     not_quotable: tuple[re.Pattern[str], ...]
+    # The report section each barrier theme's quotes go under (None: none), sections in config order.
+    report_themes: dict[str, str | None]
+    sections: tuple[str, ...]
+    welsh_words: frozenset[str]
+    welsh_share_at_least: float
 
 
 def _fold(word: str) -> str:
@@ -432,6 +437,10 @@ def build_theme_rules(rules: CommentRules) -> ThemeRules:
         min_characters=quotes.min_characters,
         max_characters=quotes.max_characters,
         not_quotable=tuple(re.compile(p, re.IGNORECASE) for p in quotes.not_quotable),
+        report_themes=dict(rules.report_themes),
+        sections=tuple(dict.fromkeys(t for t in rules.report_themes.values() if t is not None)),
+        welsh_words=frozenset(fold_name(w) for w in rules.language.welsh_words),
+        welsh_share_at_least=rules.language.welsh_share_at_least,
     )
 
 
@@ -488,25 +497,67 @@ def code_comments(comments: pd.DataFrame, redactor: Redactor, rules: ThemeRules)
     return rows[CODED_COLUMNS].astype({"theme_hits": "int64", "themes_coded": "int64", "redactions": "int64"})
 
 
-def select_quotes(coded: pd.DataFrame, rules: ThemeRules) -> pd.Series:
-    """Rank of each comment among its council and theme's representative quotes (missing if not chosen).
+def rank_quote_candidates(coded: pd.DataFrame, rules: ThemeRules) -> pd.DataFrame:
+    """Quotable comments per council and report section, most representative first.
 
-    Representative: quotable comments that match the most of the theme's patterns, coded to the fewest
-    other themes; identical texts are quoted once. Ties are broken by the pseudonymised response id, so
-    the choice is the same on every run. The number of redactions plays no part: preferring fewer would
-    favour exactly the comments whose personal data redaction missed.
+    Representative: matching the most patterns of the section's barrier themes, coded to the fewest other
+    sections; identical texts once per section. Ties go by the pseudonymised response id, so the order
+    is the same on every run. One row per comment and section: the barrier theme row with most hits.
     """
     texts = coded["comment_redacted"]
     verdicts = {text: is_quotable(text, rules) for text in texts.unique()}
-    quotable = coded.loc[texts.map(verdicts).astype(bool)]
+    quotable = coded.loc[texts.map(verdicts).astype(bool)].copy()
+    quotable["section"] = quotable["theme"].map(rules.report_themes)
+    quotable = quotable[quotable["section"].notna()]
+    keys = ["gss_code", "response_id"]
+    quotable["section_hits"] = quotable.groupby([*keys, "section"])["theme_hits"].transform("sum")
+    quotable["sections_coded"] = quotable.groupby(keys)["section"].transform("nunique")
     ordered = quotable.sort_values(
-        ["gss_code", "theme", "theme_hits", "themes_coded", "response_id"],
-        ascending=[True, True, False, True, True],
+        ["gss_code", "section", "section_hits", "sections_coded", "response_id", "theme_hits", "theme"],
+        ascending=[True, True, False, True, True, False, True],
         kind="stable",
-    ).drop_duplicates(["gss_code", "theme", "comment_redacted"])
-    rank = ordered.groupby(["gss_code", "theme"]).cumcount() + 1
-    chosen = rank[rank <= rules.per_theme]
-    return chosen.reindex(coded.index).astype("Int8")
+    )
+    return ordered.drop_duplicates([*keys, "section"]).drop_duplicates(
+        ["gss_code", "section", "comment_redacted"]
+    )
+
+
+def select_quotes(coded: pd.DataFrame, rules: ThemeRules) -> pd.Series:
+    """Rank of each comment among its council's representative quotes for a report section (missing if
+    not chosen); the section is the one its barrier theme maps to (config/comments.yaml report_themes).
+
+    Sections take turns choosing, best remaining candidate first, so a comment coded to two sections goes
+    to one only (no report quotes it twice) and a section with few candidates still gets its best. The
+    number of redactions plays no part: preferring fewer would favour exactly the comments whose personal
+    data redaction missed.
+    """
+    chosen: dict[int, int] = {}
+    for _, council in rank_quote_candidates(coded, rules).groupby("gss_code", sort=True):
+        queues = {
+            section: list(zip(rows.index, rows["comment_redacted"], strict=True))
+            for section, rows in council.groupby("section", sort=False)
+        }
+        used: set[str] = set()
+        for rank in range(1, rules.per_theme + 1):
+            for section in rules.sections:
+                queue = queues.get(section, [])
+                while queue and queue[0][1] in used:
+                    queue.pop(0)
+                if queue:
+                    index, text = queue.pop(0)
+                    chosen[index] = rank
+                    used.add(text)
+    return pd.Series(chosen, dtype="Int8").reindex(coded.index).astype("Int8")
+
+
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def detect_language(text: str, rules: ThemeRules) -> str:
+    """A quote's language, "cy" or "en": Welsh when enough of its words are common Welsh words."""
+    words = [fold_name(w) for w in _LETTERS.findall(text)]
+    welsh = sum(w in rules.welsh_words for w in words)
+    return "cy" if words and welsh >= rules.welsh_share_at_least * len(words) else "en"
 
 
 def quote_hash(redacted: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class ConfigModel(BaseModel):
@@ -86,6 +86,19 @@ class InputRules(ConfigModel):
 class OutputRules(ConfigModel):
     formula_prefixes: tuple[str, ...]
     quarantine_value_chars: int
+
+
+# config/framework.yaml statements (read into settings.Statement)
+class FrameworkStatement(ConfigModel):
+    id: str
+    theme: str
+    text_en: str
+    short_en: str
+    higher_is_better: bool = True
+
+
+class FrameworkStatements(ConfigModel):
+    statements: tuple[FrameworkStatement, ...]
 
 
 # config/limits.yaml
@@ -247,6 +260,11 @@ class QuoteRules(ConfigModel):
     not_quotable: tuple[str, ...]
 
 
+class LanguageRules(ConfigModel):
+    welsh_share_at_least: float
+    welsh_words: tuple[str, ...]
+
+
 class NameList(ConfigModel):
     english: tuple[str, ...]
     welsh: tuple[str, ...]
@@ -262,8 +280,22 @@ class CommentRules(ConfigModel):
     redaction: Redaction
     themes: tuple[CommentTheme, ...]
     fallback_theme: CommentTheme
+    report_themes: dict[str, str | None]
+    language: LanguageRules
     quotes: QuoteRules
     names: NameGazetteer
+
+    @model_validator(mode="after")
+    def _every_barrier_theme_mapped(self) -> CommentRules:
+        barrier = [theme.id for theme in (*self.themes, self.fallback_theme)]
+        missing = [theme for theme in barrier if theme not in self.report_themes]
+        unknown = [theme for theme in self.report_themes if theme not in barrier]
+        if missing or unknown:
+            raise ValueError(
+                f"every barrier theme needs one entry (null for none); missing: {', '.join(missing) or '-'}, "
+                f"not a barrier theme: {', '.join(unknown) or '-'}"
+            )
+        return self
 
 
 # config/demo.yaml and config/demo_comments.yaml

@@ -21,6 +21,7 @@ from maturity.config_models import (
     ConfigModel,
     DemoSettings,
     DisclosureRules,
+    FrameworkStatements,
     InputRules,
     Limits,
     NameList,
@@ -101,6 +102,8 @@ class Statement:
     id: str
     theme: str
     text_en: str
+    short_en: str  # a few words that name the statement in a chart
+    higher_is_better: bool = True  # False: agreeing is a bad sign (a barrier)
 
 
 @dataclass(frozen=True)
@@ -291,7 +294,12 @@ def _build_settings(framework: dict[str, Any], tools: dict[str, Any], method: di
             )
             for c in framework["characteristics"]
         ),
-        statements=tuple(Statement(**s) for s in framework["statements"]),
+        statements=tuple(
+            Statement(**s.model_dump())
+            for s in _typed(
+                "framework.yaml", None, FrameworkStatements, {"statements": framework.get("statements")}
+            ).statements
+        ),
         recipient_groups={g["id"]: g["name_en"] for g in tools["recipient_groups"]},
         tools=tuple(
             Tool(
@@ -330,7 +338,22 @@ def _build_settings(framework: dict[str, Any], tools: dict[str, Any], method: di
 def load_comment_rules() -> CommentRules:
     """Redaction rules, name gazetteer and barrier themes for free-text comments."""
     values = {**_read_yaml("comments.yaml"), "names": _read_yaml("names.yaml")}
-    return _typed("comments.yaml", None, CommentRules, values)
+    return check_report_themes(_typed("comments.yaml", None, CommentRules, values), load_settings().themes)
+
+
+def check_report_themes(rules: CommentRules, themes: tuple[Theme, ...]) -> CommentRules:
+    """Quotes map to known report sections, and every section can receive quotes (or config is wrong)."""
+    known = [theme.id for theme in themes]
+    unknown = sorted({t for t in rules.report_themes.values() if t is not None and t not in known})
+    unreached = [t for t in known if t not in rules.report_themes.values()]
+    if unknown or unreached:
+        raise ConfigError(
+            "config/comments.yaml report_themes: "
+            + (f"{', '.join(unknown)} not a theme of config/framework.yaml; " if unknown else "")
+            + (f"no barrier theme maps to {', '.join(unreached)}; " if unreached else "")
+            + "fix the mapping and run again."
+        )
+    return rules
 
 
 @cache

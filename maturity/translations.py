@@ -90,6 +90,7 @@ def configured_strings() -> Iterator[tuple[str, str]]:
             yield "config/framework.yaml", descriptor
     for statement in settings.statements:
         yield "config/framework.yaml", statement.text_en
+        yield "config/framework.yaml", statement.short_en
     for question in settings.public_survey.questions:
         yield "config/method.yaml", question.text_en
     for label in settings.recipient_groups.values():

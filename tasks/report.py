@@ -6,6 +6,7 @@ PDFs are printed by WeasyPrint from the same HTML, tagged for accessibility, in 
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -25,7 +26,14 @@ from prefect import task
 from prefect.cache_policies import NONE
 from prefect.runtime import task_run
 
-from maturity.comments import QUOTES_APPROVED_FILE, quote_hash, read_approved_quotes
+from maturity.comments import (
+    QUOTES_APPROVED_FILE,
+    ThemeRules,
+    build_theme_rules,
+    detect_language,
+    quote_hash,
+    read_approved_quotes,
+)
 from maturity.extras import EXTRAS, is_installed, require_extra
 from maturity.findings import (
     CONSENSUS,
@@ -55,6 +63,7 @@ from maturity.settings import (
     TOTAL_GROUP,
     WALES_GSS_CODE,
     Council,
+    load_comment_rules,
     load_open_data_config,
     load_publication_config,
     load_report_prose,
@@ -231,13 +240,53 @@ def response_rows(rates: pd.DataFrame, gss_code: str, language: str) -> list[dic
 
 
 def format_share(row: pd.Series | None, language: str) -> dict[str, Any]:
-    """A published % agree with its interval, for chart and table, or a withheld marker."""
-    if row is None or pd.isna(row["pct_agree"]):
-        return {"shown": False, "text": translate(language, "Not shown: too few answers to publish")}
+    """A published % agree with its interval and base (n answering), for chart and table; a withheld
+    figure is "[c]", as in the open data, and a missing one a dash."""
+    withheld = row is not None and row["status"] != ""
+    if row is None or withheld or pd.isna(row["pct_agree"]):
+        marker = WITHHELD if withheld else NOT_AVAILABLE
+        return {"shown": False, "withheld": withheld, "text": marker, "figure": marker, "n": marker}
     value, lower, upper = (float(row[c]) for c in ("pct_agree", "ci_lower", "ci_upper"))
-    interval = f"{format_number(lower, language)}{RANGE_DASH}{format_number(upper, language)}"
-    text = f"{format_number(value, language)}% ({interval})"
-    return {"shown": True, "value": value, "lower": lower, "upper": upper, "text": text}
+    places = load_settings().publication.percent_decimals  # as published: already rounded to these
+    interval = f"{format_number(lower, language, places)}{RANGE_DASH}{format_number(upper, language, places)}"
+    figure = f"{format_number(value, language, places)}%"
+    n = format_decimal(int(row["n_valid"]), format="#,##0", locale=BABEL_LOCALES[language])
+    return {
+        "shown": True,
+        "withheld": False,
+        "value": value,
+        "lower": lower,
+        "upper": upper,
+        "text": f"{figure} ({interval})",
+        "figure": figure,
+        "n": n,
+    }
+
+
+# Statement charts: an axis from 0 to a round number just above the highest upper end shown, in steps of
+# one of these (times a power of ten), with about AXIS_TICKS steps; never beyond 100%.
+AXIS_STEPS = (1, 2, 2.5, 5)
+AXIS_TICKS = 5
+AXIS_MAX = 100
+DIFFERENCE_MARK = "◆"  # a diamond beside a figure that differs clearly from the rest of Wales
+
+
+def axis_ticks(highest: float) -> list[float]:
+    """Round ticks from 0 to the smallest round maximum covering `highest` (a percentage), at most 100."""
+    highest = min(highest, AXIS_MAX) if highest > 0 else AXIS_MAX
+    magnitude = 10 ** math.floor(math.log10(highest / AXIS_TICKS))
+    steps = [s * scale for scale in (magnitude, 10 * magnitude) for s in AXIS_STEPS]
+    step = next(s for s in steps if s * AXIS_TICKS >= highest)
+    count = math.ceil(highest / step - 1e-9)
+    return [round(i * step, 6) for i in range(count + 1)]
+
+
+def statement_axis(rows: list[dict[str, Any]], language: str) -> list[dict[str, Any]]:
+    """The statement chart's labelled ticks: the axis covers every interval shown, council's and Wales's."""
+    uppers = [row[place]["upper"] for row in rows for place in ("council", "wales") if row[place]["shown"]]
+    ticks = axis_ticks(max(uppers, default=0.0))
+    decimals = 0 if all(float(t).is_integer() for t in ticks) else 1
+    return [{"value": t, "label": f"{format_number(t, language, decimals)}%"} for t in ticks]
 
 
 def statement_rows(
@@ -257,7 +306,7 @@ def statement_rows(
         wales_row = by_place.loc[wales_key] if wales_key in by_place.index else None
         council, wales = format_share(council_row, language), format_share(wales_row, language)
         differs = council_row["differs_from_rest_of_wales"] if council_row is not None else pd.NA
-        flagged = bool(differs) if pd.notna(differs) else False
+        flagged = bool(differs) if pd.notna(differs) and council["shown"] and wales["shown"] else False
         if (
             not council["shown"] or not wales["shown"] or pd.isna(differs)
         ):  # it would reveal a withheld figure
@@ -271,13 +320,31 @@ def statement_rows(
         rows.append(
             {
                 "label": f"S{number}",
+                "short": translate(language, statement.short_en),
                 "text": translate(language, statement.text_en),
+                "direction": "" if statement.higher_is_better else translate(language, "lower is better"),
                 "council": council,
                 "wales": wales,
                 "comparison": comparison,
+                "flagged": flagged,
             }
         )
     return rows
+
+
+def statements_description(rows: list[dict[str, Any]], council: str, language: str) -> str:
+    """The statement chart's text alternative: each statement's figures, bases, direction and comparison."""
+    parts = []
+    for row in rows:
+        direction = f" ({row['direction']})" if row["direction"] else ""
+        figures = "; ".join(
+            translate(language, "{place}: {figure}, n = {n}").format(
+                place=place, figure=row[key]["text"], n=row[key]["n"]
+            )
+            for place, key in ((council, "council"), (translate(language, "Wales"), "wales"))
+        )
+        parts.append(f"{row['label']} {row['short']}{direction}: {figures}; {row['comparison']}")
+    return ". ".join(parts)
 
 
 QUOTE_CANDIDATES_FILE = "quote_candidates.csv"
@@ -309,6 +376,7 @@ def quote_candidates(scores: Scores, approved: frozenset[str] = frozenset()) -> 
             "quote_hash": hashes,
             "gss_code": chosen["gss_code"],
             "theme": chosen["theme"],
+            "report_theme": chosen["theme"].map(quote_rules().report_themes),
             "quote_rank": chosen["quote_rank"].astype("int64"),
             "approved": hashes.isin(approved),
             "quote": chosen["comment_redacted"],
@@ -338,16 +406,26 @@ def quote_rows(
     A final report shows only the quotes an auditor approved; a draft shows every candidate, those not
     yet approved marked as such with the hash that approves them.
     """
+    rules = quote_rules()
     comments = scores.comment_themes
     chosen = comments[
-        (comments["gss_code"] == gss_code) & (comments["theme"] == theme) & comments["quote_rank"].notna()
-    ].sort_values("quote_rank")
+        (comments["gss_code"] == gss_code)
+        & (comments["theme"].map(rules.report_themes) == theme)
+        & comments["quote_rank"].notna()
+    ].sort_values(["quote_rank", "theme"], kind="stable")
     rows = []
-    for text in chosen["comment_redacted"]:
+    for text in chosen["comment_redacted"].drop_duplicates():
         key = quote_hash(str(text))
         if draft or key in approved:
-            rows.append({"text": str(text), "hash": key, "approved": key in approved})
+            language = detect_language(str(text), rules)
+            rows.append({"text": str(text), "hash": key, "approved": key in approved, "lang": language})
     return rows[:QUOTES_PER_THEME]
+
+
+@cache
+def quote_rules() -> ThemeRules:
+    """The compiled quote rules: which report section each barrier theme's quotes go under, languages."""
+    return build_theme_rules(load_comment_rules())
 
 
 def public_rows(scores: Scores, language: str) -> list[dict[str, str]]:
@@ -690,11 +768,8 @@ def theme_sections(
                 "statements_title": translate(language, "{theme}: % agreeing, {council} and Wales").format(
                     theme=name, council=short
                 ),
-                "statements_description": "; ".join(
-                    f"{row['label']} {row['text']} {short}: {row['council']['text']}; "
-                    f"{translate(language, 'Wales')}: {row['wales']['text']}"
-                    for row in statements
-                ),
+                "statements_axis": statement_axis(statements, language),
+                "statements_description": statements_description(statements, short, language),
                 "quotes": quote_rows(scores, gss_code, theme.id, draft, approved),
                 "findings": theme_sentences(theme_findings(figures, gss_code, theme.id), language),
                 "commentary": (commentary or {}).get(theme.id),
@@ -749,6 +824,7 @@ def shared_context(scores: Scores, study: Study, draft: bool, language: str, ste
         "fieldwork_end": format_long_date(study.fieldwork_end, language),
         "levels": LEVELS,
         "level_symbols": LEVEL_SYMBOLS,
+        "difference_mark": DIFFERENCE_MARK,
         "council_count": len(load_settings().councils),
         "characteristics": [
             {
@@ -805,15 +881,21 @@ def national_context(
     published = open_answer_tables(scores, None) if published is None else published
     figures = publish_figures(scores, published) if figures is None else figures
     tables = published.maturity_levels
-    levels = tables[tables["recipient_group"] == ALL_GROUPS].set_index(["gss_code", "characteristic"])[
-        "level"
-    ]
+    combined = tables[tables["recipient_group"] == ALL_GROUPS].set_index(["gss_code", "characteristic"])
+    levels, low_bases = combined["level"], combined["low_base"]
     rates = scores.response_rates.set_index(["gss_code", "recipient_group"])
     councils = sorted(settings.councils, key=lambda c: council_short_name(c, language))
 
     def level_of(gss: str, characteristic: str) -> int | None:
         value = levels.get((gss, characteristic))
         return int(value) if value is not None and pd.notna(value) else None
+
+    def heatmap_cell(gss: str, characteristic: str) -> dict[str, Any]:
+        """A published level, and whether it rests on a low base (a withheld level has no mark)."""
+        level = level_of(gss, characteristic)
+        low_base = low_bases.get((gss, characteristic))
+        marked = level is not None and low_base is not None and pd.notna(low_base) and bool(low_base)
+        return {"level": level, "low_base": marked}
 
     def percent(gss: str, group: str) -> str:
         if (gss, group) not in rates.index:
@@ -845,10 +927,15 @@ def national_context(
             {
                 "href": report_file_name(c.gss_code, language, "html"),
                 "name": council_short_name(c, language),
-                "levels": [level_of(c.gss_code, ch.id) for ch in settings.characteristics],
+                "cells": [heatmap_cell(c.gss_code, ch.id) for ch in settings.characteristics],
             }
             for c in councils
         ],
+        "heatmap_low_base": any(
+            cell["low_base"]
+            for c in councils
+            for cell in (heatmap_cell(c.gss_code, ch.id) for ch in settings.characteristics)
+        ),
         "distribution": distribution,
         "recommendations": national_recommendations(figures, language),
         "findings_text": report_content("findings", language),

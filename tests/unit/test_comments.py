@@ -15,6 +15,7 @@ from maturity.comments import (
     build_theme_rules,
     code_comments,
     council_terms,
+    detect_language,
     is_quotable,
     match_themes,
     redact_text,
@@ -187,21 +188,88 @@ def test_quote_choice_never_prefers_fewer_redactions(redactor, theme_rules) -> N
     assert silos.sort_values().index.tolist() == ["r000", "r001", "r002"]
 
 
-def test_demo_quotes_are_few_per_council_and_theme(scored_demo) -> None:
+def test_demo_quotes_are_few_per_council_and_report_theme(scored_demo) -> None:
+    rules = load_comment_rules()
     coded = scored_demo.scores.comment_themes
     quotes = coded[coded["quote_rank"].notna()]
-    per_cell = quotes.groupby(["gss_code", "theme"]).size()
-    assert per_cell.max() == load_comment_rules().quotes.per_theme
-    assert not quotes.duplicated(["gss_code", "theme", "comment_redacted"]).any()
+    per_cell = quotes.groupby(["gss_code", quotes["theme"].map(rules.report_themes)]).size()
+    assert per_cell.max() == rules.quotes.per_theme
+    # No council's report quotes the same words twice, under one section or two.
+    assert not quotes.duplicated(["gss_code", "comment_redacted"]).any()
     assert set(coded["recipient_group"]) == {"officers", "elected_members"}
-    assert (
-        coded["theme"]
-        .isin({"silos", "data_protection", "resources", "skills", "leadership_culture", "other"})
-        .all()
-    )
+    assert coded["theme"].isin(rules.report_themes).all()
+    # Every report section gets quotes somewhere, the other barrier theme none.
+    sections = set(quotes["theme"].map(rules.report_themes))
+    assert sections == {theme.id for theme in load_settings().themes}
+    assert not (quotes["theme"] == rules.fallback_theme.id).any()
 
 
 def test_a_wave_without_comments_codes_nothing(redactor, theme_rules) -> None:
     coded = code_comments(_comments([]), redactor, theme_rules)
     assert coded.empty
     assert select_quotes(coded, theme_rules).empty
+
+
+def test_every_report_theme_can_receive_quotes(redactor, theme_rules) -> None:
+    """Each section of the local report gets the quotes of the barrier themes mapped to it."""
+    texts = [
+        "Data is held in department silos and the systems don't talk to each other.",
+        "GDPR is too often used as an excuse not to share information with partners.",
+        "Few staff have the analytical skills to turn data into insight for managers.",
+        "Most decisions rest on gut feeling rather than evidence from performance reports.",
+    ]
+    coded = code_comments(_comments(texts), redactor, theme_rules)
+    coded["quote_rank"] = select_quotes(coded, theme_rules)
+    quoted = coded[coded["quote_rank"].notna()]
+    sections = quoted["theme"].map(theme_rules.report_themes)
+    assert set(sections) == {theme.id for theme in load_settings().themes}
+    assert set(theme_rules.sections) == {theme.id for theme in load_settings().themes}
+
+
+def test_a_comment_coded_to_two_sections_is_quoted_under_one_only(redactor, theme_rules) -> None:
+    texts = [
+        "Senior management blame GDPR for not sharing data with the health board.",  # two sections
+        "Data protection officers are helpful but the protocols are years out of date.",
+    ]
+    coded = code_comments(_comments(texts), redactor, theme_rules)
+    coded["quote_rank"] = select_quotes(coded, theme_rules)
+    quoted = coded[coded["quote_rank"].notna()]
+    assert not quoted.duplicated("comment_redacted").any()
+    # Sections take turns: vision takes the shared comment (its only one), data protection the other.
+    by_section = dict(zip(quoted["theme"].map(theme_rules.report_themes), quoted["response_id"], strict=True))
+    assert by_section["vision_leadership_culture"] == "r000"
+    assert by_section["data_protection"] == "r001"
+
+
+def test_a_comment_coded_to_two_barrier_themes_of_one_section_counts_both(redactor, theme_rules) -> None:
+    texts = [
+        "Our data sits in department silos across most services.",  # silos only: 2 hits
+        "Senior leaders keep their own spreadsheets and the culture is set in silos.",  # silos + leadership
+    ]
+    coded = code_comments(_comments(texts), redactor, theme_rules)
+    coded["quote_rank"] = select_quotes(coded, theme_rules)
+    quoted = coded[coded["quote_rank"].notna()].sort_values("quote_rank")
+    assert quoted["response_id"].tolist() == ["r001", "r000"]  # one row each, the broader match first
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Mae'r data wedi'i gadw mewn seilos adrannol ac nid yw'r systemau'n siarad â'i gilydd.", "cy"),
+        ("Does dim sgiliau dadansoddi gan y rhan fwyaf o reolwyr.", "cy"),
+        ("Nid yw'r cynghorwyr yn darllen yr adroddiadau perfformiad.", "cy"),
+        ("Data is held in department silos and the systems don't talk to each other.", "en"),
+        ("GDPR is a barrier; ask [name] at the Information Commissioner.", "en"),
+        ("", "en"),
+    ],
+)
+def test_a_comment_language_is_told_from_its_common_words(text: str, language: str, theme_rules) -> None:
+    assert detect_language(text, theme_rules) == language
+
+
+def test_every_welsh_demo_comment_and_no_english_one_is_told_as_welsh(theme_rules) -> None:
+    welsh_cues = ("Mae'r", "Nid", "Does dim")
+    for snippets in DEMO_COMMENTS.values():
+        for text in snippets:
+            expected = "cy" if text.startswith(welsh_cues) else "en"
+            assert detect_language(text, theme_rules) == expected, text

@@ -70,3 +70,38 @@ def test_a_value_of_the_wrong_type_stops_with_one_line() -> None:
 def test_settings_are_immutable() -> None:
     with pytest.raises(ValueError, match="frozen"):
         settings.load_operations_config().serve.port = 1  # type: ignore[misc]
+
+
+def _comment_values() -> dict:
+    values = yaml.safe_load((ROOT / "config" / "comments.yaml").read_text(encoding="utf-8"))
+    return {**values, "names": yaml.safe_load((ROOT / "config" / "names.yaml").read_text(encoding="utf-8"))}
+
+
+def test_a_barrier_theme_left_out_of_report_themes_stops_with_one_line() -> None:
+    values = _comment_values()
+    del values["report_themes"]["skills"]
+    with pytest.raises(ConfigError, match=r"^config/comments.yaml: .*missing: skills") as stopped:
+        settings._typed("comments.yaml", None, config_models.CommentRules, values)
+    assert "\n" not in str(stopped.value)
+
+
+def test_report_themes_must_reach_every_report_section_and_name_known_ones() -> None:
+    values = _comment_values()
+    values["report_themes"]["evidence_use"] = "evidence"  # a typo: no such section
+    rules = settings._typed("comments.yaml", None, config_models.CommentRules, values)
+    with pytest.raises(ConfigError) as stopped:
+        settings.check_report_themes(rules, settings.load_settings().themes)
+    message = str(stopped.value)
+    assert message.startswith("config/comments.yaml report_themes: evidence not a theme")
+    assert "no barrier theme maps to evidence_based_decisions" in message
+    assert "\n" not in message
+
+
+def test_every_statement_has_a_short_label_and_a_direction() -> None:
+    statements = settings.load_settings().statements
+    assert all(s.short_en and len(s.short_en) < len(s.text_en) for s in statements)
+    assert {s.id for s in statements if not s.higher_is_better} == {"dp_blocks_sharing"}
+    values = yaml.safe_load((ROOT / "config" / "framework.yaml").read_text(encoding="utf-8"))
+    del values["statements"][0]["short_en"]
+    with pytest.raises(ConfigError, match=r"^config/framework.yaml: statements\.0\.short_en: Field required"):
+        settings._typed("framework.yaml", None, config_models.FrameworkStatements, values)
