@@ -15,6 +15,7 @@ from tasks.report import (
     WITHHELD,
     ReportInputs,
     axis_ticks,
+    publish_figures,
     quote_rows,
     render_page,
     statement_axis,
@@ -35,7 +36,17 @@ def published(scored_demo):
 
 
 def _render(scored_demo, published, stem: str, language: str) -> str:
-    return render_page(ReportInputs(scored_demo.scores, scored_demo.study, True, published), stem, language)
+    return render_page(
+        ReportInputs(
+            scored_demo.scores,
+            scored_demo.study,
+            True,
+            published,
+            publish_figures(scored_demo.scores, published),
+        ),
+        stem,
+        language,
+    )
 
 
 @pytest.mark.parametrize(
@@ -154,7 +165,11 @@ def test_each_quote_carries_the_language_it_was_written_in(scored_demo, publishe
     comments.loc[chosen, "comment_redacted"] = welsh
     scores = dataclasses.replace(scored_demo.scores, comment_themes=comments)
     for language in ("en", "cy"):
-        page = render_page(ReportInputs(scores, scored_demo.study, True, published), DENBIGHSHIRE, language)
+        page = render_page(
+            ReportInputs(scores, scored_demo.study, True, published, publish_figures(scores, published)),
+            DENBIGHSHIRE,
+            language,
+        )
         quotes = re.findall(r'<blockquote class="[^"]+" lang="(\w+)"><p>([^<]+)</p>', page)
         assert quotes
         assert len(quotes) == page.count("<blockquote")
