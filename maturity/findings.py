@@ -266,12 +266,15 @@ def gap_findings(figures: PublishedFigures, gss_code: str, theme: str) -> list[F
             continue
         kind = LEVEL_GAP if row["measure"] == "mean_level" else POINTS
         value = MEAN_LEVEL if row["measure"] == "mean_level" else PERCENT
+        gap, lower, upper = (float(row[c]) for c in ("gap", "gap_ci_lower", "gap_ci_upper"))
+        if gap < 0:  # said as the higher group's lead: the gap and its interval change sign together
+            gap, lower, upper = -gap, -upper, -lower
         cited = {
             "first": (value, float(row[first])),
             "second": (value, float(row[second])),
-            "gap": (kind, abs(float(row["gap"]))),
-            "gap_lower": (kind, float(row["gap_ci_lower"])),
-            "gap_upper": (kind, float(row["gap_ci_upper"])),
+            "gap": (kind, gap),
+            "gap_lower": (kind, lower),
+            "gap_upper": (kind, upper),
         }
         higher = "first_higher" if float(row["gap"]) > 0 else "second_higher"
         rule = f"gap_{row['measure']}_{higher}"
@@ -285,7 +288,33 @@ def theme_findings(figures: PublishedFigures, gss_code: str, theme: str) -> list
     found = [finding for cell in cells for finding in characteristic_findings(cell)]
     found += statement_findings(figures, gss_code, theme)
     found += gap_findings(figures, gss_code, theme)
+    if not found:
+        found += largest_unclear_difference(cells)
     return found + withheld_findings(figures, gss_code, theme)
+
+
+def largest_unclear_difference(cells: list[ShownCell]) -> list[Finding]:
+    """Where nothing is clear: the theme's largest tested difference from Wales, said to be unclear.
+
+    It tells the council which way its figures lean and that the lean could be chance, rather than
+    only that nothing was found.
+    """
+    tested = [
+        cell
+        for cell in cells
+        if cell.wales is not None and pd.notna(cell.row.get("p_value_vs_rest_of_wales", pd.NA))
+    ]
+    if not tested:
+        return []
+    cell = max(tested, key=lambda c: (abs(c.difference), -float(c.row["p_value_vs_rest_of_wales"])))
+    rule = "leans_above_wales" if cell.difference > 0 else "leans_below_wales"
+    cited = {
+        "mean": (MEAN_LEVEL, float(cell.row["mean_level"])),
+        "level": (LEVEL, cell.level),
+        "wales_mean": (MEAN_LEVEL, float(cell.wales["mean_level"])),  # type: ignore[index]
+        "p_value": (P_VALUE, float(cell.row["p_value_vs_rest_of_wales"])),
+    }
+    return [Finding(rule, cell.theme, cell.characteristic, cell.group, cited)]
 
 
 def national_priorities(figures: PublishedFigures) -> list[tuple[str, list[int]]]:

@@ -502,12 +502,17 @@ def finding_sentence(finding: Finding, language: str) -> str:
     if "characteristic" in names:  # a statement is quoted as written; a characteristic reads as a noun
         names["characteristic"] = name_in_sentence(template, "characteristic", names["characteristic"])
     figures = {name: format_figure(kind, value, language) for name, (kind, value) in finding.figures.items()}
-    who = {"who": content["who"][finding.group], "whose": content["whose"][finding.group]}
+    who = {
+        "who": name_in_sentence(template, "who", content["who"][finding.group]),
+        "whose": content["whose"][finding.group],
+    }
     return template.format(**names, **figures, **who)
 
 
 # Findings that say whose figure is shown rather than what it shows: one sentence per theme lists them.
 NOTE_RULES = ("one_group_only", "withheld")
+# Where nothing is clear, the theme's largest difference from Wales, said to be unclear (after "none").
+LEAN_RULES = ("leans_above_wales", "leans_below_wales")
 
 
 def join_names(names: list[str], language: str) -> str:
@@ -543,7 +548,10 @@ def note_sentences(findings: list[Finding], language: str) -> list[str]:
 def theme_sentences(findings: list[Finding], language: str) -> dict[str, list[str]]:
     """A theme's findings in words: what the figures show, and notes on whose figures are shown."""
     return {
-        "shown": [finding_sentence(f, language) for f in findings if f.rule not in NOTE_RULES],
+        "shown": [
+            finding_sentence(f, language) for f in findings if f.rule not in (*NOTE_RULES, *LEAN_RULES)
+        ],
+        "leans": [finding_sentence(f, language) for f in findings if f.rule in LEAN_RULES],
         "notes": note_sentences([f for f in findings if f.rule in NOTE_RULES], language),
     }
 
