@@ -46,7 +46,7 @@ def test_national_rerun_and_publish_runs_leave_artifacts(
     assert "| public_survey.csv | 750 | 748 | 2 |" in markdown.data
     assert "| public_survey | sex | " in markdown.data  # the failed check, with its reason and rows
     assert "| 2 |" in markdown.data.split("## Quality failures")[1]
-    assert "- Reports: 46 files" in markdown.data
+    assert "- Reports: 47 files" in markdown.data  # 46 reports and the site index
 
     table = found["national-run-maturity-levels"]
     assert table.type == "table"

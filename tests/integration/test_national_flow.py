@@ -23,7 +23,8 @@ def test_national_run_writes_every_output(demo_run: DemoRun) -> None:
 
     reports = sorted(p.name for p in (tmp_path / "reports" / "2018").iterdir())
     stems = [*COUNCIL_CODES, "national"]
-    assert reports == sorted(f"{stem}.{lang}.html" for stem in stems for lang in ("en", "cy"))
+    pages = [f"{stem}.{lang}.html" for stem in stems for lang in ("en", "cy")]
+    assert reports == sorted([*pages, "index.html"])  # the site index lists them all
     page = (tmp_path / "reports" / "2018" / "W06000004.en.html").read_text()
     cells = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
     for row in ("Officers 133 67 50%", "Elected Members 47 9 19%", "Total 180 76 42%"):
