@@ -321,3 +321,28 @@ def national_priorities(figures: PublishedFigures) -> list[tuple[str, list[int]]
     """Characteristics with how many councils' published levels are at 1, 2, 3: most at level 1 first."""
     order = {c.id: position for position, c in enumerate(load_settings().characteristics)}
     return sorted(figures.distribution.items(), key=lambda item: (-item[1][0], -item[1][1], order[item[0]]))
+
+
+# Findings that call for a step of their own in a characteristic's next steps, in the order given there.
+PROMPTING_RULES = {
+    "below_wales": "below_wales",
+    "gap_mean_level_first_higher": "perception_gap",
+    "gap_mean_level_second_higher": "perception_gap",
+    "low_consensus": "low_consensus",
+    "between_levels": "between_levels",
+    "low_base": "low_base",
+    "one_group_only": "one_group_only",
+}
+
+
+def prompted_steps(figures: PublishedFigures, gss_code: str) -> dict[str, list[tuple[str, str]]]:
+    """Per characteristic, the kinds of extra step its findings call for, with whose figure it is."""
+    themes = dict.fromkeys(c.theme for c in load_settings().characteristics)
+    prompted: dict[str, list[tuple[str, str]]] = {}
+    for theme in themes:
+        for finding in theme_findings(figures, gss_code, theme):
+            kind = PROMPTING_RULES.get(finding.rule)
+            if kind and kind not in [k for k, _ in prompted.get(finding.item, [])]:
+                prompted.setdefault(finding.item, []).append((kind, finding.group))
+    order = list(dict.fromkeys(PROMPTING_RULES.values()))
+    return {item: sorted(kinds, key=lambda kind: order.index(kind[0])) for item, kinds in prompted.items()}

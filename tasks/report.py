@@ -53,6 +53,7 @@ from maturity.findings import (
     national_priorities,
     pick_shown_row,
     priority_order,
+    prompted_steps,
     shown_cells,
     theme_findings,
 )
@@ -479,9 +480,14 @@ def format_figure(kind: str, value: float, language: str) -> str:
     raise ValueError(f"unknown figure kind {kind!r}")
 
 
+def as_noun(name: str) -> str:
+    """A framework name as it reads inside a sentence (Open data -> open data)."""
+    return name[:1].lower() + name[1:]
+
+
 def name_in_sentence(template: str, placeholder: str, name: str) -> str:
     """A name as it reads in the sentence: lower case first letter unless the sentence starts with it."""
-    return name if template.startswith("{" + placeholder + "}") else name[:1].lower() + name[1:]
+    return name if template.startswith("{" + placeholder + "}") else as_noun(name)
 
 
 def item_names(item: str, language: str) -> dict[str, str]:
@@ -642,6 +648,25 @@ def response_summary(rates: pd.DataFrame, gss_code: str, language: str) -> str:
     )
 
 
+# Prompted steps about who answered rather than about one characteristic: given once, at the first.
+ONCE_PER_REPORT = ("one_group_only",)
+
+
+def prompted_actions(kinds: list[tuple[str, str]], name: str, said: set[str], language: str) -> list[str]:
+    """The extra steps a characteristic's findings call for, in words (council-wide ones only once)."""
+    findings = report_content("findings", language)
+    groups = list(load_settings().recipient_groups)
+    actions = []
+    for kind, group in kinds:
+        if kind in ONCE_PER_REPORT and kind in said:
+            continue
+        said.add(kind)
+        missing = next((g for g in groups if g != group), group)
+        template = findings["next_steps"]["prompted"][kind]
+        actions.append(template.format(characteristic=as_noun(name), missing=findings["missing"][missing]))
+    return actions
+
+
 def next_step_sections(figures: PublishedFigures, gss_code: str, language: str) -> list[dict[str, Any]]:
     """Per characteristic, priorities first: the next level's description and the steps towards it."""
     settings = load_settings()
@@ -650,6 +675,8 @@ def next_step_sections(figures: PublishedFigures, gss_code: str, language: str) 
     cells = {cell.characteristic: cell for cell in shown_cells(figures, gss_code)}
     ordered = sorted(cells.values(), key=priority_order)
     missing = [c for c in settings.characteristics if c.id not in cells]
+    prompted = prompted_steps(figures, gss_code)
+    said: set[str] = set()  # steps about the council as a whole (who answered) are given once
     sections = []
     for characteristic, cell in [(settings.characteristic_by_id[c.characteristic], c) for c in ordered] + [
         (c, None) for c in missing
@@ -671,6 +698,7 @@ def next_step_sections(figures: PublishedFigures, gss_code: str, language: str) 
                 "next_level": translate(language, characteristic.levels[following])
                 if level < LEVELS[-1]
                 else "",
+                "prompted": prompted_actions(prompted.get(characteristic.id, []), name, said, language),
                 "actions": steps[characteristic.id][level],
             }
         )

@@ -245,3 +245,12 @@ def test_two_councils_reports_say_different_things(reports: Path) -> None:
     )
     alike = difflib.SequenceMatcher(None, first, second, autojunk=False).ratio()
     assert alike <= SIMILARITY_LIMIT, f"Denbighshire and Carmarthenshire reports {alike:.3f} alike"
+
+
+def test_next_steps_add_the_steps_this_councils_findings_call_for(reports: Path) -> None:
+    steps = section((reports / f"{DENBIGHSHIRE}.en.html").read_text(), "next-steps")
+    prompted = report_content("findings", "en")["next_steps"]["prompted"]
+    # Denbighshire's officers are clearly below Wales on data analytics (the summary's first priority).
+    assert prompted["below_wales"].format(characteristic="data analytics") in steps
+    # Its elected members were too few for combined figures: asked once, not under every characteristic.
+    assert steps.count(prompted["one_group_only"].format(missing="elected members")) == 1
