@@ -21,7 +21,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from maturity.settings import describe_value, load_limits, load_settings
-from maturity.textcheck import LIMITS_FILE, text_problem
+from maturity.textcheck import LIMITS_FILE, decode_checked_text
 from maturity.translations import LANGUAGES
 
 COMMENTARY_FOLDER = "commentary"
@@ -117,16 +117,9 @@ def parse_commentary_name(path: Path) -> tuple[str, str]:
 def decode_commentary(path: Path, data: bytes) -> str:
     """A commentary file's text, checked: UTF-8, no control characters, not empty."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise CommentaryError(
-            f"{shown(path)}: line {line} is not UTF-8 (a file saved as Windows-1252 or another encoding). "
-            "Save it as UTF-8 and run again."
-        ) from None
-    problem = text_problem(text)
-    if problem:
-        raise CommentaryError(f"{shown(path)}: {problem}")
+        text = decode_checked_text(data, "it")
+    except ValueError as error:
+        raise CommentaryError(f"{shown(path)}: {error}") from None
     if not text.strip():
         raise CommentaryError(
             f"{shown(path)}: is empty. Write the commentary, or remove the file and its twin in the other "

@@ -335,14 +335,17 @@ PROMPTING_RULES = {
 }
 
 
-def prompted_steps(figures: PublishedFigures, gss_code: str) -> dict[str, list[tuple[str, str]]]:
+def council_findings(figures: PublishedFigures, gss_code: str) -> dict[str, list[Finding]]:
+    """Every finding for one council, by theme id: computed once per page, read by findings and next steps."""
+    return {theme.id: theme_findings(figures, gss_code, theme.id) for theme in load_settings().themes}
+
+
+def prompted_steps(findings: dict[str, list[Finding]]) -> dict[str, list[tuple[str, str]]]:
     """Per characteristic, the kinds of extra step its findings call for, with whose figure it is."""
-    themes = dict.fromkeys(c.theme for c in load_settings().characteristics)
     prompted: dict[str, list[tuple[str, str]]] = {}
-    for theme in themes:
-        for finding in theme_findings(figures, gss_code, theme):
-            kind = PROMPTING_RULES.get(finding.rule)
-            if kind and kind not in [k for k, _ in prompted.get(finding.item, [])]:
-                prompted.setdefault(finding.item, []).append((kind, finding.group))
+    for finding in (f for theme in findings.values() for f in theme):
+        kind = PROMPTING_RULES.get(finding.rule)
+        if kind and kind not in [k for k, _ in prompted.get(finding.item, [])]:
+            prompted.setdefault(finding.item, []).append((kind, finding.group))
     order = list(dict.fromkeys(PROMPTING_RULES.values()))
     return {item: sorted(kinds, key=lambda kind: order.index(kind[0])) for item, kinds in prompted.items()}

@@ -106,3 +106,23 @@ def flow_depth(text: str) -> int:
             depth -= 1
         previous = char
     return deepest
+
+
+def decode_checked_text(data: bytes, what: str) -> str:
+    """A whole text file's bytes as text: UTF-8 (a BOM allowed), no control characters, no overlong line.
+
+    Raises ValueError with the problem located and what to do; the caller prefixes the file's path.
+    what: how the advice names the file ("study.yaml", "it").
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ValueError(
+            f"line {line} is not UTF-8 (a file saved as Windows-1252 or another encoding). Save {what} as "
+            "UTF-8 and run again."
+        ) from None
+    problem = text_problem(text)
+    if problem:
+        raise ValueError(problem)
+    return text

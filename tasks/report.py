@@ -49,13 +49,13 @@ from maturity.findings import (
     PublishedFigures,
     ShownCell,
     choose_strengths_and_priorities,
+    council_findings,
     index_published,
     national_priorities,
     pick_shown_row,
     priority_order,
     prompted_steps,
     shown_cells,
-    theme_findings,
 )
 from maturity.rounding import decimals_within_level, round_number, whole_percent
 from maturity.settings import (
@@ -667,7 +667,9 @@ def prompted_actions(kinds: list[tuple[str, str]], name: str, said: set[str], la
     return actions
 
 
-def next_step_sections(figures: PublishedFigures, gss_code: str, language: str) -> list[dict[str, Any]]:
+def next_step_sections(
+    figures: PublishedFigures, findings: dict[str, list[Finding]], gss_code: str, language: str
+) -> list[dict[str, Any]]:
     """Per characteristic, priorities first: the next level's description and the steps towards it."""
     settings = load_settings()
     content = report_content("findings", language)["next_steps"]
@@ -675,7 +677,7 @@ def next_step_sections(figures: PublishedFigures, gss_code: str, language: str) 
     cells = {cell.characteristic: cell for cell in shown_cells(figures, gss_code)}
     ordered = sorted(cells.values(), key=priority_order)
     missing = [c for c in settings.characteristics if c.id not in cells]
-    prompted = prompted_steps(figures, gss_code)
+    prompted = prompted_steps(findings)
     said: set[str] = set()  # steps about the council as a whole (who answered) are given once
     sections = []
     for characteristic, cell in [(settings.characteristic_by_id[c.characteristic], c) for c in ordered] + [
@@ -735,17 +737,17 @@ def theme_sections(
     published: AnswerTables,
     gss_code: str,
     language: str,
-    draft: bool = False,
-    approved: frozenset[str] = frozenset(),
-    figures: PublishedFigures | None = None,
+    draft: bool,
+    approved: frozenset[str],
+    figures: PublishedFigures,
+    findings: dict[str, list[Finding]],
     commentary: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Per theme: commentary, findings, levels beside the Wales spread, statements and quotes.
 
-    figures: the release indexed for reports (publish_figures), built here when not given.
+    figures: the release indexed for reports (publish_figures); findings: council_findings over it.
     commentary: the auditors' rendered commentary per theme id in this language (council_commentary).
     """
-    figures = publish_figures(scores, published) if figures is None else figures
     settings = load_settings()
     council = settings.council_by_code[gss_code]
     short = council_short_name(council, language)
@@ -807,7 +809,7 @@ def theme_sections(
                 "statements_axis": statement_axis(statements, language),
                 "statements_description": statements_description(statements, short, language),
                 "quotes": quote_rows(scores, gss_code, theme.id, draft, approved),
-                "findings": theme_sentences(theme_findings(figures, gss_code, theme.id), language),
+                "findings": theme_sentences(findings[theme.id], language),
                 "commentary": (commentary or {}).get(theme.id),
             }
         )
@@ -889,14 +891,17 @@ def council_context(
     figures = publish_figures(scores, published) if figures is None else figures
     commentary = council_commentary(study, gss_code, language)
     approved = approved_quotes(study)
-    themes = theme_sections(scores, published, gss_code, language, draft, approved, figures, commentary)
+    findings = council_findings(figures, gss_code)  # once: the themes and the next steps both read them
+    themes = theme_sections(
+        scores, published, gss_code, language, draft, approved, figures, findings, commentary
+    )
     return {
         **shared_context(scores, study, draft, language, gss_code),
         "council_name": council_name(council, language),
         "council_short": council_short_name(council, language),
         "response_rows": response_rows(scores.response_rates, gss_code, language),
         "summary": summary_section(figures, scores.response_rates, gss_code, language),
-        "next_steps": next_step_sections(figures, gss_code, language),
+        "next_steps": next_step_sections(figures, findings, gss_code, language),
         "findings_text": report_content("findings", language),
         "themes": themes,
         "public_theme": PUBLIC_SURVEY_THEME,

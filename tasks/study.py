@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from maturity.settings import UnsafeValueError, check_path_value, describe_value
-from maturity.textcheck import LIMITS_FILE, flow_depth, input_limits, text_problem
+from maturity.textcheck import LIMITS_FILE, decode_checked_text, flow_depth, input_limits
 from tasks.commentary import check_commentary
 from tasks.contracts import DatasetError, Study
 from tasks.sources import check_study_files, link_error
@@ -36,16 +36,9 @@ def read_study_yaml(path: Path) -> dict[str, Any]:
         )
     data = path.read_bytes()
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise DatasetError(
-            f"{path}: line {line} is not UTF-8 (a file saved as Windows-1252 or another encoding). Save "
-            "study.yaml as UTF-8 and run again."
-        ) from None
-    problem = text_problem(text)
-    if problem:
-        raise DatasetError(f"{path}: {problem}")
+        text = decode_checked_text(data, "study.yaml")
+    except ValueError as error:
+        raise DatasetError(f"{path}: {error}") from None
     if flow_depth(text) > limits.max_yaml_depth:
         raise DatasetError(
             f"{path}: is nested too deeply to read (more than inputs.max_yaml_depth, "
