@@ -2,7 +2,8 @@
 
 Single groups: every possible answer count at n answers, weighted by its multinomial probability, so
 the coverage is exact up to the posterior's Monte Carlo error. All respondents (groups weighted
-equally): seeded simulation. Run `python -m benchmarks.interval_coverage` to print the tables.
+equally), the officer-member gap and the change between two waves: seeded simulation. Run
+`python -m benchmarks.interval_coverage` to print the tables.
 """
 
 from __future__ import annotations
@@ -13,7 +14,16 @@ import numpy as np
 from scipy.stats import multinomial
 
 from maturity.settings import ALL_GROUPS, MaturityMethod, load_settings
-from tasks.score import LEVELS, GroupSample, draw_cell_means, mean_gap, summarise_cell
+from maturity.stats import newcombe_difference_interval
+from tasks.score import (
+    LEVELS,
+    GroupSample,
+    draw_cell_means,
+    draw_group_means,
+    mean_gap,
+    summarise_cell,
+    tail_difference_interval,
+)
 
 # True shares of levels 1, 2, 3 among valid answers.
 PATTERNS = {
@@ -102,6 +112,72 @@ def gap_coverage(
     return hits / samples
 
 
+def change_coverage(
+    earlier: tuple[float, ...],
+    later: tuple[float, ...],
+    sizes: tuple[int, int],
+    method: MaturityMethod,
+    samples: int,
+    seed: int = 4,
+) -> float:
+    """Simulated coverage of a group's change in mean level between two waves (different respondents)."""
+    rng = np.random.default_rng(seed)
+    change = true_mean(later) - true_mean(earlier)
+    hits = 0
+    for _ in range(samples):
+        then = GroupSample(np.append(rng.multinomial(sizes[0], earlier), 0))
+        now = GroupSample(np.append(rng.multinomial(sizes[1], later), 0))
+        lower, upper = tail_difference_interval(
+            draw_group_means(now, method, rng), draw_group_means(then, method, rng), method.confidence_level
+        )
+        hits += lower <= change <= upper
+    return hits / samples
+
+
+def share_change_coverage(
+    earlier: float, later: float, sizes: tuple[int, int], confidence_level: float, samples: int, seed: int = 5
+) -> float:
+    """Simulated coverage of the change in % agree between two waves (Newcombe's interval)."""
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(samples):
+        then, now = rng.binomial(sizes[0], earlier) / sizes[0], rng.binomial(sizes[1], later) / sizes[1]
+        lower, upper = newcombe_difference_interval(now, sizes[1], then, sizes[0], confidence_level)
+        hits += lower <= later - earlier <= upper
+    return hits / samples
+
+
+def print_change_table(samples: int = 2000) -> None:
+    """The coverage of the change since the earlier wave (docs/methodology.md)."""
+    method = load_settings().maturity
+    print("\n| earlier | later | 10 -> 10 | 30 -> 30 | 70 -> 30 |\n| --- | --- | --- | --- | --- |")
+    for earlier, later in CHANGE_PAIRS:
+        figures = [
+            change_coverage(PATTERNS[earlier], PATTERNS[later], sizes, method, samples)
+            for sizes in ((10, 10), (30, 30), (70, 30))
+        ]
+        print(f"| {earlier} | {later} | " + " | ".join(f"{f:.3f}" for f in figures) + " |")
+    confidence = load_settings().statement_method.confidence_level
+    print("\n| % agree then | now | 10 -> 10 | 30 -> 30 | 70 -> 30 |\n| --- | --- | --- | --- | --- |")
+    for earlier, later in SHARE_PAIRS:
+        figures = [
+            share_change_coverage(earlier, later, s, confidence, samples)
+            for s in ((10, 10), (30, 30), (70, 30))
+        ]
+        print(f"| {earlier:.0%} | {later:.0%} | " + " | ".join(f"{f:.3f}" for f in figures) + " |")
+
+
+# Waves to simulate: no change, a small and a large move, and extremes either side.
+CHANGE_PAIRS = (
+    ("skewed", "skewed"),
+    ("skewed", "balanced"),
+    ("extreme (92% at 1)", "balanced"),
+    ("balanced", "extreme (97% at 3)"),
+    ("polarised (1 or 3)", "extreme (92% at 2)"),
+)
+SHARE_PAIRS = ((0.5, 0.5), (0.3, 0.6), (0.05, 0.2), (0.9, 0.98))
+
+
 def print_tables(samples: int = 2000) -> None:
     """The coverage tables of docs/methodology.md."""
     method = load_settings().maturity
@@ -123,3 +199,4 @@ def print_tables(samples: int = 2000) -> None:
 
 if __name__ == "__main__":
     print_tables()
+    print_change_table()

@@ -53,6 +53,7 @@ from tasks.validate import (
     validate_table_task,
     write_quality_record,
 )
+from tasks.wave_change import score_change, score_change_task
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class Steps:
     load: Callable[..., Any]
     score_councils: Callable[[Path, str, list[str] | None], None]
     score_national: Callable[[Path, str], Scores]
+    score_change: Callable[[Path, Scores, list[str] | None], Scores]
     write_quote_candidates: Callable[[Scores, Study, Path], Path]
     control_disclosure: Callable[[Scores, Path], AnswerTables]
     plan_reports: Callable[..., tuple[ReportInputs, list[list[Report]]]]
@@ -137,10 +139,11 @@ def check_inputs(steps: Steps, study: Study, scope: Scope) -> list[ValidatedTabl
 def load_and_score(
     steps: Steps, validated: list[ValidatedTable], study: Study, target: Target, scope: Scope
 ) -> Scores:
-    """Load the checked rows into the warehouse (the scope's councils) and score councils and Wales."""
+    """Load the checked rows (the scope's councils), score councils and Wales, and the change since before."""
     steps.load(validated, target.warehouse, study.wave, scope.councils, scope.keep)
     steps.score_councils(target.warehouse, study.wave, scope.councils)
-    return steps.score_national(target.warehouse, study.wave)
+    scores = steps.score_national(target.warehouse, study.wave)
+    return steps.score_change(target.warehouse, scores, scope.councils)  # since the earlier wave, if any
 
 
 def publish_outputs(
@@ -184,6 +187,7 @@ def plain_steps() -> Steps:
         load=load_warehouse,
         score_councils=score_councils,
         score_national=score_national,
+        score_change=score_change,
         write_quote_candidates=write_quote_candidates,
         control_disclosure=open_answer_tables,
         plan_reports=prepare_reports,
@@ -218,6 +222,7 @@ def task_steps(run: RunContext) -> Steps:
         load=load_warehouse_task,
         score_councils=score_councils_task,
         score_national=score_national_task,
+        score_change=score_change_task,
         write_quote_candidates=write_quote_candidates_task,
         control_disclosure=open_answer_tables_task,
         plan_reports=plan_reports_task,

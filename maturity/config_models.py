@@ -213,6 +213,7 @@ class OpenDataSettings(ConfigModel):
     formats: tuple[str, ...]
     missing_values: tuple[str, ...]
     tables: tuple[str, ...]
+    wave_change_tables: tuple[str, ...]  # only in a release whose wave has an earlier wave to compare
 
 
 # config/publication.yaml

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from maturity.disclosure import (
     protect_release,
     relations_within,
 )
-from maturity.output_contracts import OutputContractError, check_open_table, open_data_contracts
+from maturity.output_contracts import OutputContractError, check_open_table
 from maturity.rounding import round_half_away, round_within_level
 from maturity.settings import ALL_GROUPS, TOTAL_GROUP, WALES_GSS_CODE, load_settings
 from tasks.ledger import read_ledger, write_ledger
@@ -43,6 +43,7 @@ from tasks.release import (
     csv_name,
     diff_releases,
     next_release_version,
+    release_contracts,
     resolve_release_date,
     to_json_bytes,
 )
@@ -274,11 +275,15 @@ def open_public_survey_results(scores: Scores) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class AnswerTables:
-    """The disclosure-controlled answer tables of a release, and the audit's record of them."""
+    """The disclosure-controlled answer tables of a release, and the audit's record of them.
+
+    changes: the change since the earlier wave (maturity_change, statement_change), when there is one.
+    """
 
     maturity_levels: pd.DataFrame
     statement_results: pd.DataFrame
     snapshots: dict[str, Snapshot]
+    changes: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def open_answer_tables(scores: Scores, version: Path | None) -> AnswerTables:
@@ -291,7 +296,131 @@ def open_answer_tables(scores: Scores, version: Path | None) -> AnswerTables:
     statements, statement_snapshot = open_statement_results(scores, earlier.get("statement_results", []))
     levels, statements = add_published_comparisons(scores.wales_comparisons, levels, statements)
     snapshots = {"maturity_levels": level_snapshot, "statement_results": statement_snapshot}
-    return AnswerTables(levels, statements, snapshots)
+    changes = open_wave_changes(scores, levels, statements, version)
+    return AnswerTables(levels, statements, snapshots, changes)
+
+
+def read_earlier_release(version: Path | None, wave: str, table: str) -> pd.DataFrame | None:
+    """A table of the earlier wave's release as it stands in this version (None: no such release)."""
+    if version is None:
+        return None
+    path = inside(version, "open-data", wave) / csv_name(table)
+    if not path.is_file():
+        return None
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def open_wave_changes(
+    scores: Scores, levels: pd.DataFrame, statements: pd.DataFrame, version: Path | None
+) -> dict[str, pd.DataFrame]:
+    """The change tables, each row's figures published only where both waves publish the row.
+
+    The earlier wave's published rows are read from its release in this version, so a change never
+    rests on a figure that release withholds; nothing is published without that release.
+    """
+    if scores.earlier_wave is None or scores.maturity_change is None or scores.statement_change is None:
+        return {}
+    earlier_levels = read_earlier_release(version, scores.earlier_wave, "maturity_levels")
+    earlier_statements = read_earlier_release(version, scores.earlier_wave, "statement_results")
+    if earlier_levels is None or earlier_statements is None:
+        return {}
+    return {
+        "maturity_change": open_maturity_change(scores, levels, earlier_levels),
+        "statement_change": open_statement_change(scores, statements, earlier_statements),
+    }
+
+
+def shown_in_both(
+    change: pd.DataFrame, later: pd.DataFrame, earlier: pd.DataFrame, item: str, earlier_item: str
+) -> np.ndarray:
+    """Whether each change row's figure is published in this wave's table and in the earlier release's."""
+    now = is_published(published_rows(later, item), change[["gss_code", item, "recipient_group"]])
+    before_keys = change[["gss_code", earlier_item, "recipient_group"]]
+    then = is_published(published_rows(earlier, item), before_keys)
+    return now & then
+
+
+def withhold_change_rows(table: pd.DataFrame, shown: np.ndarray, figures: list[str]) -> pd.DataFrame:
+    """Blank every figure of a change row not shown in both waves, and mark its status."""
+    rules = disclosure_rules()
+    table = table.copy()
+    for column in figures:
+        table[column] = _nullable(table[column]).mask(~shown)
+    table["status"] = np.where(shown, "", rules.withheld_status)
+    return table
+
+
+def _named_change(change: pd.DataFrame, wave: str, keys: list[str]) -> pd.DataFrame:
+    table = change.merge(council_names(), on="gss_code", how="left")
+    table = table.sort_values(keys, ignore_index=True)
+    table["wave"] = wave
+    return table
+
+
+def open_maturity_change(scores: Scores, levels: pd.DataFrame, earlier: pd.DataFrame) -> pd.DataFrame:
+    """Mean level and level then and now, and the change, where both waves publish the council's row."""
+    assert scores.maturity_change is not None
+    table = _named_change(
+        scores.maturity_change, scores.wave, ["gss_code", "characteristic", "recipient_group"]
+    )
+    shown = shown_in_both(
+        table, levels, earlier.rename(columns={}), "characteristic", "earlier_characteristic"
+    )
+    settings = load_settings()
+    decimals = settings.publication.level_decimals
+    cut_offs = (settings.maturity.level_2_from, settings.maturity.level_3_from)
+    for column in ("mean_level_earlier", "mean_level"):
+        table[column] = round_within_level(table[column], cut_offs, decimals)
+    # The difference of the two printed means, so the three figures add up (to the third place when one
+    # of them needed it near a cut-off).
+    table["mean_level_change"] = round_half_away(
+        table["mean_level"] - table["mean_level_earlier"], decimals + 1
+    )
+    for column in ("change_ci_lower", "change_ci_upper"):
+        table[column] = round_half_away(table[column], decimals)
+    table["level_change"] = table["level"].astype("Int64") - table["level_earlier"].astype("Int64")
+    for column in ("level", "level_earlier"):
+        table[column] = table[column].astype("Int64")
+    figures = [
+        "n_valid_earlier",
+        "n_valid",
+        "mean_level_earlier",
+        "mean_level",
+        "mean_level_change",
+        "change_ci_lower",
+        "change_ci_upper",
+        "change_is_clear",
+        "level_earlier",
+        "level",
+        "level_change",
+    ]
+    return withhold_change_rows(table, shown, figures)
+
+
+def open_statement_change(scores: Scores, statements: pd.DataFrame, earlier: pd.DataFrame) -> pd.DataFrame:
+    """% agree then and now, and the change in points, where both waves publish the council's row."""
+    assert scores.statement_change is not None
+    table = _named_change(
+        scores.statement_change, scores.wave, ["gss_code", "statement_id", "recipient_group"]
+    )
+    shown = shown_in_both(table, statements, earlier, "statement_id", "earlier_statement_id")
+    table["pct_agree_earlier"] = as_percent(table["share_agree_earlier"])
+    table["pct_agree"] = as_percent(table["share_agree"])
+    places = load_settings().publication.percent_decimals
+    table["pct_agree_change"] = round_half_away(table["pct_agree"] - table["pct_agree_earlier"], places)
+    for column in ("change_ci_lower", "change_ci_upper"):
+        table[column] = round_half_away(100 * table[column], places)
+    figures = [
+        "n_valid_earlier",
+        "n_valid",
+        "pct_agree_earlier",
+        "pct_agree",
+        "pct_agree_change",
+        "change_ci_lower",
+        "change_ci_upper",
+        "change_is_clear",
+    ]
+    return withhold_change_rows(table, shown, figures)
 
 
 def published_rows(table: pd.DataFrame, item: str) -> pd.Series:
@@ -384,10 +513,11 @@ def open_tables(scores: Scores, answers: AnswerTables) -> dict[str, pd.DataFrame
         "statement_results": answers.statement_results,
         "perception_gaps": open_perception_gaps(scores, answers),
         "public_survey_results": open_public_survey_results(scores),
+        **answers.changes,
     }
     codes = set(built["councils"]["gss_code"])
     tables = {}
-    for contract in open_data_contracts():
+    for contract in release_contracts(built):
         missing = [c for c in contract.columns if c not in built[contract.name].columns]
         if missing:
             raise OutputContractError(
@@ -408,9 +538,9 @@ def build_release_files(
         files[csv_name(name)] = to_csv_bytes(table)
         files[f"{name}.parquet"] = to_parquet_bytes(table)
         files[f"{name}.json"] = to_json_records(table)
-    files[DATAPACKAGE] = build_datapackage(wave, version, release_date)
-    files[CSVW_METADATA] = build_csvw_metadata(wave, version, release_date)
-    files[README] = build_readme(wave, version, release_date)
+    files[DATAPACKAGE] = build_datapackage(wave, version, release_date, tables)
+    files[CSVW_METADATA] = build_csvw_metadata(wave, version, release_date, tables)
+    files[README] = build_readme(wave, version, release_date, tables)
     return files
 
 

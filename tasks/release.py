@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Collection
 from datetime import date
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from maturity.output_contracts import open_data_contracts
+from maturity.output_contracts import OpenDataContract, open_data_contracts
 from maturity.settings import load_open_data_config, load_settings
 from tasks.contracts import DatasetError
 
@@ -61,7 +62,12 @@ def resolve_release_date(wave: str, release_date: str | None) -> str | None:
         raise DatasetError(f"release date {chosen!r} is not a date (YYYY-MM-DD).") from None
 
 
-def build_datapackage(wave: str, version: str, release_date: str | None) -> bytes:
+def release_contracts(tables: Collection[str]) -> list[OpenDataContract]:
+    """The contracts of the tables a release has, in config/open_data.yaml's order."""
+    return [spec for spec in open_data_contracts() if spec.name in tables]
+
+
+def build_datapackage(wave: str, version: str, release_date: str | None, tables: Collection[str]) -> bytes:
     """datapackage.json: a Frictionless data package with a Table Schema for every CSV."""
     config = load_open_data_config()
     missing = list(config.missing_values)
@@ -78,7 +84,7 @@ def build_datapackage(wave: str, version: str, release_date: str | None) -> byte
     if release_date:
         package["created"] = f"{release_date}T00:00:00Z"
     package["resources"] = []
-    for spec in open_data_contracts():
+    for spec in release_contracts(tables):
         schema: dict[str, Any] = {
             "fields": spec.fields,
             "missingValues": missing,
@@ -103,11 +109,11 @@ def build_datapackage(wave: str, version: str, release_date: str | None) -> byte
     return to_json_bytes(package)
 
 
-def build_csvw_metadata(wave: str, version: str, release_date: str | None) -> bytes:
+def build_csvw_metadata(wave: str, version: str, release_date: str | None, names: Collection[str]) -> bytes:
     """csv-metadata.json: the same description in W3C CSV on the Web form."""
     config = load_open_data_config()
     tables = []
-    for spec in open_data_contracts():
+    for spec in release_contracts(names):
         columns = [
             {
                 "name": field["name"],
@@ -142,12 +148,13 @@ def build_csvw_metadata(wave: str, version: str, release_date: str | None) -> by
     return to_json_bytes(metadata)
 
 
-def build_readme(wave: str, version: str, release_date: str | None) -> bytes:
+def build_readme(wave: str, version: str, release_date: str | None, tables: Collection[str]) -> bytes:
     """A short bilingual README (English, then Welsh marked for review by a Welsh speaker)."""
     config = load_open_data_config()
     rules = load_settings().disclosure
     date = release_date or "not set"
-    names = ", ".join(f"`{csv_name(spec.name)}`" for spec in open_data_contracts())
+    contracts = release_contracts(tables)
+    names = ", ".join(f"`{csv_name(spec.name)}`" for spec in contracts)
     formats = ", ".join(config.formats)
     text = f"""# {config.title_en} ({wave})
 
@@ -164,7 +171,7 @@ published only when both groups' are. Further figures are withheld until no with
 worked out, from this release and every earlier one of the wave, to within
 ±{rules.protection_interval} of its value. Every figure is rounded half away from zero. Response
 counts are published in full. No free text and no respondent-level data are published.
-
+{change_note(contracts, rules.withheld_status)}
 ## Cymraeg
 
 <!-- Welsh text: machine-assisted draft, to be reviewed by a Welsh speaker before publication. -->
@@ -183,6 +190,22 @@ gwerth yn wag a'r `status` yn `{rules.withheld_status}`. Nid oes testun rhydd na
 unigol yn cael eu cyhoeddi.
 """
     return text.encode("utf-8")
+
+
+def change_note(contracts: list[OpenDataContract], withheld: str) -> str:
+    """The README's paragraph on the change tables, when the release has them (else nothing)."""
+    change = [spec.name for spec in contracts if spec.name in load_open_data_config().wave_change_tables]
+    if not change:
+        return ""
+    names = " and ".join(f"`{csv_name(name)}`" for name in change)
+    return f"""
+{names} set each figure beside the earlier wave's (`earlier_wave`), for the characteristics and
+statements config/comparability.yaml declares comparable: a reworded statement is mapped to the one it
+continues; new and dropped statements are left out. A change is published only where the figure is
+published in both waves' releases, so it is worked out from published figures and reveals nothing
+withheld (otherwise `status` is `{withheld}`). The change is the difference of the two printed
+figures; its interval treats the waves' respondents as independent samples.
+"""
 
 
 def build_checksums(files: dict[str, bytes]) -> bytes:
@@ -252,6 +275,8 @@ def diff_releases(
     tables = {}
     for spec in open_data_contracts():
         name = csv_name(spec.name)
+        if name not in current:
+            continue  # not in this release (a wave without an earlier wave has no change tables)
         old = read_csv_text(previous[name]) if name in previous else None
         tables[spec.name] = diff_table(old, read_csv_text(current[name]), spec.primary_key)
     return {"previous_version": previous_version or NO_RELEASE, "version": version, "tables": tables}

@@ -396,14 +396,25 @@ def mean_gap(
     upper end), so the interval keeps the tail posteriors' coverage (docs/methodology.md).
     """
     first, second = method.perception_gap_groups
-    alpha = (1 - method.confidence_level) / 2
     a, b = samples[first], samples[second]
     if first in draws and second in draws:
-        lower = float(np.quantile(draws[first].lower - draws[second].upper, alpha))
-        upper = float(np.quantile(draws[first].upper - draws[second].lower, 1 - alpha))
+        lower, upper = tail_difference_interval(draws[first], draws[second], method.confidence_level)
     else:
         lower = upper = np.nan
     return _gap_row("mean_level", characteristic, a.mean, a.n_valid, b.mean, b.n_valid, lower, upper)
+
+
+def tail_difference_interval(
+    first: TailDraws, second: TailDraws, confidence_level: float
+) -> tuple[float, float]:
+    """An interval for first's mean minus second's (independent samples), keeping the tails' coverage.
+
+    The lower end pairs first's lower-tail draws with second's upper-tail ones, the upper end the reverse.
+    """
+    alpha = (1 - confidence_level) / 2
+    lower = float(np.quantile(first.lower - second.upper, alpha))
+    upper = float(np.quantile(first.upper - second.lower, 1 - alpha))
+    return lower, upper
 
 
 def _gap_row(
@@ -786,6 +797,10 @@ class Scores:
     wales_comparisons: pd.DataFrame
     # Restricted: redacted comments and quotes for reports, never for open data.
     comment_themes: pd.DataFrame
+    # Change since the earlier wave (tasks/wave_change.py): set only when that wave is in the warehouse.
+    earlier_wave: str | None = None
+    maturity_change: pd.DataFrame | None = None
+    statement_change: pd.DataFrame | None = None
 
 
 def score_councils(warehouse: Path, wave: str, councils: list[str] | None = None) -> None:

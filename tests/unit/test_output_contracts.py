@@ -15,7 +15,7 @@ from maturity.output_contracts import (
     render_tables_doc,
     warehouse_contracts,
 )
-from maturity.settings import PROJECT_ROOT
+from maturity.settings import PROJECT_ROOT, load_open_data_config
 from tasks.publish import open_answer_tables, open_tables
 
 
@@ -79,9 +79,11 @@ def test_a_repeated_warehouse_key_or_a_missing_required_value_stops_the_write() 
 
 
 def test_the_demo_release_meets_every_contract(published: dict[str, pd.DataFrame]) -> None:
-    assert list(published) == [c.name for c in open_data_contracts()]
+    change_tables = load_open_data_config().wave_change_tables
+    in_release = [c for c in open_data_contracts() if c.name not in change_tables]
+    assert list(published) == [c.name for c in in_release]  # 2018 has no earlier wave: no change tables
     codes = set(published["councils"]["gss_code"])
-    for contract in open_data_contracts():
+    for contract in in_release:
         check_open_table(published[contract.name], contract, codes)
 
 
