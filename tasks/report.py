@@ -151,7 +151,7 @@ def report_text(language: str) -> dict[str, Any]:
 
 
 # Report content kept in one file per language (not gettext): findings and next steps.
-CONTENT_FILES = ("findings", "next_steps")
+CONTENT_FILES = ("findings", "next_steps", "change")
 # Strengths and priorities the summary names, each.
 SUMMARY_PICKS = 3
 
@@ -904,9 +904,35 @@ def council_context(
         "next_steps": next_step_sections(figures, findings, gss_code, language),
         "findings_text": report_content("findings", language),
         "themes": themes,
+        **change_context(published, scores.wave, gss_code, council_short_name(council, language), language),
         "public_theme": PUBLIC_SURVEY_THEME,
         "any_low_base": any(row["low_base"] for theme in themes for row in theme["rows"]),
     }
+
+
+def change_context(
+    published: AnswerTables,
+    wave: str,
+    gss_code: str | None,
+    council: str,
+    language: str,
+    councils: list[Council] | None = None,
+) -> dict[str, Any]:
+    """The change since the earlier wave for a council's page (gss_code) or the national one (councils)."""
+    # Imported here: tasks.change_report builds on this module's formatting helpers.
+    from maturity.comparability import comparison_for
+    from tasks.change_report import council_change, national_change
+
+    comparison = comparison_for(wave)
+    if gss_code is not None:
+        change = council_change(published.changes, comparison, gss_code, council, language)
+    else:
+        listed = [
+            (c.gss_code, council_short_name(c, language), report_file_name(c.gss_code, language, "html"))
+            for c in councils or []
+        ]
+        change = national_change(published.changes, comparison, listed, language)
+    return {"change": change, "wave_earlier": comparison.earlier if comparison else None}
 
 
 def national_context(
@@ -978,6 +1004,7 @@ def national_context(
             for cell in (heatmap_cell(c.gss_code, ch.id) for ch in settings.characteristics)
         ),
         "distribution": distribution,
+        **change_context(published, scores.wave, None, "", language, councils),
         "recommendations": national_recommendations(figures, language),
         "findings_text": report_content("findings", language),
         "distribution_title": translate(language, "Councils at each level, by characteristic"),
