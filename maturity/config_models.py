@@ -95,10 +95,35 @@ class FrameworkStatement(ConfigModel):
     text_en: str
     short_en: str
     higher_is_better: bool = True
+    waves: tuple[str, ...] | None = Field(default=None, min_length=1)  # None: asked in every wave
 
 
 class FrameworkStatements(ConfigModel):
     statements: tuple[FrameworkStatement, ...]
+
+
+# config/comparability.yaml
+class ItemComparability(ConfigModel):
+    """How one kind of item (characteristics or statements) of a later wave lines up with an earlier one's."""
+
+    mapped: dict[str, str] = {}  # later id: earlier id it continues (reworded, same meaning)
+    not_comparable: dict[str, str] = {}  # id asked in both waves: reason code (`reasons`)
+    new: tuple[str, ...] = ()  # asked in the later wave only, continuing nothing
+    dropped: tuple[str, ...] = ()  # asked in the earlier wave only, continued by nothing
+
+
+class DeclaredComparison(ConfigModel):
+    """One pair of waves as config/comparability.yaml declares it (checked against the framework)."""
+
+    earlier: str
+    later: str
+    characteristics: ItemComparability = ItemComparability()
+    statements: ItemComparability = ItemComparability()
+
+
+class Comparability(ConfigModel):
+    reasons: dict[str, str] = Field(min_length=1)  # reason code: English wording (translated for reports)
+    comparisons: tuple[DeclaredComparison, ...]
 
 
 # config/limits.yaml
@@ -322,13 +347,39 @@ class Spread(ConfigModel):
     sd: float
 
 
-class DemoSettings(ConfigModel):
-    wave: str
+class DemoMaturityChange(ConfigModel):
+    """How a follow-up wave's latent maturity moves from an earlier wave's, per council x characteristic."""
+
+    from_wave: str
+    improving_share: float = Field(ge=0, le=1)
+    slipping_share: float = Field(ge=0, le=1)
+    improvement: Spread  # change of an improving council (levels), per characteristic
+    slip: Spread  # change of a slipping council (negative mean)
+    steady: Spread  # change of every other council
+    fixed: dict[str, dict[str, float]] = {}  # gss_code: characteristic: change, instead of a drawn one
+
+    @model_validator(mode="after")
+    def _shares_fit(self) -> DemoMaturityChange:
+        if self.improving_share + self.slipping_share > 1:
+            raise ValueError("improving_share + slipping_share must be at most 1")
+        return self
+
+
+class DemoWave(ConfigModel):
     title: str
     title_cy: str
     fieldwork_start: str
     fieldwork_end: str
     default_seed: int
+    # Councils whose invitations and responses are fixed rather than drawn.
+    fixed_counts: dict[str, DemoFixedCounts] = {}
+    change: DemoMaturityChange | None = None  # None: latent maturity drawn afresh (a first wave)
+    commentary: bool = False  # write the auditors' commentary of config/demo_commentary/ (written for it)
+
+
+class DemoSettings(ConfigModel):
+    wave: str  # the wave `maturity demo` writes without --wave
+    waves: dict[str, DemoWave]
     public_survey_respondents: int
     public_survey_yes_share: dict[str, float]
     public_survey_dont_know_share: float
@@ -337,7 +388,6 @@ class DemoSettings(ConfigModel):
     public_survey_age_sample_bias: dict[str, float]
     public_survey_female_share_population: float
     public_survey_female_share_sample: float
-    fixed_counts: dict[str, DemoFixedCounts]
     councils: dict[str, DemoCouncil]
     officers_per_thousand: float
     officers_floor: int
@@ -353,3 +403,15 @@ class DemoSettings(ConfigModel):
     comment_rate: float
     roles: dict[str, tuple[str, ...]]
     comments: dict[str, tuple[str, ...]]  # config/demo_comments.yaml: snippets per barrier theme
+
+    @model_validator(mode="after")
+    def _default_wave_known(self) -> DemoSettings:
+        later = [
+            w for w, spec in self.waves.items() if spec.change and spec.change.from_wave not in self.waves
+        ]
+        if self.wave not in self.waves or later:
+            raise ValueError(
+                f"wave {self.wave} must be one of waves ({', '.join(self.waves)}), "
+                "and so must each change.from_wave"
+            )
+        return self

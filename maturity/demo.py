@@ -11,8 +11,15 @@ import pandas as pd
 import yaml
 
 from maturity.commentary import COMMENTARY_FOLDER
-from maturity.config_models import DemoSettings
-from maturity.settings import Council, Settings, load_demo_commentary, load_demo_config, load_settings
+from maturity.config_models import DemoFixedCounts, DemoMaturityChange, DemoSettings, DemoWave
+from maturity.settings import (
+    Council,
+    Settings,
+    check_wave_asked,
+    load_demo_commentary,
+    load_demo_config,
+    load_settings,
+)
 
 DEMO_PSEUDONYM_KEY = "demo-study-key-not-secret"
 _ID_ALPHABET = np.array(list(string.ascii_letters + string.digits))
@@ -38,8 +45,27 @@ def _council_spelling(rng: np.random.Generator, council: Council, count: int) ->
     return [options[i] for i in picks]
 
 
-def _officer_invitations(cfg: DemoSettings, rng: np.random.Generator, gss: str) -> int:
-    fixed = cfg.fixed_counts.get(gss)
+FixedCounts = dict[str, DemoFixedCounts]
+
+
+class UnknownDemoWaveError(ValueError):
+    """A wave config/demo.yaml has no settings for."""
+
+
+def demo_wave(cfg: DemoSettings, wave: str) -> DemoWave:
+    """The demo settings of one wave (config/demo.yaml waves), or one line naming the waves it knows."""
+    if wave not in cfg.waves:
+        raise UnknownDemoWaveError(
+            f"--wave {wave}: the demo study knows waves {', '.join(cfg.waves)} (config/demo.yaml waves). "
+            "Choose one of them, or add the wave there."
+        )
+    return cfg.waves[wave]
+
+
+def _officer_invitations(
+    cfg: DemoSettings, fixed_counts: FixedCounts, rng: np.random.Generator, gss: str
+) -> int:
+    fixed = fixed_counts.get(gss)
     if fixed:
         return fixed.officers_invited
     population = cfg.councils[gss].population
@@ -47,32 +73,36 @@ def _officer_invitations(cfg: DemoSettings, rng: np.random.Generator, gss: str) 
     return int(rng.normal(expected, expected * 0.12))
 
 
-def _responses(cfg: DemoSettings, rng: np.random.Generator, gss: str, group: str, invited: int) -> int:
-    fixed = cfg.fixed_counts.get(gss)
+def _responses(
+    cfg: DemoSettings, fixed_counts: FixedCounts, rng: np.random.Generator, gss: str, group: str, invited: int
+) -> int:
+    fixed = fixed_counts.get(gss)
     if fixed:
         return int(getattr(fixed, f"{group}_responses"))
     rate = cfg.officer_response_rate if group == "officers" else cfg.member_response_rate
     return int(rng.binomial(invited, rng.uniform(rate.low, rate.high)))
 
 
-def plan_invitations(cfg: DemoSettings, settings: Settings, rng: np.random.Generator) -> pd.DataFrame:
-    """Invited and responding counts per council x tool at scale 1."""
+def plan_invitations(
+    cfg: DemoSettings, settings: Settings, rng: np.random.Generator, fixed_counts: FixedCounts
+) -> pd.DataFrame:
+    """Invited and responding counts per council x tool at scale 1 (a fixed council's as configured)."""
     shares = cfg.officer_tool_shares
     officer_tools = [t.id for t in settings.tools if t.recipient_group == "officers"]
     member_tools = [t.id for t in settings.tools if t.recipient_group == "elected_members"]
     rows = []
     for council in settings.councils:
         gss = council.gss_code
-        officers = _officer_invitations(cfg, rng, gss)
+        officers = _officer_invitations(cfg, fixed_counts, rng, gss)
         officer_split = rng.multinomial(officers, [shares[t] for t in officer_tools])
         officer_split = np.maximum(officer_split, 1)
         officer_split[np.argmax(officer_split)] -= officer_split.sum() - officers
-        answered = _responses(cfg, rng, gss, "officers", officers)
+        answered = _responses(cfg, fixed_counts, rng, gss, "officers", officers)
         answered_split = rng.multivariate_hypergeometric(officer_split, answered)
-        members = int(fixed.elected_members_invited if (fixed := cfg.fixed_counts.get(gss)) else 0) or int(
+        members = int(fixed.elected_members_invited if (fixed := fixed_counts.get(gss)) else 0) or int(
             cfg.councils[gss].elected_members
         )
-        member_answered = _responses(cfg, rng, gss, "elected_members", members)
+        member_answered = _responses(cfg, fixed_counts, rng, gss, "elected_members", members)
         for tool, invited, responded in zip(officer_tools, officer_split, answered_split, strict=True):
             rows.append((gss, "officers", tool, int(invited), int(responded)))
         rows.append((gss, "elected_members", member_tools[0], members, member_answered))
@@ -89,6 +119,50 @@ def draw_latent_maturity(cfg: DemoSettings, settings: Settings, rng: np.random.G
         for c in settings.characteristics
     }
     return pd.DataFrame(table, index=[c.gss_code for c in settings.councils])
+
+
+def draw_maturity_change(
+    change: DemoMaturityChange, settings: Settings, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Per council x characteristic change since the earlier wave: some councils improve, a few slip."""
+    draw = rng.random(len(settings.councils))
+    improving = draw < change.improving_share
+    slipping = (~improving) & (draw < change.improving_share + change.slipping_share)
+    shape = (len(settings.councils), len(settings.characteristics))
+    moves = np.where(
+        improving[:, None],
+        rng.normal(change.improvement.mean, change.improvement.sd, shape),
+        np.where(
+            slipping[:, None],
+            rng.normal(change.slip.mean, change.slip.sd, shape),
+            rng.normal(change.steady.mean, change.steady.sd, shape),
+        ),
+    )
+    table = pd.DataFrame(
+        moves, index=[c.gss_code for c in settings.councils], columns=[c.id for c in settings.characteristics]
+    )
+    for gss, fixed in change.fixed.items():
+        for characteristic, value in fixed.items():
+            table.loc[gss, characteristic] = value
+    return table
+
+
+def wave_latent_maturity(
+    cfg: DemoSettings, settings: Settings, wave: str, rng: np.random.Generator
+) -> pd.DataFrame:
+    """A wave's latent maturity: drawn afresh for a first wave, else the earlier wave's moved by a change.
+
+    The earlier wave's latent maturity is recomputed from that wave's own default seed (its invitations
+    drawn first, as `write_demo_study` does), so a follow-up wave follows the default demo of the earlier one.
+    """
+    change = demo_wave(cfg, wave).change
+    if change is None:
+        return draw_latent_maturity(cfg, settings, rng)
+    earlier = demo_wave(cfg, change.from_wave)
+    earlier_rng = np.random.default_rng(earlier.default_seed)
+    plan_invitations(cfg, settings, earlier_rng, earlier.fixed_counts)
+    before = wave_latent_maturity(cfg, settings, change.from_wave, earlier_rng)
+    return (before + draw_maturity_change(change, settings, rng)).clip(1.0, 3.0)
 
 
 def _level_answers(
@@ -143,10 +217,13 @@ def build_tool_responses(
     plan: pd.DataFrame,
     latent: pd.DataFrame,
     scale: int,
+    wave: str,
 ) -> dict[str, pd.DataFrame]:
-    """One wide response table per data tool, in the study-folder contract's columns."""
-    start = datetime.fromisoformat(cfg.fieldwork_start)
-    end = datetime.fromisoformat(cfg.fieldwork_end) + timedelta(hours=23)
+    """One wide response table per data tool, in the study-folder contract's columns for the wave."""
+    spec = demo_wave(cfg, wave)
+    start = datetime.fromisoformat(spec.fieldwork_start)
+    end = datetime.fromisoformat(spec.fieldwork_end) + timedelta(hours=23)
+    statements = {s.id: s for s in settings.statements}
     frames: dict[str, pd.DataFrame] = {}
     for tool in settings.tools:
         parts = []
@@ -166,9 +243,9 @@ def build_tool_responses(
                     cfg, rng, latent.loc[row.gss_code, characteristic.id], tool.recipient_group, count
                 )
             council_mean = float(latent.loc[row.gss_code].mean())
-            for statement_id in tool.statements:
+            for statement_id in settings.tool_statements(tool.id, wave):
                 part[settings.statement_column(statement_id)] = _statement_answers(
-                    cfg, rng, council_mean, statement_id == "dp_blocks_sharing", count
+                    cfg, rng, council_mean, not statements[statement_id].higher_is_better, count
                 )
             part["comments"] = _comments(cfg, rng, count)
             part["respondent_email"] = [
@@ -229,27 +306,30 @@ def build_public_survey(
     return pd.DataFrame(table)
 
 
-def write_demo_study(out: Path, seed: int | None = None, scale: int = 1) -> Path:
-    """Write the whole demo study folder and return its path."""
+def write_demo_study(out: Path, seed: int | None = None, scale: int = 1, wave: str | None = None) -> Path:
+    """Write the whole demo study folder of a wave (default: config/demo.yaml wave) and return its path."""
     if scale < 1:
         raise ValueError(f"--scale must be a whole number of at least 1, not {scale}.")
     cfg = load_demo_config()
     settings = load_settings()
-    seed = cfg.default_seed if seed is None else seed
+    wave = cfg.wave if wave is None else wave
+    spec = demo_wave(cfg, wave)
+    check_wave_asked(settings, wave)
+    seed = spec.default_seed if seed is None else seed
     rng = np.random.default_rng(seed)
-    plan = plan_invitations(cfg, settings, rng)
-    latent = draw_latent_maturity(cfg, settings, rng)
-    responses = build_tool_responses(cfg, settings, rng, plan, latent, scale)
+    plan = plan_invitations(cfg, settings, rng, spec.fixed_counts)
+    latent = wave_latent_maturity(cfg, settings, wave, rng)
+    responses = build_tool_responses(cfg, settings, rng, plan, latent, scale, wave)
     population = build_population(cfg, settings, rng)
     survey = build_public_survey(cfg, settings, rng, scale)
 
     (out / "responses").mkdir(parents=True, exist_ok=True)
     study = {
-        "wave": cfg.wave,
-        "title": cfg.title,
-        "title_cy": cfg.title_cy,
-        "fieldwork_start": cfg.fieldwork_start,
-        "fieldwork_end": cfg.fieldwork_end,
+        "wave": wave,
+        "title": spec.title,
+        "title_cy": spec.title_cy,
+        "fieldwork_start": spec.fieldwork_start,
+        "fieldwork_end": spec.fieldwork_end,
         "demo": True,
         "generator": {"seed": seed, "scale": scale},
     }
@@ -263,7 +343,8 @@ def write_demo_study(out: Path, seed: int | None = None, scale: int = 1) -> Path
         _write_csv(frame, out / "responses" / f"{tool_id}.csv")
     _write_csv(survey, out / "public_survey.csv")
     _write_csv(population, out / "population.csv")
-    write_demo_commentary(out)
+    if spec.commentary:
+        write_demo_commentary(out)
     return out
 
 

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from maturity.config_models import (
     CommentRules,
+    Comparability,
     ComparisonRules,
     ConfigModel,
     DemoSettings,
@@ -104,6 +105,11 @@ class Statement:
     text_en: str
     short_en: str  # a few words that name the statement in a chart
     higher_is_better: bool = True  # False: agreeing is a bad sign (a barrier)
+    waves: tuple[str, ...] | None = None  # the waves it was asked in; None: every wave
+
+    def asked_in(self, wave: str) -> bool:
+        """Whether the statement was asked in a wave (config/framework.yaml `waves`)."""
+        return self.waves is None or wave in self.waves
 
 
 @dataclass(frozen=True)
@@ -170,11 +176,19 @@ class Settings:
         """Name of the wide-file column holding a statement's agree/disagree answer."""
         return f"st_{statement_id}"
 
-    def tool_answer_columns(self, tool_id: str) -> list[str]:
-        """Level and statement columns a tool's response file must have, in contract order."""
-        tool = self.tool_by_id[tool_id]
+    def statements_in(self, wave: str) -> tuple[Statement, ...]:
+        """The statements asked in a wave, in framework order: a later wave may drop, add or reword some."""
+        return tuple(s for s in self.statements if s.asked_in(wave))
+
+    def tool_statements(self, tool_id: str, wave: str) -> tuple[str, ...]:
+        """The statement ids a tool asks in a wave: those it lists (tools.yaml) asked in that wave."""
+        asked = {s.id for s in self.statements_in(wave)}
+        return tuple(s for s in self.tool_by_id[tool_id].statements if s in asked)
+
+    def tool_answer_columns(self, tool_id: str, wave: str) -> list[str]:
+        """Level and statement columns a tool's response file of a wave must have, in contract order."""
         return [self.level_column(c.id) for c in self.characteristics] + [
-            self.statement_column(s) for s in tool.statements
+            self.statement_column(s) for s in self.tool_statements(tool_id, wave)
         ]
 
 
@@ -260,15 +274,49 @@ def check_path_value(kind: str, value: object, where: str) -> str:
 
 
 def _check_config_values(settings: Settings) -> Settings:
-    """Ids from config/ that become paths (council codes, tool ids) must match config/limits.yaml."""
+    """Ids from config/ that become paths (council codes, tool ids, waves) must match config/limits.yaml,
+    and every statement a tool asks must be in the framework."""
     try:
         for council in settings.councils:
             check_path_value("gss_code", council.gss_code, "config/councils.csv gss_code")
         for tool in settings.tools:
             check_path_value("tool_id", tool.id, "config/tools.yaml tool id")
+        for statement in settings.statements:
+            for wave in statement.waves or ():
+                check_path_value("wave", wave, f"config/framework.yaml statement {statement.id} waves")
     except UnsafeValueError as error:
         raise ConfigError(str(error)) from None
+    check_statement_ids(settings)
     return settings
+
+
+def check_statement_ids(settings: Settings) -> None:
+    """Statement ids are unique, and each one a tool lists is in the framework (else its answers are lost)."""
+    ids = [s.id for s in settings.statements]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise ConfigError(
+            f"config/framework.yaml statements: {', '.join(twice)} listed more than once. Give each "
+            "statement one entry (with `waves` for the waves it was asked in) and run again."
+        )
+    for tool in settings.tools:
+        unknown = [s for s in tool.statements if s not in ids]
+        if unknown:
+            raise ConfigError(
+                f"config/tools.yaml tool {tool.id}: statement {', '.join(unknown)} is not in "
+                "config/framework.yaml statements. Fix the id or add the statement there, and run again."
+            )
+
+
+def check_wave_asked(settings: Settings, wave: str) -> None:
+    """A study wave must have statements in the framework, or config/framework.yaml does not cover it."""
+    if not settings.statements_in(wave):
+        known = sorted({w for s in settings.statements for w in s.waves or ()})
+        raise ConfigError(
+            f"config/framework.yaml: no statement is asked in wave {wave} (every statement's `waves` "
+            f"leaves it out; waves named: {', '.join(known)}). Add {wave} to the `waves` of the statements "
+            "asked in it, or check the study's wave, and run again."
+        )
 
 
 @cache
@@ -295,7 +343,7 @@ def _build_settings(framework: dict[str, Any], tools: dict[str, Any], method: di
             for c in framework["characteristics"]
         ),
         statements=tuple(
-            Statement(**s.model_dump())
+            Statement(**{**s.model_dump(), "waves": s.waves})
             for s in _typed(
                 "framework.yaml", None, FrameworkStatements, {"statements": framework.get("statements")}
             ).statements
@@ -332,6 +380,15 @@ def _build_settings(framework: dict[str, Any], tools: dict[str, Any], method: di
         inputs=_typed("method.yaml", "inputs", InputRules, method),
         outputs=_typed("method.yaml", "outputs", OutputRules, method),
     )
+
+
+@cache
+def load_comparability() -> Comparability:
+    """Which figures of a later wave can be set against an earlier one's (config/comparability.yaml).
+
+    Read as declared; maturity/comparability.py checks it against the per-wave framework and lines it up.
+    """
+    return _load_file("comparability.yaml", Comparability)
 
 
 @cache

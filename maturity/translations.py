@@ -20,7 +20,14 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from babel.support import NullTranslations, Translations
 
-from maturity.settings import PROJECT_ROOT, SOURCE_LANGUAGE, TEMPLATES_DIR, load_report_prose, load_settings
+from maturity.settings import (
+    PROJECT_ROOT,
+    SOURCE_LANGUAGE,
+    TEMPLATES_DIR,
+    load_comparability,
+    load_report_prose,
+    load_settings,
+)
 
 LANGUAGES = ("en", "cy")
 LOCALES_DIR = TEMPLATES_DIR / "locales"
@@ -80,7 +87,8 @@ def iterate_strings(value: Any) -> Iterator[str]:
 
 
 def configured_strings() -> Iterator[tuple[str, str]]:
-    """(source, text) for the wording reports take from config/: themes, framework, statements, questions."""
+    """(source, text) for the wording reports take from config/: themes, framework, statements, questions,
+    and why two waves' figures are not compared."""
     settings = load_settings()
     for theme in settings.themes:
         yield "config/framework.yaml", theme.name_en
@@ -95,6 +103,8 @@ def configured_strings() -> Iterator[tuple[str, str]]:
         yield "config/method.yaml", question.text_en
     for label in settings.recipient_groups.values():
         yield "config/tools.yaml", label
+    for reason in load_comparability().reasons.values():
+        yield "config/comparability.yaml", reason
     yield "maturity/settings.py", "Total"  # the response table's total row (TOTAL_GROUP)
 
 

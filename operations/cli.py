@@ -226,18 +226,27 @@ def demo(
     scale: Annotated[
         int, typer.Option(min=1, help="Multiply respondents (and invitations) this many times.")
     ] = 1,
+    wave: Annotated[
+        str | None,
+        typer.Option(
+            help="Wave to write, one of the waves in config/demo.yaml (2018, or the 2021 follow-up of the "
+            "same councils). Default: config/demo.yaml wave (2018)."
+        ),
+    ] = None,
 ) -> None:
     """Write a synthetic demo study folder.
 
     Example: maturity demo --out studies/demo --seed 7 --scale 10
+    Example: maturity demo --out studies/2021 --wave 2021
     """
-    from operations.preflight import check_out
+    from operations.preflight import check_demo_wave, check_out
 
     with usage_errors():
         check_out(out)
+        check_demo_wave(wave)
     from maturity.demo import write_demo_study
 
-    write_demo_study(out, seed=seed, scale=scale)
+    write_demo_study(out, seed=seed, scale=scale, wave=wave)
     console.print(f"Demo study written to [bold]{out}[/bold].")
 
 
@@ -584,22 +593,25 @@ def _print_publish_details(summary: Any) -> None:
 def status(
     out: Annotated[Path, typer.Option(help="Output folder whose runs to list.")] = DEFAULT_OUT,
     last: Annotated[int, typer.Option(min=1, help="How many runs to show.")] = 10,
+    wave: Annotated[str | None, typer.Option(help="Show only the runs of this wave, e.g. 2021.")] = None,
 ) -> None:
     """List the latest runs: status, row accounting and outputs, from the run registry.
 
     Example: maturity status --out output --last 5
+    Example: maturity status --wave 2021
     """
     from maturity.settings import REGISTRY_FILE, REGISTRY_URL_ENV, registry_url
-    from operations.preflight import check_registry_url
+    from operations.preflight import check_registry_url, check_wave_value
     from warehouse.registry import recent_runs
 
     with usage_errors():
         check_registry_url()
+        check_wave_value(wave)
     if not os.environ.get(REGISTRY_URL_ENV) and not (out / REGISTRY_FILE).is_file():
         console.print(f"No runs recorded for {out} yet (no {out / REGISTRY_FILE}).")
         return
     try:
-        runs = recent_runs(registry_url(out), last)
+        runs = recent_runs(registry_url(out), last, wave)
     except Exception as error:
         problem = registry_problem(error, out)
         if problem is None:
@@ -607,9 +619,11 @@ def status(
         report_error(problem)
         raise typer.Exit(EXIT_ENVIRONMENT_ERROR) from None
     if runs.empty:
-        console.print(f"No runs recorded for {out} yet.")
+        console.print(
+            f"No runs of wave {wave} recorded for {out}." if wave else f"No runs recorded for {out} yet."
+        )
         return
-    console.print(status_table(runs, out))
+    console.print(status_table(runs, out, wave))
 
 
 @app.command()
@@ -671,9 +685,9 @@ STATUS_COLUMNS = (
 NUMERIC_STATUS_COLUMNS = {"secs", "read", "loaded", "quarantined", "outputs"}
 
 
-def status_table(runs: Any, out: Path) -> Table:
+def status_table(runs: Any, out: Path, wave: str | None = None) -> Table:
     """The registry's latest runs as a table; any field may be missing (None, or NaN under pandas 3)."""
-    table = Table(title=f"Latest runs in {out}")
+    table = Table(title=f"Latest runs in {out}" + (f" · wave {wave}" if wave else ""))
     for column in STATUS_COLUMNS:
         table.add_column(column, justify="right" if column in NUMERIC_STATUS_COLUMNS else "left")
     for row in runs.itertuples():

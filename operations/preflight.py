@@ -149,6 +149,19 @@ def check_wave_value(wave: str | None) -> None:
             raise UsageError(str(error)) from None
 
 
+def check_demo_wave(wave: str | None) -> None:
+    """`maturity demo --wave`, if given, must look like a wave and be a wave of config/demo.yaml."""
+    check_wave_value(wave)
+    if wave is not None:
+        from maturity.demo import UnknownDemoWaveError, demo_wave
+        from maturity.settings import load_demo_config
+
+        try:
+            demo_wave(load_demo_config(), wave)
+        except UnknownDemoWaveError as error:
+            raise UsageError(str(error)) from None
+
+
 def check_council(council: str) -> str:
     """The GSS code of the council to rerun; an unknown name (or a path such as ../x) is a usage error."""
     try:

@@ -130,25 +130,25 @@ def extract_file(study: Study, dataset: str, relative: str | None = None) -> Ext
     )
 
 
-def _check_answer_columns(table: ExtractedTable, tool_id: str) -> None:
-    """A lvl_/st_ column the framework or this tool does not have would be dropped unseen: stop instead."""
+def _check_answer_columns(table: ExtractedTable, tool_id: str, wave: str) -> None:
+    """A lvl_/st_ column this tool does not ask in this wave would be dropped unseen: stop instead."""
     settings = load_settings()
     prefixes = (settings.level_column(""), settings.statement_column(""))
-    expected = set(settings.tool_answer_columns(tool_id))
+    expected = set(settings.tool_answer_columns(tool_id, wave))
     unknown = [c for c in table.frame.columns if c.startswith(prefixes) and c not in expected]
     if unknown:
         raise DatasetError(
             f"{table.location}: column {header_summary(unknown)} is not a question of the {tool_id} tool "
-            "(characteristics in config/framework.yaml, the statements each tool asks in "
-            "config/tools.yaml), so its answers would be lost. Rename or remove it, or add it to the "
-            "config, and run again."
+            f"in wave {wave} (characteristics in config/framework.yaml, the statements each tool asks in "
+            "config/tools.yaml, and the waves each statement was asked in in config/framework.yaml), so its "
+            "answers would be lost. Rename or remove it, or add it to the config, and run again."
         )
 
 
 def extract_responses(study: Study, tool_id: str) -> ExtractedTable:
     """Extract one data tool's responses, pseudonymising response ids."""
     table = extract_file(study, f"responses:{tool_id}")
-    _check_answer_columns(table, tool_id)
+    _check_answer_columns(table, tool_id, study.wave)
     if "response_id" in table.frame.columns:
         key = pseudonym_key(study)
         table.frame["response_id"] = pseudonymise(table.frame["response_id"], key, tool_id)

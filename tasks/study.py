@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from maturity.comparability import check_study_wave
 from maturity.settings import UnsafeValueError, check_path_value, describe_value
 from maturity.textcheck import LIMITS_FILE, decode_checked_text, flow_depth, input_limits
 from tasks.commentary import check_commentary
@@ -104,6 +105,7 @@ def read_study(root: Path, wave: str | None = None, source: str | None = None) -
         study_wave = check_path_value("wave", spec["wave"], f"{path} wave")
     except UnsafeValueError as error:
         raise DatasetError(str(error)) from None
+    check_study_wave(study_wave)  # config/framework.yaml asks statements in it; its comparison is sound
     if wave is not None and wave != study_wave:
         raise DatasetError(
             f"{path} is for wave {study_wave} but --wave {wave} was given. "

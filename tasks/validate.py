@@ -75,11 +75,11 @@ def load_suite_definition(name: str) -> dict[str, Any]:
         return json.load(handle)
 
 
-def expected_columns(dataset: str) -> list[str]:
-    """Answer columns this dataset must carry according to config (data tool or survey questions)."""
+def expected_columns(dataset: str, wave: str) -> list[str]:
+    """Answer columns this dataset must carry in a wave according to config (tool or survey questions)."""
     settings = load_settings()
     if dataset.startswith("responses:"):
-        return settings.tool_answer_columns(dataset.split(":", 1)[1])
+        return settings.tool_answer_columns(dataset.split(":", 1)[1], wave)
     if dataset == "public_survey":
         return settings.public_survey.question_ids
     return []
@@ -379,7 +379,9 @@ def check_required_columns(table: ExtractedTable, study: Study, required: list[s
 
 def validate_table(table: ExtractedTable, study: Study) -> ValidatedTable:
     """Check one extracted table; return the rows fit to load and the quarantined ones."""
-    suite = expand_suite(load_suite_definition(suite_name(table.dataset)), expected_columns(table.dataset))
+    suite = expand_suite(
+        load_suite_definition(suite_name(table.dataset)), expected_columns(table.dataset, study.wave)
+    )
     check_required_columns(table, study, referenced_columns(suite))
     parameters = suite_parameters(study)
     typed = type_columns(table.frame, suite)

@@ -199,8 +199,8 @@ def run_id_for_flow_run(url: str, prefect_flow_run_id: str) -> str | None:
         return session.scalar(sa.select(Run.id).where(Run.prefect_flow_run_id == prefect_flow_run_id))
 
 
-def recent_runs(url: str, limit: int) -> pd.DataFrame:
-    """The latest runs with their row accounting and output counts, newest first."""
+def recent_runs(url: str, limit: int, wave: str | None = None) -> pd.DataFrame:
+    """The latest runs (of one wave, if given) with their row accounting and output counts, newest first."""
     engine = registry_engine(url)
     inputs = (
         sa.select(
@@ -236,6 +236,8 @@ def recent_runs(url: str, limit: int) -> pd.DataFrame:
         .order_by(Run.started_at.desc())
         .limit(limit)
     )
+    if wave is not None:
+        query = query.where(Run.wave == wave)
     with engine.connect() as connection:
         return pd.DataFrame(connection.execute(query).mappings().all())
 
