@@ -13,6 +13,7 @@ import pandas as pd
 from maturity.comparability import WaveComparison
 from maturity.settings import ALL_GROUPS, WALES_GSS_CODE, load_settings
 from tasks.report import (
+    as_noun,
     format_mean_level,
     format_number,
     join_names,
@@ -139,6 +140,7 @@ def statement_change_rows(
         rows.append(
             {
                 "text": translate(language, statement.text_en),
+                "direction": "" if statement.higher_is_better else translate(language, "lower is better"),
                 "group_note": content["group_note"][group] if shown else "",
                 "then": f"{format_number(row['pct_agree_earlier'], language, places)}%" if shown else "[c]",
                 "now": f"{format_number(row['pct_agree'], language, places)}%" if shown else "[c]",
@@ -221,7 +223,7 @@ def council_change(
         items.append(characteristic_change(row, group, translate(language, characteristic.name_en), language))
     moved = [i for i in items if i["verdict"] in ("up", "down")]
     still = [i for i in items if i["verdict"] == "same"]
-    withheld = [i["name"] for i in items if i["verdict"] == "withheld"]
+    withheld = [as_noun(i["name"]) for i in items if i["verdict"] == "withheld"]
     largest = max(still, key=lambda i: abs(i["change"]), default=None)
     return {
         "heading": content["heading"].format(**waves),
@@ -231,13 +233,13 @@ def council_change(
         "moved": [moved_sentence(i, comparison.earlier, language) for i in moved]
         or [content["none_moved"].format(**waves)],
         "still": (
-            content["still"].format(characteristics=join_names([i["name"] for i in still], language))
+            content["still"].format(characteristics=join_names([as_noun(i["name"]) for i in still], language))
             if still
             else content["still_none"]
         ),
         "largest_unclear": (
             content["largest_unclear"].format(
-                characteristic=largest["name"],
+                characteristic=as_noun(largest["name"]),
                 then=largest["then"],
                 now=largest["now"],
                 change=largest["change_text"],
@@ -303,7 +305,7 @@ def national_change(
         ),
         "caption": content["national_caption"].format(**waves),
         "characteristics": [translate(language, c.name_en) for c in characteristics],
-        "wales": {"name": content["wales_name"], "cells": cells(WALES_GSS_CODE)},
+        "wales": {"name": content["wales_name"], "href": None, "cells": cells(WALES_GSS_CODE)},
         "rows": rows,
         "any_officers_only": any(cell["officers_only"] for row in rows for cell in row["cells"]),
         "text": content,
