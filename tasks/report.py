@@ -298,7 +298,7 @@ def statement_rows(
     published = published[(published["recipient_group"] == ALL_GROUPS) & (published["theme"] == theme)]
     by_place = published.set_index(["gss_code", "statement_id"])
     rows = []
-    statements = [s for s in load_settings().statements if s.theme == theme]
+    statements = [s for s in load_settings().statements_in(scores.wave) if s.theme == theme]
     for number, statement in enumerate(statements, start=1):
         council_row = (
             by_place.loc[(gss_code, statement.id)] if (gss_code, statement.id) in by_place.index else None
@@ -1003,7 +1003,7 @@ def national_context(
                 "text": translate(language, s.text_en),
                 "wales": format_share(wales.loc[s.id] if s.id in wales.index else None, language),
             }
-            for s in settings.statements
+            for s in settings.statements_in(scores.wave)
         ],
     }
 
