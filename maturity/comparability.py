@@ -136,7 +136,7 @@ def _check_placed(
                 f"in {second} and not in {first}, or remove it.",
             )
         if earlier_id not in earlier or earlier_id in later:
-            where = f"still asked in {second}" if earlier_id in later else f"not asked in {first}"
+            where = f"not asked in {first}" if earlier_id not in earlier else f"still asked in {second}"
             raise _fail(
                 comparison,
                 f"{kind} {later_id} is mapped to {earlier_id} in {section}.mapped, but {earlier_id} is "
