@@ -19,6 +19,7 @@ LOADERS = (
     settings.load_open_data_config,
     settings.load_operations_config,
     settings.load_demo_config,
+    settings.load_comparability,
     settings.load_ordinary_words,
 )
 
