@@ -125,14 +125,18 @@ def _check_placed(
     section, first, second = SECTIONS[kind], comparison.earlier, comparison.later
     for later_id, earlier_id in declared.mapped.items():
         if later_id not in later or later_id in earlier:
-            where = f"in both {first} and {second}" if later_id in earlier else f"not in {second}"
+            where = (
+                f"is asked in both {first} and {second}"
+                if later_id in earlier
+                else f"is not asked in {second}"
+            )
             raise _fail(
                 comparison,
-                f"{kind} {later_id} is mapped in {section}.mapped but is asked {where}: map only an id asked "
+                f"{kind} {later_id} is mapped in {section}.mapped but {where}: map only an id asked "
                 f"in {second} and not in {first}, or remove it.",
             )
         if earlier_id not in earlier or earlier_id in later:
-            where = f"still asked in {second}" if earlier_id in later else f"not asked in {first}"
+            where = f"not asked in {first}" if earlier_id not in earlier else f"still asked in {second}"
             raise _fail(
                 comparison,
                 f"{kind} {later_id} is mapped to {earlier_id} in {section}.mapped, but {earlier_id} is "

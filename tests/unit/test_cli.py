@@ -111,6 +111,12 @@ USAGE_ERRORS = {
     "publish with no national run": (["publish", "--out", "{out}"], "holds no national run to publish"),
     "publish wave not in out": (["publish", "--out", "{out}", "--wave", "2019"], "holds no national run"),
     "status last zero": (["status", "--last", "0"], "Invalid value for '--last'"),
+    "demo unknown wave": (
+        ["demo", "--out", "{tmp}/demo", "--wave", "2019"],
+        "the demo study knows waves 2018",
+    ),
+    "demo wave not a wave": (["demo", "--out", "{tmp}/demo", "--wave", "../x"], "is not a valid wave"),
+    "status wave not a wave": (["status", "--wave", "20x8"], "is not a valid wave"),
     "serve bad port": (["serve", "--port", "70000"], "Invalid value for '--port'"),
     "serve port in use": (["serve", "--port", "{port}"], "is already in use"),
 }

@@ -290,3 +290,45 @@ def test_a_check_gx_cannot_run_stops_the_run(study_copy: Path, monkeypatch: pyte
     ]
     with pytest.raises(DatasetError, match=r"a_to_be_greater_than_b .* could not run: boolean value of NA"):
         validate.reconcile_response_counts(tables, study)
+
+
+@pytest.fixture(scope="module")
+def study_2021(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from maturity.demo import write_demo_study
+
+    return write_demo_study(tmp_path_factory.mktemp("wave2021") / "study", wave="2021")
+
+
+def test_a_2021_study_extracts_and_validates_its_own_statements(study_2021: Path) -> None:
+    study = read_study(study_2021)
+    assert study.wave == "2021"
+    table = extract_responses(study, "information_governance")
+    validated = validate_table(table, study)
+    assert len(validated.frame) == table.rows_read
+    assert validated.quarantine.empty
+    assert "st_share_with_partners" in validated.frame.columns
+    assert "st_know_what_to_share" not in validated.frame.columns
+
+
+def test_a_statement_not_asked_in_the_studys_wave_stops_the_extract(study_2021: Path, tmp_path: Path) -> None:
+    copy_root = Path(shutil.copytree(study_2021, tmp_path / "study"))
+    path = copy_root / "responses" / "information_governance.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame["st_know_what_to_share"] = "4"  # asked in 2018 only
+    frame.to_csv(path, index=False)
+    with pytest.raises(
+        DatasetError,
+        match=r"column st_know_what_to_share is not a question of the "
+        r"information_governance tool in wave 2021",
+    ):
+        extract_responses(read_study(copy_root), "information_governance")
+
+
+def test_a_2021_study_lacking_a_2021_statement_is_one_clear_line(study_2021: Path, tmp_path: Path) -> None:
+    copy_root = Path(shutil.copytree(study_2021, tmp_path / "study"))
+    path = copy_root / "responses" / "information_governance.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False).drop(columns=["st_share_with_partners"])
+    frame.to_csv(path, index=False)
+    study = read_study(copy_root)
+    with pytest.raises(DatasetError, match=r"missing column\(s\) st_share_with_partners"):
+        validate_table(extract_responses(study, "information_governance"), study)

@@ -19,6 +19,7 @@ LOADERS = (
     settings.load_open_data_config,
     settings.load_operations_config,
     settings.load_demo_config,
+    settings.load_comparability,
     settings.load_ordinary_words,
 )
 
@@ -105,3 +106,88 @@ def test_every_statement_has_a_short_label_and_a_direction() -> None:
     del values["statements"][0]["short_en"]
     with pytest.raises(ConfigError, match=r"^config/framework.yaml: statements\.0\.short_en: Field required"):
         settings._typed("framework.yaml", None, config_models.FrameworkStatements, values)
+
+
+def _config(name: str) -> dict:
+    return yaml.safe_load((ROOT / "config" / name).read_text(encoding="utf-8"))
+
+
+def _settings_from(framework: dict, tools: dict) -> settings.Settings:
+    """Settings built and checked from edited framework and tools files (the rest as committed)."""
+    return settings._check_config_values(settings._build_settings(framework, tools, _config("method.yaml")))
+
+
+def test_each_wave_asks_its_own_statements_and_the_union_keeps_file_order() -> None:
+    loaded = settings.load_settings()
+    file_order = [s["id"] for s in _config("framework.yaml")["statements"]]
+    assert [s.id for s in loaded.statements] == file_order
+    in_2018 = [s.id for s in loaded.statements_in("2018")]
+    in_2021 = [s.id for s in loaded.statements_in("2021")]
+    assert "know_what_to_share" in in_2018
+    assert "know_what_to_share" not in in_2021
+    assert ("staff_skills" in in_2018, "staff_skills" in in_2021) == (True, False)
+    assert ("staff_analysis_skills" in in_2018, "staff_analysis_skills" in in_2021) == (False, True)
+    assert "share_with_partners" in in_2021
+    assert "share_with_partners" not in in_2018
+    assert "clear_vision" in in_2018
+    assert "clear_vision" in in_2021  # no waves: asked in every wave
+    assert loaded.tool_statements("service_managers", "2018") == (
+        "clear_vision",
+        "leaders_champion",
+        "dp_blocks_sharing",
+        "know_what_to_share",
+        "enough_analysts",
+        "staff_skills",
+        "decision_info_quality",
+    )
+    columns = loaded.tool_answer_columns("information_governance", "2021")
+    assert "st_share_with_partners" in columns
+    assert "st_staff_analysis_skills" in columns
+    assert "st_know_what_to_share" not in columns
+    assert columns[0] == "lvl_leadership"
+
+
+def test_a_statement_wave_that_is_not_a_wave_stops_with_one_line() -> None:
+    framework = _config("framework.yaml")
+    framework["statements"][0]["waves"] = ["18"]
+    with pytest.raises(ConfigError) as stopped:
+        _settings_from(framework, _config("tools.yaml"))
+    message = str(stopped.value)
+    assert message.startswith("config/framework.yaml statement clear_vision waves: '18' is not a valid wave")
+    assert "\n" not in message
+    framework["statements"][0]["waves"] = []
+    with pytest.raises(ConfigError, match=r"^config/framework.yaml: statements\.0\.waves: "):
+        settings._typed("framework.yaml", None, config_models.FrameworkStatements, framework)
+
+
+def test_a_tool_asking_an_unknown_statement_stops_with_one_line() -> None:
+    tools = _config("tools.yaml")
+    tools["tools"][1]["statements"].append("staff_skils")
+    with pytest.raises(ConfigError) as stopped:
+        _settings_from(_config("framework.yaml"), tools)
+    assert str(stopped.value).startswith(
+        "config/tools.yaml tool service_managers: statement staff_skils is not in config/framework.yaml"
+    )
+
+
+def test_a_statement_listed_twice_stops_with_one_line() -> None:
+    framework = _config("framework.yaml")
+    framework["statements"].append(dict(framework["statements"][0]))
+    with pytest.raises(
+        ConfigError, match=r"^config/framework.yaml statements: clear_vision listed more than once"
+    ):
+        _settings_from(framework, _config("tools.yaml"))
+
+
+def test_a_wave_with_no_statements_in_the_framework_is_a_config_error() -> None:
+    framework = _config("framework.yaml")
+    for statement in framework["statements"]:
+        statement.setdefault("waves", ["2018"])
+    restricted = _settings_from(framework, _config("tools.yaml"))
+    settings.check_wave_asked(restricted, "2018")
+    with pytest.raises(ConfigError) as stopped:
+        settings.check_wave_asked(restricted, "2024")
+    message = str(stopped.value)
+    assert message.startswith("config/framework.yaml: no statement is asked in wave 2024")
+    assert "waves named: 2018, 2021" in message
+    assert "\n" not in message

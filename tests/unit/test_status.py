@@ -68,3 +68,26 @@ def test_status_lists_every_state_with_prefect_names(tmp_path: Path) -> None:
     assert "nan" not in result.output.lower().replace("narnia", "")
     assert "[bold]" in result.output  # a message is text, never markup
     assert "second line" not in result.output
+
+
+def test_status_wave_shows_only_that_waves_runs(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    registry_with_every_state(out)
+    result = CliRunner().invoke(app, ["status", "--out", str(out), "--wave", "2018"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "calm-otter" in result.output
+    for other in ("brave-heron", "quick-lynx", "running"):
+        assert other not in result.output, other
+    assert "wave 2018" in result.output
+    none = CliRunner().invoke(app, ["status", "--out", str(out), "--wave", "2021"])
+    assert none.exit_code == 0, none.output
+    assert f"No runs of wave 2021 recorded for {out}." in " ".join(none.output.split())
+
+
+def test_status_wave_that_is_not_a_wave_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    registry_with_every_state(out)
+    result = CliRunner().invoke(app, ["status", "--out", str(out), "--wave", "../2018"])
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert "'../2018' is not a valid wave" in result.output
