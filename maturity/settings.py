@@ -507,6 +507,7 @@ NOT_METHOD_FILES = frozenset(
         "tasks/distribute.py",
         "tasks/report.py",
         "tasks/change_report.py",
+        "tasks/report_words.py",
         "tasks/pdf.py",
         "config/publication.yaml",  # who publishes the reports and where: no loaded row depends on it
         "flows/summary.py",

@@ -10,9 +10,9 @@ from typing import Any
 
 import pandas as pd
 
-from maturity.comparability import WaveComparison
+from maturity.comparability import WaveComparison, reason_text
 from maturity.settings import ALL_GROUPS, WALES_GSS_CODE, load_settings
-from tasks.report import (
+from tasks.report_words import (
     as_noun,
     format_mean_level,
     format_number,
@@ -76,7 +76,7 @@ def characteristic_change(row: pd.Series | None, group: str, name: str, language
     return {
         "name": name,
         "group": group,
-        "group_note": content["group_note"][group],
+        "group_note": content["group_note"].get(group, ""),
         "verdict": verdict,
         "verdict_text": content["verdict"][verdict],
         "symbol": CHANGE_SYMBOLS[verdict],
@@ -141,7 +141,7 @@ def statement_change_rows(
             {
                 "text": translate(language, statement.text_en),
                 "direction": "" if statement.higher_is_better else translate(language, "lower is better"),
-                "group_note": content["group_note"][group] if shown else "",
+                "group_note": content["group_note"].get(group, "") if shown else "",
                 "then": f"{format_number(row['pct_agree_earlier'], language, places)}%" if shown else "[c]",
                 "now": f"{format_number(row['pct_agree'], language, places)}%" if shown else "[c]",
                 "change_text": signed(row["pct_agree_change"], language, places) if shown else "[c]",
@@ -174,7 +174,7 @@ def cannot_compare(comparison: WaveComparison, withheld: list[str], language: st
             lines.append(
                 content["cannot_reason"].format(
                     characteristic=translate(language, characteristic.name_en),
-                    reason=content["reasons"][reason].format(**waves),
+                    reason=translate(language, reason_text(reason)),
                 )
             )
     for statement_id, reason in comparison.not_comparable.items():
@@ -182,7 +182,7 @@ def cannot_compare(comparison: WaveComparison, withheld: list[str], language: st
             lines.append(
                 content["cannot_reason"].format(
                     characteristic=f"“{statement_text(statement_id, language)}”",
-                    reason=content["reasons"][reason].format(**waves),
+                    reason=translate(language, reason_text(reason)),
                 )
             )
     for key, ids in (

@@ -19,7 +19,6 @@ from typing import Any
 
 import jinja2
 import pandas as pd
-import yaml
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 from prefect import task
@@ -34,6 +33,7 @@ from maturity.comments import (
     quote_hash,
     read_approved_quotes,
 )
+from maturity.comparability import comparison_for
 from maturity.extras import EXTRAS, is_installed, require_extra
 from maturity.findings import (
     CONSENSUS,
@@ -57,7 +57,7 @@ from maturity.findings import (
     prompted_steps,
     shown_cells,
 )
-from maturity.rounding import decimals_within_level, round_number, whole_percent
+from maturity.rounding import round_number, whole_percent
 from maturity.settings import (
     ALL_GROUPS,
     TEMPLATES_DIR,
@@ -78,6 +78,7 @@ from maturity.translations import (
     translate_tree,
 )
 from operations.failures import advise
+from tasks.change_report import council_change, national_change
 from tasks.commentary import council_commentary
 from tasks.contracts import DatasetError, Study, write_csv_for_people
 from tasks.pdf import print_pdf_bytes
@@ -99,13 +100,22 @@ from tasks.release import (
     next_release_version,
     resolve_release_date,
 )
+from tasks.report_words import (
+    BABEL_LOCALES,
+    NOT_AVAILABLE,
+    as_noun,
+    format_mean_level,
+    format_number,
+    join_names,
+    report_content,
+    translate,
+)
 from tasks.score import LEVELS, Scores
 from warehouse.store import replace_file
 from warehouse.versions import inside, remove_tree
 
 STATUSES = ("draft", "final")
 LANGUAGE_NAMES = {"en": "English", "cy": "Cymraeg"}
-BABEL_LOCALES = {"en": "en_GB", "cy": "cy_GB"}
 # Quotes shown per theme, best first (quote_rank 1 is the chosen lead quote).
 QUOTES_PER_THEME = 3
 # The theme whose section carries the national public-survey figures, as in the reference report.
@@ -114,7 +124,6 @@ PUBLIC_SURVEY_THEME = "data_protection"
 LEVEL_SYMBOLS = {1: "①", 2: "②", 3: "③"}
 # What asks for PDFs when --pdf (report_pdf) was not given: those an earlier run printed, kept up to date.
 REPRINT = "Reprinting the PDF reports an earlier run left"
-NOT_AVAILABLE = "\u2013"  # an en dash, as typeset tables show a missing figure
 WITHHELD = "[c]"  # a figure withheld for confidentiality, marked as in the open data
 RANGE_DASH = "\u2013"  # between the ends of an interval
 
@@ -139,11 +148,6 @@ def template_environment(language: str = SOURCE_LANGUAGE) -> jinja2.Environment:
     return environment
 
 
-def translate(language: str, text: str) -> str:
-    """One string in the given language (English is the source)."""
-    return load_translations(language).gettext(text)
-
-
 @cache
 def report_text(language: str) -> dict[str, Any]:
     """Report prose in one language: content.en.yaml translated through the language's catalogue."""
@@ -154,39 +158,6 @@ def report_text(language: str) -> dict[str, Any]:
 CONTENT_FILES = ("findings", "next_steps", "change")
 # Strengths and priorities the summary names, each.
 SUMMARY_PICKS = 3
-
-
-@cache
-def report_content(name: str, language: str) -> dict[str, Any]:
-    """One content file in one language (report_templates/<name>.<language>.yaml)."""
-    with (TEMPLATES_DIR / f"{name}.{language}.yaml").open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
-
-
-def format_number(value: float, language: str, decimals: int | None = None) -> str:
-    """A number with fixed decimals in the language's convention, or a dash when missing.
-
-    decimals: by default those the open data prints mean levels with, so a report never rounds a
-    published figure a second time (1.749 is 1.75 there, and would wrongly become 1.8 here).
-    """
-    if decimals is None:
-        decimals = load_settings().publication.level_decimals
-    if pd.isna(value):
-        return NOT_AVAILABLE
-    pattern = "0." + "0" * decimals if decimals else "0"
-    return format_decimal(
-        round_number(float(value), decimals), format=pattern, locale=BABEL_LOCALES[language]
-    )
-
-
-def format_mean_level(value: float, language: str) -> str:
-    """A published mean level as open data prints it: never rounded across its level's cut-off."""
-    settings = load_settings()
-    if pd.isna(value):
-        return NOT_AVAILABLE
-    cut_offs = (settings.maturity.level_2_from, settings.maturity.level_3_from)
-    places = decimals_within_level(float(value), cut_offs, settings.publication.level_decimals)
-    return format_number(value, language, places)
 
 
 def format_whole_percent(percent: int, language: str) -> str:
@@ -480,11 +451,6 @@ def format_figure(kind: str, value: float, language: str) -> str:
     raise ValueError(f"unknown figure kind {kind!r}")
 
 
-def as_noun(name: str) -> str:
-    """A framework name as it reads inside a sentence (Open data -> open data)."""
-    return name[:1].lower() + name[1:]
-
-
 def name_in_sentence(template: str, placeholder: str, name: str) -> str:
     """A name as it reads in the sentence: lower case first letter unless the sentence starts with it."""
     return name if template.startswith("{" + placeholder + "}") else as_noun(name)
@@ -519,16 +485,6 @@ def finding_sentence(finding: Finding, language: str) -> str:
 NOTE_RULES = ("one_group_only", "withheld")
 # Where nothing is clear, the theme's largest difference from Wales, said to be unclear (after "none").
 LEAN_RULES = ("leans_above_wales", "leans_below_wales")
-
-
-def join_names(names: list[str], language: str) -> str:
-    """Names joined as a list in running text (a, b and c; a, b ac c before a vowel in Welsh)."""
-    content = report_content("findings", language)
-    if len(names) < 2:
-        return "".join(names)
-    last = names[-1]
-    conjunction = content["list_and_before_vowel" if last[:1].lower() in "aeiouwyâêîôûŵŷ" else "list_and"]
-    return ", ".join(names[:-1]) + conjunction + last
 
 
 def note_sentences(findings: list[Finding], language: str) -> list[str]:
@@ -919,10 +875,6 @@ def change_context(
     councils: list[Council] | None = None,
 ) -> dict[str, Any]:
     """The change since the earlier wave for a council's page (gss_code) or the national one (councils)."""
-    # Imported here: tasks.change_report builds on this module's formatting helpers.
-    from maturity.comparability import comparison_for
-    from tasks.change_report import council_change, national_change
-
     comparison = comparison_for(wave)
     if gss_code is not None:
         change = council_change(published.changes, comparison, gss_code, council, language)

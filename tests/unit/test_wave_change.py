@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from maturity.comparability import WaveComparison
 from maturity.settings import ALL_GROUPS, WALES_GSS_CODE, load_settings
+from tasks.change_report import council_change
 from tasks.publish import open_answer_tables, open_maturity_change, open_statement_change
 from tasks.score import LEVEL_COUNTS, compute_wales_levels, score_level_counts
 from tasks.wave_change import compute_maturity_change, compute_statement_change, draw_wave_cells
@@ -191,3 +193,70 @@ def test_statement_change_rows_follow_both_releases(scored_demo) -> None:
         assert (row.status == "[c]") == (key in withheld)
     shown = table[table["status"] == ""]
     assert (shown["pct_agree_change"].astype(float) == 0).all()
+
+
+def change_row(
+    characteristic: str, group: str, then: float, now: float, interval: tuple[float, float]
+) -> dict:
+    """A published maturity_change row of Cardiff's."""
+    return {
+        "gss_code": CARDIFF,
+        "characteristic": characteristic,
+        "recipient_group": group,
+        "status": "",
+        "mean_level_earlier": then,
+        "mean_level": now,
+        "mean_level_change": round(now - then, 3),
+        "change_ci_lower": interval[0],
+        "change_ci_upper": interval[1],
+        "change_is_clear": interval[0] > 0 or interval[1] < 0,
+        "level_earlier": 1 if then < 1.5 else 2,
+        "level": 1 if now < 1.5 else 2,
+    }
+
+
+def test_the_council_change_section_says_what_moved_what_did_not_and_what_cannot_be_compared() -> None:
+    withheld = {**change_row("corporate_standards", "all", 0, 0, (0, 0)), "status": "[c]"}
+    changes = {
+        "maturity_change": pd.DataFrame(
+            [
+                change_row("leadership", "all", 1.40, 1.90, (0.2, 0.8)),
+                change_row("data_analytics", "all", 1.80, 1.70, (-0.35, 0.15)),
+                change_row("data_protection", "officers", 2.10, 1.60, (-0.8, -0.2)),
+                withheld,
+            ]
+        ),
+        "statement_change": pd.DataFrame(columns=["gss_code", "statement_id", "recipient_group", "status"]),
+    }
+    settings = load_settings()
+    comparison = WaveComparison(
+        earlier="2018",
+        later="2021",
+        characteristics={c.id: c.id for c in settings.characteristics if c.id != "open_data"},
+        statements={"clear_vision": "clear_vision"},
+        not_comparable={"open_data": "reworded"},
+        new_statements=("share_with_partners",),
+        dropped_statements=("know_what_to_share",),
+    )
+    section = council_change(changes, comparison, CARDIFF, "Cardiff", "en")
+    assert section is not None
+    moved = " ".join(section["moved"])
+    assert "Leadership went up" in moved
+    assert "from level 1 to level 2" in moved
+    assert "Data protection went down" in moved
+    assert "officers gave a mean of 1.60" in moved
+    assert "data analytics" in section["still"]
+    assert "could be chance" in section["largest_unclear"]
+    cannot = " ".join(section["cannot"])
+    assert "corporate standards" in cannot  # withheld in a wave
+    assert "Open data: The question was reworded" in cannot
+    assert "new in 2021" in cannot
+    assert "asked in 2018 but not in 2021" in cannot
+    verdicts = {item["name"]: item["verdict"] for item in section["items"]}
+    assert verdicts["Leadership"] == "up"
+    assert verdicts["Corporate standards"] == "withheld"
+    assert "Open data" not in verdicts
+    welsh = council_change(changes, comparison, CARDIFF, "Caerdydd", "cy")
+    assert welsh is not None
+    assert "Ers 2018" in welsh["heading"]
+    assert council_change({}, comparison, CARDIFF, "Cardiff", "en") is None

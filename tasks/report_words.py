@@ -1,0 +1,74 @@
+"""Words and numbers as every report prints them: translation, content files, figures, lists.
+
+Shared by the report pages (tasks/report.py) and their "since the earlier wave" sections
+(tasks/change_report.py), so neither imports the other's page code.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import pandas as pd
+import yaml
+from babel.numbers import format_decimal
+
+from maturity.rounding import decimals_within_level, round_number
+from maturity.settings import TEMPLATES_DIR, load_settings
+from maturity.translations import load_translations
+
+BABEL_LOCALES = {"en": "en_GB", "cy": "cy_GB"}
+NOT_AVAILABLE = "\u2013"  # an en dash, as typeset tables show a missing figure
+
+
+def translate(language: str, text: str) -> str:
+    """One string in the given language (English is the source)."""
+    return load_translations(language).gettext(text)
+
+
+@cache
+def report_content(name: str, language: str) -> dict[str, Any]:
+    """One content file in one language (report_templates/<name>.<language>.yaml)."""
+    with (TEMPLATES_DIR / f"{name}.{language}.yaml").open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def format_number(value: float, language: str, decimals: int | None = None) -> str:
+    """A number with fixed decimals in the language's convention, or a dash when missing.
+
+    decimals: by default those the open data prints mean levels with, so a report never rounds a
+    published figure a second time (1.749 is 1.75 there, and would wrongly become 1.8 here).
+    """
+    if decimals is None:
+        decimals = load_settings().publication.level_decimals
+    if pd.isna(value):
+        return NOT_AVAILABLE
+    pattern = "0." + "0" * decimals if decimals else "0"
+    return format_decimal(
+        round_number(float(value), decimals), format=pattern, locale=BABEL_LOCALES[language]
+    )
+
+
+def format_mean_level(value: float, language: str) -> str:
+    """A published mean level as open data prints it: never rounded across its level's cut-off."""
+    settings = load_settings()
+    if pd.isna(value):
+        return NOT_AVAILABLE
+    cut_offs = (settings.maturity.level_2_from, settings.maturity.level_3_from)
+    places = decimals_within_level(float(value), cut_offs, settings.publication.level_decimals)
+    return format_number(value, language, places)
+
+
+def as_noun(name: str) -> str:
+    """A framework name as it reads inside a sentence (Open data -> open data)."""
+    return name[:1].lower() + name[1:]
+
+
+def join_names(names: list[str], language: str) -> str:
+    """Names joined as a list in running text (a, b and c; a, b ac c before a vowel in Welsh)."""
+    content = report_content("findings", language)
+    if len(names) < 2:
+        return "".join(names)
+    last = names[-1]
+    conjunction = content["list_and_before_vowel" if last[:1].lower() in "aeiouwyâêîôûŵŷ" else "list_and"]
+    return ", ".join(names[:-1]) + conjunction + last
