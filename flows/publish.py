@@ -35,6 +35,7 @@ from tasks.runs import (
     open_run_task,
 )
 from tasks.score import score_national_task
+from tasks.wave_change import score_change_task
 from warehouse.versions import VERSIONS_DIR, current_version
 
 FLOW_NAME = "open-data-publish"
@@ -109,7 +110,9 @@ def publish_release(
     parameters = {"out": out, "wave": wave, "to": to, "release_date": release_date}
     run = open_run_task(out, FLOW_NAME, parameters, str(flow_run.id))
     check_carried_warehouse_task(run)  # a damaged partition must never reach a release
-    scores = score_national_task(run.warehouse, wave)
+    scores = score_change_task(
+        run.warehouse, score_national_task(run.warehouse, wave)
+    )  # since the earlier wave
     if to:
         check_target_history_task(to, wave, ledger_checksums(run.version, wave))
     release = build_release_task(scores, run.version, release_date)

@@ -1214,10 +1214,18 @@ def index_links(folder: Path, stem: str, language: str) -> dict[str, str | None]
     return {"html": html_name, "pdf": pdf if (folder / pdf).is_file() else None}
 
 
+def absent_change_tables(folder: Path, wave: str) -> tuple[str, ...]:
+    """The change tables the wave's release lacks: all, unless its earlier wave is in the same output."""
+    comparison = comparison_for(wave)
+    if comparison is not None and (folder.parent / comparison.earlier).is_dir():
+        return ()
+    return load_open_data_config().wave_change_tables
+
+
 def index_part(folder: Path, wave: str, language: str) -> dict[str, Any]:
     """One language's half of the index: every council's report, the national one and the open data."""
     councils = sorted(load_settings().councils, key=lambda c: council_short_name(c, language))
-    tables = load_open_data_config().tables
+    tables = [t for t in load_open_data_config().tables if t not in absent_change_tables(folder, wave)]
     open_data = [(README, translate(language, "About the data (README)"))]
     open_data += [(DATAPACKAGE, translate(language, "Data package (Frictionless metadata)"))]
     open_data += [(CSVW_METADATA, translate(language, "CSV on the Web metadata"))]

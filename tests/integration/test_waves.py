@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +15,10 @@ import pytest
 from frictionless import Package, validate
 
 from flows.national import national_run
+from flows.publish import publish_release
 from flows.rerun import council_rerun
 from maturity.demo import write_demo_study
+from tests.unit.test_report_accessibility import A11Y_DIR, CHECK_TIMEOUT_SECONDS, require_checker
 
 DENBIGHSHIRE = "W06000004"
 PUBLISHED = ("warehouse", "reports", "open-data")
@@ -25,6 +29,7 @@ KEY = ["gss_code", "characteristic", "recipient_group"]
 class TwoWaves:
     out: Path
     later_study: Path
+    earlier_files: dict[str, str]  # the earlier wave's files as its own run left them
 
 
 def wave_files(out: Path, wave: str) -> dict[str, str]:
@@ -47,8 +52,23 @@ def two_waves(demo_study: Path, tmp_path_factory: pytest.TempPathFactory) -> Two
     later = write_demo_study(root / "study-2021", wave="2021")
     out = root / "out"
     national_run(inputs=demo_study, out=out)
+    earlier_files = wave_files(out, "2018")
     national_run(inputs=later, out=out)
-    return TwoWaves(out, later)
+    return TwoWaves(out, later, earlier_files)
+
+
+def test_a_later_waves_national_run_leaves_the_earlier_wave_byte_identical(two_waves: TwoWaves) -> None:
+    assert len(two_waves.earlier_files) > 100
+    assert wave_files(two_waves.out, "2018") == two_waves.earlier_files
+
+
+def test_publishing_the_later_wave_again_keeps_its_change_tables_and_version(two_waves: TwoWaves) -> None:
+    before = wave_files(two_waves.out, "2021")
+    summary = publish_release(out=two_waves.out, wave="2021")
+    assert summary.version == "2021.1"
+    assert not summary.changed
+    assert wave_files(two_waves.out, "2021") == before
+    assert wave_files(two_waves.out, "2018") == two_waves.earlier_files
 
 
 def section(html: str, name: str) -> str:
@@ -140,3 +160,25 @@ def test_a_later_wave_council_rerun_leaves_every_earlier_wave_file_byte_identica
     after = wave_files(two_waves.out, "2021")
     changed = {p for p in after if later_before.get(p) != after[p]}
     assert f"warehouse/maturity_change/wave=2021/gss_code={DENBIGHSHIRE}/part-0.parquet" in changed
+
+
+def test_the_change_sections_pass_axe(two_waves: TwoWaves) -> None:
+    """The later wave's pages, change sections and charts included, have no WCAG 2.1 A/AA problems."""
+    node = require_checker()
+    folder = two_waves.out / "reports" / "2021"
+    pages = [
+        str(folder / name)
+        for name in (f"{DENBIGHSHIRE}.en.html", f"{DENBIGHSHIRE}.cy.html", "national.en.html")
+    ]
+    finished = subprocess.run(
+        [node, "check.mjs", *pages],
+        cwd=A11Y_DIR,
+        capture_output=True,
+        text=True,
+        timeout=CHECK_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr
+    for page, result in json.loads(finished.stdout).items():
+        assert result["violations"] == [], f"{Path(page).name}: {json.dumps(result['violations'], indent=1)}"
+        assert "color-contrast" in result["passes"]
