@@ -1,4 +1,4 @@
-"""Command line for the benchmarks: `python -m benchmarks rerun [--scale K] [--repeats N]` or `reports`."""
+"""Command line for the benchmarks: `python -m benchmarks rerun|reports|waves` (see --help)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,18 @@ def main() -> None:
     rerun.add_argument("--repeats", type=int, default=3, help="warm repetitions, best taken (default 3)")
     reports = commands.add_parser("reports", help="render all reports in both languages, HTML then PDF")
     reports.add_argument("--workers", type=int, default=None, help="PDF processes (default: one per core)")
+    waves = commands.add_parser("waves", help="second wave's national run and rerun against the first's")
+    waves.add_argument("--rounds", type=int, default=2, help="alternating rounds (default 2)")
     arguments = parser.parse_args()
     configure_offline_environment()
     if arguments.command == "rerun":
         from benchmarks import rerun as benchmark
 
         print(benchmark.run(arguments.scale, arguments.repeats))
+    elif arguments.command == "waves":
+        from benchmarks import waves as benchmark
+
+        print(benchmark.run(arguments.rounds))
     elif arguments.command == "reports":
         from benchmarks import reports as benchmark
 

@@ -134,9 +134,10 @@ def check_wave(inputs: Path | None, wave: str | None) -> None:
     expected = study_wave(inputs) if wave is not None else None
     if expected is not None and wave != expected:
         where = f"{inputs / STUDY_FILE}" if inputs else "the bundled demo study"
+        demo = "" if inputs else f" (for the demo, `maturity demo --wave {wave} --out DIR` writes one)"
         raise UsageError(
             f"--wave {wave} does not match {where}, which is wave {expected}. Leave out --wave or point "
-            "--inputs at that wave's study folder."
+            f"--inputs at that wave's study folder{demo}."
         )
 
 
