@@ -191,7 +191,8 @@ def cannot_compare(comparison: WaveComparison, withheld: list[str], language: st
     ):
         if ids:
             quoted = [f"“{statement_text(s, language)}”" for s in ids]
-            lines.append(content[key].format(statements=join_names(quoted, language), **waves))
+            wording = content[f"{key}_one"] if len(quoted) == 1 else content[key]
+            lines.append(wording.format(statements=join_names(quoted, language), **waves))
     for now, then in comparison.statements.items():
         if now != then:
             lines.append(
