@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from flows.national import national_run
 from flows.publish import publish_release
 from flows.rerun import council_rerun
 from maturity.demo import write_demo_study
-from tests.unit.test_report_accessibility import A11Y_DIR, CHECK_TIMEOUT_SECONDS, require_checker
+from tests.unit.test_report_accessibility import check_pages, require_checker
 
 DENBIGHSHIRE = "W06000004"
 PUBLISHED = ("warehouse", "reports", "open-data")
@@ -170,15 +169,6 @@ def test_the_change_sections_pass_axe(two_waves: TwoWaves) -> None:
         str(folder / name)
         for name in (f"{DENBIGHSHIRE}.en.html", f"{DENBIGHSHIRE}.cy.html", "national.en.html")
     ]
-    finished = subprocess.run(
-        [node, "check.mjs", *pages],
-        cwd=A11Y_DIR,
-        capture_output=True,
-        text=True,
-        timeout=CHECK_TIMEOUT_SECONDS,
-        check=False,
-    )
-    assert finished.returncode == 0, finished.stderr
-    for page, result in json.loads(finished.stdout).items():
+    for page, result in check_pages(node, pages).items():
         assert result["violations"] == [], f"{Path(page).name}: {json.dumps(result['violations'], indent=1)}"
         assert "color-contrast" in result["passes"]

@@ -41,12 +41,8 @@ def require_checker() -> str:
     return str(node)
 
 
-def test_reports_have_no_wcag_a_or_aa_violations(scored_demo, tmp_path: Path) -> None:
-    node = require_checker()
-    render_reports(scored_demo.scores, scored_demo.study, tmp_path, ["W06000004"], pdf=False)
-    pages = [str(tmp_path / "reports" / "2018" / name) for name in REPORTS]
-    for page in pages[:2]:  # the demo's Denbighshire has auditors' commentary: it is checked too
-        assert '<div class="commentary">' in Path(page).read_text(encoding="utf-8")
+def check_pages(node: str, pages: list[str]) -> dict[str, dict]:
+    """axe-core's results for each page (tests/a11y/check.mjs in headless chromium), by page path."""
     finished = subprocess.run(
         [node, "check.mjs", *pages],
         cwd=A11Y_DIR,
@@ -56,7 +52,16 @@ def test_reports_have_no_wcag_a_or_aa_violations(scored_demo, tmp_path: Path) ->
         check=False,
     )
     assert finished.returncode == 0, finished.stderr
-    results = json.loads(finished.stdout)
+    return json.loads(finished.stdout)
+
+
+def test_reports_have_no_wcag_a_or_aa_violations(scored_demo, tmp_path: Path) -> None:
+    node = require_checker()
+    render_reports(scored_demo.scores, scored_demo.study, tmp_path, ["W06000004"], pdf=False)
+    pages = [str(tmp_path / "reports" / "2018" / name) for name in REPORTS]
+    for page in pages[:2]:  # the demo's Denbighshire has auditors' commentary: it is checked too
+        assert '<div class="commentary">' in Path(page).read_text(encoding="utf-8")
+    results = check_pages(node, pages)
     assert set(results) == set(pages)
     for page, result in results.items():
         assert result["violations"] == [], f"{Path(page).name}: {json.dumps(result['violations'], indent=1)}"
