@@ -369,12 +369,24 @@ def _flow_parameters(
 def _run_flow(flow_path: str, parameters: dict[str, Any], verbose: bool, quiet: bool, started: float) -> None:
     """Run the flow at 'module:name' with a quiet log; a user error is one line; print the summary.
 
-    Prefect's server and GX's import start first, so both overlap the seconds of importing the flow.
+    The validator process (which imports GX) and Prefect's server start first, so both overlap the
+    seconds of importing the flow.
     """
-    _announce_prefect_api(_launch_prefect_api(), quiet)
-    from tasks.validate import start_warm_up
+    from tasks.validator import start_validator, stop_validator
 
-    start_warm_up()
+    if parameters["task_runner"] == TaskRunner.threads.value:  # other runners validate in their workers
+        start_validator()
+    try:
+        _run_flow_with_prefect(flow_path, parameters, verbose, quiet, started)
+    finally:
+        stop_validator()
+
+
+def _run_flow_with_prefect(
+    flow_path: str, parameters: dict[str, Any], verbose: bool, quiet: bool, started: float
+) -> None:
+    """_run_flow once the validator process is starting."""
+    _announce_prefect_api(_launch_prefect_api(), quiet)
     module, name = flow_path.split(":")
     flow = getattr(importlib.import_module(module), name)
     from flows.runners import run_with_task_runner

@@ -81,6 +81,7 @@ def describe_failure(error: BaseException, out: Path | None = None) -> Failure |
     from maturity.settings import ConfigError
     from operations.prefect_api import PrefectServerError
     from tasks.contracts import DatasetError
+    from tasks.validator import ValidatorLostError
     from warehouse.versions import OutputLayoutError
 
     if isinstance(error, MissingExtraError):  # --pdf, --task-runner dask ... without its optional extra
@@ -92,6 +93,12 @@ def describe_failure(error: BaseException, out: Path | None = None) -> Failure |
     if isinstance(error, DatasetError | OutputLayoutError):
         text = f"{error} Nothing was loaded or published; {UNCHANGED}"
         return Failure("Stopped:", one_line(text), EXIT_DATA_ERROR)
+    if isinstance(error, ValidatorLostError):
+        return Failure(
+            "Stopped:",
+            one_line(f"{error} Nothing was loaded or published; {UNCHANGED}"),
+            EXIT_ENVIRONMENT_ERROR,
+        )
     problem = write_problem(error) or registry_problem(error, out or Path("."))
     if problem is not None:
         return Failure("Stopped:", one_line(f"{problem} The {UNCHANGED}"), EXIT_ENVIRONMENT_ERROR)

@@ -27,6 +27,12 @@ from tasks.contracts import (
     empty_quarantine,
     write_csv_for_people,
 )
+from tasks.validator import (
+    KeptResult,
+    check_suite_in_validator,
+    render_data_docs_in_validator,
+    validator_running,
+)
 
 # Great Expectations is not thread-safe when several batches share one context.
 _GX_LOCK = threading.Lock()
@@ -193,16 +199,10 @@ def _gx_datasource() -> Any:
     return context.data_sources.add_pandas("maturity")
 
 
-def start_warm_up() -> threading.Thread:
-    """Import GX and build its context in the background, e.g. while Prefect's server starts."""
-
-    def warm_up() -> None:
-        with _GX_LOCK:
-            _gx_datasource()
-
-    thread = threading.Thread(target=warm_up, name="gx-warm-up", daemon=True)
-    thread.start()
-    return thread
+def warm_up_gx() -> None:
+    """Import GX and build its context now, before the first suite needs them."""
+    with _GX_LOCK:
+        _gx_datasource()
 
 
 @cache
@@ -268,10 +268,19 @@ def run_suite(
 ) -> tuple[list[tuple[dict, list[Any] | None]], Any]:
     """Validate a frame with GX; return each failed expectation (suite JSON entry, in suite order) with the
     ids of its failing rows (values of the frame's row_id column; None if it checks the whole table), and
-    GX's result, counts only.
+    GX's result, counts only (or its handle, when the validator process checks it: tasks/validator.py).
 
     label names the suite in Data Docs (one per dataset, as each data tool asks its own statements).
     """
+    if validator_running():
+        return check_suite_in_validator(frame, suite, parameters, label, row_id)
+    return check_suite_here(frame, suite, parameters, label, row_id)
+
+
+def check_suite_here(
+    frame: pd.DataFrame, suite: dict[str, Any], parameters: dict[str, Any], label: str | None, row_id: str
+) -> tuple[list[tuple[dict, list[Any] | None]], Any]:
+    """run_suite in this process."""
     gx = import_gx()
 
     # GX does not report results in suite order, so each expectation carries its position in meta.
@@ -570,6 +579,13 @@ def build_data_docs(tables: list[ValidatedTable], folder: Path) -> Path | None:
     results = [result for table in tables for result in table.gx_results]
     if not results:
         return None
+    if all(isinstance(result, KeptResult) for result in results):
+        return render_data_docs_in_validator(results, folder)
+    return render_data_docs(results, folder)
+
+
+def render_data_docs(results: list[Any], folder: Path) -> Path:
+    """build_data_docs in this process, from GX's results."""
     gx = import_gx()
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
