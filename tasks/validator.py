@@ -131,7 +131,7 @@ def _warm_up_validator() -> None:
     """In the validator process: leave Ctrl-C to the run, then import GX and build its context."""
     # Ctrl-C reaches the whole process group; the run stops this process itself, without a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from tasks.validate import warm_up_gx
+    from tasks.gx_suites import warm_up_gx
 
     warm_up_gx()
 
@@ -140,7 +140,7 @@ def _check_suite_kept(
     frame: Any, suite: dict[str, Any], parameters: dict[str, Any], label: str | None, row_id: str
 ) -> tuple[list[tuple[dict, list[Any] | None]], KeptResult]:
     """In the validator process: check one suite, keep GX's result, return its failures and handle."""
-    from tasks.validate import check_suite_here
+    from tasks.gx_suites import check_suite_here
 
     failed, result = check_suite_here(frame, suite, parameters, label, row_id)
     handle = KeptResult(uuid.uuid4().hex)
@@ -150,6 +150,6 @@ def _check_suite_kept(
 
 def _render_data_docs_kept(tokens: list[str], folder: Path) -> Path:
     """In the validator process: render Data Docs from the results kept under these tokens."""
-    from tasks.validate import render_data_docs
+    from tasks.gx_suites import render_data_docs
 
     return render_data_docs([_KEPT[token] for token in tokens], folder)
