@@ -10,6 +10,8 @@ a new environment is installed from the uv cache and its first run is timed agai
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 import platform
 import shutil
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import sqlalchemy as sa
 
 from benchmarks.processes import (
     CommandError,
@@ -38,10 +41,12 @@ from benchmarks.processes import (
 )
 from maturity.councils import resolve_council
 from maturity.demo import write_demo_study
-from maturity.settings import PROJECT_ROOT, load_settings
+from maturity.settings import PROJECT_ROOT, load_settings, registry_url
 from operations.prefect_api import api_healthy
 
 COUNCIL = "W06000004"
+RERUN_FLOW = "council-rerun"  # as the registry names the flow
+COMPLETED = "completed"
 SCRIPT = Path(__file__).with_name("by_hand.py")
 # Issue 19's targets: run / script, rerun / run, served rerun / script, first run / later run.
 RUN_PER_SCRIPT_TARGET = 4.0
@@ -58,6 +63,10 @@ SERVE_READY_LINE = "Ready."
 SYNC_TIMEOUT_SECONDS = 1200
 UV = ["python3", "-m", "uv"]  # as `make setup` calls it
 LOOPBACK = "127.0.0.1"
+FRESH_INSTALL_NOTE = (
+    "Each install is a copy of the checkout without bytecode, synced from the uv cache into a new "
+    "environment; its first run also creates a new Prefect home (database), as a newcomer's does."
+)
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,7 @@ class Served:
     out: Path
     log: Path
     env: dict[str, str]
+    ready_seconds: float = 0.0  # from its start to its ready line and a healthy API
 
 
 def fresh_folder(path: Path) -> Path:
@@ -87,27 +97,62 @@ def find_council_file(study: Path) -> Path:
     raise CommandError(f"no response file in {study / 'responses'} has a response from {COUNCIL}")
 
 
-def correct_one_answer(study: Path, which: int) -> str:
-    """Change one level answer of the council's which-th response to another valid level; say what."""
+@dataclass(frozen=True)
+class Correction:
+    """One answer changed in one response file of a study copy."""
+
+    file: Path
+    description: str
+
+
+def correct_one_answer(study: Path, which: int) -> Correction:
+    """Change one level answer of the council's which-th response to another valid level."""
     path = find_council_file(study)
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     settings = load_settings()
     levels = [answer for answer in settings.responses.level_answers if answer != settings.responses.dont_know]
     rows = frame.index[frame["council"].map(resolve_council) == COUNCIL]
     row = rows[which % len(rows)]
-    column = next(c for c in frame.columns if c.startswith("lvl_") and frame.at[row, c] in levels)
+    columns = [settings.level_column(characteristic.id) for characteristic in settings.characteristics]
+    column = next(c for c in columns if c in frame.columns and frame.at[row, c] in levels)
     old = frame.at[row, column]
-    frame.at[row, column] = levels[(levels.index(old) + 1) % len(levels)]
+    frame.at[row, column] = new = levels[(levels.index(old) + 1) % len(levels)]
     frame.to_csv(path, index=False)
-    new = frame.at[row, column]
-    return f"{path.relative_to(study)}, response {frame.at[row, 'response_id']}: {column} {old} → {new}"
+    response = frame.at[row, "response_id"]
+    return Correction(path, f"{path.relative_to(study)}, response {response}: {column} {old} → {new}")
 
 
-def corrected_copy(study: Path, copy: Path, which: int) -> tuple[Path, str]:
-    """A copy of the study with one answer of the council's corrected, and what was changed."""
+def corrected_copy(study: Path, copy: Path, which: int) -> tuple[Path, Correction]:
+    """A copy of the study with one answer of the council's corrected."""
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(study, copy)
     return copy, correct_one_answer(copy, which)
+
+
+def check_rerun_read(out: Path, correction: Correction) -> None:
+    """OUT's last run must be the council's completed rerun of the corrected file: else it timed nothing."""
+    from warehouse.registry import RunInput, recent_runs, registry_engine
+
+    url = registry_url(out)
+    last = recent_runs(url, 1).iloc[0]
+    with registry_engine(url).connect() as connection:
+        read = set(connection.execute(sa.select(RunInput.sha256).where(RunInput.run_id == last.id)).scalars())
+    digest = hashlib.sha256(correction.file.read_bytes()).hexdigest()
+    if (last.flow, last.status, last.council) != (RERUN_FLOW, COMPLETED, COUNCIL) or digest not in read:
+        raise CommandError(
+            f"{out}: the last run ({last.flow} {last.status}, council {last.council}) is not a completed "
+            f"rerun of {COUNCIL} that read {correction.file.name} as corrected"
+        )
+
+
+def time_rerun(
+    corrected: Path, out: Path, correction: Correction, env: dict[str, str] | None = None
+) -> Timing:
+    """A `maturity rerun` of the council after the correction, checked to have redone the corrected file."""
+    command = maturity_command("rerun", COUNCIL, "--inputs", str(corrected), "--out", str(out), "--quiet")
+    timing = time_command("maturity rerun", command, env)
+    check_rerun_read(out, correction)
+    return timing
 
 
 def time_script(study: Path, folder: Path) -> Timing:
@@ -125,12 +170,11 @@ def time_round(
     timings["run"] = time_command(
         "maturity run", maturity_command("run", "--inputs", str(study), "--out", str(out), "--quiet")
     )
-    corrected, change = corrected_copy(study, folder / "corrected", number)
-    rerun = maturity_command("rerun", COUNCIL, "--inputs", str(corrected), "--out", str(out), "--quiet")
-    timings["rerun"] = time_command("maturity rerun", rerun)
+    corrected, correction = corrected_copy(study, folder / "corrected", number)
+    timings["rerun"] = time_rerun(corrected, out, correction)
     if served is not None:
         timings["served rerun"] = time_served_rerun(study, folder, number, served)
-    return timings, change
+    return timings, correction.description
 
 
 def free_port() -> int:
@@ -186,6 +230,7 @@ def serving(folder: Path) -> Iterator[Served]:
     command = maturity_command(
         "serve", "--port", str(port), "--out", str(out), "--files-port", str(free_port())
     )
+    started = time.perf_counter()
     with log.open("wb") as sink:
         process = subprocess.Popen(
             command, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
@@ -193,7 +238,7 @@ def serving(folder: Path) -> Iterator[Served]:
     try:
         served = Served(process, api_url, out, log, {**env, "PREFECT_API_URL": api_url})
         wait_until_ready(served)
-        yield served
+        yield dataclasses.replace(served, ready_seconds=time.perf_counter() - started)
     finally:
         stop_serve(process)
 
@@ -206,11 +251,8 @@ def run_served(study: Path, served: Served) -> Timing:
 
 def time_served_rerun(study: Path, folder: Path, number: int, served: Served) -> Timing:
     """A rerun as a client of `maturity serve` after a one-file correction (a different answer each round)."""
-    corrected, _ = corrected_copy(study, folder / "served-corrected", number)
-    command = maturity_command(
-        "rerun", COUNCIL, "--inputs", str(corrected), "--out", str(served.out), "--quiet"
-    )
-    return time_command("served rerun", command, served.env)
+    corrected, correction = corrected_copy(study, folder / "served-corrected", number)
+    return time_rerun(corrected, served.out, correction, served.env)
 
 
 def copy_checkout(checkout: Path) -> Path:
@@ -315,7 +357,7 @@ class Measured:
 
     rounds: list[dict[str, Timing]]
     changes: list[str]
-    served_setup: Timing | None
+    served_setup: tuple[float, Timing] | None  # serve's start-up and the national run the reruns update
     installs: list[list[Timing]]
     loads: list[tuple[str, tuple[float, float, float]]]
 
@@ -327,7 +369,7 @@ def measure(rounds: int, serve: bool, fresh_install: bool) -> Measured:
         study = write_demo_study(folder / "study")
         loads = [("before", os.getloadavg())]
         with serving(folder) if serve else nullcontext() as served:
-            setup = run_served(study, served) if served else None
+            setup = (served.ready_seconds, run_served(study, served)) if served else None
             measured = [time_round(study, folder, number, served) for number in range(1, rounds + 1)]
         loads.append(("after the rounds", os.getloadavg()))
         installs = []
@@ -354,11 +396,12 @@ def format_report(measured: Measured, flags: str) -> str:
     ]
     if measured.served_setup is not None:
         lines.append(
-            f"`maturity serve` ran through every round; the national run the served reruns update took "
-            f"{measured.served_setup.seconds:.1f} s (not in the ratios)."
+            f"`maturity serve` ran through every round: ready in {measured.served_setup[0]:.1f} s; the "
+            f"national run the served reruns update took {measured.served_setup[1].seconds:.1f} s "
+            "(neither is in the ratios)."
         )
     if measured.installs:
-        lines += ["", *format_install(measured.installs)]
+        lines += ["", *format_install(measured.installs), "", FRESH_INSTALL_NOTE]
     loads = "; ".join(format_load(label, load) for label, load in measured.loads)
     lines += ["", f"Load average (1 / 5 / 15 min): {loads}."]
     return "\n".join(lines)
