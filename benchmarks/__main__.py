@@ -1,4 +1,4 @@
-"""Command line for the benchmarks: `python -m benchmarks rerun|reports|waves` (see --help)."""
+"""Command line for the benchmarks: `python -m benchmarks rerun|reports|waves|cold` (see --help)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,12 @@ def main() -> None:
     reports.add_argument("--workers", type=int, default=None, help="PDF processes (default: one per core)")
     waves = commands.add_parser("waves", help="second wave's national run and rerun against the first's")
     waves.add_argument("--rounds", type=int, default=2, help="alternating rounds (default 2)")
+    cold = commands.add_parser("cold", help="cold CLI run and rerun against a plain pandas script")
+    cold.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
+    cold.add_argument("--serve", action="store_true", help="also time a rerun with `maturity serve` running")
+    cold.add_argument(
+        "--fresh-install", action="store_true", help="also time the first run after a fresh uv sync"
+    )
     arguments = parser.parse_args()
     configure_offline_environment()
     if arguments.command == "rerun":
@@ -27,6 +33,10 @@ def main() -> None:
         from benchmarks import waves as benchmark
 
         print(benchmark.run(arguments.rounds))
+    elif arguments.command == "cold":
+        from benchmarks import cold as benchmark
+
+        print(benchmark.run(arguments.rounds, arguments.serve, arguments.fresh_install))
     elif arguments.command == "reports":
         from benchmarks import reports as benchmark
 

@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from benchmarks.processes import Timing, time_cli
 from maturity.demo import write_demo_study
 
 COUNCIL = "W06000004"
 COUNCIL_SPELLINGS = {"Denbighshire", "Denbighshire County Council", "Sir Ddinbych", COUNCIL}
-
-
-@dataclass
-class Timing:
-    what: str
-    seconds: float
-    peak_mb: float | None = None
 
 
 def correct_one_council(study: Path, level: str = "3") -> None:
@@ -32,26 +23,6 @@ def correct_one_council(study: Path, level: str = "3") -> None:
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     frame.loc[frame["council"].isin(COUNCIL_SPELLINGS), "lvl_open_data"] = level
     frame.to_csv(path, index=False)
-
-
-# Runs one command and prints the largest peak memory (KiB) of it and its children: the children's peak
-# is a running maximum per process, so each measured command gets a fresh parent of its own.
-PEAK_OF_CHILD = (
-    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-)
-
-
-def time_cli(args: list[str]) -> Timing:
-    """Wall time and peak memory of one `maturity` process (temporary Prefect server included)."""
-    command = [str(Path(sys.executable).parent / "maturity"), *args]
-    env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
-    started = time.perf_counter()
-    measured = subprocess.run(
-        [sys.executable, "-c", PEAK_OF_CHILD, *command], env=env, check=True, capture_output=True, text=True
-    )
-    seconds = time.perf_counter() - started
-    return Timing(" ".join(["maturity", *args[:2]]), seconds, int(measured.stdout.split()[-1]) / 1024)
 
 
 def ratio(pair: list[Timing]) -> str:

@@ -14,7 +14,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from benchmarks.rerun import Timing, correct_one_council, time_cli
+from benchmarks.processes import Timing, time_cli
+from benchmarks.rerun import correct_one_council
 from maturity.demo import write_demo_study
 
 COUNCIL = "W06000004"
