@@ -427,8 +427,12 @@ def _stop_lost_run(out: Path, reason: str) -> None:
         "unchanged. Run again.",
         label="Stopped:",
     )
+    from tasks.validator import stop_validator
+
     with contextlib.suppress(Exception):  # the exit below must happen whatever the clean-up meets
         abandon_own_run(out, reason)
+    with contextlib.suppress(Exception):  # else it would outlive this process, holding its stdout
+        stop_validator()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(EXIT_ENVIRONMENT_ERROR)

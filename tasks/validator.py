@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import uuid
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -30,6 +32,7 @@ _PROCESSES: list[multiprocessing.process.BaseProcess] = []  # the pool's one pro
 _WARM: list[Future[int]] = []  # done once the process has imported GX
 _POOL_LOCK = threading.Lock()
 STOP_SECONDS = 10
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): a signal for this process when its parent dies
 LOST = (
     "the process checking the inputs with Great Expectations ended unexpectedly (out of memory, or "
     "killed). Run again."
@@ -131,9 +134,16 @@ def _warm_up_validator() -> None:
     """In the validator process: leave Ctrl-C to the run, then import GX and build its context."""
     # Ctrl-C reaches the whole process group; the run stops this process itself, without a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stop_when_parent_dies()
     from tasks.gx_suites import warm_up_gx
 
     warm_up_gx()
+
+
+def stop_when_parent_dies() -> None:
+    """Ask Linux to end this process when the run's process dies (killed outright, no clean-up)."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _check_suite_kept(
