@@ -3,7 +3,7 @@
 A cold `maturity rerun` spends most of its time importing (Great Expectations, Prefect, pandas, the
 flows) before it reads a row. `maturity serve` runs this module (`python -m operations.warm`) as one of
 its children: it imports the rerun flow and warms GX up once, then serves `rerun_council_warm` with
-Prefect's task worker (`prefect.task_worker.serve`). `maturity rerun`, with PREFECT_API_URL set, finds the
+Prefect's task worker (`prefect.task_worker.aserve`). `maturity rerun`, with PREFECT_API_URL set, finds the
 worker through Prefect's API and submits the rerun with `.delay()` (operations/warm_client.py).
 
 The task runs the same flow, with the same parameters, as a cold rerun (`run_with_task_runner` on
@@ -13,6 +13,7 @@ rerun leaves. It returns only what the CLI prints: counts per input file and out
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -113,9 +114,11 @@ def serve_reruns() -> None:
     started = time.perf_counter()
     warm_imports()
     print(f"Warm rerun worker: rerun pipeline imported in {time.perf_counter() - started:.1f} s.", flush=True)
-    from prefect.task_worker import serve
+    from prefect.task_worker import aserve
 
-    serve(rerun_council_warm, limit=RERUNS_AT_ONCE)
+    # Its own event loop, not the sync serve(): that one waits in Prefect's loop thread, and a Ctrl-C (the
+    # SIGINT `maturity serve` sends to stop it) left it running until it was killed.
+    asyncio.run(aserve(rerun_council_warm, limit=RERUNS_AT_ONCE))
 
 
 if __name__ == "__main__":
