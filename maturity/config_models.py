@@ -201,6 +201,9 @@ class ServeSettings(ConfigModel):
     stop_timeout_seconds: float
     interrupt_grace_seconds: float
     watch_seconds: float
+    warm_worker: bool
+    warm_probe_seconds: float
+    warm_rerun_timeout_seconds: float
 
 
 class Operations(ConfigModel):

@@ -34,6 +34,7 @@ from operations.failures import (
     registry_problem,
     write_problem,
 )
+from operations.outcome import FileCount, RunOutcome
 from operations.preflight import UsageError
 
 EXIT_OK = 0
@@ -340,7 +341,42 @@ def rerun(
         check_national_run_exists(out)
     started = time.perf_counter()
     parameters = _flow_parameters(inputs, out, source, final, pdf, task_runner, dask_address)
+    if _rerun_warm(council, parameters, verbose, quiet, started):
+        return
     _run_flow("flows.rerun:council_rerun", {"council": council, **parameters}, verbose, quiet, started)
+
+
+def _rerun_warm(council: str, parameters: dict[str, Any], verbose: bool, quiet: bool, started: float) -> bool:
+    """Rerun in `maturity serve`'s warm worker if one is connected (True), else leave it to run here."""
+    from operations.warm_client import api_url_named, warm_rerun_wanted
+
+    api_url = api_url_named()
+    if api_url is None or not warm_rerun_wanted(parameters, verbose, api_url):
+        return False
+    from operations.warm_client import WarmFailure, WarmRerunError, find_warm_worker, rerun_in_warm_worker
+
+    if not find_warm_worker(api_url):
+        return False
+    _configure_run_log(verbose, quiet)  # Prefect's line naming the task run, unless --quiet
+    if not quiet:
+        console.print(
+            "Prefect: rerunning in the warm worker of `maturity serve` at PREFECT_API_URL (its log is in "
+            "that terminal and the Prefect UI).",
+            style="dim",
+            soft_wrap=True,
+            highlight=False,
+        )
+    try:
+        with _spinner("Running", shown=quiet):
+            outcome = rerun_in_warm_worker(council, parameters)
+    except WarmRerunError as error:
+        report_error(str(error), label="Stopped:")
+        raise typer.Exit(EXIT_ENVIRONMENT_ERROR) from None
+    if isinstance(outcome, WarmFailure):
+        report_error(outcome.text, label=outcome.label)
+        raise typer.Exit(outcome.exit_code)
+    _report_outcome(outcome, quiet, started)
+    return True
 
 
 def _flow_parameters(
@@ -395,10 +431,17 @@ def _run_flow_with_prefect(
     out = parameters["out"]
     with _stop_if_prefect_is_lost(out), _stop_cleanly_on_user_errors(out), _run_display(quiet) as shown:
         summary = run_with_task_runner(shown(flow), **parameters)
+    from operations.outcome import outcome_of
+
+    _report_outcome(outcome_of(summary), quiet, started)
+
+
+def _report_outcome(outcome: RunOutcome, quiet: bool, started: float) -> None:
+    """Print a finished run's accounting and result line; exit 1 if too much was quarantined."""
     if not quiet:
-        _print_summary(summary)
-    console.print(_result_line(summary, time.perf_counter() - started), soft_wrap=True, highlight=False)
-    _exit_if_too_much_quarantined(summary.accounting)
+        _print_summary(outcome)
+    console.print(_result_line(outcome, time.perf_counter() - started), soft_wrap=True, highlight=False)
+    _exit_if_too_much_quarantined(outcome.files)
 
 
 @contextmanager
@@ -488,34 +531,34 @@ def _spinner(message: str, shown: bool) -> Iterator[None]:
         yield
 
 
-def _result_line(summary: Any, seconds: float) -> str:
+def _result_line(outcome: RunOutcome, seconds: float) -> str:
     """The final one-line result of a run."""
-    accounting = summary.accounting
     read, loaded, quarantined = (
-        int(accounting[column].sum()) for column in ("rows_read", "rows_loaded", "rows_quarantined")
+        outcome.total(column) for column in ("rows_read", "rows_loaded", "rows_quarantined")
     )
     return (
-        f"Done in {seconds:.1f} s: run {summary.run_id}, wave {summary.wave}: {read} rows read, "
-        f"{loaded} loaded, {quarantined} quarantined; {len(summary.reports)} reports and "
-        f"{len(summary.open_data)} open-data files under {summary.reports[0].parent.parent.parent}."
+        f"Done in {seconds:.1f} s: run {outcome.run_id}, wave {outcome.wave}: {read} rows read, "
+        f"{loaded} loaded, {quarantined} quarantined; {len(outcome.reports)} reports and "
+        f"{len(outcome.open_data)} open-data files under {outcome.reports[0].parent.parent.parent}."
     )
 
 
-def too_much_quarantined(accounting: Any, max_share: float) -> list[str]:
+def too_much_quarantined(files: Sequence[FileCount], max_share: float) -> list[str]:
     """Files with more than max_share of their rows quarantined, as 'file (n of m rows)'."""
-    over = accounting[accounting["rows_quarantined"] > max_share * accounting["rows_read"]]
     return [
-        f"{row.source_file} ({row.rows_quarantined} of {row.rows_read} rows)" for row in over.itertuples()
+        f"{file.source_file} ({file.rows_quarantined} of {file.rows_read} rows)"
+        for file in files
+        if file.rows_quarantined > max_share * file.rows_read
     ]
 
 
-def _exit_if_too_much_quarantined(accounting: Any) -> None:
+def _exit_if_too_much_quarantined(files: Sequence[FileCount]) -> None:
     """Exit with code 1 when a file has more rows quarantined than config/operations.yaml allows."""
     max_share = load_operations_config().cli.max_quarantined_share
-    files = too_much_quarantined(accounting, max_share)
-    if files:
+    over = too_much_quarantined(files, max_share)
+    if over:
         report_error(
-            f"more than {max_share:.0%} of the rows were quarantined in {', '.join(files)}: the outputs "
+            f"more than {max_share:.0%} of the rows were quarantined in {', '.join(over)}: the outputs "
             "were written, but check quarantine.csv and correct the inputs (limit: "
             "cli.max_quarantined_share in config/operations.yaml).",
             label="Data problem:",
@@ -767,15 +810,15 @@ def _stop_cleanly_on_user_errors(out: Path | None = None) -> Iterator[None]:
         raise typer.Exit(failure.exit_code) from None
 
 
-def _print_summary(summary: Any) -> None:
+def _print_summary(summary: RunOutcome) -> None:
     """The per-file accounting table and where the outputs are."""
     table = Table(title=f"Run {summary.run_id} · wave {summary.wave}")
     for column in ("file", "read", "loaded", "quarantined"):
         table.add_column(column, justify="left" if column == "file" else "right")
-    for row in summary.accounting.itertuples():
+    for row in summary.files:
         table.add_row(row.source_file, str(row.rows_read), str(row.rows_loaded), str(row.rows_quarantined))
     console.print(table)
-    quarantined = int(summary.accounting["rows_quarantined"].sum())
+    quarantined = summary.total("rows_quarantined")
     if quarantined:
         console.print(
             f"[yellow]{quarantined} row(s) quarantined[/yellow]: see {summary.quality_dir / 'quarantine.csv'}"

@@ -1,4 +1,5 @@
-"""`maturity serve`: a local Prefect server, the deployments in prefect.yaml and a process worker."""
+"""`maturity serve`: a local Prefect server, the deployments in prefect.yaml, a process worker and a warm
+rerun worker (operations/warm.py)."""
 
 from __future__ import annotations
 
@@ -178,6 +179,14 @@ def start_worker(env: dict[str, str], pool: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(prefect_command("worker", "start", "--pool", pool), cwd=PROJECT_ROOT, env=env)
 
 
+def start_warm_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start the warm rerun worker (operations/warm.py, a Prefect task worker); its log goes here too."""
+    # The task's own log lines belong to no flow run, which Prefect's API log handler warns about each time.
+    quiet_api_log = {"PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore"}
+    command = [sys.executable, "-m", "operations.warm"]
+    return subprocess.Popen(command, cwd=PROJECT_ROOT, env={**env, **quiet_api_log})
+
+
 def _exited_within(process: subprocess.Popen[bytes], seconds: float) -> bool:
     """Whether the process has exited, waiting up to seconds for it."""
     try:
@@ -233,6 +242,9 @@ def _start_stack(
     say(f"Starting the Prefect server on {config.ui_url} (log: {config.log_dir / SERVER_LOG}) ...")
     children["Prefect server"] = start_server(config, env, log)
     wait_until_healthy(config, children["Prefect server"])
+    if load_operations_config().serve.warm_worker:  # first: its imports overlap the deployments' setup
+        children["warm rerun worker"] = start_warm_worker(env)
+        say("Warm rerun worker: starting (CLI reruns with PREFECT_API_URL set run there once it is up).")
     pools = work_pools()
     for pool in pools:
         created = ensure_work_pool(env, pool)

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from maturity.settings import PREFECT_FILE, load_operations_config
 from operations.cli import EXIT_DATA_ERROR, EXIT_USAGE_ERROR, _exit_if_too_much_quarantined, app
 from operations.cli import too_much_quarantined as over_limit
+from operations.outcome import file_counts
 from operations.serve import work_pools
 
 COMMANDS = ["demo", "run", "rerun", "publish", "status", "serve"]
@@ -169,7 +170,7 @@ def test_no_arguments_shows_the_help(runner: CliRunner) -> None:
     assert "rerun" in result.output
 
 
-ACCOUNTING = pd.DataFrame(
+ACCOUNTING_FRAME = pd.DataFrame(
     {
         "source_file": ["invitations.csv", "responses/leadership.csv", "public_survey.csv"],
         "rows_read": [100, 200, 0],
@@ -177,6 +178,7 @@ ACCOUNTING = pd.DataFrame(
         "rows_quarantined": [5, 11, 0],
     }
 )
+ACCOUNTING = file_counts(ACCOUNTING_FRAME.itertuples())
 
 
 def test_files_over_the_quarantine_limit_are_named_with_their_counts() -> None:
@@ -202,7 +204,7 @@ def test_too_much_quarantined_exits_with_code_1_naming_the_file_and_the_config_k
 
 
 def test_a_clean_run_does_not_exit() -> None:
-    _exit_if_too_much_quarantined(ACCOUNTING.assign(rows_quarantined=0))
+    _exit_if_too_much_quarantined(file_counts(ACCOUNTING_FRAME.assign(rows_quarantined=0).itertuples()))
 
 
 def test_prefect_yaml_declares_the_three_deployments_on_one_process_pool_without_secrets() -> None:
