@@ -100,12 +100,10 @@ def run_outside_task(function: Callable[..., Any], *args: Any) -> Any:
 
 def warm_imports() -> None:
     """Import the rerun flow and its pipeline, and build GX's context, before the first rerun asks."""
-    from tasks.validate import start_warm_up
-
-    warming = start_warm_up()
     import flows.rerun  # noqa: F401 - the flow, its pipeline and their libraries (pandas, duckdb, jinja2)
+    from tasks.gx_suites import warm_up_gx
 
-    warming.join()
+    warm_up_gx()  # this long-lived process validates in itself: no validator process (tasks/validator.py)
 
 
 def serve_reruns() -> None:
