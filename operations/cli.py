@@ -405,12 +405,12 @@ def _flow_parameters(
 def _run_flow(flow_path: str, parameters: dict[str, Any], verbose: bool, quiet: bool, started: float) -> None:
     """Run the flow at 'module:name' with a quiet log; a user error is one line; print the summary.
 
-    The validator process (which imports GX) and Prefect's server start first, so both overlap the
-    seconds of importing the flow.
+    Prefect's server and GX's import (in the validator process, or a thread) start first, so both overlap
+    the seconds of importing the flow.
     """
     from tasks.validator import start_validator, stop_validator
 
-    if parameters["task_runner"] == TaskRunner.threads.value:  # other runners validate in their workers
+    if _validate_in_own_process(parameters):
         start_validator()
     try:
         _run_flow_with_prefect(flow_path, parameters, verbose, quiet, started)
@@ -418,11 +418,30 @@ def _run_flow(flow_path: str, parameters: dict[str, Any], verbose: bool, quiet: 
         stop_validator()
 
 
+def _validate_in_own_process(parameters: dict[str, Any]) -> bool:
+    """GX in a process of its own only where a core is free for it: threads, and a server already running.
+
+    Measured on 2 cores (benchmarks/RESULTS.md, "Cold start"): against a running server a run took 21.2 s
+    with the validator process and 22.9 s without; with a temporary server to start, whose start takes the
+    second core for seconds, a third process made the run slower (25.7 s against 23.7 s). Other task
+    runners validate in their own worker processes.
+    """
+    from operations.prefect_api import API_URL_VARIABLE
+
+    return parameters["task_runner"] == TaskRunner.threads.value and bool(os.environ.get(API_URL_VARIABLE))
+
+
 def _run_flow_with_prefect(
     flow_path: str, parameters: dict[str, Any], verbose: bool, quiet: bool, started: float
 ) -> None:
-    """_run_flow once the validator process is starting."""
+    """_run_flow once the validator process, if any, is starting."""
     _announce_prefect_api(_launch_prefect_api(), quiet)
+    from tasks.validator import validator_running
+
+    if not validator_running():
+        from tasks.gx_suites import start_gx_warm_up
+
+        start_gx_warm_up()  # in a thread: it overlaps the server's start, if not the imports
     module, name = flow_path.split(":")
     flow = getattr(importlib.import_module(module), name)
     from flows.runners import run_with_task_runner

@@ -76,6 +76,13 @@ def warm_up_gx() -> None:
         _gx_datasource()
 
 
+def start_gx_warm_up() -> threading.Thread:
+    """warm_up_gx in the background, e.g. while Prefect's server starts."""
+    thread = threading.Thread(target=warm_up_gx, name="gx-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 @cache
 def _gx_batch_definition(name: str) -> Any:
     """A batch definition for in-memory DataFrames checked against one suite."""

@@ -1,10 +1,13 @@
-"""Great Expectations in a process of its own, started as a CLI run begins.
+"""Great Expectations in a process of its own, started as a CLI run begins (when a core is free for it).
 
 Importing GX costs 8-15 s of CPU, and in the run's own process it competes for the one interpreter lock
 with the imports of Prefect, pandas and the flows, so a thread gives no overlap. A second process on the
 second core imports it while this one imports the rest; each suite is then checked there and only the
 answer comes back: the failing rows' ids and a handle on GX's result, which stays in that process until
 the run's Data Docs are rendered there too. This module imports neither GX nor pandas.
+
+On 2 cores this pays only when the run reports to a running Prefect server: a temporary server's start
+already takes the second core, and a third process then slows the run (operations/cli.py says when).
 
 Without start_validator() (tests, a warm worker, a Dask or process-pool worker) everything runs in the
 calling process as before; the checks, their results and the Data Docs are the same either way.
