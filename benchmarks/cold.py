@@ -141,7 +141,8 @@ def check_rerun_read(out: Path, correction: Correction) -> None:
     if (last.flow, last.status, last.council) != (RERUN_FLOW, COMPLETED, COUNCIL) or digest not in read:
         raise CommandError(
             f"{out}: the last run ({last.flow} {last.status}, council {last.council}) is not a completed "
-            f"rerun of {COUNCIL} that read {correction.file.name} as corrected"
+            f"rerun of {COUNCIL} that read {correction.file.name} as corrected (sha256 {digest[:12]}; "
+            f"the run {last.id} read {sorted(d[:12] for d in read)})"
         )
 
 

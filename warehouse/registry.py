@@ -98,9 +98,38 @@ class OutputFile:
     bytes: int
 
 
-@cache
 def registry_engine(url: str) -> sa.Engine:
     """An engine for the registry, its schema brought up to date with Alembic on first use."""
+    identity = _sqlite_file_identity(url)
+    if identity is None and _is_sqlite_file(url):  # made now: cached from the next call, by its inode
+        return _registry_engine.__wrapped__(url, identity)
+    return _registry_engine(url, identity)
+
+
+def _is_sqlite_file(url: str) -> bool:
+    """Whether the registry is a SQLite file (not a server, nor in memory)."""
+    parsed = sa.engine.make_url(url)
+    return parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:")
+
+
+def _sqlite_file_identity(url: str) -> tuple[int, int] | None:
+    """A SQLite registry file's device and inode (None for a server, or no file yet).
+
+    Part of the engine's cache key: a long-lived process (the warm rerun worker, a benchmark) must not
+    keep writing through a pooled connection to a registry whose OUT was deleted and made again.
+    """
+    if not _is_sqlite_file(url):
+        return None
+    try:
+        status = Path(str(sa.engine.make_url(url).database)).stat()
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+@cache
+def _registry_engine(url: str, identity: tuple[int, int] | None) -> sa.Engine:
+    """registry_engine for one registry file (identity: see _sqlite_file_identity)."""
     require_extra_for_url(url, REGISTRY_URL_ENV)  # only that can name a database with an optional driver
     engine = sa.create_engine(url)
     migrate_registry(engine)

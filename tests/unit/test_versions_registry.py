@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -158,3 +159,17 @@ def test_registry_round_trip(tmp_path: Path) -> None:
     registry.start_run(url, "r2", "national-run", {}, code_version="t")
     registry.fail_run(url, "r2", "boom")
     assert registry.recent_runs(url, 1).loc[0, "message"] == "boom"
+
+
+def test_a_registry_made_again_at_the_same_path_is_read_afresh(tmp_path: Path) -> None:
+    # A long-lived process (the warm rerun worker, a benchmark) used to keep its pooled connection to
+    # the deleted file, so it read and wrote the old OUT's runs instead of the new OUT's.
+    out = tmp_path / "out"
+    out.mkdir()
+    url = f"sqlite:///{out / 'registry.sqlite'}"
+    registry.start_run(url, "first-out-run", "national-run", {}, code_version="test")
+    assert list(registry.recent_runs(url, 5)["id"]) == ["first-out-run"]
+    shutil.rmtree(out)
+    out.mkdir()
+    registry.start_run(url, "second-out-run", "national-run", {}, code_version="test")
+    assert list(registry.recent_runs(url, 5)["id"]) == ["second-out-run"]
