@@ -348,9 +348,10 @@ def rerun(
 
 def _rerun_warm(council: str, parameters: dict[str, Any], verbose: bool, quiet: bool, started: float) -> bool:
     """Rerun in `maturity serve`'s warm worker if one is connected (True), else leave it to run here."""
-    from operations.warm_client import api_url_named, warm_rerun_wanted
+    from operations.prefect_api import named_api_url
+    from operations.warm_client import warm_rerun_wanted
 
-    api_url = api_url_named()
+    api_url = named_api_url()
     if api_url is None or not warm_rerun_wanted(parameters, verbose, api_url):
         return False
     from operations.warm_client import WarmFailure, WarmRerunError, find_warm_worker, rerun_in_warm_worker
@@ -426,9 +427,9 @@ def _validate_in_own_process(parameters: dict[str, Any]) -> bool:
     second core for seconds, a third process made the run slower (25.7 s against 23.7 s). Other task
     runners validate in their own worker processes.
     """
-    from operations.prefect_api import API_URL_VARIABLE
+    from operations.prefect_api import named_api_url
 
-    return parameters["task_runner"] == TaskRunner.threads.value and bool(os.environ.get(API_URL_VARIABLE))
+    return parameters["task_runner"] == TaskRunner.threads.value and named_api_url() is not None
 
 
 def _run_flow_with_prefect(

@@ -211,6 +211,11 @@ def api_healthy(api_url: str, timeout_seconds: float = 1) -> bool:
 _server: TemporaryServer | None = None
 
 
+def named_api_url() -> str | None:
+    """The Prefect API the environment names (a profile's is not read: that needs Prefect imported)."""
+    return os.environ.get(API_URL_VARIABLE) or None
+
+
 def start_prefect_api() -> TemporaryServer | None:
     """Unless PREFECT_API_URL names a server, launch a temporary one for this process and point it there.
 
@@ -221,7 +226,7 @@ def start_prefect_api() -> TemporaryServer | None:
     global _server
     if _server is not None:
         return _server
-    if os.environ.get(API_URL_VARIABLE):
+    if named_api_url():
         return None
     # Launched before Prefect is imported (about 2 s), so that import overlaps the server's start too;
     # stopped again if Prefect's settings (a profile, prefect.toml) name a server after all.

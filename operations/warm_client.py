@@ -8,7 +8,6 @@ the flows (operations/warm.py holds the task; it imports those only inside the w
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ from typing import Any
 
 from maturity.settings import load_operations_config
 
-API_URL_VARIABLE = "PREFECT_API_URL"
 # The warm worker runs the flow on threads; other runners start processes of their own anyway.
 WARM_TASK_RUNNER = "threads"
 
@@ -115,8 +113,3 @@ def rerun_in_warm_worker(council: str, parameters: dict[str, Any]) -> Any:
     if "failure" in record:
         return WarmFailure(**record["failure"])
     return outcome_from_record(record["outcome"])
-
-
-def api_url_named() -> str | None:
-    """The Prefect API the environment names (a profile's is not read: that needs Prefect imported)."""
-    return os.environ.get(API_URL_VARIABLE) or None

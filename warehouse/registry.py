@@ -99,37 +99,33 @@ class OutputFile:
 
 
 def registry_engine(url: str) -> sa.Engine:
-    """An engine for the registry, its schema brought up to date with Alembic on first use."""
-    identity = _sqlite_file_identity(url)
-    if identity is None and _is_sqlite_file(url):  # made now: cached from the next call, by its inode
-        return _registry_engine.__wrapped__(url, identity)
-    return _registry_engine(url, identity)
+    """An engine for the registry, its schema brought up to date with Alembic on first use.
 
-
-def _is_sqlite_file(url: str) -> bool:
-    """Whether the registry is a SQLite file (not a server, nor in memory)."""
-    parsed = sa.engine.make_url(url)
-    return parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:")
-
-
-def _sqlite_file_identity(url: str) -> tuple[int, int] | None:
-    """A SQLite registry file's device and inode (None for a server, or no file yet).
-
-    Part of the engine's cache key: a long-lived process (the warm rerun worker, a benchmark) must not
-    keep writing through a pooled connection to a registry whose OUT was deleted and made again.
+    For a SQLite file the engine is kept per file (device, inode), not per path: a long-lived process
+    (the warm rerun worker, a benchmark) must not go on writing through a pooled connection to the
+    registry of an OUT that was deleted and made again.
     """
-    if not _is_sqlite_file(url):
-        return None
+    path = _sqlite_path(url)
+    if path is None:
+        return _registry_engine(url, None)
     try:
-        status = Path(str(sa.engine.make_url(url).database)).stat()
-    except OSError:
+        status = path.stat()
+    except FileNotFoundError:  # made by this engine: kept from the next call on, under its inode
+        return _registry_engine.__wrapped__(url, None)
+    return _registry_engine(url, (status.st_dev, status.st_ino))
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The registry's file if it is a SQLite file (None for a server, or in memory)."""
+    parsed = sa.engine.make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
         return None
-    return status.st_dev, status.st_ino
+    return Path(parsed.database)
 
 
 @cache
 def _registry_engine(url: str, identity: tuple[int, int] | None) -> sa.Engine:
-    """registry_engine for one registry file (identity: see _sqlite_file_identity)."""
+    """registry_engine for one registry: its URL, and for a SQLite file its (device, inode)."""
     require_extra_for_url(url, REGISTRY_URL_ENV)  # only that can name a database with an optional driver
     engine = sa.create_engine(url)
     migrate_registry(engine)
