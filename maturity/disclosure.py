@@ -151,6 +151,45 @@ def _components(relations: Sequence[Relation], size: int) -> list[tuple[list[int
     return [(members, rels.get(key, [])) for key, members in sorted(cells.items())]
 
 
+INFEASIBLE = np.zeros(0)  # the relaxation has no solution, so neither has the integer program
+RELAXATION_INFEASIBLE = 2  # scipy.optimize.milp's status for a problem with no solution
+WHOLE_TOLERANCE = 1e-6  # how far from a whole number a relaxed solution's value may lie (HiGHS's tolerances)
+
+
+def _whole_relaxed_optimum(cost: np.ndarray, constraints: list[LinearConstraint]) -> np.ndarray | None:
+    """The linear relaxation's optimum when it is whole and meets every constraint exactly, else None.
+
+    Such a solution is the integer optimum too: no integer solution beats the relaxation. The audit's
+    tables (sums of sums over releases) nearly always have a whole optimal vertex, and the relaxation
+    solves several times faster than the integer program. A relaxation with no solution proves the
+    integer program has none (INFEASIBLE). Anything else is left to the integer program.
+    """
+    relaxed = milp(cost, integrality=np.zeros(cost.size), bounds=Bounds(0, np.inf), constraints=constraints)
+    if relaxed.status == RELAXATION_INFEASIBLE:
+        return INFEASIBLE
+    if relaxed.status != 0 or relaxed.x is None:
+        return None
+    solution = np.round(relaxed.x)
+    if np.abs(relaxed.x - solution).max(initial=0.0) > WHOLE_TOLERANCE or (solution < 0).any():
+        return None
+    for constraint in constraints:  # exact: whole coefficients and bounds, whole solution
+        values = constraint.A @ solution
+        if (values < constraint.lb).any() or (values > constraint.ub).any():
+            return None
+    return solution
+
+
+def integer_minimum(cost: np.ndarray, constraints: list[LinearConstraint]) -> np.ndarray | None:
+    """A non-negative integer solution minimising cost within the constraints (None: there is none)."""
+    solution = _whole_relaxed_optimum(cost, constraints)
+    if solution is INFEASIBLE:
+        return None
+    if solution is not None:
+        return solution
+    result = milp(cost, integrality=np.ones(cost.size), bounds=Bounds(0, np.inf), constraints=constraints)
+    return None if result.status != 0 or result.x is None else np.round(result.x)
+
+
 class _Program:
     """The attacker's integer program for one component over every release of the wave."""
 
@@ -234,16 +273,9 @@ class _Program:
         """The smallest (or largest) value of a linear expression over the integer solutions."""
         if self.size == 0:
             return 0.0
-        sign = -1.0 if maximise else 1.0
-        result = milp(
-            sign * objective,
-            integrality=np.ones(self.size),
-            bounds=Bounds(0, np.inf),
-            constraints=[*self._constraints, *extra],
-        )
-        if result.status != 0 or result.x is None:
+        solution = integer_minimum(-objective if maximise else objective, [*self._constraints, *extra])
+        if solution is None:
             return None
-        solution = np.round(result.x)
         if not extra:
             self.witnesses.append(solution)
         return float(objective @ solution)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.optimize import LinearConstraint
 
 from maturity.disclosure import (
     AuditTable,
@@ -14,6 +17,7 @@ from maturity.disclosure import (
     Relation,
     Snapshot,
     audit_release,
+    integer_minimum,
     protect_release,
 )
 from maturity.rounding import round_half_away
@@ -146,3 +150,42 @@ def test_rounding_is_half_away_from_zero_even_through_floating_point(
 
 def test_rounding_keeps_missing_values_missing() -> None:
     assert round_half_away(pd.Series([np.nan, 1.25]), 1).isna().tolist() == [True, False]
+
+
+def test_the_integer_minimum_is_not_the_relaxations_when_that_is_fractional() -> None:
+    # Three cells, each pair summing to at most one: the relaxation's best is 1.5 (a half each), but
+    # whole counts allow only one. The audit must answer with the integer program's 1.
+    pairs = LinearConstraint(np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0], [1.0, 0.0, 1.0]]), 0.0, 1.0)
+    solution = integer_minimum(-np.ones(3), [pairs])
+    assert solution is not None
+    assert solution.sum() == 1
+    odd_cycle = LinearConstraint(pairs.A, 1.0, 1.0)  # each pair exactly one: halves only, no whole solution
+    assert integer_minimum(np.zeros(3), [odd_cycle]) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(-1, 1), min_size=4, max_size=4), min_size=1, max_size=3),
+    st.lists(st.integers(0, 3), min_size=3, max_size=3),
+    st.lists(st.integers(-2, 2), min_size=4, max_size=4),
+)
+def test_the_integer_minimum_equals_the_brute_force_one(
+    rows: list[list[int]], right: list[int], cost: list[int]
+) -> None:
+    matrix = np.array(rows, dtype=float)
+    upper = np.array(right[: len(rows)], dtype=float)
+    constraints = [
+        LinearConstraint(matrix, upper - 1, upper),
+        LinearConstraint(np.eye(4), 0.0, 3.0),  # a box, so brute force can enumerate every solution
+    ]
+    feasible = [
+        np.array(point, dtype=float)
+        for point in itertools.product(range(4), repeat=4)
+        if ((matrix @ point >= upper - 1) & (matrix @ point <= upper)).all()
+    ]
+    solution = integer_minimum(np.array(cost, dtype=float), constraints)
+    if not feasible:
+        assert solution is None
+        return
+    assert solution is not None
+    assert float(np.array(cost) @ solution) == min(float(np.array(cost) @ point) for point in feasible)
