@@ -47,6 +47,7 @@ from maturity.findings import (
     PROBABILITY,
     Finding,
     PublishedFigures,
+    Row,
     ShownCell,
     choose_strengths_and_priorities,
     council_findings,
@@ -211,7 +212,7 @@ def response_rows(rates: pd.DataFrame, gss_code: str, language: str) -> list[dic
     return rows
 
 
-def format_share(row: pd.Series | None, language: str) -> dict[str, Any]:
+def format_share(row: Row | pd.Series | None, language: str) -> dict[str, Any]:
     """A published % agree with its interval and base (n answering), for chart and table; a withheld
     figure is "[c]", as in the open data, and a missing one a dash."""
     withheld = row is not None and row["status"] != ""
@@ -262,20 +263,18 @@ def statement_axis(rows: list[dict[str, Any]], language: str) -> list[dict[str, 
 
 
 def statement_rows(
-    scores: Scores, tables: AnswerTables, gss_code: str, theme: str, language: str
+    figures: PublishedFigures, wave: str, gss_code: str, theme: str, language: str
 ) -> list[dict[str, Any]]:
     """% agree per statement in a theme for the council and Wales, as published, with the comparison."""
-    published = tables.statement_results
-    published = published[(published["recipient_group"] == ALL_GROUPS) & (published["theme"] == theme)]
-    by_place = published.set_index(["gss_code", "statement_id"])
+    council_rows, wales_rows = (
+        figures.place("statements", gss_code),
+        figures.place("statements", WALES_GSS_CODE),
+    )
     rows = []
-    statements = [s for s in load_settings().statements_in(scores.wave) if s.theme == theme]
+    statements = [s for s in load_settings().statements_in(wave) if s.theme == theme]
     for number, statement in enumerate(statements, start=1):
-        council_row = (
-            by_place.loc[(gss_code, statement.id)] if (gss_code, statement.id) in by_place.index else None
-        )
-        wales_key = (WALES_GSS_CODE, statement.id)
-        wales_row = by_place.loc[wales_key] if wales_key in by_place.index else None
+        council_row = council_rows.get((statement.id, ALL_GROUPS))
+        wales_row = wales_rows.get((statement.id, ALL_GROUPS))
         council, wales = format_share(council_row, language), format_share(wales_row, language)
         differs = council_row["differs_from_rest_of_wales"] if council_row is not None else pd.NA
         flagged = bool(differs) if pd.notna(differs) and council["shown"] and wales["shown"] else False
@@ -370,8 +369,27 @@ def write_quote_candidates_task(scores: Scores, study: Study, folder: Path) -> P
     return write_quote_candidates(scores, study, folder)
 
 
+QuoteIndex = dict[tuple[str, str], list[str]]  # (gss_code, report theme) -> chosen quotes, best first
+
+
+def index_quotes(scores: Scores) -> QuoteIndex:
+    """Every council's chosen redacted quotes per report theme, best first: indexed once for every page."""
+    rules = quote_rules()
+    comments = scores.comment_themes
+    chosen = comments[comments["quote_rank"].notna()].sort_values(["quote_rank", "theme"], kind="stable")
+    report_themes = chosen["theme"].map(rules.report_themes)
+    quotes: QuoteIndex = {}
+    for gss_code, theme, text in zip(
+        chosen["gss_code"], report_themes, chosen["comment_redacted"], strict=True
+    ):
+        texts = quotes.setdefault((str(gss_code), str(theme)), [])
+        if str(text) not in texts:
+            texts.append(str(text))
+    return quotes
+
+
 def quote_rows(
-    scores: Scores, gss_code: str, theme: str, draft: bool = False, approved: frozenset[str] = frozenset()
+    quotes: QuoteIndex, gss_code: str, theme: str, draft: bool = False, approved: frozenset[str] = frozenset()
 ) -> list[dict[str, Any]]:
     """The council's chosen redacted quotes for a theme, best first (escaped by the template).
 
@@ -379,18 +397,13 @@ def quote_rows(
     yet approved marked as such with the hash that approves them.
     """
     rules = quote_rules()
-    comments = scores.comment_themes
-    chosen = comments[
-        (comments["gss_code"] == gss_code)
-        & (comments["theme"].map(rules.report_themes) == theme)
-        & comments["quote_rank"].notna()
-    ].sort_values(["quote_rank", "theme"], kind="stable")
     rows = []
-    for text in chosen["comment_redacted"].drop_duplicates():
-        key = quote_hash(str(text))
+    for text in quotes.get((gss_code, theme), []):
+        key = quote_hash(text)
         if draft or key in approved:
-            language = detect_language(str(text), rules)
-            rows.append({"text": str(text), "hash": key, "approved": key in approved, "lang": language})
+            rows.append(
+                {"text": text, "hash": key, "approved": key in approved, "lang": detect_language(text, rules)}
+            )
     return rows[:QUOTES_PER_THEME]
 
 
@@ -689,8 +702,8 @@ def national_recommendations(figures: PublishedFigures, language: str) -> list[d
 
 
 def theme_sections(
-    scores: Scores,
-    published: AnswerTables,
+    wave: str,
+    quotes: QuoteIndex,
     gss_code: str,
     language: str,
     draft: bool,
@@ -707,10 +720,6 @@ def theme_sections(
     settings = load_settings()
     council = settings.council_by_code[gss_code]
     short = council_short_name(council, language)
-    levels = published.maturity_levels
-    combined = levels[(levels["gss_code"] == gss_code) & (levels["recipient_group"] == ALL_GROUPS)].set_index(
-        "characteristic"
-    )
     council_rows = figures.place("maturity", gss_code)
     sections = []
     for theme in settings.themes:
@@ -718,7 +727,7 @@ def theme_sections(
         for characteristic in (c for c in settings.characteristics if c.theme == theme.id):
             cell, group = pick_shown_row(council_rows, characteristic.id)
             found = cell is not None
-            withheld = not found and characteristic.id in combined.index
+            withheld = not found and (characteristic.id, ALL_GROUPS) in council_rows
             level = int(cell["level"]) if found and pd.notna(cell["level"]) else None
             rows.append(
                 {
@@ -746,7 +755,7 @@ def theme_sections(
             )
             for row in rows
         )
-        statements = statement_rows(scores, published, gss_code, theme.id, language)
+        statements = statement_rows(figures, wave, gss_code, theme.id, language)
         sections.append(
             {
                 "id": theme.id,
@@ -764,7 +773,7 @@ def theme_sections(
                 ),
                 "statements_axis": statement_axis(statements, language),
                 "statements_description": statements_description(statements, short, language),
-                "quotes": quote_rows(scores, gss_code, theme.id, draft, approved),
+                "quotes": quote_rows(quotes, gss_code, theme.id, draft, approved),
                 "findings": theme_sentences(findings[theme.id], language),
                 "commentary": (commentary or {}).get(theme.id),
             }
@@ -840,16 +849,21 @@ def council_context(
     language: str = SOURCE_LANGUAGE,
     published: AnswerTables | None = None,
     figures: PublishedFigures | None = None,
+    quotes: QuoteIndex | None = None,
 ) -> dict[str, Any]:
-    """Everything the council template shows, as plain values (published: open_answer_tables)."""
+    """Everything the council template shows, as plain values (published: open_answer_tables).
+
+    figures and quotes: the release and the chosen quotes indexed once for every page (made if absent).
+    """
     council = load_settings().council_by_code[gss_code]
     published = open_answer_tables(scores, None) if published is None else published
     figures = publish_figures(scores, published) if figures is None else figures
     commentary = council_commentary(study, gss_code, language)
     approved = approved_quotes(study)
     findings = council_findings(figures, gss_code)  # once: the themes and the next steps both read them
+    quotes = index_quotes(scores) if quotes is None else quotes
     themes = theme_sections(
-        scores, published, gss_code, language, draft, approved, figures, findings, commentary
+        scores.wave, quotes, gss_code, language, draft, approved, figures, findings, commentary
     )
     return {
         **shared_context(scores, study, draft, language, gss_code),
@@ -1003,6 +1017,7 @@ class ReportInputs:
     draft: bool
     published: AnswerTables  # open_answer_tables: disclosure control once, the same as the release
     figures: PublishedFigures  # publish_figures: the same release indexed for every page's lookups
+    quotes: QuoteIndex  # index_quotes: the chosen quotes, indexed once for every page
     # The open-data release these figures are published in (upcoming_release_version); no run id: two
     # runs on the same inputs must give byte-identical pages (the run registry maps a page's sha256 to
     # the run that wrote it).
@@ -1058,7 +1073,7 @@ def render_page(inputs: ReportInputs, stem: str, language: str) -> str:
     if stem == NATIONAL_STEM:
         context = national_context(scores, study, draft, language, published, inputs.figures)
         return environment.get_template("national.html.j2").render({**context, **release})
-    context = council_context(scores, study, stem, draft, language, published, inputs.figures)
+    context = council_context(scores, study, stem, draft, language, published, inputs.figures, inputs.quotes)
     return environment.get_template("council.html.j2").render({**context, **release})
 
 
@@ -1180,9 +1195,8 @@ def prepare_reports(
     prepare_templates()  # threads share this process's caches; a worker process fills its own
     answers = open_answer_tables(scores, version) if answers is None else answers
     release = upcoming_release_version(scores, version, answers)
-    inputs = ReportInputs(
-        scores, study, status == "draft", answers, publish_figures(scores, answers), release
-    )
+    figures = publish_figures(scores, answers)
+    inputs = ReportInputs(scores, study, status == "draft", answers, figures, index_quotes(scores), release)
     return inputs, batch_reports(plan_reports(version, scores.wave, councils), batches)
 
 

@@ -43,10 +43,14 @@ def format_number(value: float, language: str, decimals: int | None = None) -> s
         decimals = load_settings().publication.level_decimals
     if pd.isna(value):
         return NOT_AVAILABLE
+    return _format_rounded(round_number(float(value), decimals), language, decimals)
+
+
+@cache
+def _format_rounded(rounded: float, language: str, decimals: int) -> str:
+    """Babel's formatting of a rounded figure, once per figure: reports print the same ones many times."""
     pattern = "0." + "0" * decimals if decimals else "0"
-    return format_decimal(
-        round_number(float(value), decimals), format=pattern, locale=BABEL_LOCALES[language]
-    )
+    return format_decimal(rounded, format=pattern, locale=BABEL_LOCALES[language])
 
 
 def format_mean_level(value: float, language: str) -> str:

@@ -15,6 +15,7 @@ from tasks.report import (
     WITHHELD,
     ReportInputs,
     axis_ticks,
+    index_quotes,
     publish_figures,
     quote_rows,
     render_page,
@@ -43,6 +44,7 @@ def _render(scored_demo, published, stem: str, language: str) -> str:
             True,
             published,
             publish_figures(scored_demo.scores, published),
+            index_quotes(scored_demo.scores),
         ),
         stem,
         language,
@@ -67,7 +69,13 @@ def test_every_statement_chart_covers_every_interval_it_shows(scored_demo, publi
     narrower = 0
     for council in load_settings().councils:
         for theme in load_settings().themes:
-            rows = statement_rows(scored_demo.scores, published, council.gss_code, theme.id, "en")
+            rows = statement_rows(
+                publish_figures(scored_demo.scores, published),
+                scored_demo.scores.wave,
+                council.gss_code,
+                theme.id,
+                "en",
+            )
             top = statement_axis(rows, "en")[-1]["value"]
             uppers = [r[p]["upper"] for r in rows for p in ("council", "wales") if r[p]["shown"]]
             assert all(upper <= top for upper in uppers)
@@ -76,7 +84,13 @@ def test_every_statement_chart_covers_every_interval_it_shows(scored_demo, publi
 
 
 def test_statement_rows_carry_short_labels_direction_and_bases(scored_demo, published) -> None:
-    rows = statement_rows(scored_demo.scores, published, DENBIGHSHIRE, "data_protection", "cy")
+    rows = statement_rows(
+        publish_figures(scored_demo.scores, published),
+        scored_demo.scores.wave,
+        DENBIGHSHIRE,
+        "data_protection",
+        "cy",
+    )
     blocks = next(r for r in rows if r["label"] == "S1")
     assert blocks["short"] == "Diogelu data yn atal rhannu"
     assert blocks["direction"] == "gorau po isaf"
@@ -106,7 +120,9 @@ def test_a_clear_difference_is_marked_in_chart_and_table(scored_demo, published)
     flagged = flagged[flagged["recipient_group"] == "all"]
     assert not flagged.empty
     gss, theme = flagged.iloc[0][["gss_code", "theme"]]
-    rows = statement_rows(scored_demo.scores, published, gss, theme, "en")
+    rows = statement_rows(
+        publish_figures(scored_demo.scores, published), scored_demo.scores.wave, gss, theme, "en"
+    )
     assert any(r["flagged"] for r in rows)
     page = _render(scored_demo, published, gss, "en")
     section = page[page.index(f'id="statements-{theme}-title"') :]
@@ -131,14 +147,16 @@ def test_every_report_theme_gets_quotes_in_most_demo_councils(scored_demo) -> No
     themes = [t.id for t in load_settings().themes]
     quoted = Counter()
     for council in load_settings().councils:
-        shown = [t for t in themes if quote_rows(scored_demo.scores, council.gss_code, t, draft=True)]
+        shown = [
+            t for t in themes if quote_rows(index_quotes(scored_demo.scores), council.gss_code, t, draft=True)
+        ]
         quoted[council.gss_code] = len(shown)
     assert sum(count >= THEMES_QUOTED for count in quoted.values()) >= COUNCILS_WITH_QUOTES
     seen = {
         t
         for c in load_settings().councils
         for t in themes
-        if quote_rows(scored_demo.scores, c.gss_code, t, draft=True)
+        if quote_rows(index_quotes(scored_demo.scores), c.gss_code, t, draft=True)
     }
     assert seen == set(themes)
 
@@ -148,7 +166,7 @@ def test_no_report_quotes_a_comment_twice(scored_demo) -> None:
         texts = [
             q["text"]
             for t in load_settings().themes
-            for q in quote_rows(scored_demo.scores, council.gss_code, t.id, draft=True)
+            for q in quote_rows(index_quotes(scored_demo.scores), council.gss_code, t.id, draft=True)
         ]
         assert len(texts) == len(set(texts))
 
@@ -166,7 +184,14 @@ def test_each_quote_carries_the_language_it_was_written_in(scored_demo, publishe
     scores = dataclasses.replace(scored_demo.scores, comment_themes=comments)
     for language in ("en", "cy"):
         page = render_page(
-            ReportInputs(scores, scored_demo.study, True, published, publish_figures(scores, published)),
+            ReportInputs(
+                scores,
+                scored_demo.study,
+                True,
+                published,
+                publish_figures(scores, published),
+                index_quotes(scores),
+            ),
             DENBIGHSHIRE,
             language,
         )
