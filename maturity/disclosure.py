@@ -27,7 +27,7 @@ from itertools import pairwise
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint, OptimizeResult, milp
 
 
 @dataclass(frozen=True)
@@ -151,43 +151,47 @@ def _components(relations: Sequence[Relation], size: int) -> list[tuple[list[int
     return [(members, rels.get(key, [])) for key, members in sorted(cells.items())]
 
 
-INFEASIBLE = np.zeros(0)  # the relaxation has no solution, so neither has the integer program
 RELAXATION_INFEASIBLE = 2  # scipy.optimize.milp's status for a problem with no solution
 WHOLE_TOLERANCE = 1e-6  # how far from a whole number a relaxed solution's value may lie (HiGHS's tolerances)
 
 
-def _whole_relaxed_optimum(cost: np.ndarray, constraints: list[LinearConstraint]) -> np.ndarray | None:
-    """The linear relaxation's optimum when it is whole and meets every constraint exactly, else None.
+def integer_minimum(cost: np.ndarray, constraints: list[LinearConstraint]) -> np.ndarray | None:
+    """A non-negative integer solution minimising cost within the constraints (None: there is none).
 
-    Such a solution is the integer optimum too: no integer solution beats the relaxation. The audit's
-    tables (sums of sums over releases) nearly always have a whole optimal vertex, and the relaxation
-    solves several times faster than the integer program. A relaxation with no solution proves the
-    integer program has none (INFEASIBLE). Anything else is left to the integer program.
+    The linear relaxation is solved first: when its optimum is whole and meets every constraint exactly
+    it is the integer optimum too, as no integer solution beats the relaxation, and a relaxation with no
+    solution proves the integer program has none. The audit's tables (sums of sums over releases) nearly
+    always have a whole optimal vertex, and the relaxation solves several times faster; anything else is
+    left to the integer program.
     """
-    relaxed = milp(cost, integrality=np.zeros(cost.size), bounds=Bounds(0, np.inf), constraints=constraints)
+    relaxed = _solve(cost, constraints, integer=False)
     if relaxed.status == RELAXATION_INFEASIBLE:
-        return INFEASIBLE
-    if relaxed.status != 0 or relaxed.x is None:
         return None
-    solution = np.round(relaxed.x)
-    if np.abs(relaxed.x - solution).max(initial=0.0) > WHOLE_TOLERANCE or (solution < 0).any():
+    whole = _exactly_feasible_whole(relaxed.x, constraints) if relaxed.status == 0 else None
+    if whole is not None:
+        return whole
+    result = _solve(cost, constraints, integer=True)
+    return None if result.status != 0 or result.x is None else np.round(result.x)
+
+
+def _solve(cost: np.ndarray, constraints: list[LinearConstraint], integer: bool) -> OptimizeResult:
+    """HiGHS on the non-negative program, as an integer program or as its linear relaxation."""
+    integrality = np.full(cost.size, 1 if integer else 0)
+    return milp(cost, integrality=integrality, bounds=Bounds(0, np.inf), constraints=constraints)
+
+
+def _exactly_feasible_whole(x: np.ndarray | None, constraints: list[LinearConstraint]) -> np.ndarray | None:
+    """x rounded, if it is whole within HiGHS's tolerance and then meets every constraint exactly."""
+    if x is None:
+        return None
+    solution = np.round(x)
+    if np.abs(x - solution).max(initial=0.0) > WHOLE_TOLERANCE or (solution < 0).any():
         return None
     for constraint in constraints:  # exact: whole coefficients and bounds, whole solution
         values = constraint.A @ solution
         if (values < constraint.lb).any() or (values > constraint.ub).any():
             return None
     return solution
-
-
-def integer_minimum(cost: np.ndarray, constraints: list[LinearConstraint]) -> np.ndarray | None:
-    """A non-negative integer solution minimising cost within the constraints (None: there is none)."""
-    solution = _whole_relaxed_optimum(cost, constraints)
-    if solution is INFEASIBLE:
-        return None
-    if solution is not None:
-        return solution
-    result = milp(cost, integrality=np.ones(cost.size), bounds=Bounds(0, np.inf), constraints=constraints)
-    return None if result.status != 0 or result.x is None else np.round(result.x)
 
 
 class _Program:

@@ -212,7 +212,7 @@ def response_rows(rates: pd.DataFrame, gss_code: str, language: str) -> list[dic
     return rows
 
 
-def format_share(row: Row | pd.Series | None, language: str) -> dict[str, Any]:
+def format_share(row: Row | None, language: str) -> dict[str, Any]:
     """A published % agree with its interval and base (n answering), for chart and table; a withheld
     figure is "[c]", as in the open data, and a missing one a dash."""
     withheld = row is not None and row["status"] != ""
@@ -950,10 +950,7 @@ def national_context(
         }
         for ch in settings.characteristics
     ]
-    statements = published.statement_results
-    wales = statements[
-        (statements["gss_code"] == WALES_GSS_CODE) & (statements["recipient_group"] == ALL_GROUPS)
-    ].set_index("statement_id")
+    wales = figures.place("statements", WALES_GSS_CODE)
     return {
         **shared_context(scores, study, draft, language, "national"),
         "heatmap": [
@@ -994,7 +991,7 @@ def national_context(
         "wales_statements": [
             {
                 "text": translate(language, s.text_en),
-                "wales": format_share(wales.loc[s.id] if s.id in wales.index else None, language),
+                "wales": format_share(wales.get((s.id, ALL_GROUPS)), language),
             }
             for s in settings.statements_in(scores.wave)
         ],

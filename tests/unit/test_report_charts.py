@@ -36,6 +36,11 @@ def published(scored_demo):
     return open_answer_tables(scored_demo.scores, None)
 
 
+@pytest.fixture(scope="module")
+def figures(scored_demo, published):
+    return publish_figures(scored_demo.scores, published)
+
+
 def _render(scored_demo, published, stem: str, language: str) -> str:
     return render_page(
         ReportInputs(
@@ -65,12 +70,12 @@ def test_the_axis_runs_from_zero_to_a_round_number_covering_the_data(highest: fl
     assert axis_ticks(highest) == ticks
 
 
-def test_every_statement_chart_covers_every_interval_it_shows(scored_demo, published) -> None:
+def test_every_statement_chart_covers_every_interval_it_shows(scored_demo, figures) -> None:
     narrower = 0
     for council in load_settings().councils:
         for theme in load_settings().themes:
             rows = statement_rows(
-                publish_figures(scored_demo.scores, published),
+                figures,
                 scored_demo.scores.wave,
                 council.gss_code,
                 theme.id,
@@ -83,9 +88,9 @@ def test_every_statement_chart_covers_every_interval_it_shows(scored_demo, publi
     assert narrower > 0  # scaled to the data, not fixed at 0-100
 
 
-def test_statement_rows_carry_short_labels_direction_and_bases(scored_demo, published) -> None:
+def test_statement_rows_carry_short_labels_direction_and_bases(scored_demo, figures) -> None:
     rows = statement_rows(
-        publish_figures(scored_demo.scores, published),
+        figures,
         scored_demo.scores.wave,
         DENBIGHSHIRE,
         "data_protection",
@@ -114,15 +119,13 @@ def test_a_withheld_figure_shows_c_in_chart_and_table(scored_demo, published) ->
     assert f'<td class="num">{WITHHELD}</td>' in table_html
 
 
-def test_a_clear_difference_is_marked_in_chart_and_table(scored_demo, published) -> None:
+def test_a_clear_difference_is_marked_in_chart_and_table(scored_demo, published, figures) -> None:
     table = published.statement_results
     flagged = table[(table["differs_from_rest_of_wales"] == True) & (table["gss_code"] != WALES_GSS_CODE)]  # noqa: E712
     flagged = flagged[flagged["recipient_group"] == "all"]
     assert not flagged.empty
     gss, theme = flagged.iloc[0][["gss_code", "theme"]]
-    rows = statement_rows(
-        publish_figures(scored_demo.scores, published), scored_demo.scores.wave, gss, theme, "en"
-    )
+    rows = statement_rows(figures, scored_demo.scores.wave, gss, theme, "en")
     assert any(r["flagged"] for r in rows)
     page = _render(scored_demo, published, gss, "en")
     section = page[page.index(f'id="statements-{theme}-title"') :]
