@@ -18,11 +18,13 @@ run: setup
 
 # PostgreSQL-backed tests use a local server that scripts/start-postgres starts (skipped if it cannot).
 # Reports: Debian's chromium, poppler-utils and Pango, and the pinned axe-core (tests/a11y) for report tests.
+# Two pytest-xdist workers, one per core of the CI machine, each with its own Prefect home and test server
+# (tests/conftest.py); a file's tests stay on one worker so its module fixtures are built once.
 test: setup
 	@scripts/install-report-deps
 	.venv/bin/ruff check .
 	.venv/bin/deptry .
-	MATURITY_TEST_POSTGRES_URL="$$(scripts/start-postgres 2>/dev/null)" .venv/bin/pytest
+	MATURITY_TEST_POSTGRES_URL="$$(scripts/start-postgres 2>/dev/null)" .venv/bin/pytest --numprocesses 2 --dist loadfile
 
 lint: setup
 	.venv/bin/ruff check .

@@ -24,6 +24,7 @@ from tests.attack.disclosure_attack import (
 )
 
 WAVE = "2018"
+ATTACK_SECONDS_LIMIT = 90
 
 
 def assert_release_protected(report: AttackReport) -> None:
@@ -35,7 +36,9 @@ def assert_release_protected(report: AttackReport) -> None:
     assert not report.level_fingerprints, report.describe()
     assert not report.changes_file_leaks, report.describe()
     assert not report.derived_leaks, report.describe()  # p-values, flags, gaps: from published rows only
-    assert report.seconds < 30
+    # A bound on the attack's own cost, not a benchmark: it stays runnable in CI. About 10-20 s alone on a
+    # 2-core machine; 32 s seen with the suite's two workers sharing the cores.
+    assert report.seconds < ATTACK_SECONDS_LIMIT
 
 
 @pytest.fixture(scope="module")

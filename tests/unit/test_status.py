@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from maturity.settings import registry_url
+from operations import cli
 from operations.cli import app
 from warehouse import registry
 
@@ -48,11 +51,18 @@ def registry_with_every_state(out: Path) -> str:
     return url
 
 
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A console as wide as a desktop terminal: the CLI's console reads COLUMNS once, at import, and
+    whichever test imported it first (another, under pytest-xdist) decided its width."""
+    monkeypatch.setattr(cli, "console", Console(width=250))
+
+
 def test_status_lists_every_state_with_prefect_names(tmp_path: Path) -> None:
     # Before: `unable to render float` as soon as a council or wave was missing (NaN under pandas 3).
     out = tmp_path / "out"
     registry_with_every_state(out)
-    result = CliRunner().invoke(app, ["status", "--out", str(out)], env={"COLUMNS": "250"})
+    result = CliRunner().invoke(app, ["status", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
     for shown in (
@@ -73,7 +83,7 @@ def test_status_lists_every_state_with_prefect_names(tmp_path: Path) -> None:
 def test_status_wave_shows_only_that_waves_runs(tmp_path: Path) -> None:
     out = tmp_path / "out"
     registry_with_every_state(out)
-    result = CliRunner().invoke(app, ["status", "--out", str(out), "--wave", "2018"], env={"COLUMNS": "250"})
+    result = CliRunner().invoke(app, ["status", "--out", str(out), "--wave", "2018"])
     assert result.exit_code == 0, result.output
     assert "calm-otter" in result.output
     for other in ("brave-heron", "quick-lynx", "running"):
