@@ -65,11 +65,16 @@ def parallel_workers() -> int:
 
     Threads share one interpreter lock, so for them it is one; a process pool or Dask cluster, its workers.
     """
+    return 1 if submits_in_this_process() else worker_count()
+
+
+def submits_in_this_process() -> bool:
+    """Whether the running flow's submitted tasks run in this process (threads), not in other processes."""
     from prefect.context import FlowRunContext
 
     context = FlowRunContext.get()
     runner = context.task_runner if context else None
-    return 1 if runner is None or isinstance(runner, ThreadPoolTaskRunner) else worker_count()
+    return runner is None or isinstance(runner, ThreadPoolTaskRunner)
 
 
 @contextmanager
