@@ -213,29 +213,33 @@ def task_steps(run: RunContext) -> Steps:
         return [future.result() for future in futures]
 
     def render_in_parallel(batches: list[list[Report]], inputs: ReportInputs) -> list[list[Path]]:
-        # A process pool or Dask cluster gets an annotated argument as a bare tuple (Prefect 3.9): only
-        # a task run in this process is handed its inputs untraversed.
+        # Prefect 3.9's process pool handed an annotated argument to the task as a bare tuple
+        # (tests/integration/test_task_runners.py), and a Dask cluster pickles them too (not tried). So only a
+        # batch rendered in this process gets its inputs untraversed.
         shared = untraversed(inputs) if submits_in_this_process() else inputs
         return render_report_task.map(batches, unmapped(shared)).result()
 
+    called_in_this_flow = {
+        "restrict": restrict_to_council_task,
+        "validate": validate_table_task,
+        "reconcile": reconcile_response_counts_task,
+        "record_commentary": write_commentary_record_task,
+        "load": load_warehouse_task,
+        "score_councils": score_councils_task,
+        "score_national": score_national_task,
+        "score_change": score_change_task,
+        "write_quote_candidates": write_quote_candidates_task,
+        "control_disclosure": open_answer_tables_task,
+        "plan_reports": plan_reports_task,
+        "finish_reports": finish_reports_task,
+        "publish_open_data": publish_open_data_task,
+    }
     return Steps(
         extract=extract_concurrently,
-        restrict=untraversing(restrict_to_council_task),
-        validate=untraversing(validate_table_task),
-        reconcile=untraversing(reconcile_response_counts_task),
         record_inputs=lambda tables, wave, target: record_inputs_task(run, wave, untraversed(tables)),
-        record_commentary=untraversing(write_commentary_record_task),
-        load=untraversing(load_warehouse_task),
-        score_councils=untraversing(score_councils_task),
-        score_national=untraversing(score_national_task),
-        score_change=untraversing(score_change_task),
-        write_quote_candidates=untraversing(write_quote_candidates_task),
-        control_disclosure=untraversing(open_answer_tables_task),
-        plan_reports=untraversing(plan_reports_task),
         render_reports=render_in_parallel,
-        finish_reports=untraversing(finish_reports_task),
-        publish_open_data=untraversing(publish_open_data_task),
         workers=parallel_workers,
+        **{step: untraversing(task) for step, task in called_in_this_flow.items()},
     )
 
 
@@ -243,7 +247,7 @@ def untraversed(value: Any) -> Any:
     """A task argument Prefect resolves and links to the task that made it, but does not walk into.
 
     Prefect visits every element of an argument (each row of an index, each field of a dataclass) to find
-    futures in it, about 2 s of a council rerun; ours never hold futures. A list's items stay separate,
+    futures in it: 1.8 s of a council rerun's profile; ours never hold futures. A list's items stay separate,
     so each keeps its link to the task that returned it (the run's graph in the UI is unchanged).
     """
     from prefect.utilities.annotations import opaque
@@ -254,7 +258,7 @@ def untraversed(value: Any) -> Any:
 
 
 def untraversing(step: Callable[..., Any]) -> Callable[..., Any]:
-    """The task, called with every argument untraversed."""
+    """The task, called in the flow's own thread (any task runner) with every argument untraversed."""
 
     def call(*args: Any, **kwargs: Any) -> Any:
         return step(*map(untraversed, args), **{name: untraversed(v) for name, v in kwargs.items()})
