@@ -3,8 +3,9 @@
 Prefect starts the same temporary server by itself, but only on a flow's first API call, that is after
 the CLI has imported every flow module, and it first imports Prefect's whole server package into this
 process (about 3.7 s of CPU) just to launch it. Launching the server's process ourselves, before those
-imports, lets its ~7 s start overlap with them: a CLI run is that much shorter. The command and the
-environment are the ones Prefect's own temporary server uses (`SubprocessASGIServer`).
+imports, lets its ~7 s start overlap with them: a CLI run is that much shorter. The app, its options
+and its environment are those of Prefect's own temporary server (`SubprocessASGIServer`), less two
+start-up steps a run does not need (operations/temporary_server.py).
 """
 
 from __future__ import annotations
@@ -32,11 +33,15 @@ API_URL_VARIABLE = "PREFECT_API_URL"
 UI_URL_VARIABLE = "PREFECT_UI_URL"
 # uvicorn exits with 3 when it cannot bind the port (taken between our check and its start): try another.
 PORT_TAKEN_EXIT_CODE = 3
-# What Prefect sets for its temporary server: no UI, ephemeral mode.
+# What Prefect sets for its temporary server (no UI, ephemeral mode), and no block type registration:
+# nothing a run does needs it, and even memoised it imports every installed collection (operations/
+# temporary_server.py says more).
 SERVER_ENVIRONMENT = {
     "PREFECT_UI_ENABLED": "0",
     "PREFECT__SERVER_EPHEMERAL": "1",
     "PREFECT__SERVER_FINAL": "1",
+    "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false",
+    "PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
 }
 POLL_SECONDS = 0.05
 PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): a signal for the child when its parent dies
@@ -56,21 +61,7 @@ def free_port() -> int:
 
 def server_command(port: int) -> list[str]:
     """The command that serves Prefect's API on loopback, as Prefect's temporary server does."""
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "prefect.server.api.server:create_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "error",
-        "--lifespan",
-        "on",
-    ]
+    return [sys.executable, "-m", "operations.temporary_server", str(port)]
 
 
 # Loaded here, not in the child: between fork and exec the child should only make the one system call.

@@ -89,11 +89,11 @@ def test_no_server_is_started_when_prefect_api_url_is_set(monkeypatch: pytest.Mo
 
 
 def test_the_server_command_is_prefects_own_app_on_loopback() -> None:
-    command = prefect_api.server_command(4321)
-    assert command[:3] == [sys.executable, "-m", "uvicorn"]
-    assert "prefect.server.api.server:create_app" in command
-    assert command[command.index("--host") + 1] == "127.0.0.1"
-    assert command[command.index("--port") + 1] == "4321"
+    from operations import temporary_server
+
+    assert prefect_api.server_command(4321) == [sys.executable, "-m", "operations.temporary_server", "4321"]
+    assert temporary_server.APP == "prefect.server.api.server:create_app"
+    assert temporary_server.LOOPBACK == "127.0.0.1"
 
 
 def test_a_server_named_in_prefect_settings_stops_the_speculative_one(
