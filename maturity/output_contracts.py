@@ -15,9 +15,8 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import yaml
 
-from maturity.settings import PROJECT_ROOT, load_open_data_config
+from maturity.settings import PROJECT_ROOT, load_open_data_config, read_yaml_file
 
 CONTRACTS_DIR = PROJECT_ROOT / "contracts"
 WAREHOUSE_CONTRACTS = CONTRACTS_DIR / "warehouse"
@@ -72,7 +71,7 @@ class OpenDataContract:
 
 
 def _read_yaml(path: Any) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return read_yaml_file(path)
 
 
 @cache

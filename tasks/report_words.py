@@ -10,11 +10,10 @@ from functools import cache
 from typing import Any
 
 import pandas as pd
-import yaml
 from babel.numbers import format_decimal
 
 from maturity.rounding import decimals_within_level, round_number
-from maturity.settings import TEMPLATES_DIR, load_settings
+from maturity.settings import TEMPLATES_DIR, load_settings, read_yaml_file
 from maturity.translations import load_translations
 
 BABEL_LOCALES = {"en": "en_GB", "cy": "cy_GB"}
@@ -29,8 +28,7 @@ def translate(language: str, text: str) -> str:
 @cache
 def report_content(name: str, language: str) -> dict[str, Any]:
     """One content file in one language (report_templates/<name>.<language>.yaml)."""
-    with (TEMPLATES_DIR / f"{name}.{language}.yaml").open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    return read_yaml_file(TEMPLATES_DIR / f"{name}.{language}.yaml")
 
 
 def format_number(value: float, language: str, decimals: int | None = None) -> str:

@@ -191,3 +191,21 @@ def test_a_wave_with_no_statements_in_the_framework_is_a_config_error() -> None:
     assert message.startswith("config/framework.yaml: no statement is asked in wave 2024")
     assert "waves named: 2018, 2021" in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(
+        p.relative_to(ROOT).as_posix()
+        for folder in ("config", "contracts", "report_templates")
+        for p in (ROOT / folder).rglob("*.yaml")
+    ),
+)
+def test_our_yaml_files_parse_the_same_with_the_fast_loader_as_with_safe_load(path: str) -> None:
+    """libyaml's loader is a speed-up only: every file we ship must give exactly what yaml.safe_load gives."""
+    assert settings.read_yaml_file(ROOT / path) == yaml.safe_load((ROOT / path).read_text(encoding="utf-8"))
+
+
+def test_the_fast_yaml_loader_is_the_built_libyaml_one() -> None:
+    assert yaml.__with_libyaml__, "PyYAML's wheel has libyaml: without it every config read is 10x slower"
+    assert settings._YAML_LOADER is yaml.CSafeLoader
