@@ -33,13 +33,16 @@ API_URL_VARIABLE = "PREFECT_API_URL"
 UI_URL_VARIABLE = "PREFECT_UI_URL"
 # uvicorn exits with 3 when it cannot bind the port (taken between our check and its start): try another.
 PORT_TAKEN_EXIT_CODE = 3
-# What Prefect sets for its temporary server (no UI, ephemeral mode), and no block type registration:
-# nothing a run does needs it, and even memoised it imports every installed collection (operations/
-# temporary_server.py says more).
-SERVER_ENVIRONMENT = {
+# What Prefect sets for its temporary server: no UI, ephemeral mode.
+PREFECT_SERVER_ENVIRONMENT = {
     "PREFECT_UI_ENABLED": "0",
     "PREFECT__SERVER_EPHEMERAL": "1",
     "PREFECT__SERVER_FINAL": "1",
+}
+# And no block type registration: nothing a run does needs it, and even memoised it imports every
+# installed collection (operations/temporary_server.py says more).
+SERVER_ENVIRONMENT = {
+    **PREFECT_SERVER_ENVIRONMENT,
     "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false",
     "PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
 }

@@ -10,17 +10,34 @@ import inspect
 
 
 def test_prefects_temporary_server_still_uses_the_environment_we_copy() -> None:
-    """operations/prefect_api.py starts Prefect's server app with SubprocessASGIServer's environment."""
+    """operations/temporary_server.py serves Prefect's server app with SubprocessASGIServer's environment."""
     from prefect.server.api import server
 
-    from operations.prefect_api import SERVER_ENVIRONMENT, server_command
+    from operations.prefect_api import PREFECT_SERVER_ENVIRONMENT
+    from operations.temporary_server import APP
 
     source = inspect.getsource(server.SubprocessASGIServer)
-    for name in SERVER_ENVIRONMENT:
+    for name in PREFECT_SERVER_ENVIRONMENT:
         assert name in source, f"Prefect's temporary server no longer sets {name}"
-    app = server_command(1)[server_command(1).index("--factory") + 1]
-    module, _, factory = app.partition(":")
+    module, _, factory = APP.partition(":")
     assert callable(getattr(__import__(module, fromlist=[factory]), factory))
+
+
+def test_the_start_up_steps_we_skip_are_still_prefect_settings(monkeypatch) -> None:
+    """A renamed setting would be ignored without a word: the server would register blocks again."""
+    from prefect.settings import Settings
+
+    from operations.prefect_api import PREFECT_SERVER_ENVIRONMENT, SERVER_ENVIRONMENT
+
+    for name, value in SERVER_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.server.register_blocks_on_start is False
+    assert settings.server.memoize_block_auto_registration is False
+    assert set(SERVER_ENVIRONMENT) - set(PREFECT_SERVER_ENVIRONMENT) == {
+        "PREFECT_SERVER_REGISTER_BLOCKS_ON_START",
+        "PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION",
+    }
 
 
 def test_prefect_can_reread_its_settings_from_the_environment() -> None:
