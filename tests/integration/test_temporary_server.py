@@ -1,8 +1,11 @@
-"""Two real starts of the temporary server on a new Prefect home: the first migrates, the second need not."""
+"""Real temporary-server starts on a new Prefect home: a database not known to be at head is migrated."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -10,7 +13,7 @@ import pytest
 from prefect import __version__ as prefect_version
 
 from operations.prefect_api import TemporaryServer
-from operations.temporary_server import marker_path
+from operations.prefect_database import marker_path
 
 # A real Prefect server: seconds on an idle machine, far more on a loaded one (a new database is migrated).
 START_TIMEOUT_SECONDS = 180
@@ -48,3 +51,42 @@ def test_a_second_start_skips_the_migration_check_and_no_start_registers_blocks(
     second_log, second_blocks = started(home)
     assert SKIPPED_LINE in second_log
     assert first_blocks == second_blocks == [], "block types are left to `prefect server start`"
+
+
+def test_a_database_built_at_install_is_not_migrated_again_at_the_first_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make setup` builds Prefect's database (python -m operations.prefect_database): the first run's
+    server then starts as fast as any later one, and a second `make setup` has nothing to do."""
+    home = tmp_path / "prefect-home"
+    monkeypatch.setenv("PREFECT_HOME", str(home))
+    monkeypatch.delenv("PREFECT_API_DATABASE_CONNECTION_URL", raising=False)
+    prepare = [sys.executable, "-m", "operations.prefect_database"]
+
+    built = subprocess.run(prepare, capture_output=True, text=True, check=True, timeout=START_TIMEOUT_SECONDS)
+    assert "database is ready" in built.stdout
+    assert (home / "prefect.db").is_file()
+    again = subprocess.run(prepare, capture_output=True, text=True, check=True, timeout=START_TIMEOUT_SECONDS)
+    assert again.stdout == again.stderr == "", "a database at head: nothing to do, nothing said"
+
+    first_log, _ = started(home)
+    assert SKIPPED_LINE in first_log
+
+
+def test_a_database_prefect_cannot_build_stops_setup_with_one_line(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where PREFECT_HOME should be a folder", encoding="utf-8")
+    env = {**os.environ, "PREFECT_HOME": str(blocked)}
+    env.pop("PREFECT_API_DATABASE_CONNECTION_URL", None)
+    failed = subprocess.run(
+        [sys.executable, "-m", "operations.prefect_database"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=START_TIMEOUT_SECONDS,
+    )
+    assert failed.returncode == 1
+    lines = failed.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "Prefect could not create or upgrade its database" in lines[0]
+    assert "Traceback" not in failed.stderr

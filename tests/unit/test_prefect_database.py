@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from operations import temporary_server
-from operations.temporary_server import migration_skippable, record_head, sqlite_file_of
+from operations import prefect_database
+from operations.prefect_database import at_recorded_head, record_head, sqlite_file_of
 
 VERSION = "3.9.1"
 
@@ -26,45 +26,45 @@ def make_database(path: Path, *revisions: str) -> Path:
 
 def test_a_database_never_migrated_by_this_prefect_is_checked(tmp_path: Path) -> None:
     database = make_database(tmp_path / "prefect.db", "27d8f4e1a6c9")
-    assert not migration_skippable(tmp_path, VERSION, database)
+    assert not at_recorded_head(tmp_path, VERSION, database)
 
 
 def test_after_a_migrating_start_the_same_database_and_prefect_skip_the_check(tmp_path: Path) -> None:
     database = make_database(tmp_path / "prefect.db", "27d8f4e1a6c9")
     record_head(tmp_path, VERSION, database)
-    assert migration_skippable(tmp_path, VERSION, database)
+    assert at_recorded_head(tmp_path, VERSION, database)
 
 
 def test_another_revision_another_prefect_or_another_file_is_checked(tmp_path: Path) -> None:
     database = make_database(tmp_path / "prefect.db", "27d8f4e1a6c9")
     record_head(tmp_path, VERSION, database)
-    assert not migration_skippable(tmp_path, "3.10.0", database), "a Prefect upgrade brings migrations"
+    assert not at_recorded_head(tmp_path, "3.10.0", database), "a Prefect upgrade brings migrations"
     other = make_database(tmp_path / "other.db", "27d8f4e1a6c9")
-    assert not migration_skippable(tmp_path, VERSION, other), "recorded for one file only"
+    assert not at_recorded_head(tmp_path, VERSION, other), "recorded for one file only"
     make_database(database, "0000older0000")
-    assert not migration_skippable(tmp_path, VERSION, database), "the file was replaced or downgraded"
+    assert not at_recorded_head(tmp_path, VERSION, database), "the file was replaced or downgraded"
 
 
 def test_a_missing_empty_or_broken_database_is_checked(tmp_path: Path) -> None:
     database = make_database(tmp_path / "prefect.db", "27d8f4e1a6c9")
     record_head(tmp_path, VERSION, database)
     make_database(database)  # the version table is empty
-    assert not migration_skippable(tmp_path, VERSION, database)
+    assert not at_recorded_head(tmp_path, VERSION, database)
     database.write_bytes(b"not a database at all")
-    assert not migration_skippable(tmp_path, VERSION, database)
+    assert not at_recorded_head(tmp_path, VERSION, database)
     database.unlink()
-    assert not migration_skippable(tmp_path, VERSION, database)
-    assert not migration_skippable(tmp_path, VERSION, None)
+    assert not at_recorded_head(tmp_path, VERSION, database)
+    assert not at_recorded_head(tmp_path, VERSION, None)
 
 
 def test_a_broken_record_is_ignored_and_rewritten(tmp_path: Path) -> None:
     database = make_database(tmp_path / "prefect.db", "27d8f4e1a6c9")
-    marker = temporary_server.marker_path(tmp_path)
+    marker = prefect_database.marker_path(tmp_path)
     marker.parent.mkdir(parents=True)
     marker.write_text("{ half a file", encoding="utf-8")
-    assert not migration_skippable(tmp_path, VERSION, database)
+    assert not at_recorded_head(tmp_path, VERSION, database)
     record_head(tmp_path, VERSION, database)
-    assert migration_skippable(tmp_path, VERSION, database)
+    assert at_recorded_head(tmp_path, VERSION, database)
 
 
 @pytest.mark.parametrize(
