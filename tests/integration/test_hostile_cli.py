@@ -111,7 +111,7 @@ def test_a_prefect_server_dying_mid_run_stops_it_at_once_with_one_line(
         while not (out / LOCK_FILE).exists() and cli.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
         assert cli.poll() is None, cli.communicate()
-        [server] = children_running(cli.pid, "uvicorn")
+        [server] = children_running(cli.pid, "operations.temporary_server")
         os.kill(server, signal.SIGKILL)
         killed = time.monotonic()
         stdout, stderr = cli.communicate(timeout=120)
