@@ -107,7 +107,7 @@ class Steps:
     record_commentary: Callable[[Study, Path], Path]
     load: Callable[..., Any]
     score_councils: Callable[[Path, str, list[str] | None], None]
-    score_national: Callable[[Path, str, tuple[str, ...]], Scores]
+    score_national: Callable[[Path, str], Scores]
     score_change: Callable[[Path, Scores, list[str] | None], Scores]
     write_quote_candidates: Callable[[Scores, Study, Path], Path]
     control_disclosure: Callable[[Scores, Path], AnswerTables]
@@ -142,7 +142,7 @@ def load_and_score(
     """Load the checked rows (the scope's councils), score councils and Wales, and the change since before."""
     steps.load(validated, target.warehouse, study.wave, scope.councils, scope.keep)
     steps.score_councils(target.warehouse, study.wave, scope.councils)
-    scores = steps.score_national(target.warehouse, study.wave, scope.keep)
+    scores = steps.score_national(target.warehouse, study.wave)
     return steps.score_change(target.warehouse, scores, scope.councils)  # since the earlier wave, if any
 
 

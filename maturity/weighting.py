@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import polars as pl
+import svy
+from svy.errors import SvyError
 
 from maturity.stats import design_effect, kish_effective_size
 
@@ -74,12 +77,6 @@ def check_margin_totals(targets: dict[str, dict[str, float]], tolerance: float) 
         raise WeightingError(f"Population margins disagree on the total population: {totals}.")
 
 
-def import_raking_libraries() -> None:
-    """Import polars and svy now (about 0.5 s), e.g. in the background before a national run rakes."""
-    import polars  # noqa: F401
-    import svy  # noqa: F401
-
-
 def rake_weights(
     sample: pd.DataFrame,
     targets: dict[str, dict[str, float]],
@@ -87,11 +84,6 @@ def rake_weights(
     max_iterations: int,
 ) -> np.ndarray:
     """Raking weights (equal starting weights) that reproduce every population margin within tolerance."""
-    # Imported here: polars and svy take 0.5 s to import, and a rerun that keeps the survey never rakes.
-    import polars as pl
-    import svy
-    from svy.errors import SvyError
-
     check_margin_cells(sample, targets)
     check_margin_totals(targets, tolerance)
     frame = pl.DataFrame({m: sample[m].astype(str).to_numpy() for m in targets}).with_columns(

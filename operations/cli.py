@@ -9,7 +9,6 @@ import importlib
 import logging
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -39,8 +38,6 @@ from operations.failures import (
 )
 from operations.outcome import FileCount, RunOutcome
 from operations.preflight import UsageError
-
-NATIONAL_FLOW = "flows.national:national_run"  # a national run rakes the public survey; a rerun may not
 
 EXIT_OK = 0
 DEFAULT_OUT = Path("output")  # the same default as the flow's, kept here so --help is instant
@@ -302,7 +299,7 @@ def run(
         check_wave(inputs, wave)
     started = time.perf_counter()
     parameters = _flow_parameters(inputs, out, source, final, pdf, task_runner, dask_address)
-    _run_flow(NATIONAL_FLOW, {"wave": wave, **parameters}, verbose, quiet, started)
+    _run_flow("flows.national:national_run", {"wave": wave, **parameters}, verbose, quiet, started)
 
 
 @app.command()
@@ -430,15 +427,6 @@ def _run_flow(flow_path: str, parameters: dict[str, Any], verbose: bool, quiet: 
         stop_validator()
 
 
-def _start_raking_imports() -> None:
-    """Import raking's libraries in the background: a national run rakes the public survey, a rerun
-    that keeps it does not (maturity/weighting.py imports them only to rake). Imported at scoring time
-    instead, they made a cold national run 0.2 s slower (7 alternating rounds)."""
-    from maturity.weighting import import_raking_libraries
-
-    threading.Thread(target=import_raking_libraries, name="raking-imports", daemon=True).start()
-
-
 def _validate_in_own_process(parameters: dict[str, Any]) -> bool:
     """GX in a process of its own only where a core is free for it: threads, and a server already running.
 
@@ -457,8 +445,6 @@ def _run_flow_with_prefect(
 ) -> None:
     """_run_flow once the validator process, if any, is starting."""
     _announce_prefect_api(_launch_prefect_api(), quiet)
-    if flow_path == NATIONAL_FLOW:
-        _start_raking_imports()
     from tasks.validator import validator_running
 
     if not validator_running():

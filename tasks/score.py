@@ -15,7 +15,6 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from maturity.comments import build_redactor, build_theme_rules, code_comments, select_quotes
-from maturity.output_contracts import warehouse_contracts
 from maturity.settings import (
     ALL_GROUPS,
     TOTAL_GROUP,
@@ -40,7 +39,6 @@ from tasks.contracts import DatasetError
 from warehouse.store import partition_files, read_arrow, read_table, write_table
 
 LEVELS = (1, 2, 3)
-PUBLIC_SURVEY_INPUTS = ("public_survey", "population")  # the inputs Wales' weighted survey results rest on
 # The answers columns scoring reads: counting needs neither response ids nor lineage.
 ANSWER_COLUMNS = ["gss_code", "recipient_group", "item_type", "item_id", "answer"]
 INVITATION_COLUMNS = ["gss_code", "recipient_group", "invited"]
@@ -825,27 +823,12 @@ def score_councils(warehouse: Path, wave: str, councils: list[str] | None = None
     write_table(warehouse, "comment_themes", wave, comments, councils)
 
 
-def national_public_survey(warehouse: Path, wave: str, kept: tuple[str, ...]) -> pd.DataFrame | None:
-    """The stored Wales public-survey results when neither survey input was re-read, else None (rake).
-
-    A council rerun that kept public_survey and population as stored would rake the same rows to the
-    same weights; it keeps the stored results instead, as it keeps every other council's stored scores.
-    """
-    if not set(PUBLIC_SURVEY_INPUTS) <= set(kept):
-        return None
-    stored = read_table(warehouse, "public_survey_results", wave)
-    if not len(stored):
-        return None
-    contract = warehouse_contracts()["public_survey_results"]
-    return stored[["gss_code", *(column["name"] for column in contract.columns)]]  # as raking returns it
-
-
-def score_national(warehouse: Path, wave: str, kept: tuple[str, ...] = ()) -> Scores:
+def score_national(warehouse: Path, wave: str) -> Scores:
     """Recompute the Wales-wide figures from every council's stored results, and return all scores.
 
     Only the Wales (W92000004) partitions are written here, so a council rerun leaves every other
     council's stored results untouched. Each council's comparison with the rest of Wales depends on
-    every council, so it is stored with the Wales figures. kept: the inputs a rerun kept as stored.
+    every council, so it is stored with the Wales figures.
     """
     wales = [WALES_GSS_CODE]
     council_rates = read_table(warehouse, "response_rates", wave)
@@ -857,13 +840,8 @@ def score_national(warehouse: Path, wave: str, kept: tuple[str, ...] = ()) -> Sc
     wales_levels = compute_wales_levels(council_levels, wave)
     levels = pd.concat([council_levels, wales_levels], ignore_index=True)
     comparisons = compute_wales_comparisons(levels, statements)
-    stored_survey = national_public_survey(warehouse, wave, kept)
-    survey = (
-        stored_survey
-        if stored_survey is not None
-        else compute_public_survey_results(
-            read_table(warehouse, "public_survey", wave), read_table(warehouse, "population", wave)
-        )
+    survey = compute_public_survey_results(
+        read_table(warehouse, "public_survey", wave), read_table(warehouse, "population", wave)
     )
     write_table(warehouse, "response_rates", wave, wales_rates, wales)
     write_table(warehouse, "maturity_levels", wave, wales_levels, wales)
@@ -871,8 +849,7 @@ def score_national(warehouse: Path, wave: str, kept: tuple[str, ...] = ()) -> Sc
         warehouse, "statement_results", wave, statements[statements["gss_code"] == WALES_GSS_CODE], wales
     )
     write_table(warehouse, "wales_comparisons", wave, comparisons.assign(gss_code=WALES_GSS_CODE), wales)
-    if stored_survey is None:  # kept results are already in the version, carried from the one before
-        write_table(warehouse, "public_survey_results", wave, survey, wales)
+    write_table(warehouse, "public_survey_results", wave, survey, wales)
     return Scores(
         wave=wave,
         response_rates=pd.concat([council_rates, wales_rates], ignore_index=True),
@@ -901,6 +878,6 @@ def score_councils_task(warehouse: Path, wave: str, councils: list[str] | None =
 
 
 @task(name="score-national", cache_policy=NONE)
-def score_national_task(warehouse: Path, wave: str, kept: tuple[str, ...] = ()) -> Scores:
+def score_national_task(warehouse: Path, wave: str) -> Scores:
     """Prefect wrapper: national figures and all scores."""
-    return score_national(warehouse, wave, kept)
+    return score_national(warehouse, wave)
