@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -25,6 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MIGRATED_MARKER = "migrated-databases.json"  # in PREFECT_HOME/temporary-servers
+SQLITE_MIGRATIONS = Path("server", "database", "_migrations", "versions", "sqlite")  # in Prefect's package
+REVISION_LINE = re.compile(r'^revision\s*=\s*["\']([^"\']+)["\']', re.MULTILINE)
+UPGRADE_TIMEOUT_SECONDS = 600  # a new database on a slow, loaded machine
 
 
 @dataclass(frozen=True)
@@ -35,11 +39,12 @@ class PrefectDatabase:
     prefect_version: str
     file: Path | None  # None: not a SQLite file (a server, or in memory), never skipped
     migrates_on_start: bool
+    known_revisions: frozenset[str]  # the revisions this Prefect ships for SQLite
 
 
 def configured_database() -> PrefectDatabase:
     """The Prefect database this environment's settings name (imports Prefect's settings)."""
-    from prefect import __version__
+    import prefect
     from prefect.settings import (
         PREFECT_API_DATABASE_CONNECTION_URL,
         PREFECT_API_DATABASE_MIGRATE_ON_START,
@@ -48,10 +53,23 @@ def configured_database() -> PrefectDatabase:
 
     return PrefectDatabase(
         home=Path(PREFECT_HOME.value()).expanduser(),
-        prefect_version=__version__,
+        prefect_version=prefect.__version__,
         file=sqlite_file_of(str(PREFECT_API_DATABASE_CONNECTION_URL.value())),
         migrates_on_start=bool(PREFECT_API_DATABASE_MIGRATE_ON_START.value()),
+        known_revisions=shipped_revisions(Path(prefect.__file__).parent),
     )
+
+
+def shipped_revisions(prefect_package: Path) -> frozenset[str]:
+    """Every alembic revision among the SQLite migrations a Prefect package ships (read, not imported).
+
+    A revision outside it (another project's newer Prefect upgraded a shared PREFECT_HOME) is never
+    recorded nor skipped: Prefect's own check then stops the server with its message, as without us.
+    """
+    texts = (
+        script.read_text(encoding="utf-8") for script in (prefect_package / SQLITE_MIGRATIONS).glob("*.py")
+    )
+    return frozenset(revision for text in texts for revision in REVISION_LINE.findall(text))
 
 
 def sqlite_file_of(connection_url: str) -> Path | None:
@@ -97,22 +115,31 @@ def head_key(prefect_version: str, database: Path) -> str:
     return f"{prefect_version} {database.resolve()}"
 
 
-def at_recorded_head(home: Path, prefect_version: str, database: Path | None) -> bool:
+def known_revision(database: PrefectDatabase) -> str | None:
+    """The database file's revision if this Prefect ships every part of it, else None."""
+    revision = database_revision(database.file) if database.file is not None else None
+    if revision is None or not set(revision.split(",")) <= database.known_revisions:
+        return None
+    return revision
+
+
+def at_recorded_head(database: PrefectDatabase) -> bool:
     """Whether the database is at the revision this Prefect version last migrated this very file to."""
-    if database is None:
+    revision = known_revision(database)
+    if revision is None or database.file is None:
         return False
-    revision = database_revision(database)
-    return revision is not None and recorded_heads(home).get(head_key(prefect_version, database)) == revision
+    key = head_key(database.prefect_version, database.file)
+    return recorded_heads(database.home).get(key) == revision
 
 
-def record_head(home: Path, prefect_version: str, database: Path) -> None:
+def record_head(database: PrefectDatabase) -> None:
     """Record the database's revision as this Prefect's head (called once a migrating start has finished)."""
-    revision = database_revision(database)
-    if revision is None:
+    revision = known_revision(database)
+    if revision is None or database.file is None:
         return
-    heads = recorded_heads(home)
-    heads[head_key(prefect_version, database)] = revision
-    path = marker_path(home)
+    heads = recorded_heads(database.home)
+    heads[head_key(database.prefect_version, database.file)] = revision
+    path = marker_path(database.home)
     path.parent.mkdir(parents=True, exist_ok=True)
     staged = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     staged.write_text(json.dumps(heads, indent=2, sort_keys=True), encoding="utf-8")
@@ -120,31 +147,49 @@ def record_head(home: Path, prefect_version: str, database: Path) -> None:
 
 
 def prepare_database() -> int:
-    """Create or upgrade Prefect's database now, with Prefect's own command, unless it is at head already."""
-    database = configured_database()
-    if database.file is None or not database.migrates_on_start:
-        return 0  # a database server, or one whose migrations the user runs: left as it is
-    if at_recorded_head(database.home, database.prefect_version, database.file):
-        return 0
-    prefect = Path(sys.executable).with_name("prefect")  # Prefect's CLI in this environment
-    upgraded = subprocess.run(
-        [str(prefect), "server", "database", "upgrade", "--yes"],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if upgraded.returncode != 0:
-        reason = (upgraded.stderr.strip() or upgraded.stdout.strip() or "no message").splitlines()[-1]
+    """Create or upgrade Prefect's database now, with Prefect's own command, unless it is at head already.
+
+    Nothing to do where no temporary server will use it: PREFECT_API_URL names a server, the database is
+    not a SQLite file, or the user runs its migrations (migrate-on-start off). Any failure is one line.
+    """
+    try:
+        database = configured_database()
+        if os.environ.get("PREFECT_API_URL") or database.file is None or not database.migrates_on_start:
+            return 0
+        if at_recorded_head(database):
+            return 0
+        problem = upgrade_database()
+        if problem is None:
+            record_head(database)
+    except (OSError, ValueError) as error:
+        problem = str(error)
+    if problem is not None:
         print(
-            f"Prefect could not create or upgrade its database {database.file}: {reason}. Check that "
-            "PREFECT_HOME (or ~/.prefect) is writable, then run `make setup` again.",
+            f"Prefect could not create or upgrade its database in PREFECT_HOME: {problem}. Check that "
+            "PREFECT_HOME (or ~/.prefect) is a writable folder, then run `make setup` again.",
             file=sys.stderr,
         )
         return 1
-    record_head(database.home, database.prefect_version, database.file)
     print(f"Prefect's database is ready: {database.file} (built once, at install).")
     return 0
+
+
+def upgrade_database() -> str | None:
+    """Run `prefect server database upgrade` in this environment; None, or the last line it printed."""
+    try:
+        upgraded = subprocess.run(
+            [sys.executable, "-m", "prefect", "server", "database", "upgrade", "--yes"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=UPGRADE_TIMEOUT_SECONDS,
+        )
+    except subprocess.TimeoutExpired:
+        return f"`prefect server database upgrade` did not finish within {UPGRADE_TIMEOUT_SECONDS} s"
+    if upgraded.returncode == 0:
+        return None
+    return (upgraded.stderr.strip() or upgraded.stdout.strip() or "no message").splitlines()[-1]
 
 
 if __name__ == "__main__":

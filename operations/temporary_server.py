@@ -18,52 +18,59 @@ It imports only Prefect and uvicorn (never the pipeline), and says on stdout, it
 from __future__ import annotations
 
 import sys
-import threading
-import time
-from pathlib import Path
+from typing import Any
 
-from operations.prefect_database import at_recorded_head, configured_database, record_head
+from operations.prefect_database import PrefectDatabase, at_recorded_head, configured_database, record_head
 
 LOOPBACK = "127.0.0.1"
 APP = "prefect.server.api.server:create_app"
 STARTUP_FAILURE = 3  # uvicorn's exit code when the server could not start (e.g. the port was taken)
-STARTED_POLL_SECONDS = 0.05
-
-
-def record_head_once_started(server: object, home: Path, prefect_version: str, database: Path) -> None:
-    """In a thread: wait until uvicorn has started (its lifespan migrated the database), then record."""
-    while not getattr(server, "started", False):
-        if getattr(server, "should_exit", False):
-            return
-        time.sleep(STARTED_POLL_SECONDS)
-    record_head(home, prefect_version, database)
+LIFESPAN_FAILURE = 4  # ours: Prefect's start-up (its migrations, its database) failed; not worth a retry
 
 
 def serve(port: int) -> int:
-    """Serve Prefect's API on loopback at port until stopped; uvicorn's exit code for a failed start."""
+    """Serve Prefect's API on loopback at port until stopped; an exit code saying why a start failed."""
     import uvicorn
     from prefect.settings import PREFECT_API_DATABASE_MIGRATE_ON_START, temporary_settings
 
     database = configured_database()
-    migrates = database.migrates_on_start and database.file is not None
-    skip = migrates and at_recorded_head(database.home, database.prefect_version, database.file)
-    server = uvicorn.Server(
-        uvicorn.Config(APP, factory=True, host=LOOPBACK, port=port, log_level="error", lifespan="on")
-    )
-    if skip:
+    config = uvicorn.Config(APP, factory=True, host=LOOPBACK, port=port, log_level="error", lifespan="on")
+    if database.migrates_on_start and at_recorded_head(database):
         print("Database at the revision this Prefect migrated it to: migration check skipped.", flush=True)
         with temporary_settings(updates={PREFECT_API_DATABASE_MIGRATE_ON_START: False}):
-            server.run()
-    else:
-        if migrates:
-            threading.Thread(
-                target=record_head_once_started,
-                args=(server, database.home, database.prefect_version, database.file),
-                name="record-migrated-head",
-                daemon=True,
-            ).start()
+            return run_server(uvicorn.Server(config))
+    return run_server(
+        recording_server(config, database) if database.migrates_on_start else uvicorn.Server(config)
+    )
+
+
+def recording_server(config: Any, database: PrefectDatabase) -> Any:
+    """A uvicorn server that records the database's head once its start (Prefect's migrations) is done."""
+    import uvicorn
+
+    class RecordingServer(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started:  # set by uvicorn only after the lifespan (migrations) and the bind succeeded
+                record_head(database)
+
+    return RecordingServer(config)
+
+
+def run_server(server: Any) -> int:
+    """Run the server; uvicorn exits with 3 for a port taken and for a failed lifespan alike: tell them apart.
+
+    The CLI retries another port on 3 (operations/prefect_api.py); a lifespan that failed (a migration,
+    the database) would only fail again there, so it gets its own code, and its log is kept.
+    """
+    try:
         server.run()
-    return 0 if server.started else STARTUP_FAILURE
+    except SystemExit as stopped:
+        lifespan = getattr(server, "lifespan", None)
+        if lifespan is not None and (lifespan.startup_failed or lifespan.error_occurred):
+            return LIFESPAN_FAILURE
+        return stopped.code if isinstance(stopped.code, int) else STARTUP_FAILURE
+    return 0
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def test_a_database_built_at_install_is_not_migrated_again_at_the_first_start(
     assert "database is ready" in built.stdout
     assert (home / "prefect.db").is_file()
     again = subprocess.run(prepare, capture_output=True, text=True, check=True, timeout=START_TIMEOUT_SECONDS)
-    assert again.stdout == again.stderr == "", "a database at head: nothing to do, nothing said"
+    assert again.stdout == "", "a database at head: nothing to do, nothing said"
 
     first_log, _ = started(home)
     assert SKIPPED_LINE in first_log
