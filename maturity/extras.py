@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 
 INSTALL_HINT = "pip install 'maturity[{extra}]' (or uv sync --extra {extra})"
 
@@ -57,6 +58,18 @@ def require_extra(extra: str, feature: str | None = None) -> None:
 def url_scheme(url: str) -> str:
     """What comes before :// in a URL (postgresql+psycopg, s3), lowercased; never any credentials."""
     return url.split(":", 1)[0].strip().lower() if "://" in url else ""
+
+
+def sqlite_file_of(connection_url: str) -> Path | None:
+    """The database file a SQLite URL names; None for another database, or a SQLite one in memory."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(connection_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    if "mode=memory" in connection_url:
+        return None
+    return Path(url.database)
 
 
 def require_extra_for_url(url: str, where: str) -> None:

@@ -70,16 +70,12 @@ class OpenDataContract:
         return [f["name"] for f in self.fields]
 
 
-def _read_yaml(path: Any) -> dict[str, Any]:
-    return read_yaml_file(path)
-
-
 @cache
 def warehouse_contracts() -> dict[str, WarehouseContract]:
     """Every warehouse table's contract, by name."""
     contracts = {}
     for path in sorted(WAREHOUSE_CONTRACTS.glob("*.yaml")):
-        spec = _read_yaml(path)
+        spec = read_yaml_file(path)
         contracts[spec["name"]] = WarehouseContract(
             name=spec["name"],
             description=spec["description"],
@@ -93,10 +89,10 @@ def warehouse_contracts() -> dict[str, WarehouseContract]:
 @cache
 def open_data_contracts() -> tuple[OpenDataContract, ...]:
     """The release's tables, in the order config/open_data.yaml lists them, with their Table Schema fields."""
-    columns = _read_yaml(OPEN_DATA_COLUMNS)
+    columns = read_yaml_file(OPEN_DATA_COLUMNS)
     contracts = []
     for name in load_open_data_config().tables:
-        spec = _read_yaml(OPEN_DATA_CONTRACTS / f"{name}.yaml")
+        spec = read_yaml_file(OPEN_DATA_CONTRACTS / f"{name}.yaml")
         fields = [{"name": key, **columns[key]} for key in spec["fields"]]
         published = {key: field["name"] for key, field in zip(spec["fields"], fields, strict=True)}
         contracts.append(

@@ -25,6 +25,8 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from maturity.extras import sqlite_file_of
+
 MIGRATED_MARKER = "migrated-databases.json"  # in PREFECT_HOME/temporary-servers
 SQLITE_MIGRATIONS = Path("server", "database", "_migrations", "versions", "sqlite")  # in Prefect's package
 REVISION_LINE = re.compile(r'^revision\s*=\s*["\']([^"\']+)["\']', re.MULTILINE)
@@ -70,18 +72,6 @@ def shipped_revisions(prefect_package: Path) -> frozenset[str]:
         script.read_text(encoding="utf-8") for script in (prefect_package / SQLITE_MIGRATIONS).glob("*.py")
     )
     return frozenset(revision for text in texts for revision in REVISION_LINE.findall(text))
-
-
-def sqlite_file_of(connection_url: str) -> Path | None:
-    """The database file a SQLite connection URL names; None for another database or an in-memory one."""
-    from sqlalchemy.engine import make_url
-
-    url = make_url(connection_url)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    if "mode=memory" in connection_url:
-        return None
-    return Path(url.database)
 
 
 def database_revision(database: Path) -> str | None:
@@ -152,9 +142,11 @@ def prepare_database() -> int:
     Nothing to do where no temporary server will use it: PREFECT_API_URL names a server, the database is
     not a SQLite file, or the user runs its migrations (migrate-on-start off). Any failure is one line.
     """
+    from operations.prefect_api import named_api_url  # the CLI's own test for a named server
+
     try:
         database = configured_database()
-        if os.environ.get("PREFECT_API_URL") or database.file is None or not database.migrates_on_start:
+        if named_api_url() or database.file is None or not database.migrates_on_start:
             return 0
         if at_recorded_head(database):
             return 0

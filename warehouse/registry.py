@@ -14,7 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from maturity.extras import require_extra_for_url
+from maturity.extras import require_extra_for_url, sqlite_file_of
 from maturity.settings import REGISTRY_URL_ENV
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -108,7 +108,7 @@ def registry_engine(url: str) -> sa.Engine:
     (the warm rerun worker, a benchmark) must not go on writing through a pooled connection to the
     registry of an OUT that was deleted and made again.
     """
-    path = _sqlite_path(url)
+    path = sqlite_file_of(url)
     if path is None:
         return _registry_engine(url, None)
     try:
@@ -116,14 +116,6 @@ def registry_engine(url: str) -> sa.Engine:
     except FileNotFoundError:  # made by this engine: kept from the next call on, under its inode
         return _registry_engine.__wrapped__(url, None)
     return _registry_engine(url, (status.st_dev, status.st_ino))
-
-
-def _sqlite_path(url: str) -> Path | None:
-    """The registry's file if it is a SQLite file (None for a server, or in memory)."""
-    parsed = sa.engine.make_url(url)
-    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(parsed.database)
 
 
 @cache

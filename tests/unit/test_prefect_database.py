@@ -10,13 +10,13 @@ from pathlib import Path
 import prefect
 import pytest
 
+from maturity.extras import sqlite_file_of
 from operations import prefect_database
 from operations.prefect_database import (
     PrefectDatabase,
     at_recorded_head,
     record_head,
     shipped_revisions,
-    sqlite_file_of,
 )
 
 VERSION = "3.9.1"

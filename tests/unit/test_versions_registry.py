@@ -138,6 +138,7 @@ def test_a_registry_at_head_opens_without_importing_alembic(tmp_path: Path) -> N
         capture_output=True,
         text=True,
         check=True,
+        timeout=120,
     )
     assert opened.stdout.split() == [registry.REGISTRY_HEAD, "False"]
 
