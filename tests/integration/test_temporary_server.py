@@ -63,8 +63,8 @@ def test_a_database_built_at_install_is_not_migrated_again_at_the_first_start(
     monkeypatch.setenv("PREFECT_HOME", str(home))
     monkeypatch.delenv("PREFECT_API_DATABASE_CONNECTION_URL", raising=False)
     prepare = [sys.executable, "-m", "operations.prefect_database"]
-    # Another test's CLI run may have left PREFECT_API_URL in this process's environment: with a server
-    # named, there is nothing to prepare.
+    # A developer's shell may name a server (`maturity serve` prints the export): then there is nothing
+    # to prepare.
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
     named = subprocess.run(prepare, capture_output=True, text=True, check=True, timeout=START_TIMEOUT_SECONDS)
     assert named.stdout == ""
@@ -86,7 +86,7 @@ def test_a_database_prefect_cannot_build_stops_setup_with_one_line(tmp_path: Pat
     blocked.write_text("a file where PREFECT_HOME should be a folder", encoding="utf-8")
     env = {**os.environ, "PREFECT_HOME": str(blocked)}
     env.pop("PREFECT_API_DATABASE_CONNECTION_URL", None)
-    env.pop("PREFECT_API_URL", None)  # another test's CLI run may have set it in this process
+    env.pop("PREFECT_API_URL", None)  # a developer's shell may name a server
     failed = subprocess.run(
         [sys.executable, "-m", "operations.prefect_database"],
         capture_output=True,
