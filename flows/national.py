@@ -24,8 +24,7 @@ from tasks.runs import (
     open_run_task,
 )
 from tasks.study import read_study
-
-DEMO_STUDY_FOLDER = "demo-study"
+from warehouse.versions import DEMO_STUDY_DIR, inside
 
 
 @task(name="read-study", cache_policy=NONE)
@@ -34,7 +33,7 @@ def read_study_task(
 ) -> Study:
     """Read and check study.yaml; with no inputs, write the bundled demo study under OUT and use it."""
     if inputs is None:
-        inputs = write_demo_study(out / DEMO_STUDY_FOLDER)
+        inputs = write_demo_study(inside(out, DEMO_STUDY_DIR))
         get_run_logger().info("No inputs given: using the bundled demo study, written to %s", inputs)
     return read_study(inputs, wave, source.get_secret_value() if source else None)
 

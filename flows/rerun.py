@@ -9,7 +9,6 @@ from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 from pydantic import SecretStr
 
-from flows.national import DEMO_STUDY_FOLDER
 from flows.pipeline import Options, Scope, Target, run_pipeline, task_steps
 from flows.summary import RunSummary, run_artifacts, summarise_run
 from maturity.councils import UnknownCouncilError, resolve_council
@@ -30,7 +29,7 @@ from tasks.runs import (
 from tasks.study import read_study
 from warehouse import registry
 from warehouse.store import table_dir
-from warehouse.versions import current_version
+from warehouse.versions import DEMO_STUDY_DIR, current_version, inside
 
 
 def resolve_rerun_council(council: str) -> str:
@@ -58,7 +57,7 @@ def locate_rerun_study(inputs: Path | None, out: Path, source: SecretStr | None)
                 "the last national run read its data from a database, whose address is not stored. "
                 + advise("Give --inputs and --source again.", "Give the inputs and source parameters again.")
             )
-        inputs = Path(last["inputs"]) if last.get("inputs") else out / DEMO_STUDY_FOLDER
+        inputs = Path(last["inputs"]) if last.get("inputs") else inside(out, DEMO_STUDY_DIR)
     study = read_study(inputs, None, source.get_secret_value() if source else None)
     current = current_version(out)
     if current is None or not table_dir(current / "warehouse", "invitations", study.wave).is_dir():

@@ -64,6 +64,13 @@ def check_out(out: Path) -> None:
         raise UsageError(
             f"--out {out}: {existing} is not writable by this user. Choose a folder you can write in."
         )
+    if out.is_dir():
+        from warehouse.versions import OutputLayoutError, check_out_links
+
+        try:
+            check_out_links(out)
+        except OutputLayoutError as error:
+            raise UsageError(str(error)) from None
 
 
 def check_source_url(source: str) -> None:

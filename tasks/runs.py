@@ -25,9 +25,11 @@ from tasks.validate import write_quality_record
 from warehouse import registry
 from warehouse.versions import (
     CURRENT_LINK,
+    QUALITY_DIR,
     OutputLayoutError,
     abandon_version,
     begin_version,
+    check_out_links,
     commit_version,
     current_version,
     inside,
@@ -55,7 +57,7 @@ class RunContext:
 
     @property
     def quality_dir(self) -> Path:
-        return inside(self.out, "quality", self.run_id)
+        return inside(self.out, QUALITY_DIR, self.run_id)
 
 
 def absolute(path: Path | None) -> Path | None:
@@ -85,6 +87,7 @@ def open_run(
     """Record the run as started, then lock OUT and start its output version."""
     run_id = new_run_id(prefect_flow_run_id)
     out.mkdir(parents=True, exist_ok=True)
+    check_out_links(out)  # before the registry: OUT/registry.sqlite may be a link too
     url = registry_url(out)
     registry.start_run(
         url,

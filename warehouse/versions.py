@@ -18,13 +18,17 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from maturity.settings import REGISTRY_FILE
 
 VERSIONS_DIR = ".versions"
 CURRENT_LINK = "current"
 PREVIOUS_MARKER = ".previous"
+QUALITY_DIR = "quality"  # each run's quarantine, row accounting and Data Docs (restricted)
+DEMO_STUDY_DIR = "demo-study"  # the bundled demo study, written here when a run is given no inputs
 LOCK_FILE = ".run.lock"
 PUBLISHED_AREAS = ("warehouse", "reports", "open-data")
 # A lock file holds "<pid> <run id>"; anything longer, or a pid with more digits, is a damaged file.
@@ -85,7 +89,7 @@ def begin_version(out: Path, run_id: str) -> Path:
     _check_layout(out)
     _take_lock(out, run_id)
     _remove_versions_except(out, {current_version(out), _previous_version(out)})
-    version = inside(out / VERSIONS_DIR, run_id)
+    version = inside(out, VERSIONS_DIR, run_id)
     current = current_version(out)
     if current is not None:
         _clone_tree(current, version)
@@ -258,8 +262,47 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+# OUT's own entries a run writes or deletes through: each must be a real file or folder, never a link
+# (a link would take the run's writes, or its clean-up of old versions, wherever it points).
+REGISTRY_FILES = tuple(REGISTRY_FILE + suffix for suffix in ("", "-journal", "-wal", "-shm"))  # SQLite's own
+NEVER_LINKS = (VERSIONS_DIR, QUALITY_DIR, DEMO_STUDY_DIR, *REGISTRY_FILES)
+
+
+def check_out_links(out: Path) -> None:
+    """Refuse an OUT whose own entries are links a run did not make, or links leading anywhere but its own
+    versions: every write, delete and read of a run stays inside OUT."""
+    for name in NEVER_LINKS:
+        if (out / name).is_symlink():
+            raise OutputLayoutError(
+                f"{out / name} is a symbolic link, but a run only writes real files and folders there (a "
+                "link could send its outputs, or its removal of old versions, elsewhere). Remove the link, "
+                "or choose another --out, and run again."
+            )
+    _check_own_link(out / CURRENT_LINK, _is_version_target)
+    for area in PUBLISHED_AREAS:
+        _check_own_link(out / area, lambda target, area=area: target == Path(CURRENT_LINK) / area)
+
+
+def _is_version_target(target: Path) -> bool:
+    """Whether a link's text names one version folder of this OUT, as commit_version writes it."""
+    parts = target.parts
+    return len(parts) == 2 and parts[0] == VERSIONS_DIR and parts[1] not in {".", ".."}
+
+
+def _check_own_link(link: Path, expected: Callable[[Path], bool]) -> None:
+    """A link of this layout, if there, must read exactly as a run writes it (never an outside path)."""
+    if not link.is_symlink():
+        return
+    if not expected(Path(os.readlink(link))):
+        raise OutputLayoutError(
+            f"{link} is a link to {os.readlink(link)!r:.80}, not the one a run makes: this output folder "
+            "was changed by hand. Remove the link (the next run makes it again), or choose another --out."
+        )
+
+
 def _check_layout(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    check_out_links(out)
     for area in PUBLISHED_AREAS:
         path = out / area
         if path.exists() and not path.is_symlink():

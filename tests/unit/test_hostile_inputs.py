@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from maturity.settings import UnsafeValueError, check_path_value
-from operations.preflight import UsageError, check_target_url, check_wave
+from operations.preflight import UsageError, check_out, check_target_url, check_wave
 from tasks.contracts import DatasetError
 from tasks.distribute import copy_release_to_target
 from tasks.extract import extract_dataset
@@ -34,11 +34,14 @@ from tasks.sources import read_file
 from tasks.study import read_study
 from warehouse.store import partition_dir, table_dir, write_table
 from warehouse.versions import (
+    CURRENT_LINK,
     LOCK_FILE,
     VERSIONS_DIR,
     OutputLayoutError,
     abandon_version,
     begin_version,
+    check_out_links,
+    commit_version,
     inside,
     remove_tree,
 )
@@ -250,6 +253,44 @@ def test_old_versions_are_cleared_only_inside_versions(tmp_path: Path, victim: P
     assert not (out / VERSIONS_DIR / "stray-link").exists()  # the link itself went, not its target
     abandon_version(out, version.name)
     assert not version.exists()
+
+
+# OUT's own entries replaced by links to the victim (a helper's attack: OUT/.versions as a link took the
+# whole version, restricted warehouse included, into the victim, and the clean-up deleted its folders).
+HOSTILE_OUT_LINKS = {
+    "versions": (VERSIONS_DIR, ""),
+    "registry": ("registry.sqlite", "precious.txt"),
+    "registry journal": ("registry.sqlite-journal", "precious.txt"),
+    "quality": ("quality", ""),
+    "demo study": ("demo-study", ""),
+    "current": (CURRENT_LINK, "inner"),
+    "published area": ("reports", "inner"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_OUT_LINKS))
+def test_an_out_entry_linked_elsewhere_stops_the_run_before_it_writes(
+    case: str, tmp_path: Path, victim: Path, guarded: None
+) -> None:
+    name, target = HOSTILE_OUT_LINKS[case]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / name).symlink_to(victim / target if target else victim)
+    with pytest.raises(OutputLayoutError) as refused:
+        begin_version(out, "20180101T000000-abcdef12")
+    assert_one_line(refused.value, str(out / name))
+    with pytest.raises(UsageError) as usage:
+        check_out(out)
+    assert_one_line(usage.value, str(out / name))
+    assert sorted(p.name for p in out.iterdir()) == [name], "nothing was written in OUT either"
+
+
+def test_the_links_a_run_makes_pass_the_check(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    version = begin_version(out, "20180101T000000-abcdef12")
+    commit_version(out, version)
+    check_out_links(out)
+    begin_version(out, "20180101T000001-abcdef12")  # and the next run starts
 
 
 @pytest.mark.parametrize("case", ["absolute", "parents", "parents to victim"])
