@@ -67,6 +67,6 @@ def national_run(
         Options(report_status, report_pdf),
     )
     summary = summarise_run(run, study.wave, result.accounting, result.reports, result.open_data)
-    create_artifacts_task(run_artifacts("national-run", summary, result.scores.maturity_levels))
+    create_artifacts_task(run_artifacts("national-run", summary))
     close_run_task(run)
     return summary

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
@@ -75,7 +74,7 @@ def resolve_publish_wave(out: Path, wave: str | None) -> str:
     return wave
 
 
-def publish_artifacts(summary: PublishSummary, maturity_levels: pd.DataFrame) -> RunArtifacts:
+def publish_artifacts(summary: PublishSummary) -> RunArtifacts:
     """What a publish shows in Prefect: the release summary, the maturity table and links to the release."""
     title = f"{FLOW_NAME} {summary.run_id} · wave {summary.wave} · release {summary.version}"
     target = summary.target.url if summary.target else None
@@ -87,7 +86,7 @@ def publish_artifacts(summary: PublishSummary, maturity_levels: pd.DataFrame) ->
     links = [Link(key, served, f"Open-data release {summary.version}")] if served else []
     if target and target.startswith(("http://", "https://")):  # a browser opens neither s3:// nor file://
         links.append(Link(f"{key}-target", target, f"Release {summary.version} at its target"))
-    return build_run_artifacts(FLOW_NAME, markdown, maturity_levels, links)
+    return build_run_artifacts(FLOW_NAME, markdown, in_version, links)
 
 
 @task(name="resolve-wave", cache_policy=NONE)
@@ -126,6 +125,6 @@ def publish_release(
         out / release.folder.relative_to(run.version),
         target,
     )
-    create_artifacts_task(publish_artifacts(summary, scores.maturity_levels))
+    create_artifacts_task(publish_artifacts(summary))
     close_run_task(run)
     return summary

@@ -109,6 +109,6 @@ def council_rerun(
         Options(report_status, report_pdf),
     )
     summary = summarise_run(run, study.wave, result.accounting, result.reports, result.open_data)
-    create_artifacts_task(run_artifacts("council-rerun", summary, result.scores.maturity_levels))
+    create_artifacts_task(run_artifacts("council-rerun", summary))
     close_run_task(run)
     return summary

@@ -49,7 +49,7 @@ def summarise_run(
     )
 
 
-def run_artifacts(flow: str, summary: RunSummary, maturity_levels: pd.DataFrame) -> RunArtifacts:
+def run_artifacts(flow: str, summary: RunSummary) -> RunArtifacts:
     """What a national run or council rerun shows in Prefect: summary, maturity table and links."""
     open_data_folder = summary.open_data[0].parent if summary.open_data else None
     out = summary.quality_dir.parents[1]  # quality_dir is OUT/quality/<run_id>
@@ -66,10 +66,6 @@ def run_artifacts(flow: str, summary: RunSummary, maturity_levels: pd.DataFrame)
     def in_version(path: Path) -> Path:
         return version / path.relative_to(out)
 
-    links = run_links(
-        flow,
-        summary.quality_dir,
-        [in_version(p) for p in summary.reports],
-        in_version(open_data_folder) if open_data_folder is not None else None,
-    )
-    return build_run_artifacts(flow, markdown, maturity_levels, links)
+    release_folder = in_version(open_data_folder) if open_data_folder is not None else None
+    links = run_links(flow, summary.quality_dir, [in_version(p) for p in summary.reports], release_folder)
+    return build_run_artifacts(flow, markdown, release_folder, links)

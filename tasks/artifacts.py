@@ -18,6 +18,7 @@ from prefect.cache_policies import NONE
 from maturity.settings import ALL_GROUPS, load_orchestration_config, load_settings
 from operations.files import served_url
 
+PUBLISHED_LEVELS = "maturity_levels.parquet"  # in a release folder (tasks/publish.py writes it)
 NOT_AVAILABLE = "\u2013"  # an en dash: a level that could not be given (no valid answers)
 QUARANTINE_FILE = "quarantine.parquet"
 DATA_DOCS_INDEX = Path("data_docs") / "index.html"
@@ -117,19 +118,37 @@ def run_summary_markdown(
     )
 
 
-def maturity_table(maturity_levels: pd.DataFrame) -> list[dict[str, Any]]:
-    """One row per council: its name and its level for each characteristic (both groups combined)."""
+def maturity_table(published_levels: pd.DataFrame) -> list[dict[str, Any]]:
+    """One row per council: its name and its published level for each characteristic (both groups).
+
+    published_levels: the release's maturity_levels table, disclosure control applied. Prefect's database
+    is not a restricted file, so a level the release withholds shows the release's status mark instead.
+    """
     settings = load_settings()
-    combined = maturity_levels[maturity_levels["recipient_group"] == ALL_GROUPS]
-    levels = {(r.gss_code, r.characteristic): r.level for r in combined.itertuples()}
+    combined = published_levels[published_levels["recipient_group"] == ALL_GROUPS]
+    shown = {(r.gss_code, r.characteristic): _shown_level(r.level, r.status) for r in combined.itertuples()}
     rows = []
     for council in settings.councils:
         row: dict[str, Any] = {"gss_code": council.gss_code, "council": council.name_en}
         for characteristic in settings.characteristics:
-            level = levels.get((council.gss_code, characteristic.id))
-            row[characteristic.id] = NOT_AVAILABLE if level is None or pd.isna(level) else int(level)
+            row[characteristic.id] = shown.get((council.gss_code, characteristic.id), NOT_AVAILABLE)
         rows.append(row)
     return rows
+
+
+def _shown_level(level: Any, status: Any) -> int | str:
+    """A published level as a whole number; a withheld one as its status mark; none as a dash."""
+    if isinstance(status, str) and status:
+        return status
+    return NOT_AVAILABLE if level is None or pd.isna(level) else int(level)
+
+
+def read_published_levels(release_folder: Path | None) -> pd.DataFrame:
+    """The maturity levels as the run's open-data release publishes them (none: no release)."""
+    path = release_folder / PUBLISHED_LEVELS if release_folder is not None else None
+    if path is None or not path.is_file():
+        return pd.DataFrame(columns=["gss_code", "characteristic", "recipient_group", "level", "status"])
+    return pd.read_parquet(path, columns=["gss_code", "characteristic", "recipient_group", "level", "status"])
 
 
 def run_links(flow: str, quality_dir: Path, reports: list[Path], open_data_folder: Path | None) -> list[Link]:
@@ -178,14 +197,14 @@ def publish_summary_markdown(
 
 
 def build_run_artifacts(
-    flow: str, summary: str, maturity_levels: pd.DataFrame, links: list[Link]
+    flow: str, summary: str, release_folder: Path | None, links: list[Link]
 ) -> RunArtifacts:
-    """Bundle a run's artifacts under the flow's keys."""
+    """Bundle a run's artifacts under the flow's keys (the table from its release in its version)."""
     return RunArtifacts(
         summary_key=artifact_key(flow, "summary"),
         summary=summary,
         table_key=artifact_key(flow, "maturity"),
-        table=maturity_table(maturity_levels),
+        table=maturity_table(read_published_levels(release_folder)),
         links=links,
     )
 

@@ -153,10 +153,11 @@ def test_quality_failures_count_rows_per_failed_check() -> None:
 def test_the_maturity_table_has_every_council_and_a_dash_for_no_level() -> None:
     levels = pd.DataFrame(
         {
-            "gss_code": ["W06000004", "W06000004", "W06000001"],
-            "characteristic": ["leadership", "open_data", "leadership"],
-            "recipient_group": ["all", "all", "officers"],
-            "level": pd.array([2, None, 3], dtype="Int8"),
+            "gss_code": ["W06000004", "W06000004", "W06000001", "W06000002"],
+            "characteristic": ["leadership", "open_data", "leadership", "leadership"],
+            "recipient_group": ["all", "all", "officers", "all"],
+            "level": pd.array([2, None, 3, None], dtype="Int8"),
+            "status": ["", "", "", "[c]"],
         }
     )
     rows = {row["gss_code"]: row for row in maturity_table(levels)}
@@ -165,6 +166,7 @@ def test_the_maturity_table_has_every_council_and_a_dash_for_no_level() -> None:
     assert rows["W06000004"]["leadership"] == 2
     assert rows["W06000004"]["open_data"] == NOT_AVAILABLE
     assert rows["W06000001"]["leadership"] == NOT_AVAILABLE  # officers alone are not the combined level
+    assert rows["W06000002"]["leadership"] == "[c]", "withheld in the release: its mark, never a level"
 
 
 def test_artifact_links_point_at_the_run_version_served_over_http(tmp_path: Path, monkeypatch) -> None:
