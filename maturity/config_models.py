@@ -86,6 +86,7 @@ class InputRules(ConfigModel):
 class OutputRules(ConfigModel):
     formula_prefixes: tuple[str, ...]
     quarantine_value_chars: int
+    cells_named_in_a_warning: int
 
 
 # config/framework.yaml statements (read into settings.Statement)

@@ -484,6 +484,20 @@ def align_snapshot(snapshot: Snapshot, cells: list[str]) -> Snapshot | None:
     return Snapshot(cells, counts, bound, withheld, primary)
 
 
+def published_then_small(snapshot: Snapshot, earlier: Sequence[Snapshot]) -> list[str]:
+    """Cells this release withholds for resting on too few answers that an earlier release published.
+
+    Their earlier figure is public, so a reader who knows how many answers a correction changed can work
+    out the new one to within that many: no withholding now can protect it (docs/disclosure.md, Limits).
+    """
+    published_before = np.zeros(len(snapshot.cells), dtype=bool)
+    for aligned in (align_snapshot(e, snapshot.cells) for e in earlier):
+        if aligned is not None:
+            published_before |= ~aligned.withheld
+    revealed = published_before & snapshot.primary & snapshot.withheld
+    return [snapshot.cells[i] for i in np.flatnonzero(revealed)]
+
+
 def _withholding_candidates(
     cells: list[int], relations: list[Relation], withheld: np.ndarray, n_valid: np.ndarray
 ) -> list[int]:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
 from maturity.disclosure import (
@@ -21,6 +21,7 @@ from maturity.disclosure import (
     Relation,
     Snapshot,
     protect_release,
+    published_then_small,
     relations_within,
 )
 from maturity.output_contracts import OutputContractError, check_open_table
@@ -278,12 +279,14 @@ class AnswerTables:
     """The disclosure-controlled answer tables of a release, and the audit's record of them.
 
     changes: the change since the earlier wave (maturity_change, statement_change), when there is one.
+    published_then_small: cells withheld as small that an earlier release of the wave published.
     """
 
     maturity_levels: pd.DataFrame
     statement_results: pd.DataFrame
     snapshots: dict[str, Snapshot]
     changes: dict[str, pd.DataFrame] = field(default_factory=dict)
+    published_then_small: list[str] = field(default_factory=list)
 
 
 def open_answer_tables(scores: Scores, version: Path | None) -> AnswerTables:
@@ -297,7 +300,10 @@ def open_answer_tables(scores: Scores, version: Path | None) -> AnswerTables:
     levels, statements = add_published_comparisons(scores.wales_comparisons, levels, statements)
     snapshots = {"maturity_levels": level_snapshot, "statement_results": statement_snapshot}
     changes = open_wave_changes(scores, levels, statements, version)
-    return AnswerTables(levels, statements, snapshots, changes)
+    revealed = [
+        cell for name, snap in snapshots.items() for cell in published_then_small(snap, earlier.get(name, []))
+    ]
+    return AnswerTables(levels, statements, snapshots, changes, revealed)
 
 
 def read_earlier_release(version: Path | None, wave: str, table: str) -> pd.DataFrame | None:
@@ -612,7 +618,32 @@ def publish_open_data(
 @task(name="control-disclosure", cache_policy=NONE)
 def open_answer_tables_task(scores: Scores, version: Path) -> AnswerTables:
     """Prefect wrapper: the disclosure-controlled answer tables, shared by the reports and the release."""
-    return open_answer_tables(scores, version)
+    answers = open_answer_tables(scores, version)
+    warn_published_then_small(answers.published_then_small, scores.wave)
+    return answers
+
+
+def warn_published_then_small(cells: list[str], wave: str) -> None:
+    """Tell the auditor which withheld small cells an earlier release published, before anyone publishes.
+
+    The cells' names are no secret (the release marks them withheld); their figures never reach the log.
+    """
+    if not cells:
+        return
+    named = load_settings().outputs.cells_named_in_a_warning
+    shown = ", ".join(cell.replace("|", " ") for cell in cells[:named])
+    more = f" and {len(cells) - named} more" if len(cells) > named else ""
+    get_run_logger().warning(
+        "disclosure: %d cell(s) now rest on fewer than %d answers and are withheld, but an earlier release "
+        "of wave %s published them (%s%s): a reader who knows how many answers the correction changed can "
+        "work out their new figures from that release. Clear the correction with the council before you "
+        "publish this release (docs/disclosure.md, Limits).",
+        len(cells),
+        disclosure_rules().min_valid_answers,
+        wave,
+        shown,
+        more,
+    )
 
 
 @task(name="publish-open-data", cache_policy=NONE)
@@ -624,4 +655,6 @@ def publish_open_data_task(scores: Scores, version: Path, answers: AnswerTables 
 @task(name="build-release", cache_policy=NONE)
 def build_release_task(scores: Scores, version: Path, release_date: str | None = None) -> Release:
     """Prefect wrapper: build the open-data release and its diff."""
-    return build_release(scores, version, release_date)
+    answers = open_answer_tables(scores, version)
+    warn_published_then_small(answers.published_then_small, scores.wave)
+    return build_release(scores, version, release_date, answers)
