@@ -87,6 +87,18 @@ def read_welsh_title(spec: dict[str, Any], path: Path) -> str | None:
     return value.strip()
 
 
+def read_demo_flag(spec: dict[str, Any], path: Path) -> bool:
+    """study.yaml's `demo`: only YAML's true or false (a demo study's ids are pseudonymised with a public
+    key, so the text 'false', or any other value, must never make a real study a demo)."""
+    demo = spec.get("demo", False)
+    if not isinstance(demo, bool):
+        raise DatasetError(
+            f"{path}: demo must be true or false, not {describe_value(demo)}. Write `demo: false` (or leave "
+            "it out) for a real study, and run again."
+        )
+    return demo
+
+
 def read_study(root: Path, wave: str | None = None, source: str | None = None) -> Study:
     """Read study.yaml, checking the keys the pipeline needs and any --wave the user gave."""
     path = root / "study.yaml"
@@ -128,7 +140,7 @@ def read_study(root: Path, wave: str | None = None, source: str | None = None) -
         title=str(spec["title"]),
         fieldwork_start=start,
         fieldwork_end=end,
-        demo=bool(spec.get("demo", False)),
+        demo=read_demo_flag(spec, path),
         title_cy=read_welsh_title(spec, path),
         source=source or None,
     )

@@ -512,6 +512,15 @@ STUDY_YAML_CASES = {
     "deeply nested": (lambda root: "wave: " + "[" * 30000 + "]" * 30000 + "\n", ["study.yaml"]),
     "too big": (lambda root: valid_study_yaml(root) + "# " + "x" * 200_000 + "\n", ["study.yaml", "bytes"]),
     "nul byte": (lambda root: valid_study_yaml(root).replace("title:", "title: a\x00b"), ["study.yaml"]),
+    # Before: bool('false') made a real study a demo, its ids pseudonymised with the public demo key.
+    "demo as text": (
+        lambda root: valid_study_yaml(root).replace("demo: true", "demo: 'false'"),
+        ["study.yaml", "demo must be true or false"],
+    ),
+    "demo as a number": (
+        lambda root: valid_study_yaml(root).replace("demo: true", "demo: 1"),
+        ["study.yaml", "demo must be true or false"],
+    ),
 }
 
 
