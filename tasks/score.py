@@ -803,6 +803,19 @@ class Scores:
     statement_change: pd.DataFrame | None = None
 
 
+def check_answers_loaded(counted: pd.DataFrame, councils: list[str] | None) -> None:
+    """Stop in one line when the councils to score have no answers at all: there is nothing to score."""
+    if len(counted):
+        return
+    names = {c.gss_code: c.name_en for c in load_settings().councils}
+    which = ", ".join(f"{code} ({names.get(code, code)})" for code in councils) if councils else "any council"
+    raise DatasetError(
+        f"no answers from any data tool were loaded for {which}: its rows are missing from the study's "
+        "files, or were all quarantined (see the run's quarantine.csv). Fix its files and run again; to "
+        "publish without it, run the national study (`maturity run`)."
+    )
+
+
 def score_councils(warehouse: Path, wave: str, councils: list[str] | None = None) -> None:
     """Score councils from their warehouse partitions (all, or only those named) and store the results."""
     rates = compute_response_rates(
@@ -810,6 +823,7 @@ def score_councils(warehouse: Path, wave: str, councils: list[str] | None = None
         count_stored_respondents(warehouse, wave, councils),
     )
     counted = count_stored_answers(warehouse, wave, councils)
+    check_answers_loaded(counted, councils)
     maturity = compute_maturity(counted, wave)
     statements = compute_statement_results_from_counts(count_statement_answers(counted))
     council_statements = statements[statements["gss_code"] != WALES_GSS_CODE]

@@ -850,3 +850,13 @@ def test_status_on_a_damaged_registry_is_one_line(tmp_path: Path) -> None:
     assert result.exit_code == EXIT_ENVIRONMENT_ERROR, result.output
     assert "Traceback" not in result.output
     assert "registry.sqlite" in result.output
+
+
+def test_a_council_with_no_answers_stops_its_scoring_in_one_line() -> None:
+    """A rerun of a council the study has no rows for (or all quarantined) had ended in KeyError: 'level'."""
+    from tasks.score import COUNTED_COLUMNS, check_answers_loaded
+
+    none = pd.DataFrame({c: pd.Series(dtype="int64" if c == "n" else "str") for c in COUNTED_COLUMNS})
+    with pytest.raises(DatasetError) as stopped:
+        check_answers_loaded(none, ["W06000003"])
+    assert_one_line(stopped.value, "W06000003 (Conwy)", "no answers", "maturity run")
