@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 import phonenumbers
-import yaml
 
 from maturity.config_models import CommentRules
 from maturity.settings import Council, load_ordinary_words
+from maturity.textcheck import input_limits, load_checked_yaml
 
 # A word: letters, with inner hyphens or apostrophes ("Ellis-Roberts", "O'Brien") but not a
 # possessive 's, which stays outside the name so "Gareth's" becomes "[name]'s".
@@ -579,10 +579,8 @@ def read_approved_quotes(root: Path) -> frozenset[str]:
         f"{path}: expected `approved:` followed by a list of quote hashes "
         f"({QUOTE_HASH_CHARS} hex digits each, from quote_candidates.csv). Correct it and run again."
     )
-    try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise ValueError(problem) from error
+    most = input_limits().max_quotes_approved_bytes
+    content = load_checked_yaml(path, QUOTES_APPROVED_FILE, most, "max_quotes_approved_bytes") or {}
     hashes = content.get("approved") if isinstance(content, dict) else None
     if hashes is None:
         hashes = []

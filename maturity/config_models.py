@@ -136,6 +136,7 @@ class MessageLimits(ConfigModel):
 class InputLimits(ConfigModel):
     max_file_bytes: int
     max_study_yaml_bytes: int
+    max_quotes_approved_bytes: int
     max_commentary_bytes: int
     max_yaml_depth: int
     max_yaml_aliases: int

@@ -9,6 +9,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 from maturity.settings import load_limits
 
@@ -126,3 +130,54 @@ def decode_checked_text(data: bytes, what: str) -> str:
     if problem:
         raise ValueError(problem)
     return text
+
+
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """What is wrong with a YAML document and where, without quoting the document (PyYAML does)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or type(error).__name__
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + " ".join(str(problem).split())[:80]
+
+
+def load_checked_yaml(path: Path, what: str, max_bytes: int, limit_name: str) -> Any:
+    """A user's YAML file parsed safely, checked first: size, UTF-8, control characters, depth, aliases.
+
+    Raises ValueError with one line (the path first) saying what is wrong and what to do.
+    what: how the advice names the file; limit_name: the config/limits.yaml key of max_bytes.
+    """
+    limits = input_limits()
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ValueError(
+            f"{path}: is {size} bytes, more than inputs.{limit_name} ({max_bytes}) in {LIMITS_FILE}. "
+            f"Fix {what} and run again."
+        )
+    try:
+        text = decode_checked_text(path.read_bytes(), what)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+    if flow_depth(text) > limits.max_yaml_depth:
+        raise ValueError(
+            f"{path}: is nested too deeply to read (more than inputs.max_yaml_depth, "
+            f"{limits.max_yaml_depth}, in {LIMITS_FILE}). Fix the file and run again."
+        )
+    try:
+        aliases = sum(
+            isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)
+        )
+        if aliases > limits.max_yaml_aliases:
+            raise ValueError(
+                f"{path}: uses {aliases} YAML aliases (*name), more than inputs.max_yaml_aliases "
+                f"({limits.max_yaml_aliases}) in {LIMITS_FILE}. Write each value out in full and run again."
+            )
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ValueError(
+            f"{path}: not valid YAML ({yaml_problem(error)}). Fix the file and run again."
+        ) from None
+    except RecursionError:
+        raise ValueError(
+            f"{path}: is nested too deeply to read (lists or mappings within each other). Fix the file "
+            "and run again."
+        ) from None

@@ -6,11 +6,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from maturity.comments import read_approved_quotes
 from maturity.comparability import check_study_wave
 from maturity.settings import UnsafeValueError, check_path_value, describe_value
-from maturity.textcheck import LIMITS_FILE, decode_checked_text, flow_depth, input_limits
+from maturity.textcheck import input_limits, load_checked_yaml
 from tasks.commentary import check_commentary
 from tasks.contracts import DatasetError, Study
 from tasks.sources import check_study_files, link_error
@@ -18,52 +17,13 @@ from tasks.sources import check_study_files, link_error
 STUDY_KEYS = ("wave", "title", "fieldwork_start", "fieldwork_end")
 
 
-def yaml_problem(error: yaml.YAMLError) -> str:
-    """What is wrong with a YAML document and where, without quoting the document (PyYAML does)."""
-    mark = getattr(error, "problem_mark", None)
-    problem = getattr(error, "problem", None) or type(error).__name__
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-    return where + " ".join(str(problem).split())[:80]
-
-
 def read_study_yaml(path: Path) -> dict[str, Any]:
     """study.yaml as a mapping, checked before it is parsed: size, UTF-8, control characters, aliases."""
-    limits = input_limits()
-    size = path.stat().st_size
-    if size > (most := limits.max_study_yaml_bytes):
-        raise DatasetError(
-            f"{path}: is {size} bytes, more than inputs.max_study_yaml_bytes ({most})"
-            f" in {LIMITS_FILE}; study.yaml holds only {', '.join(STUDY_KEYS)}. Fix it and run again."
-        )
-    data = path.read_bytes()
+    most = input_limits().max_study_yaml_bytes
     try:
-        text = decode_checked_text(data, "study.yaml")
+        spec = load_checked_yaml(path, "study.yaml", most, "max_study_yaml_bytes")
     except ValueError as error:
-        raise DatasetError(f"{path}: {error}") from None
-    if flow_depth(text) > limits.max_yaml_depth:
-        raise DatasetError(
-            f"{path}: is nested too deeply to read (more than inputs.max_yaml_depth, "
-            f"{limits.max_yaml_depth}, in {LIMITS_FILE}). Fix the file and run again."
-        )
-    try:
-        aliases = sum(
-            isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)
-        )
-        if aliases > limits.max_yaml_aliases:
-            raise DatasetError(
-                f"{path}: uses {aliases} YAML aliases (*name), more than inputs.max_yaml_aliases "
-                f"({limits.max_yaml_aliases}) in {LIMITS_FILE}. Write each value out in full and run "
-                "again."
-            )
-        spec = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        problem = yaml_problem(error)
-        raise DatasetError(f"{path}: not valid YAML ({problem}). Fix the file and run again.") from None
-    except RecursionError:
-        raise DatasetError(
-            f"{path}: is nested too deeply to read (lists or mappings within each other). Fix the file "
-            "and run again."
-        ) from None
+        raise DatasetError(str(error)) from None
     if spec is None:
         spec = {}
     if not isinstance(spec, dict):
@@ -72,6 +32,14 @@ def read_study_yaml(path: Path) -> dict[str, Any]:
             f"{type(spec).__name__}. Fix it (`maturity demo --out DIR` writes an example) and run again."
         )
     return spec
+
+
+def check_approved_quotes(root: Path) -> None:
+    """quotes_approved.yaml, if there, must read as a list of quote hashes (one line if it does not)."""
+    try:
+        read_approved_quotes(root)
+    except ValueError as error:
+        raise DatasetError(str(error)) from None
 
 
 def read_welsh_title(spec: dict[str, Any], path: Path) -> str | None:
@@ -146,4 +114,5 @@ def read_study(root: Path, wave: str | None = None, source: str | None = None) -
     )
     check_study_files(study)
     check_commentary(root)  # a bad commentary file stops the run before anything is scored
+    check_approved_quotes(root)  # and so does a bad quotes_approved.yaml (it was found only at the reports)
     return study

@@ -860,3 +860,22 @@ def test_a_council_with_no_answers_stops_its_scoring_in_one_line() -> None:
     with pytest.raises(DatasetError) as stopped:
         check_answers_loaded(none, ["W06000003"])
     assert_one_line(stopped.value, "W06000003 (Conwy)", "no answers", "maturity run")
+
+
+APPROVED_QUOTES_CASES = {
+    "deeply nested": "approved: " + "[" * 30000 + "]" * 30000 + "\n",  # before: a RecursionError traceback
+    "alias": "a: &a [3f2a9c0b1d4e5f60]\napproved: *a\n",
+    "too big": "approved: []\n# " + "x" * 2_000_000 + "\n",
+    "not UTF-8": "approved: [] # S\xe2r\n",
+    "not hashes": "approved: [hello]\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(APPROVED_QUOTES_CASES))
+def test_a_malformed_quotes_approved_file_stops_before_scoring(case: str, study_copy: Path) -> None:
+    content = APPROVED_QUOTES_CASES[case]
+    data = content.encode("cp1252") if case == "not UTF-8" else content.encode("utf-8")
+    (study_copy / "quotes_approved.yaml").write_bytes(data)
+    with pytest.raises(DatasetError) as stopped:
+        read_study(study_copy)
+    assert_one_line(stopped.value, "quotes_approved.yaml")
