@@ -27,6 +27,8 @@ from maturity.textcheck import input_limits, load_checked_yaml
 
 # A word: letters, with inner hyphens or apostrophes ("Ellis-Roberts", "O'Brien") but not a
 # possessive 's, which stays outside the name so "Gareth's" becomes "[name]'s".
+# A letter O written for a zero beside a digit, as phone numbers are sometimes typed.
+_LETTER_O_BY_A_DIGIT = re.compile(r"(?<=\d)[Oo]|[Oo](?=\d)")
 _WORD = re.compile(r"[^\W\d_]+(?:[-'\u2019](?![sS]\b)[^\W\d_]+)*")
 
 
@@ -213,6 +215,7 @@ def find_pattern_spans(text: str, redactor: Redactor) -> list[Span]:
 
 def find_phone_spans(text: str, redactor: Redactor) -> list[Span]:
     """UK (and international) phone numbers, as libphonenumber recognises them."""
+    text = _LETTER_O_BY_A_DIGIT.sub("0", text)  # "O7700 9OO123": the same length, so the spans still fit
     if sum(ch.isdigit() for ch in text) < redactor.phone_min_digits:
         return []  # too few digits for any number: skip libphonenumber, the slowest step
     matcher = phonenumbers.PhoneNumberMatcher(
@@ -256,9 +259,13 @@ def _ordinary_part(part: str, redactor: Redactor) -> bool:
 
 
 def _is_acronym(word: str) -> bool:
-    """An acronym or product name: two capitals or more, unless the word is all capitals and longer
-    than four letters (ICT, DPO, TGCh, SharePoint are acronyms; KOWALCZYK is not)."""
-    return sum(ch.isupper() for ch in word) >= 2 and (not word.isupper() or len(word) <= 4)
+    """An acronym or product name: a part with two capitals or more, unless it is all capitals and longer
+    than four letters (ICT, DPO, TGCh, SharePoint are acronyms; KOWALCZYK is not, nor is a double-barrelled
+    name such as Okonkwo-Adeyemi, whose capitals are in different parts)."""
+    return any(
+        sum(ch.isupper() for ch in part) >= 2 and (not part.isupper() or len(part) <= 4)
+        for part in re.split(r"[-'\u2019]", word)
+    )
 
 
 def _name_like(word: str, redactor: Redactor) -> bool:
@@ -408,8 +415,16 @@ def merge_spans(spans: list[Span], text: str, join_token: str | None = None) -> 
     return joined
 
 
+def normalise_comment(text: str) -> str:
+    """NFKC, without invisible format characters: a full-width at sign or digit is the ASCII one, and a
+    zero-width space or a right-to-left override can neither split an email from its pattern nor reach a
+    report."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text) if unicodedata.category(ch) != "Cf")
+
+
 def redact_text(text: str, redactor: Redactor) -> tuple[str, int]:
-    """The comment with personal data replaced by tokens, and how many replacements were made."""
+    """The comment (normalised) with personal data replaced by tokens, and how many replacements were made."""
+    text = normalise_comment(text)
     spans = find_pattern_spans(text, redactor)
     spans = merge_spans(spans + find_phone_spans(text, redactor), text)
     spans = merge_spans(spans + find_name_spans(text, redactor, spans), text, redactor.tokens["name"])
