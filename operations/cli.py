@@ -282,6 +282,7 @@ def run(
     from operations.preflight import (
         check_inputs,
         check_out,
+        check_out_apart_from_inputs,
         check_pdf,
         check_registry_url,
         check_task_runner,
@@ -296,6 +297,7 @@ def run(
         check_registry_url()
         check_inputs(inputs, source)
         check_out(out)
+        check_out_apart_from_inputs(out, inputs)
         check_wave(inputs, wave)
     started = time.perf_counter()
     parameters = _flow_parameters(inputs, out, source, final, pdf, task_runner, dask_address)
@@ -332,6 +334,7 @@ def rerun(
         check_inputs,
         check_national_run_exists,
         check_out,
+        check_out_apart_from_inputs,
         check_pdf,
         check_registry_url,
         check_task_runner,
@@ -346,6 +349,7 @@ def rerun(
         check_council(council)
         check_inputs(inputs, source)
         check_out(out)
+        check_out_apart_from_inputs(out, inputs)
         check_national_run_exists(out)
     started = time.perf_counter()
     parameters = _flow_parameters(inputs, out, source, final, pdf, task_runner, dask_address)

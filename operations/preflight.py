@@ -114,6 +114,18 @@ def check_inputs(inputs: Path | None, source: str | None) -> None:
         )
 
 
+def check_out_apart_from_inputs(out: Path, inputs: Path | None) -> None:
+    """--out may not be the study folder or inside it: a run would write its outputs among the inputs."""
+    if inputs is None:
+        return
+    study = inputs.resolve()
+    if out.resolve() == study or out.resolve().is_relative_to(study):
+        raise UsageError(
+            f"--out {out} is inside --inputs {inputs}: a run would write its outputs, links included, into "
+            "the study folder it reads. Choose an --out outside the study folder."
+        )
+
+
 def study_wave(inputs: Path | None) -> str | None:
     """The wave a run would read: study.yaml's, or the bundled demo study's; None if unreadable."""
     if inputs is None:
