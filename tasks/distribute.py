@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import fsspec
+from fsspec.implementations.local import LocalFileSystem
 from prefect import task
 from prefect.cache_policies import NONE
 
@@ -45,6 +46,20 @@ def target_filesystem(to: str) -> tuple[fsspec.AbstractFileSystem, str]:
     return fsspec.core.url_to_fs(to)
 
 
+def check_no_links_below(fs: fsspec.AbstractFileSystem, root: str, wave: str) -> None:
+    """On a local folder, <to>/<wave> and what a release writes in it must not be links: a link there
+    would take the release, and latest.json, wherever it points (--to itself may be a link)."""
+    if not isinstance(fs, LocalFileSystem):
+        return  # object stores have no links
+    base = Path(root) / wave
+    for path in [base, *(base.iterdir() if base.is_dir() and not base.is_symlink() else [])]:
+        if path.is_symlink():
+            raise DatasetError(
+                f"{path} is a symbolic link: a release is written only into real folders under --to, "
+                "never through a link. Remove the link (or choose another --to) and publish again."
+            )
+
+
 def read_checksums(folder: Path) -> dict[str, str]:
     """File name -> sha256 from a release's SHA256SUMS."""
     lines = (folder / CHECKSUMS).read_text(encoding="utf-8").splitlines()
@@ -60,6 +75,7 @@ def copy_release_to_target(folder: Path, version: str, to: str) -> TargetCopy:
     """Upload a release under <to>/<wave>/<version>/, then point <to>/<wave>/latest.json at it."""
     wave, version = _checked_names(folder.name, version)
     fs, root = target_filesystem(to)
+    check_no_links_below(fs, root, wave)
     base = f"{root.rstrip('/')}/{wave}"
     url = f"{to.rstrip('/')}/{wave}/{version}/"
     checksums = read_checksums(folder)
@@ -92,6 +108,7 @@ def check_target_history(to: str, wave: str, known: dict[str, bytes]) -> None:
     another OUT has no ledger entry here, so publishing beside it could not be proven safe.
     """
     fs, root = target_filesystem(to)
+    check_no_links_below(fs, root, wave)
     base = f"{root.rstrip('/')}/{wave}"
     if not fs.isdir(base):
         return

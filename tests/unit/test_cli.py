@@ -110,7 +110,10 @@ USAGE_ERRORS = {
     "publish to bucketless URL": (["publish", "--out", "{out}", "--to", "s3://"], "no bucket or location"),
     "publish bad release date": (["publish", "--release-date", "2018-13-01"], "is not a date"),
     "run out inside inputs": (["run", "--inputs", "{study}", "--out", "{study}/out"], "is inside --inputs"),
-    "rerun out is inputs": (["rerun", "W06000004", "--inputs", "{study}", "--out", "{study}"], "is inside --inputs"),
+    "rerun out is inputs": (
+        ["rerun", "W06000004", "--inputs", "{study}", "--out", "{study}"],
+        "is inside --inputs",
+    ),
     "publish with no national run": (["publish", "--out", "{out}"], "holds no national run to publish"),
     "publish wave not in out": (["publish", "--out", "{out}", "--wave", "2019"], "holds no national run"),
     "status last zero": (["status", "--last", "0"], "Invalid value for '--last'"),

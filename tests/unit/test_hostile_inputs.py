@@ -26,7 +26,7 @@ import yaml
 from maturity.settings import UnsafeValueError, check_path_value
 from operations.preflight import UsageError, check_out, check_target_url, check_wave
 from tasks.contracts import DatasetError
-from tasks.distribute import copy_release_to_target
+from tasks.distribute import check_target_history, copy_release_to_target
 from tasks.extract import extract_dataset
 from tasks.publish import build_release
 from tasks.report import plan_reports
@@ -327,6 +327,26 @@ def test_release_copy_names_no_folder_outside_the_target(
         copy_release_to_target(folder, version, str(target))
     assert_one_line(refused.value, "config/limits.yaml")
     assert not target.exists()
+
+
+@pytest.mark.parametrize("link", ["2018", "2018/2018.1", "2018/latest.json"])
+def test_a_link_under_the_target_is_never_written_through(
+    link: str, tmp_path: Path, victim: Path, guarded: None
+) -> None:
+    """Before: <to>/2018 as a link to the victim took the release and latest.json there."""
+    folder = tmp_path / "out" / "release" / "2018"
+    folder.mkdir(parents=True)
+    (folder / "a.csv").write_text("x\n", encoding="utf-8")
+    digest = hashlib.sha256(b"x\n").hexdigest()
+    (folder / "SHA256SUMS").write_text(f"{digest}  a.csv\n", encoding="utf-8")
+    target = tmp_path / "out" / "to"
+    (target / link).parent.mkdir(parents=True, exist_ok=True)
+    (target / link).symlink_to(victim if link != "2018/latest.json" else victim / "precious.txt")
+    with pytest.raises(DatasetError) as refused:
+        copy_release_to_target(folder, "2018.1", str(target))
+    assert_one_line(refused.value, "symbolic link", str(target / link))
+    with pytest.raises(DatasetError):
+        check_target_history(str(target), "2018", {})
 
 
 @pytest.mark.parametrize("to", ["/tmp/x\nStopped: fine", "/tmp/x\x00y", "s3://bucket/\rprefix"])
