@@ -32,12 +32,13 @@ _SECRET_QUERY = re.compile(r"([?&](?:password|passwd|pwd|secret|token|sslpasswor
 
 
 def is_identity_column(column: str) -> bool:
-    """A column that identifies a respondent and must never be stored (config/method.yaml)."""
+    """A column that identifies a respondent and must never be stored (config/method.yaml): one listed, or
+    one whose name holds a listed fragment anywhere ("FirstName", "Surname", "Username", "Email")."""
     rules = load_settings().responses
     if column in rules.identity_columns:
         return True
-    patterns = rules.identity_column_patterns
-    return any(re.search(rf"(^|[^a-z]){p}($|[^a-z])", column, re.IGNORECASE) for p in patterns)
+    folded = column.casefold()
+    return any(pattern in folded for pattern in rules.identity_column_patterns)
 
 
 def _split_credentials(url: str) -> tuple[str, str | None, str | None, str] | None:

@@ -12,7 +12,8 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from maturity.restricted import mask_url, preview_row, scrub_secrets
+from maturity.restricted import is_identity_column, mask_url, preview_row, scrub_secrets
+from maturity.settings import load_settings
 from tasks.artifacts import read_quarantine, run_summary_markdown
 from tasks.contracts import DatasetError, SourceUnavailableError
 from tasks.extract import extract_dataset
@@ -106,6 +107,35 @@ def test_the_preview_of_a_malformed_row_hides_identity_columns_and_ids() -> None
     preview = preview_row(shifted, names)
     for hidden in ("R-78", "x@y.org", "10.9.8.7", "Mozilla"):
         assert hidden not in preview
+
+
+PERSON_COLUMNS = ["FirstName", "Surname", "fullname", "Username", "Email", "Phone", "Mobile"]
+
+
+@pytest.mark.parametrize("column", PERSON_COLUMNS)
+def test_a_column_naming_a_person_is_an_identity_column(column: str) -> None:
+    """Before: only "name" between non-letters counted, so these reached quarantine previews."""
+    assert is_identity_column(column)
+    cells = ["R-1", "Conwy", "Jane Doe"]
+    assert "Jane Doe" not in preview_row(cells, ["response_id", "council", column])
+
+
+def test_no_input_contract_column_is_taken_for_an_identity_column() -> None:
+    import json
+
+    from maturity.settings import PROJECT_ROOT
+
+    columns = set()
+    for path in (PROJECT_ROOT / "expectations").glob("*.json"):
+        for expectation in json.loads(path.read_text(encoding="utf-8")).get("expectations", []):
+            for key in ("column", "column_list", "column_set"):
+                value = expectation.get("kwargs", {}).get(key)
+                columns |= {value} if isinstance(value, str) else set(value or [])
+    settings = load_settings()
+    columns |= {f"lvl_{c.id}" for c in settings.characteristics}
+    columns |= {f"st_{s.id}" for s in settings.statements}
+    assert len(columns) > 20
+    assert [c for c in columns if is_identity_column(c)] == []
 
 
 @pytest.mark.parametrize(
