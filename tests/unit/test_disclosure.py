@@ -192,7 +192,7 @@ def test_the_integer_minimum_equals_the_brute_force_one(
     assert float(np.array(cost) @ solution) == min(float(np.array(cost) @ point) for point in feasible)
 
 
-def _snapshot(cells: list[str], withheld: list[bool], primary: list[bool]) -> Snapshot:
+def _release(cells: list[str], withheld: list[bool], primary: list[bool]) -> Snapshot:
     counts = np.ones((len(cells), 2), dtype="int64")
     return Snapshot(cells, counts, np.full(len(cells), 20), np.array(withheld), np.array(primary))
 
@@ -201,9 +201,9 @@ def test_a_small_cell_an_earlier_release_published_is_named() -> None:
     """A correction took a published cell below 10 (a helper's attack: 10 -> 9 answers, its earlier counts
     public): no withholding can protect its new figure, so the run must say so to the auditor."""
     cells = ["fell below", "always small", "withheld for another", "new cell"]
-    earlier = _snapshot(cells[:3], [False, True, False], [False, True, False])
-    now = _snapshot(cells, [True, True, True, True], [True, True, False, True])
+    earlier = _release(cells[:3], [False, True, False], [False, True, False])
+    now = _release(cells, [True, True, True, True], [True, True, False, True])
     assert published_then_small(now, [earlier]) == ["fell below"]
     assert published_then_small(now, []) == [], "a first release has no earlier figure to give it away"
-    first_withheld = _snapshot(cells[:1], [True], [True])
+    first_withheld = _release(cells[:1], [True], [True])
     assert published_then_small(now, [first_withheld, earlier]) == ["fell below"], "published in any release"
