@@ -72,6 +72,10 @@ class AuditTable:
         return self.counts.sum(axis=1)
 
 
+class DisclosureError(RuntimeError):
+    """No release can keep the promise: what an earlier release published gives a withheld figure away."""
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """A release's cells as the ledger keeps them: truth, and which were published."""
@@ -318,6 +322,21 @@ class _Program:
             found_high = solved
         return round(found_low), round(found_high)
 
+    def spread(self, objective: np.ndarray, width: int, a_priori: tuple[int, int]) -> tuple[int, int]:
+        """The range of a quantity, exact unless known solutions already show it passes _spans.
+
+        What is decided from it depends only on the feasible set, never on the truth: the witnesses'
+        range lies inside the feasible one, and anything short of passing is solved exactly.
+        """
+        values = np.array(self.witnesses) @ objective
+        found = (round(float(values.min())), round(float(values.max())))
+        if _spans(found, a_priori, width):
+            return found
+        low, high = self.extreme(objective, False), self.extreme(objective, True)
+        if low is None or high is None:
+            raise AssertionError("the audit's program has no solution: its model of the release is wrong")
+        return round(low), round(high)
+
     def is_free(self, relations: list[Relation]) -> bool:
         """True when no relation constrains an unknown: every total is unknown and nothing builds on it."""
         parts = {p for r in relations for p in r.parts}
@@ -328,9 +347,16 @@ class _Program:
         return True
 
 
-def _protected(truth: int, feasible: tuple[int, int], a_priori: tuple[int, int], width: int) -> bool:
-    """A quantity keeps every value within `width` of its truth feasible (within what is possible at all)."""
-    return feasible[0] <= max(a_priori[0], truth - width) and feasible[1] >= min(a_priori[1], truth + width)
+def _spans(feasible: tuple[int, int], a_priori: tuple[int, int], width: int) -> bool:
+    """A withheld quantity is protected when the values a reader finds possible span 2 x width + 1 at least,
+    or everything possible a priori (below zero, or above the group's published responses, is not).
+
+    Only the feasible range counts, never where the truth lies in it: the rule and the code are public,
+    so a check against truth +- width would itself tell a reader that the truth lies width inside any
+    range that passed (a helper's attack narrowed 26 withheld quantities of a first release that way).
+    """
+    low, high = feasible
+    return high - low >= 2 * width or (low <= a_priori[0] and high >= a_priori[1])
 
 
 def _quantities(program: _Program, variable: int) -> list[tuple[str, np.ndarray, int]]:
@@ -351,8 +377,8 @@ def _cell_exposures(program: _Program, variable: int, name: str, width: int) -> 
     exposures = []
     for quantity, objective, truth in _quantities(program, variable):
         if program.primary[variable]:
-            feasible = program.reaches(objective, max(0, truth - width), min(upper, truth + width))
-            safe = _protected(truth, feasible, (0, upper), width)
+            feasible = program.spread(objective, width, (0, upper))
+            safe = _spans(feasible, (0, upper), width)
         else:
             feasible = program.reaches(objective, truth - 1, truth + 1, either=True)
             safe = feasible[0] < feasible[1] or upper == 0
@@ -364,10 +390,14 @@ def _cell_exposures(program: _Program, variable: int, name: str, width: int) -> 
 
 
 def _unanimity_exposures(program: _Program, variable: int, name: str) -> list[Exposure]:
-    """A small group that answered as one must have a feasible solution where it did not."""
+    """A small group must not be known to have answered as one: some feasible solution must split it.
+
+    Decided on the feasible set alone: a truth that splits is such a solution; otherwise the solver looks
+    for one, and only a set in which some solution has two answers or more yet none splits is exposed.
+    """
     truth = program.truth[variable]
     total = int(truth.sum())
-    if total < 2 or int(truth.max()) != total:
+    if total >= 2 and int(truth.max()) != total:
         return []
     columns = program.columns(variable)
     for first in range(program.categories):
@@ -378,6 +408,11 @@ def _unanimity_exposures(program: _Program, variable: int, name: str) -> list[Ex
             split = LinearConstraint(constraint, 1.0, np.inf)
             if program.extreme(np.zeros(program.size), False, [split]) is not None:
                 return []
+    base = np.zeros(program.size)
+    base[columns] = 1.0
+    most = program.extreme(base, True)
+    if most is None or most < 2:
+        return []  # no feasible solution has two answers: there is nothing to answer as one
     return [Exposure(name, "unanimity", total, (total, total))]
 
 
@@ -398,9 +433,8 @@ def _change_exposures(program: _Program, cells: list[int], names: list[str], wid
                 _quantities(program, before), _quantities(program, after), strict=True
             ):
                 change = new - old
-                low, high = max(-upper, change - width), min(upper, change + width)
-                feasible = program.reaches(second - first, low, high)
-                if not _protected(change, feasible, (-upper, upper), width):
+                feasible = program.spread(second - first, width, (-upper, upper))
+                if not _spans(feasible, (-upper, upper), width):
                     exposures.append(Exposure(names[cell], f"change in {quantity}", change, feasible))
     return exposures
 
@@ -524,11 +558,18 @@ def protect_release(
         return Snapshot(table.cells, table.counts, table.bound, mask, primary)
 
     for cells, component in _components(table.relations, len(table.cells)):
-        while audit_component([*aligned, snapshot_of(withheld)], cells, component, rules, first_only=True):
+        while exposed := audit_component(
+            [*aligned, snapshot_of(withheld)], cells, component, rules, first_only=True
+        ):
             chosen = _choose_withholding(table, aligned, cells, component, withheld, primary, rules)
             if chosen is None:
-                raise RuntimeError(
-                    f"disclosure audit: nothing left to withhold that protects {table.cells[cells[0]]}"
+                raise DisclosureError(
+                    f"the disclosure audit cannot protect {exposed[0].cell.replace('|', ' ')} "
+                    f"({exposed[0].quantity}): an earlier release of the wave published figures from which "
+                    "this release's would follow, and nothing left to withhold hides it (a correction that "
+                    "moved answers between groups, or took a published cell below the threshold, does "
+                    "this). Clear the correction with the council; to publish it, start the wave's releases "
+                    "again in a new OUT (docs/disclosure.md, Limits)."
                 )
             withheld = withhold_incomplete_groups(table.relations, _with(withheld, chosen), table.answered)
     return withheld, primary

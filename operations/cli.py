@@ -123,13 +123,14 @@ class _QuietRunLog(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Keep a record unless it is a routine 'Completed' line (kept with --verbose)."""
+        from maturity.disclosure import DisclosureError
         from maturity.extras import MissingExtraError
         from tasks.contracts import DatasetError
         from warehouse.versions import OutputLayoutError
 
         error = record.exc_info[1] if record.exc_info else None
         if error is not None and (
-            isinstance(error, DatasetError | OutputLayoutError | MissingExtraError)
+            isinstance(error, DatasetError | OutputLayoutError | MissingExtraError | DisclosureError)
             or write_problem(error)
             or registry_problem(error, Path("."))
         ):

@@ -77,6 +77,7 @@ def one_line(message: str) -> str:
 
 def describe_failure(error: BaseException, out: Path | None = None) -> Failure | None:
     """The one line for an error a user can act on (bad data, config, OUT, registry), else None: a bug."""
+    from maturity.disclosure import DisclosureError
     from maturity.extras import MissingExtraError
     from maturity.settings import ConfigError
     from operations.prefect_api import PrefectServerError
@@ -90,7 +91,7 @@ def describe_failure(error: BaseException, out: Path | None = None) -> Failure |
         return Failure("Error:", one_line(f"{error} Nothing was run; {UNCHANGED}"), EXIT_USAGE_ERROR)
     if isinstance(error, PrefectServerError):
         return Failure("Error:", one_line(f"{error} Nothing was run; {UNCHANGED}"), EXIT_USAGE_ERROR)
-    if isinstance(error, DatasetError | OutputLayoutError):
+    if isinstance(error, DatasetError | OutputLayoutError | DisclosureError):
         text = f"{error} Nothing was loaded or published; {UNCHANGED}"
         return Failure("Stopped:", one_line(text), EXIT_DATA_ERROR)
     if isinstance(error, ValidatorLostError):
@@ -101,7 +102,7 @@ def describe_failure(error: BaseException, out: Path | None = None) -> Failure |
         )
     problem = write_problem(error) or registry_problem(error, out or Path("."))
     if problem is not None:
-        return Failure("Stopped:", one_line(f"{problem} The {UNCHANGED}"), EXIT_ENVIRONMENT_ERROR)
+        return Failure("Stopped:", one_line(f"{problem} {UNCHANGED.capitalize()}"), EXIT_ENVIRONMENT_ERROR)
     return None
 
 

@@ -207,3 +207,26 @@ def test_a_small_cell_an_earlier_release_published_is_named() -> None:
     assert published_then_small(now, []) == [], "a first release has no earlier figure to give it away"
     first_withheld = _release(cells[:1], [True], [True])
     assert published_then_small(now, [first_withheld, earlier]) == ["fell below"], "published in any release"
+
+
+def test_a_release_no_withholding_can_protect_stops_in_one_line(monkeypatch) -> None:
+    """A correction can make a withheld figure follow from earlier releases whatever is withheld now (a
+    helper moved a member to the officers): the run stops with what to do, not a RuntimeError."""
+    from maturity import disclosure
+    from operations.failures import describe_failure
+
+    table = _statement_table([((20, 5), (3, 1))])
+    monkeypatch.setattr(disclosure, "_withholding_candidates", lambda *arguments: [])
+    monkeypatch.setattr(
+        disclosure,
+        "audit_component",
+        lambda *a, **k: [disclosure.Exposure("x|W06000004|s|all", "n_valid", 4, (4, 4))],
+    )
+    with pytest.raises(disclosure.DisclosureError) as stopped:
+        protect_release(table, [], RULES)
+    failure = describe_failure(stopped.value)
+    assert failure is not None
+    assert failure.label == "Stopped:"
+    assert "\n" not in failure.line
+    assert "W06000004" in failure.line
+    assert "Clear the correction" in failure.line
