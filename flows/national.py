@@ -24,7 +24,7 @@ from tasks.runs import (
     open_run_task,
 )
 from tasks.study import read_study
-from warehouse.versions import DEMO_STUDY_DIR, inside
+from warehouse.versions import DEMO_STUDY_DIR, inside, remove_tree
 
 
 @task(name="read-study", cache_policy=NONE)
@@ -33,7 +33,10 @@ def read_study_task(
 ) -> Study:
     """Read and check study.yaml; with no inputs, write the bundled demo study under OUT and use it."""
     if inputs is None:
-        inputs = write_demo_study(inside(out, DEMO_STUDY_DIR))
+        demo = inside(out, DEMO_STUDY_DIR)
+        if demo.exists():  # written afresh, so nothing planted inside it (a link) is written through
+            remove_tree(demo, out)
+        inputs = write_demo_study(demo)
         get_run_logger().info("No inputs given: using the bundled demo study, written to %s", inputs)
     return read_study(inputs, wave, source.get_secret_value() if source else None)
 

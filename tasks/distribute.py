@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,12 +48,17 @@ def target_filesystem(to: str) -> tuple[fsspec.AbstractFileSystem, str]:
 
 
 def check_no_links_below(fs: fsspec.AbstractFileSystem, root: str, wave: str) -> None:
-    """On a local folder, <to>/<wave> and what a release writes in it must not be links: a link there
+    """On a local folder, <to>/<wave> and nothing under it may be a link: a link there
     would take the release, and latest.json, wherever it points (--to itself may be a link)."""
     if not isinstance(fs, LocalFileSystem):
         return  # object stores have no links
     base = Path(root) / wave
-    for path in [base, *(base.iterdir() if base.is_dir() and not base.is_symlink() else [])]:
+    below = (
+        []
+        if base.is_symlink() or not base.is_dir()
+        else [Path(f) / n for f, ds, fs in os.walk(base) for n in ds + fs]
+    )
+    for path in [base, *below]:
         if path.is_symlink():
             raise DatasetError(
                 f"{path} is a symbolic link: a release is written only into real folders under --to, "

@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -107,7 +108,7 @@ def commit_version(out: Path, version: Path) -> None:
     staging_link.symlink_to(Path(VERSIONS_DIR) / version.name)
     os.replace(staging_link, out / CURRENT_LINK)
     if old is not None and old != version.resolve():
-        (out / VERSIONS_DIR / PREVIOUS_MARKER).write_text(old.name, encoding="utf-8")
+        _write_previous_marker(out, old.name)
     for area in PUBLISHED_AREAS:
         link = out / area
         if not link.is_symlink():
@@ -117,10 +118,28 @@ def commit_version(out: Path, version: Path) -> None:
 
 
 def abandon_version(out: Path, run_id: str) -> None:
-    """Remove the version of a run that failed, and release OUT if this run holds it."""
+    """Remove the version of a run that failed, and release OUT if this run holds it.
+
+    A version `current` already points at is kept: a run that failed after its commit's rename (writing
+    the marker below, say) is committed, and removing it would leave OUT's links dangling.
+    """
     if lock_holder(out)[1] == run_id:
-        remove_tree(inside(out / VERSIONS_DIR, run_id), out / VERSIONS_DIR)
+        version = inside(out, VERSIONS_DIR, run_id)
+        if version.resolve() != current_version(out):
+            remove_tree(version, out / VERSIONS_DIR)
         _release_lock(out, run_id)
+
+
+def _write_previous_marker(out: Path, name: str) -> None:
+    """Record the version before the current one in a new file: whatever was at its name (a link, a hard
+    link to a file elsewhere, a FIFO) is unlinked first, never written through or waited on."""
+    marker = out / VERSIONS_DIR / PREVIOUS_MARKER
+    if marker.is_dir() and not marker.is_symlink():
+        remove_tree(marker, out / VERSIONS_DIR)
+    marker.unlink(missing_ok=True)
+    descriptor = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(name)
 
 
 def written_files(out: Path, version: Path) -> list[Path]:
@@ -138,9 +157,15 @@ def written_files(out: Path, version: Path) -> list[Path]:
 
 def _clone_tree(source: Path, target: Path) -> None:
     """Copy a folder tree as hard links: instant, and safe because files are only ever replaced."""
-    for folder, _, files in os.walk(source):
+    for folder, folders, files in os.walk(source):
         relative = Path(folder).relative_to(source)
         (target / relative).mkdir(parents=True, exist_ok=True)
+        for name in [*folders, *files]:
+            if (Path(folder) / name).is_symlink():  # never made by a run: carried on, readers would follow it
+                raise OutputLayoutError(
+                    f"{Path(folder) / name} is a symbolic link inside the current version, which a run never "
+                    "makes. Remove it (or choose another --out) and run again."
+                )
         for name in files:
             os.link(Path(folder) / name, target / relative / name)
 
@@ -190,7 +215,7 @@ def _locked(lock: Path, operation: int, create: bool = True) -> Iterator[int]:
     """The lock file open and flock-ed: every read, claim and release of OUT happens under this, so two
     runs that both find a dead holder take turns, and the second sees the first's claim. A file that was
     replaced or removed while we waited is opened again (its old inode no longer names the lock)."""
-    flags = os.O_RDWR | os.O_NOFOLLOW | (os.O_CREAT if create else 0)
+    flags = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | (os.O_CREAT if create else 0)
     while True:
         try:
             descriptor = os.open(lock, flags, 0o644)
@@ -202,6 +227,7 @@ def _locked(lock: Path, operation: int, create: bool = True) -> Iterator[int]:
                 "again."
             ) from None
         try:
+            _check_plain_lock_file(lock, descriptor)
             fcntl.flock(descriptor, operation)
             try:
                 current = os.stat(lock, follow_symlinks=False)
@@ -214,6 +240,17 @@ def _locked(lock: Path, operation: int, create: bool = True) -> Iterator[int]:
             os.close(descriptor)  # also releases the flock
         if not create and current is None:
             raise FileNotFoundError(lock)
+
+
+def _check_plain_lock_file(lock: Path, descriptor: int) -> None:
+    """The lock must be a regular file of OUT's own: not a FIFO or device, nor a hard link to a file
+    elsewhere (claiming the lock truncates it)."""
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
+        raise OutputLayoutError(
+            f"{lock} is not a plain file of this output folder (a hard link, FIFO or device); remove it if "
+            "no run is active, and run again."
+        )
 
 
 def _check_lock_held(out: Path, run_id: str) -> None:

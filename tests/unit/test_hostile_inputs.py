@@ -329,7 +329,7 @@ def test_release_copy_names_no_folder_outside_the_target(
     assert not target.exists()
 
 
-@pytest.mark.parametrize("link", ["2018", "2018/2018.1", "2018/latest.json"])
+@pytest.mark.parametrize("link", ["2018", "2018/2018.1", "2018/latest.json", "2018/2018.1/a.csv"])
 def test_a_link_under_the_target_is_never_written_through(
     link: str, tmp_path: Path, victim: Path, guarded: None
 ) -> None:
@@ -899,3 +899,77 @@ def test_a_malformed_quotes_approved_file_stops_before_scoring(case: str, study_
     with pytest.raises(DatasetError) as stopped:
         read_study(study_copy)
     assert_one_line(stopped.value, "quotes_approved.yaml")
+
+
+def test_a_hard_link_or_fifo_in_place_of_the_lock_is_refused_untouched(
+    tmp_path: Path, victim: Path, guarded: None
+) -> None:
+    """Before: a hard link at OUT/.run.lock truncated the victim; a FIFO there hung the run."""
+    out = tmp_path / "out"
+    out.mkdir()
+    os.link(victim / "precious.txt", out / LOCK_FILE)
+    with pytest.raises(OutputLayoutError) as refused:
+        take_lock(out, "run-1")
+    assert_one_line(refused.value, LOCK_FILE, "hard link")
+    (out / LOCK_FILE).unlink()
+    os.mkfifo(out / LOCK_FILE)
+    with pytest.raises(OutputLayoutError):
+        take_lock(out, "run-1")
+
+
+def test_the_previous_marker_is_never_written_through(tmp_path: Path, victim: Path, guarded: None) -> None:
+    """Before: a hard link at .versions/.previous had the victim overwritten with a run id."""
+    out = tmp_path / "out"
+    commit_version(out, begin_version(out, "20180101T000000-abcdef12"))
+    os.link(victim / "precious.txt", out / VERSIONS_DIR / ".previous")
+    commit_version(out, begin_version(out, "20180101T000001-abcdef12"))
+    assert (out / VERSIONS_DIR / ".previous").read_text(encoding="utf-8") == "20180101T000000-abcdef12"
+
+
+def test_a_run_failing_after_its_commit_keeps_the_version_current_points_at(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: a failure between the rename of `current` and the lock's release (a FIFO at .previous, a
+    full disk) ran the clean-up, which deleted the version `current` had just been pointed at."""
+    from warehouse import versions
+
+    out = tmp_path / "out"
+    commit_version(out, begin_version(out, "20180101T000000-abcdef12"))
+    version = begin_version(out, "20180101T000001-abcdef12")
+    (version / "reports" / "page.html").write_text("new", encoding="utf-8")
+
+    def full_disk(out: Path, name: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(versions, "_write_previous_marker", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        commit_version(out, version)
+    abandon_version(out, version.name)
+    assert (out / "reports" / "page.html").read_text(encoding="utf-8") == "new"
+
+
+def test_a_link_inside_the_current_version_is_not_carried_on(tmp_path: Path, victim: Path) -> None:
+    out = tmp_path / "out"
+    version = begin_version(out, "20180101T000000-abcdef12")
+    commit_version(out, version)
+    (version / "reports" / "stolen.html").symlink_to(victim / "precious.txt")
+    with pytest.raises(OutputLayoutError) as refused:
+        begin_version(out, "20180101T000001-abcdef12")
+    assert_one_line(refused.value, "stolen.html", "symbolic link")
+
+
+def test_the_demo_study_is_written_afresh_never_through_a_planted_link(
+    tmp_path: Path, victim: Path, guarded: None
+) -> None:
+    from prefect.logging import disable_run_logger
+
+    from flows.national import read_study_task
+
+    out = tmp_path / "out"
+    (out / "demo-study").mkdir(parents=True)
+    (out / "demo-study" / "study.yaml").symlink_to(victim / "precious.txt")
+    (out / "demo-study" / "responses").symlink_to(victim / "inner", target_is_directory=True)
+    with disable_run_logger():
+        study = read_study_task.fn(None, out, None)
+    assert study.root == out / "demo-study"
+    assert not (out / "demo-study" / "study.yaml").is_symlink()
