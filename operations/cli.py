@@ -41,6 +41,9 @@ from operations.preflight import UsageError
 
 EXIT_OK = 0
 DEFAULT_OUT = Path("output")  # the same default as the flow's, kept here so --help is instant
+# Bounds of two counts, so a huge one is a usage error rather than an overflow deep inside.
+MAX_DEMO_SCALE = 1000  # about 3 million answers; the benchmarks go to 100
+MAX_STATUS_RUNS = 100_000
 EPILOG = (
     "Examples: maturity run  ·  maturity rerun 'Sir Ddinbych'  ·  "
     "maturity publish --to s3://bucket/open-data  ·  maturity serve.  "
@@ -234,7 +237,10 @@ def demo(
         int | None, typer.Option(min=0, help="Random seed (0 or more); the same seed gives the same files.")
     ] = None,
     scale: Annotated[
-        int, typer.Option(min=1, help="Multiply respondents (and invitations) this many times.")
+        int,
+        typer.Option(
+            min=1, max=MAX_DEMO_SCALE, help="Multiply respondents (and invitations) this many times."
+        ),
     ] = 1,
     wave: Annotated[
         str | None,
@@ -684,7 +690,7 @@ def _print_publish_details(summary: Any) -> None:
 @app.command()
 def status(
     out: Annotated[Path, typer.Option(help="Output folder whose runs to list.")] = DEFAULT_OUT,
-    last: Annotated[int, typer.Option(min=1, help="How many runs to show.")] = 10,
+    last: Annotated[int, typer.Option(min=1, max=MAX_STATUS_RUNS, help="How many runs to show.")] = 10,
     wave: Annotated[str | None, typer.Option(help="Show only the runs of this wave, e.g. 2021.")] = None,
 ) -> None:
     """List the latest runs: status, row accounting and outputs, from the run registry.

@@ -43,12 +43,29 @@ def check_pdf(pdf: bool) -> None:
             require_extra("pdf")
 
 
+REGISTRY_BACKENDS = ("sqlite", "postgresql")  # the registry's migrations are tested on these two
+
+
 def check_registry_url() -> None:
-    """MATURITY_REGISTRY_URL, if set, may need an extra for its database (postgresql+psycopg://)."""
+    """MATURITY_REGISTRY_URL, if set, must be an SQLAlchemy URL, and may need an extra for its database."""
     url = os.environ.get(REGISTRY_URL_ENV)
-    if url:
-        with missing_extra_is_a_usage_error():
-            require_extra_for_url(url, REGISTRY_URL_ENV)
+    if not url:
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        backend = None
+    if backend not in REGISTRY_BACKENDS:
+        raise UsageError(
+            f"{REGISTRY_URL_ENV} is not an SQLAlchemy URL of SQLite or PostgreSQL (not echoed: it may "
+            "hold a password): use sqlite:////absolute/path.sqlite or "
+            "postgresql+psycopg://user@host/database, or unset it to keep the registry in OUT."
+        ) from None
+    with missing_extra_is_a_usage_error():
+        require_extra_for_url(url, REGISTRY_URL_ENV)
 
 
 def check_out(out: Path) -> None:

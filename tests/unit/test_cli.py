@@ -117,6 +117,8 @@ USAGE_ERRORS = {
     "publish with no national run": (["publish", "--out", "{out}"], "holds no national run to publish"),
     "publish wave not in out": (["publish", "--out", "{out}", "--wave", "2019"], "holds no national run"),
     "status last zero": (["status", "--last", "0"], "Invalid value for '--last'"),
+    "status last huge": (["status", "--last", "99999999999999999999"], "Invalid value for '--last'"),
+    "demo scale huge": (["demo", "--out", "{tmp}/demo", "--scale", "99999999999999999999"], "Invalid value"),
     "demo unknown wave": (
         ["demo", "--out", "{tmp}/demo", "--wave", "2019"],
         "the demo study knows waves 2018",
@@ -351,6 +353,25 @@ def test_a_postgres_registry_without_its_extra_is_one_line_and_exit_code_2(
         "Error: MATURITY_REGISTRY_URL postgresql+psycopg:// needs the postgres extra (psycopg is not "
         "installed): " + install_hint("postgres")
     ]
+    assert "s3cret" not in result.output
+
+
+@pytest.mark.parametrize("url", ["garbage", "mysql://root:s3cret@db/registry", "http://x"])
+@pytest.mark.parametrize("command", [["run"], ["status"]])
+def test_a_registry_url_of_no_known_database_is_one_line_and_exit_code_2(
+    url: str,
+    command: list[str],
+    runner: CliRunner,
+    empty_out: Path,
+    no_run: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before: a traceback from SQLAlchemy, or a missing driver deep in the run."""
+    monkeypatch.setenv("MATURITY_REGISTRY_URL", url)
+    result = runner.invoke(app, [*command, "--out", str(empty_out)])
+    assert result.exit_code == EXIT_USAGE_ERROR, result.output
+    assert len(lines(result.output)) == 1
+    assert "not an SQLAlchemy URL of SQLite or PostgreSQL" in result.output
     assert "s3cret" not in result.output
 
 
