@@ -28,7 +28,8 @@ from maturity.textcheck import input_limits, load_checked_yaml
 # A word: letters, with inner hyphens or apostrophes ("Ellis-Roberts", "O'Brien") but not a
 # possessive 's, which stays outside the name so "Gareth's" becomes "[name]'s".
 # A letter O written for a zero beside a digit, as phone numbers are sometimes typed.
-_LETTER_O_BY_A_DIGIT = re.compile(r"(?<=\d)[Oo]|[Oo](?=\d)")
+_LETTER_O_BY_A_DIGIT = re.compile(r"(?<=\d)[Oo]+|[Oo]+(?=\d)")
+_DIGIT_SEPARATORS = re.compile(r"(?<=\d)[_*|](?=\d)")  # separators libphonenumber does not know
 _WORD = re.compile(r"[^\W\d_]+(?:[-'\u2019](?![sS]\b)[^\W\d_]+)*")
 
 
@@ -215,7 +216,8 @@ def find_pattern_spans(text: str, redactor: Redactor) -> list[Span]:
 
 def find_phone_spans(text: str, redactor: Redactor) -> list[Span]:
     """UK (and international) phone numbers, as libphonenumber recognises them."""
-    text = _LETTER_O_BY_A_DIGIT.sub("0", text)  # "O7700 9OO123": the same length, so the spans still fit
+    # "O7700 9OO123", "07700_900_777": the same length, so the spans found still fit the comment.
+    text = _DIGIT_SEPARATORS.sub(" ", _LETTER_O_BY_A_DIGIT.sub(lambda run: "0" * len(run.group()), text))
     if sum(ch.isdigit() for ch in text) < redactor.phone_min_digits:
         return []  # too few digits for any number: skip libphonenumber, the slowest step
     matcher = phonenumbers.PhoneNumberMatcher(
@@ -415,11 +417,18 @@ def merge_spans(spans: list[Span], text: str, join_token: str | None = None) -> 
     return joined
 
 
+# Invisible characters that are not Unicode "format" characters but show as nothing (a combining
+# grapheme joiner, Hangul fillers, the braille blank), and full stops of other scripts, read as ".".
+_INVISIBLE = dict.fromkeys(map(ord, "\u034f\u115f\u1160\u3164\uffa0\u2800"))
+_FULL_STOPS = {ord("\u3002"): "."}
+
+
 def normalise_comment(text: str) -> str:
     """NFKC, without invisible format characters: a full-width at sign or digit is the ASCII one, and a
     zero-width space or a right-to-left override can neither split an email from its pattern nor reach a
     report."""
-    return "".join(ch for ch in unicodedata.normalize("NFKC", text) if unicodedata.category(ch) != "Cf")
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).translate(_FULL_STOPS)
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
 
 
 def redact_text(text: str, redactor: Redactor) -> tuple[str, int]:
