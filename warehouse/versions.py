@@ -316,6 +316,12 @@ def check_out_links(out: Path) -> None:
                 "or choose another --out, and run again."
             )
     _check_own_link(out / CURRENT_LINK, _is_version_target)
+    named = out / CURRENT_LINK
+    if named.is_symlink() and (out / os.readlink(named)).is_symlink():
+        raise OutputLayoutError(
+            f"{named} points at {os.readlink(named)!r:.80}, which is itself a link: a run never makes one. "
+            "Remove both links (the next run makes current again), or choose another --out."
+        )
     for area in PUBLISHED_AREAS:
         _check_own_link(out / area, lambda target, area=area: target == Path(CURRENT_LINK) / area)
 

@@ -285,6 +285,22 @@ def test_an_out_entry_linked_elsewhere_stops_the_run_before_it_writes(
     assert sorted(p.name for p in out.iterdir()) == [name], "nothing was written in OUT either"
 
 
+def test_current_naming_a_version_that_is_a_link_is_refused(
+    tmp_path: Path, victim: Path, guarded: None
+) -> None:
+    """Before: current -> .versions/EVIL, EVIL a link, passed, and the run then removed the real version."""
+    out = tmp_path / "out"
+    real = begin_version(out, "20180101T000000-abcdef12")
+    commit_version(out, real)
+    (out / VERSIONS_DIR / "EVIL").symlink_to(real.name)
+    (out / CURRENT_LINK).unlink()
+    (out / CURRENT_LINK).symlink_to(Path(VERSIONS_DIR) / "EVIL")
+    with pytest.raises(OutputLayoutError) as refused:
+        begin_version(out, "20180101T000001-abcdef12")
+    assert_one_line(refused.value, "itself a link")
+    assert real.is_dir()
+
+
 def test_the_links_a_run_makes_pass_the_check(tmp_path: Path) -> None:
     out = tmp_path / "out"
     version = begin_version(out, "20180101T000000-abcdef12")
