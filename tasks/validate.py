@@ -117,6 +117,9 @@ def suite_parameters(study: Study) -> dict[str, Any]:
     }
 
 
+LARGEST_EXACT_WHOLE = 2**53  # the largest whole number a float64 holds exactly
+
+
 def parse_datetimes(values: pd.Series) -> pd.Series:
     """ISO date-times (a zone, if given, converted to the study's), or Excel serial numbers; to the second."""
     text = values.astype("str")
@@ -141,7 +144,9 @@ def type_columns(frame: pd.DataFrame, suite: dict[str, Any]) -> pd.DataFrame:
             continue
         if spec["type"] == "integer":
             numbers = pd.to_numeric(typed[column], errors="coerce")
-            whole = numbers.notna() & (numbers == numbers.round())
+            # Whole and exact as a float: 1e20, inf or 2**63 - 1 would overflow Int64 or its sums, and no
+            # count of people comes near; such a value is quarantined as not a whole number.
+            whole = numbers.notna() & (numbers == numbers.round()) & (numbers.abs() <= LARGEST_EXACT_WHOLE)
             typed[column] = numbers.where(whole).astype("Int64")
         elif spec["type"] == "datetime":
             typed[column] = parse_datetimes(typed[column])

@@ -383,6 +383,11 @@ def invited_not_a_number(root: Path) -> None:
     set_anglesey_invited(root, "five")
 
 
+def invited_too_big(root: Path, value: str) -> None:
+    """Before: 1e20 or inf overflowed Int64, two of 2**63 - 1 their sum: tracebacks (a helper's attack)."""
+    set_anglesey_invited(root, value)
+
+
 def xlsx_formula_cell(root: Path) -> None:
     def edit(frame: pd.DataFrame) -> None:
         frame.loc[0, "lvl_leadership"] = "=1+1"  # openpyxl writes text starting with = as a formula
@@ -729,6 +734,14 @@ CASES = [
         check=check_all_anglesey_set_aside("no valid invitations row"),
     ),
     Case("invited_not_a_number", invited_not_a_number, check=check_invitation_and_responses),
+    *(
+        Case(
+            f"invited_{name}",
+            lambda root, value=value: invited_too_big(root, value),
+            check=check_invitation_and_responses,
+        )
+        for name, value in (("1e20", "1e20"), ("inf", "inf"), ("int64_max", "9223372036854775807"))
+    ),
     Case(
         "survey_answer_not_allowed",
         survey_answer_not_allowed,
