@@ -9,6 +9,7 @@ with its password masked, whatever characters the password holds.
 from __future__ import annotations
 
 import re
+import unicodedata
 from urllib.parse import quote, unquote
 
 from maturity.settings import load_settings
@@ -37,8 +38,15 @@ def is_identity_column(column: str) -> bool:
     rules = load_settings().responses
     if column in rules.identity_columns:
         return True
-    folded = column.casefold()
+    folded = fold_column_name(column)
     return any(pattern in folded for pattern in rules.identity_column_patterns)
+
+
+def fold_column_name(column: str) -> str:
+    """A column name as identity patterns are matched: NFKC, no accents, lower case, letters and digits only
+    ("Ffôn" -> "ffon", "Cod post" -> "codpost", full-width "EMAIL" -> "email", "NI number" -> "ninumber")."""
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", column).casefold())
+    return "".join(ch for ch in decomposed if ch.isalnum() and not unicodedata.combining(ch))
 
 
 def _split_credentials(url: str) -> tuple[str, str | None, str | None, str] | None:

@@ -109,7 +109,9 @@ def test_the_preview_of_a_malformed_row_hides_identity_columns_and_ids() -> None
         assert hidden not in preview
 
 
-PERSON_COLUMNS = ["FirstName", "Surname", "fullname", "Username", "Email", "Phone", "Mobile"]
+PERSON_COLUMNS = ["FirstName", "Surname", "fullname", "Username", "Email", "Phone", "Mobile", "Tel", "DOB"]
+PERSON_COLUMNS += ["Post code", "NI number", "\uff25\uff2d\uff21\uff29\uff2c"]  # the last: EMAIL, full width
+PERSON_COLUMNS += ["Enw", "Cyfenw", "E-bost", "Ffôn", "Cyfeiriad", "Cod post"]
 
 
 @pytest.mark.parametrize("column", PERSON_COLUMNS)
