@@ -330,12 +330,14 @@ class _Program:
         """
         values = np.array(self.witnesses) @ objective
         found = (round(float(values.min())), round(float(values.max())))
-        if _spans(found, a_priori, width):
-            return found
-        low, high = self.extreme(objective, False), self.extreme(objective, True)
-        if low is None or high is None:
-            raise AssertionError("the audit's program has no solution: its model of the release is wrong")
-        return round(low), round(high)
+        for maximise in (False, True):  # one end solved may already be enough
+            if _spans(found, a_priori, width):
+                return found
+            solved = self.extreme(objective, maximise)
+            if solved is None:
+                raise AssertionError("the audit's program has no solution: its model of the release is wrong")
+            found = (found[0], round(solved)) if maximise else (round(solved), found[1])
+        return found
 
     def is_free(self, relations: list[Relation]) -> bool:
         """True when no relation constrains an unknown: every total is unknown and nothing builds on it."""
