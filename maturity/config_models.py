@@ -71,6 +71,7 @@ class ResponseRules(ConfigModel):
     identity_columns: tuple[str, ...]
     identity_column_patterns: tuple[str, ...]
     pseudonym_key_env: str
+    pseudonym_key_min_chars: int
     max_comment_chars: int
 
 

@@ -34,6 +34,9 @@ _GENERIC_SUFFIXES = (
 _GSS_PATTERN = re.compile(r"^[A-Z]\d{8}$")
 
 
+MAX_VALUE_SHOWN = 80  # characters of an unknown council's name a message shows
+
+
 class UnknownCouncilError(ValueError):
     """A council name that matches no council in config/councils.csv."""
 
@@ -41,8 +44,10 @@ class UnknownCouncilError(ValueError):
         self.value = value
         self.closest = closest
         hint = f' The closest known council is "{closest}".' if closest else ""
+        # A value with control characters (an escape sequence, a newline) is shown escaped, never raw.
+        shown = f'"{value[:MAX_VALUE_SHOWN]}"' if value.isprintable() else repr(value)[:MAX_VALUE_SHOWN]
         super().__init__(
-            f'"{value}" is not a known council.{hint} Use a GSS code (e.g. W06000004), the '
+            f"{shown} is not a known council.{hint} Use a GSS code (e.g. W06000004), the "
             "English or Welsh name, or add the spelling to aliases in config/councils.csv."
         )
 

@@ -36,9 +36,9 @@ def is_identity_column(column: str) -> bool:
     """A column that identifies a respondent and must never be stored (config/method.yaml): one listed, or
     one whose name holds a listed fragment anywhere ("FirstName", "Surname", "Username", "Email")."""
     rules = load_settings().responses
-    if column in rules.identity_columns:
-        return True
     folded = fold_column_name(column)
+    if column in rules.identity_columns or folded in {fold_column_name(c) for c in rules.identity_columns}:
+        return True
     return any(pattern in folded for pattern in rules.identity_column_patterns)
 
 

@@ -53,6 +53,9 @@ def check_no_links_below(fs: fsspec.AbstractFileSystem, root: str, wave: str) ->
     if not isinstance(fs, LocalFileSystem):
         return  # object stores have no links
     base = Path(root) / wave
+    for folder in (Path(root), base):
+        if folder.exists() and not folder.is_dir():
+            raise DatasetError(f"{folder} is a file, not a folder: give --to a folder (or an s3:// URL).")
     below = (
         []
         if base.is_symlink() or not base.is_dir()

@@ -58,8 +58,15 @@ def pseudonymise(values: pd.Series, key: str, namespace: str) -> pd.Series:
 
 def pseudonym_key(study: Study) -> str:
     """The pseudonymisation key from the environment; only a demo study may fall back to a fixed key."""
-    env = load_settings().responses.pseudonym_key_env
+    rules = load_settings().responses
+    env = rules.pseudonym_key_env
     key = os.environ.get(env, "")
+    if key and not study.demo and (len(key) < rules.pseudonym_key_min_chars or key == DEMO_PSEUDONYM_KEY):
+        raise DatasetError(
+            f"{env} is too weak for a real study: it must be a random secret of at least "
+            f"{rules.pseudonym_key_min_chars} characters, not the public demo key (a guessable key makes "
+            "the pseudonyms reversible). Set a new one and keep it the same every run."
+        )
     if key:
         return key
     if study.demo:

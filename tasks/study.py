@@ -34,6 +34,17 @@ def read_study_yaml(path: Path) -> dict[str, Any]:
     return spec
 
 
+def read_title(spec: dict[str, Any], path: Path) -> str:
+    """study.yaml's title: text, not empty (a missing value had put "None" on every report)."""
+    title = spec["title"]
+    if not isinstance(title, str | int | float) or isinstance(title, bool) or not str(title).strip():
+        raise DatasetError(
+            f"{path}: title must be the study's name as text, not {describe_value(title)}. Write e.g. "
+            "`title: Data maturity in Welsh councils 2018` and run again."
+        )
+    return str(title)
+
+
 def check_approved_quotes(root: Path) -> None:
     """quotes_approved.yaml, if there, must read as a list of quote hashes (one line if it does not)."""
     try:
@@ -105,7 +116,7 @@ def read_study(root: Path, wave: str | None = None, source: str | None = None) -
     study = Study(
         root=root,
         wave=study_wave,
-        title=str(spec["title"]),
+        title=read_title(spec, path),
         fieldwork_start=start,
         fieldwork_end=end,
         demo=read_demo_flag(spec, path),

@@ -309,6 +309,7 @@ def check_out_links(out: Path) -> None:
     """Refuse an OUT whose own entries are links a run did not make, or links leading anywhere but its own
     versions: every write, delete and read of a run stays inside OUT."""
     for name in NEVER_LINKS:
+        _check_kind(out / name, is_folder=name not in REGISTRY_FILES)
         if (out / name).is_symlink():
             raise OutputLayoutError(
                 f"{out / name} is a symbolic link, but a run only writes real files and folders there (a "
@@ -324,6 +325,23 @@ def check_out_links(out: Path) -> None:
         )
     for area in PUBLISHED_AREAS:
         _check_own_link(out / area, lambda target, area=area: target == Path(CURRENT_LINK) / area)
+
+
+def _check_kind(path: Path, is_folder: bool) -> None:
+    """An entry OUT's layout keeps, if there, must be a folder or a regular file as the layout says: a
+    FIFO where SQLite's journal goes would hang the run, a file where quality goes would break it."""
+    if path.is_symlink() or not path.exists():
+        return  # a link is refused below; an absent entry is made by the run
+    if (
+        (path.is_dir() and not is_folder)
+        or (not path.is_dir() and is_folder)
+        or not (path.is_dir() or path.is_file())
+    ):
+        kind = "a folder" if is_folder else "a regular file"
+        raise OutputLayoutError(
+            f"{path} is not {kind}, as this output layout keeps it. Move it out of the way (or choose "
+            "another --out) and run again."
+        )
 
 
 def _is_version_target(target: Path) -> bool:

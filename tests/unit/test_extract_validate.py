@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from maturity.demo import DEMO_PSEUDONYM_KEY
 from tasks.contracts import DatasetError
 from tasks.extract import extract_file, extract_responses, pseudonymise
 from tasks.study import read_study
@@ -52,7 +53,11 @@ def test_a_real_study_needs_the_pseudonym_key(study_copy: Path, monkeypatch: pyt
     monkeypatch.delenv("MATURITY_PSEUDONYM_KEY", raising=False)
     with pytest.raises(DatasetError, match="MATURITY_PSEUDONYM_KEY is not set"):
         extract_responses(read_study(study_copy), "leadership")
-    monkeypatch.setenv("MATURITY_PSEUDONYM_KEY", "a-long-random-secret")
+    for weak in ("x", DEMO_PSEUDONYM_KEY):  # before: any key was taken, the public demo key too
+        monkeypatch.setenv("MATURITY_PSEUDONYM_KEY", weak)
+        with pytest.raises(DatasetError, match="too weak for a real study"):
+            extract_responses(read_study(study_copy), "leadership")
+    monkeypatch.setenv("MATURITY_PSEUDONYM_KEY", "a-long-random-secret-of-at-least-32-characters")
     assert len(extract_responses(read_study(study_copy), "leadership").frame) > 0
 
 

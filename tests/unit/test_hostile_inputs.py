@@ -12,6 +12,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -989,3 +990,51 @@ def test_the_demo_study_is_written_afresh_never_through_a_planted_link(
         study = read_study_task.fn(None, out, None)
     assert study.root == out / "demo-study"
     assert not (out / "demo-study" / "study.yaml").is_symlink()
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("registry.sqlite-journal", os.mkfifo),  # before: the run hung on the FIFO forever
+        ("quality", lambda path: path.write_text("x", encoding="utf-8")),  # before: NotADirectoryError
+        (VERSIONS_DIR, lambda path: path.write_text("x", encoding="utf-8")),
+    ],
+)
+def test_an_out_entry_of_the_wrong_kind_stops_in_one_line(name: str, make, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    make(out / name)
+    with pytest.raises(OutputLayoutError) as refused:
+        check_out_links(out)
+    assert_one_line(refused.value, str(out / name), "is not a")
+
+
+def test_a_to_that_is_a_file_stops_in_one_line(tmp_path: Path) -> None:
+    """Before: about 30 s of retries, then a traceback."""
+    folder = tmp_path / "out" / "release" / "2018"
+    folder.mkdir(parents=True)
+    (folder / "SHA256SUMS").write_text("", encoding="utf-8")
+    target = tmp_path / "a-file"
+    target.write_text("x", encoding="utf-8")
+    with pytest.raises(DatasetError) as refused:
+        copy_release_to_target(folder, "2018.1", str(target))
+    assert_one_line(refused.value, "is a file, not a folder")
+
+
+@pytest.mark.parametrize("title", ["null", "''", "[a, b]", "true"])
+def test_a_study_title_that_is_not_text_stops(title: str, study_copy: Path) -> None:
+    """Before: `title: null` put "None" on every report."""
+    spec = re.sub(r"(?m)^title:.*$", f"title: {title}", valid_study_yaml(study_copy))
+    study_yaml(study_copy, spec)
+    with pytest.raises(DatasetError) as stopped:
+        read_study(study_copy)
+    assert_one_line(stopped.value, "title must be the study's name as text")
+
+
+def test_an_unknown_council_with_control_characters_is_shown_escaped() -> None:
+    from maturity.councils import UnknownCouncilError, resolve_council
+
+    with pytest.raises(UnknownCouncilError) as unknown:
+        resolve_council("x\x1b[31mred\nStopped: fine")
+    assert_one_line(unknown.value, "is not a known council")
+    assert "\x1b" not in str(unknown.value)
