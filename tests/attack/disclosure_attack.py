@@ -402,7 +402,9 @@ class Target:
 
     @property
     def within_protection(self) -> bool:
-        """Narrowed within ±2: the range fails to contain truth ± 2 clipped to what is possible a priori.
+        """Narrowed within ±2: the range spans fewer than 5 values (2 x 2 + 1) and not all that is possible a
+        priori (docs/disclosure.md: judged on the range, never on where the truth lies in it, since a check
+        against the truth would make the audit's verdict itself informative).
 
         Checked for small groups' counts (below the threshold, or of unknown base); a withheld figure that
         is not small itself (secondary suppression, an all or Wales row) only must not be pinned exactly.
@@ -411,11 +413,8 @@ class Target:
             return False
         if not self.small:
             return self.pinned
-        if self.truth is None:
-            return self.hi - self.lo < 2 * PROTECTION
         upper = self.upper if self.upper is not None else UNBOUNDED
-        need_lo, need_hi = max(0, self.truth - PROTECTION), min(upper, self.truth + PROTECTION)
-        return self.lo > need_lo or self.hi < need_hi
+        return self.hi - self.lo < 2 * PROTECTION and not (self.lo <= 0 and self.hi >= upper)
 
     @property
     def truth_outside(self) -> bool:
