@@ -13,8 +13,9 @@ The rule (docs/disclosure.md gives the threat model and the proof):
    attacker is assumed to know every published cell's counts exactly, which cells are withheld for too few
    answers, every response count, and which cells changed between releases. For every withheld count (each
    answer category and the base) the audit finds, with an integer program (HiGHS through scipy), the
-   smallest and largest value consistent with all of that; a small cell must keep every value within
-   `protection` of the truth feasible, a larger withheld cell must not be pinned, a small group's unanimity
+   smallest and largest value consistent with all of that; a small cell's range must span at least
+   2 x `protection` + 1 values (or all that is possible a priori), judged on the range alone, never on the
+   truth; a larger withheld cell must not be pinned, a small group's unanimity
    must stay uncertain, and a change between releases in a withheld cell must be protected the same way.
    Where a check fails, a further published cell is withheld and the audit runs again, until none fails.
 """

@@ -1,9 +1,9 @@
 """The independent attack (tests/attack/) on the demo release and on a release after one member's correction.
 
 A release keeps the disclosure promise (docs/disclosure.md) when the attacker's integer program over every
-published figure pins no withheld count exactly or within ±2, reveals no unanimity, reproduces no published
-interval from a single candidate, pins no change of the corrected council, and CHANGES lists no withheld cell.
-The maturity counts are attacked per council and, through the Wales rows, across councils.
+published figure pins no withheld count exactly or to fewer than 5 values, reveals no unanimity, reproduces
+no published interval from a single candidate, pins no change of the corrected council, and CHANGES lists
+no withheld cell. The maturity counts are attacked per council and, through the Wales rows, across councils.
 """
 
 from __future__ import annotations
