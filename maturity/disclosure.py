@@ -413,7 +413,7 @@ def _unanimity_exposures(program: _Program, variable: int, name: str) -> list[Ex
                 return []
     base = np.zeros(program.size)
     base[columns] = 1.0
-    most = program.extreme(base, True)
+    most = total if total >= 2 else program.extreme(base, True)  # the truth already has two or more
     if most is None or most < 2:
         return []  # no feasible solution has two answers: there is nothing to answer as one
     return [Exposure(name, "unanimity", total, (total, total))]
@@ -564,7 +564,8 @@ def protect_release(
         while exposed := audit_component(
             [*aligned, snapshot_of(withheld)], cells, component, rules, first_only=True
         ):
-            chosen = _choose_withholding(table, aligned, cells, component, withheld, primary, rules)
+            first = exposed[0]
+            chosen = _choose_withholding(table, aligned, cells, component, withheld, primary, first, rules)
             if chosen is None:
                 raise DisclosureError(
                     f"the disclosure audit cannot protect {exposed[0].cell.replace('|', ' ')} "
@@ -591,19 +592,13 @@ def _choose_withholding(
     component: list[Relation],
     withheld: np.ndarray,
     primary: np.ndarray,
+    first: Exposure,
     rules: DisclosureRules,
 ) -> int | None:
     """The first candidate (in cost order) that removes the component's first exposure, else the first."""
     candidates = _withholding_candidates(cells, component, withheld, table.n_valid)
     if not candidates:
         return None
-    first = audit_component(
-        [*aligned, Snapshot(table.cells, table.counts, table.bound, withheld, primary)],
-        cells,
-        component,
-        rules,
-        first_only=True,
-    )[0]
     for candidate in candidates:
         trial = withhold_incomplete_groups(table.relations, _with(withheld, candidate), table.answered)
         snapshot = Snapshot(table.cells, table.counts, table.bound, trial, primary)
