@@ -19,6 +19,7 @@ from maturity.settings import ALL_GROUPS, load_orchestration_config, load_settin
 from operations.files import served_url
 
 PUBLISHED_LEVELS = "maturity_levels.parquet"  # in a release folder (tasks/publish.py writes it)
+PUBLISHED_LEVEL_COLUMNS = ["gss_code", "characteristic", "recipient_group", "level", "status"]
 NOT_AVAILABLE = "\u2013"  # an en dash: a level that could not be given (no valid answers)
 QUARANTINE_FILE = "quarantine.parquet"
 DATA_DOCS_INDEX = Path("data_docs") / "index.html"
@@ -147,8 +148,8 @@ def read_published_levels(release_folder: Path | None) -> pd.DataFrame:
     """The maturity levels as the run's open-data release publishes them (none: no release)."""
     path = release_folder / PUBLISHED_LEVELS if release_folder is not None else None
     if path is None or not path.is_file():
-        return pd.DataFrame(columns=["gss_code", "characteristic", "recipient_group", "level", "status"])
-    return pd.read_parquet(path, columns=["gss_code", "characteristic", "recipient_group", "level", "status"])
+        return pd.DataFrame(columns=PUBLISHED_LEVEL_COLUMNS)
+    return pd.read_parquet(path, columns=PUBLISHED_LEVEL_COLUMNS)
 
 
 def run_links(flow: str, quality_dir: Path, reports: list[Path], open_data_folder: Path | None) -> list[Link]:
