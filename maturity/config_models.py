@@ -22,6 +22,7 @@ class ConfigModel(BaseModel):
 class DisclosureRules(ConfigModel):
     min_valid_answers: int
     protection_interval: int
+    larger_rows_beside_small: int
     withheld_status: str
 
 

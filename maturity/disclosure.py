@@ -17,7 +17,10 @@ The rule (docs/disclosure.md gives the threat model and the proof):
    2 x `protection` + 1 values (or all that is possible a priori), judged on the range alone, never on the
    truth; a larger withheld cell must not be pinned, a small group's unanimity
    must stay uncertain, and a change between releases in a withheld cell must be protected the same way.
-   Where a check fails, a further published cell is withheld and the audit runs again, until none fails.
+5. Larger rows beside small ones, by a public rule (before the audit): under each published Wales row, a
+   withheld row is never alone and a small one has `larger_rows_beside_small` larger ones beside it,
+   chosen by published response counts and names only, so the choice tells a reader nothing. Only where
+   the audit still fails is a further round taken (and warned of: that it was needed reads the truth).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class DisclosureRules:
     min_valid_answers: int
     protection: int
     withheld_status: str
+    larger_rows_beside_small: int
 
 
 @dataclass
@@ -79,13 +83,17 @@ class DisclosureError(RuntimeError):
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A release's cells as the ledger keeps them: truth, and which were published."""
+    """A release's cells as the ledger keeps them: truth, and which were published.
+
+    past_public_rule: cells the audit withheld beyond the public rule (this run only; not in the ledger).
+    """
 
     cells: list[str]
     counts: np.ndarray
     bound: np.ndarray
     withheld: np.ndarray
     primary: np.ndarray
+    past_public_rule: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -242,6 +250,8 @@ class _Program:
                 self.primary[index] = self.primary[index] or bool(snapshot.primary[cell])
                 self.variable[(release, cell)] = index
         self.uppers = np.array(uppers, dtype=float)
+        # A withheld row not marked small is known to rest on at least the threshold: the release says so.
+        self.lowers = np.where(self.primary, 0.0, float(min_valid_answers)) if uppers else np.zeros(0)
         self.size = len(uppers) * self.categories
         self._constraints = self._build_constraints(cells, relations)
         self.witnesses: list[np.ndarray] = []
@@ -251,11 +261,11 @@ class _Program:
 
     def _build_constraints(self, cells: list[int], relations: list[Relation]) -> list[LinearConstraint]:
         rows, lower, upper = [], [], []
-        for variable, bound in enumerate(self.uppers):  # the base is at most what a reader knows bounds it
+        for variable, bound in enumerate(self.uppers):  # the base is within what a reader knows bounds it
             row = np.zeros(self.size)
             row[self.columns(variable)] = 1.0
             rows.append(row)
-            lower.append(0.0)
+            lower.append(min(self.lowers[variable], bound))
             upper.append(bound)
         for release in range(len(self.snapshots)):
             for relation in relations:
@@ -535,98 +545,147 @@ def published_then_small(snapshot: Snapshot, earlier: Sequence[Snapshot]) -> lis
     return [snapshot.cells[i] for i in np.flatnonzero(revealed)]
 
 
-def _withholding_candidates(
-    cells: list[int], relations: list[Relation], withheld: np.ndarray, n_valid: np.ndarray
-) -> list[int]:
-    """Published cells that could be withheld to protect a component: groups first, Wales rows last."""
-    area_totals = {r.total for r in relations if r.kind == "area"}
-    group_totals = {r.total for r in relations if r.kind == "group"}
-    candidates = [c for c in cells if not withheld[c] and c not in group_totals]
-    return sorted(candidates, key=lambda c: (c in area_totals, -int(n_valid[c]), c))
+def _columns(relations: Sequence[Relation]) -> list[tuple[Relation, list[int]]]:
+    """Each Wales relation with the group rows beneath it (a council's all row stands for its groups).
+
+    Wales rows over group rows come first, so a row withheld there is seen by the all-respondents one.
+    """
+    groups = {r.total: list(r.parts) for r in relations if r.kind == "group"}
+    columns = [(r, [g for p in r.parts for g in groups.get(p, [p])]) for r in relations if r.kind == "area"]
+    return sorted(columns, key=lambda column: any(p in groups for p in column[0].parts))
+
+
+def _needs_more(under: list[int], withheld: np.ndarray, primary: np.ndarray, depth: int) -> bool:
+    """Whether a published Wales row still has too little hidden beneath it for this round.
+
+    One withheld row alone under a published sum is pinned; a small row needs `depth` larger ones beside it.
+    """
+    hidden = [c for c in under if withheld[c]]
+    larger = sum(not primary[c] for c in hidden)
+    return bool(hidden) and (len(hidden) < 2 or (larger < depth and any(primary[c] for c in hidden)))
+
+
+def _withhold_round(
+    table: AuditTable,
+    columns: list[tuple[Relation, list[int]]],
+    withheld: np.ndarray,
+    primary: np.ndarray,
+    depth: int,
+    known: np.ndarray | None = None,
+) -> tuple[np.ndarray, bool]:
+    """One round of the public rule: under each published Wales row that needs it, one more row withheld.
+
+    Decided on what a reader has (which rows are withheld, which are small, the response counts, the
+    names), never on a withheld figure, so a reader who reruns it learns nothing from it: the largest
+    response count first, the Wales row itself only when no group row is left. `known` rows (published
+    unchanged by an earlier release) are passed over: withholding them would hide nothing.
+    """
+    added = False
+    for relation, under in columns:
+        if withheld[relation.total] or not _needs_more(under, withheld, primary, depth):
+            continue
+        candidates = [c for c in under if not withheld[c] and (known is None or not known[c])]
+        cell = min(candidates, key=lambda c: (-int(table.bound[c]), table.cells[c]), default=relation.total)
+        withheld = withhold_incomplete_groups(table.relations, _with(withheld, cell), table.answered)
+        added = True
+    return withheld, added
+
+
+def past_public_rule(
+    table: AuditTable, earlier: Sequence[Snapshot], rules: DisclosureRules, withheld: np.ndarray
+) -> tuple[str, ...]:
+    """Cells withheld beyond the public rule: where the audit's further round tells a reader something.
+
+    That a further round was needed says the public rule alone would have exposed a small group, which
+    depends on withheld figures (docs/disclosure.md, Limits); the names are no secret, their figures are.
+    """
+    aligned = [s for s in (align_snapshot(e, table.cells) for e in earlier) if s is not None]
+    public, _ = withhold_by_public_rule(table, aligned, rules)
+    return tuple(table.cells[i] for i in np.flatnonzero(withheld & ~public))
+
+
+def withhold_by_public_rule(
+    table: AuditTable, aligned: Sequence[Snapshot], rules: DisclosureRules
+) -> tuple[np.ndarray, np.ndarray]:
+    """What the published rule withholds before the audit (and which cells are small).
+
+    Small rows, rows withheld earlier in the wave, all rows over a withheld group, and under each published
+    Wales row over a small group one larger row (the largest response count). Every input is something the
+    release itself tells a reader, so a reader who reruns this learns nothing from its choice.
+    """
+    primary = primary_withheld(table.n_valid, rules.min_valid_answers)
+    withheld = primary.copy()
+    for snapshot in aligned:  # once withheld, always withheld within a wave
+        withheld |= snapshot.withheld
+    withheld = withhold_incomplete_groups(table.relations, withheld, table.answered)
+    for _, component in _components(table.relations, len(table.cells)):
+        for depth in range(1, rules.larger_rows_beside_small + 1):
+            withheld, _ = _withhold_round(table, _columns(component), withheld, primary, depth)
+    return withheld, primary
 
 
 def protect_release(
     table: AuditTable, earlier: Sequence[Snapshot], rules: DisclosureRules
 ) -> tuple[np.ndarray, np.ndarray]:
     """The cells to withhold in this release (and which are primary), so that the audit passes."""
-    n_valid = table.n_valid
-    primary = primary_withheld(n_valid, rules.min_valid_answers)
-    withheld = primary.copy()
     aligned = [s for s in (align_snapshot(e, table.cells) for e in earlier) if s is not None]
-    for snapshot in aligned:  # once withheld, always withheld within a wave
-        withheld |= snapshot.withheld
-    withheld = withhold_incomplete_groups(table.relations, withheld, table.answered)
-
-    def snapshot_of(mask: np.ndarray) -> Snapshot:
-        return Snapshot(table.cells, table.counts, table.bound, mask, primary)
-
+    withheld, primary = withhold_by_public_rule(table, aligned, rules)
     for cells, component in _components(table.relations, len(table.cells)):
-        while exposed := audit_component(
-            [*aligned, snapshot_of(withheld)], cells, component, rules, first_only=True
-        ):
-            first = exposed[0]
-            chosen = _choose_withholding(table, aligned, cells, component, withheld, primary, first, rules)
-            if chosen is None:
-                raise DisclosureError(
-                    f"the disclosure audit cannot protect {exposed[0].cell.replace('|', ' ')} "
-                    f"({exposed[0].quantity}): an earlier release of the wave published figures from which "
-                    "this release's would follow, and nothing left to withhold hides it (a correction that "
-                    "moved answers between groups, or took a published cell below the threshold, does "
-                    "this). Clear the correction with the council; to publish it, start the wave's releases "
-                    "again in a new OUT (docs/disclosure.md, Limits)."
-                )
-            withheld = withhold_incomplete_groups(table.relations, _with(withheld, chosen), table.answered)
+        withheld = _protect_component(table, aligned, cells, component, withheld, primary, rules)
     return withheld, primary
+
+
+def _protect_component(
+    table: AuditTable,
+    aligned: list[Snapshot],
+    cells: list[int],
+    relations: list[Relation],
+    withheld: np.ndarray,
+    primary: np.ndarray,
+    rules: DisclosureRules,
+) -> np.ndarray:
+    """Past the public rule, one more larger row under each Wales row a round, until the audit passes.
+
+    Only whether a further round is needed depends on withheld figures: a reader learns, from a component
+    that took one, that the public rule alone would have exposed it (docs/disclosure.md, Limits).
+    """
+    columns, known = _columns(relations), published_unchanged(table, aligned)
+
+    def exposures() -> list[Exposure]:
+        snapshot = Snapshot(table.cells, table.counts, table.bound, withheld, primary)
+        return audit_component([*aligned, snapshot], cells, relations, rules, first_only=True)
+
+    exposed, depth = exposures(), rules.larger_rows_beside_small
+    while exposed:
+        depth += 1
+        withheld, added = _withhold_round(table, columns, withheld, primary, depth, known)
+        if added:
+            exposed = exposures()
+        elif depth > len(cells):
+            raise DisclosureError(
+                f"the disclosure audit cannot protect {exposed[0].cell.replace('|', ' ')} "
+                f"({exposed[0].quantity}): an earlier release of the wave published figures from which "
+                "this release's would follow, and nothing left to withhold hides it (a correction that "
+                "moved answers between groups, or took a published cell below the threshold, does "
+                "this). Clear the correction with the council; to publish it, start the wave's releases "
+                "again in a new OUT (docs/disclosure.md, Limits)."
+            )
+    return withheld
+
+
+def published_unchanged(table: AuditTable, aligned: Sequence[Snapshot]) -> np.ndarray:
+    """Cells an earlier release of the wave published with the counts they have now.
+
+    The attacker is assumed to know which cells changed (docs/disclosure.md), so withholding one of these
+    hides nothing: a correction's change is protected only by rows that changed with it, or by Wales.
+    """
+    known = np.zeros(len(table.cells), dtype=bool)
+    for snapshot in aligned:
+        known |= ~snapshot.withheld & (snapshot.counts == table.counts).all(axis=1)
+    return known
 
 
 def _with(mask: np.ndarray, cell: int) -> np.ndarray:
     mask = mask.copy()
     mask[cell] = True
     return mask
-
-
-def _choose_withholding(
-    table: AuditTable,
-    aligned: list[Snapshot],
-    cells: list[int],
-    component: list[Relation],
-    withheld: np.ndarray,
-    primary: np.ndarray,
-    first: Exposure,
-    rules: DisclosureRules,
-) -> int | None:
-    """The first candidate (in cost order) that removes the component's first exposure, else the first."""
-    candidates = _withholding_candidates(cells, component, withheld, table.n_valid)
-    if not candidates:
-        return None
-    for candidate in candidates:
-        trial = withhold_incomplete_groups(table.relations, _with(withheld, candidate), table.answered)
-        snapshot = Snapshot(table.cells, table.counts, table.bound, trial, primary)
-        if not _still_exposed([*aligned, snapshot], cells, component, rules, first):
-            return candidate
-    return candidates[0]
-
-
-def _still_exposed(
-    snapshots: Sequence[Snapshot],
-    cells: list[int],
-    relations: list[Relation],
-    rules: DisclosureRules,
-    exposure: Exposure,
-) -> bool:
-    """Whether one exposure survives a trial withholding: only its own cell is checked, to stay fast."""
-    program = _Program(snapshots, cells, relations, rules.min_valid_answers)
-    names = snapshots[-1].cells
-    cell = names.index(exposure.cell)
-    if program.is_free(relations):
-        found = _free_component_exposures(program, cells, relations, names)
-    elif exposure.quantity.startswith("change"):
-        program.seed_witnesses()
-        found = _change_exposures(program, [cell], names, rules.protection)
-    else:
-        variable = program.variable[(len(snapshots) - 1, cell)]
-        if variable is None:
-            return True
-        program.seed_witnesses()
-        found = _cell_exposures(program, variable, names[cell], rules.protection)
-    return any((e.cell, e.quantity) == (exposure.cell, exposure.quantity) for e in found)

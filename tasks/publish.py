@@ -20,6 +20,7 @@ from maturity.disclosure import (
     DisclosureRules,
     Relation,
     Snapshot,
+    past_public_rule,
     protect_release,
     published_then_small,
     relations_within,
@@ -90,7 +91,12 @@ def open_response_rates(scores: Scores) -> pd.DataFrame:
 def disclosure_rules() -> DisclosureRules:
     """The one disclosure rule (config/method.yaml disclosure), typed."""
     rules = load_settings().disclosure
-    return DisclosureRules(rules.min_valid_answers, rules.protection_interval, rules.withheld_status)
+    return DisclosureRules(
+        rules.min_valid_answers,
+        rules.protection_interval,
+        rules.withheld_status,
+        rules.larger_rows_beside_small,
+    )
 
 
 def group_relations(table: pd.DataFrame, item: str) -> list[Relation]:
@@ -164,7 +170,8 @@ def control_disclosure(
         if column in table:
             table[column] = _nullable(table[column]).mask(withheld)
     table["status"] = np.where(withheld, rules.withheld_status, "")
-    return table, Snapshot(audit.cells, audit.counts, audit.bound, withheld, primary)
+    beyond = past_public_rule(audit, earlier, rules, withheld)
+    return table, Snapshot(audit.cells, audit.counts, audit.bound, withheld, primary, beyond)
 
 
 def _nullable(values: pd.Series) -> pd.Series:
@@ -280,6 +287,7 @@ class AnswerTables:
 
     changes: the change since the earlier wave (maturity_change, statement_change), when there is one.
     published_then_small: cells withheld as small that an earlier release of the wave published.
+    past_public_rule: cells the audit withheld beyond the public rule.
     """
 
     maturity_levels: pd.DataFrame
@@ -287,6 +295,7 @@ class AnswerTables:
     snapshots: dict[str, Snapshot]
     changes: dict[str, pd.DataFrame] = field(default_factory=dict)
     published_then_small: list[str] = field(default_factory=list)
+    past_public_rule: list[str] = field(default_factory=list)
 
 
 def open_answer_tables(scores: Scores, version: Path | None) -> AnswerTables:
@@ -303,7 +312,8 @@ def open_answer_tables(scores: Scores, version: Path | None) -> AnswerTables:
     revealed = [
         cell for name, snap in snapshots.items() for cell in published_then_small(snap, earlier.get(name, []))
     ]
-    return AnswerTables(levels, statements, snapshots, changes, revealed)
+    beyond = [cell for snap in snapshots.values() for cell in snap.past_public_rule]
+    return AnswerTables(levels, statements, snapshots, changes, revealed, beyond)
 
 
 def read_earlier_release(version: Path | None, wave: str, table: str) -> pd.DataFrame | None:
@@ -620,6 +630,7 @@ def open_answer_tables_task(scores: Scores, version: Path) -> AnswerTables:
     """Prefect wrapper: the disclosure-controlled answer tables, shared by the reports and the release."""
     answers = open_answer_tables(scores, version)
     warn_published_then_small(answers.published_then_small, scores.wave)
+    warn_past_public_rule(answers.past_public_rule, scores.wave)
     return answers
 
 
@@ -630,20 +641,43 @@ def warn_published_then_small(cells: list[str], wave: str) -> None:
     """
     if not cells:
         return
-    named = load_settings().outputs.cells_named_in_a_warning
-    shown = ", ".join(cell.replace("|", " ") for cell in cells[:named])
-    more = f" and {len(cells) - named} more" if len(cells) > named else ""
     get_run_logger().warning(
         "disclosure: %d cell(s) now rest on fewer than %d answers and are withheld, but an earlier release "
-        "of wave %s published them (%s%s): a reader who knows how many answers the correction changed can "
+        "of wave %s published them (%s): a reader who knows how many answers the correction changed can "
         "work out their new figures from that release. Clear the correction with the council before you "
         "publish this release (docs/disclosure.md, Limits).",
         len(cells),
         disclosure_rules().min_valid_answers,
         wave,
-        shown,
-        more,
+        name_cells(cells),
     )
+
+
+def warn_past_public_rule(cells: list[str], wave: str) -> None:
+    """Tell the auditor where the audit withheld more than the public rule: there the choice says something.
+
+    A reader who reruns the rule sees that a further round was needed, which tells them the small groups
+    beneath sit near an edge of what they could be (docs/disclosure.md, Limits). Names only, never figures.
+    """
+    if not cells:
+        return
+    get_run_logger().warning(
+        "disclosure: the audit withheld %d cell(s) of wave %s beyond the public rule (%s). That a further "
+        "round was needed tells a reader something of the withheld rows under the same Wales row: in a "
+        "wave's first release, that small groups sit near an edge of their range (raise "
+        "disclosure.larger_rows_beside_small in config/method.yaml and run again); after a correction, that "
+        "it changed withheld rows (clear it with the council). See docs/disclosure.md, Limits.",
+        len(cells),
+        wave,
+        name_cells(cells),
+    )
+
+
+def name_cells(cells: list[str]) -> str:
+    """The first few cells' names for a warning (names only: the release marks them withheld anyway)."""
+    named = load_settings().outputs.cells_named_in_a_warning
+    shown = ", ".join(cell.replace("|", " ") for cell in cells[:named])
+    return shown + (f" and {len(cells) - named} more" if len(cells) > named else "")
 
 
 @task(name="publish-open-data", cache_policy=NONE)
@@ -657,4 +691,5 @@ def build_release_task(scores: Scores, version: Path, release_date: str | None =
     """Prefect wrapper: build the open-data release and its diff."""
     answers = open_answer_tables(scores, version)
     warn_published_then_small(answers.published_then_small, scores.wave)
+    warn_past_public_rule(answers.past_public_rule, scores.wave)
     return build_release(scores, version, release_date, answers)
