@@ -5,8 +5,8 @@ The rule (docs/disclosure.md gives the threat model and the proof):
 1. Primary: a group's figures resting on fewer than `min_valid_answers` valid answers are withheld,
    its base (`n_valid`) included, so its don't-know count cannot be worked out from the responses.
 2. Complete groups: a council's all-respondents figure is published only when every group it is made
-   of is published (a group with no answers at all does not count). So no published figure is a function
-   of a withheld group: no all-respondents interval, share or mean can be inverted.
+   of is published (a group with no published responses does not count). So no published figure is a
+   function of a withheld group: no all-respondents interval, share or mean can be inverted.
 3. Once withheld, always withheld within a wave: a cell withheld in any earlier release of the wave stays
    withheld, so a later release cannot be differenced against an earlier one to recover it.
 4. The integer audit: every release is checked together with every earlier release of its wave. The
@@ -15,8 +15,8 @@ The rule (docs/disclosure.md gives the threat model and the proof):
    answer category and the base) the audit finds, with an integer program (HiGHS through scipy), the
    smallest and largest value consistent with all of that; a small cell's range must span at least
    2 x `protection` + 1 values (or all that is possible a priori), judged on the range alone, never on the
-   truth; a larger withheld cell must not be pinned, a small group's unanimity
-   must stay uncertain, and a change between releases in a withheld cell must be protected the same way.
+   truth; a larger withheld cell must not be pinned, a small group's unanimity must stay uncertain, and a
+   change between releases in a small withheld cell must be protected the same way.
 5. Larger rows beside small ones, by a public rule (before the audit): under each published Wales row, a
    withheld row is never alone and a small one has `larger_rows_beside_small` larger ones beside it,
    chosen by published response counts and names only, so the choice tells a reader nothing. Only where
@@ -62,13 +62,12 @@ class AuditTable:
     """One table's cells in the form the audit reasons over (the truth: restricted, never published).
 
     counts: valid answers per category (levels 1-3, or agree / not agree), one row per published row.
-    answered: answers including don't know (a group with none has nothing to protect).
-    bound: what a reader knows bounds the base, from published response counts.
+    bound: what a reader knows bounds the base, from published response counts (a group with no
+    responses has nothing to protect).
     """
 
     cells: list[str]
     counts: np.ndarray
-    answered: np.ndarray
     bound: np.ndarray
     relations: list[Relation]
 
@@ -132,12 +131,16 @@ def primary_withheld(n_valid: np.ndarray, min_valid_answers: int) -> np.ndarray:
 
 
 def withhold_incomplete_groups(
-    relations: Sequence[Relation], withheld: np.ndarray, answered: np.ndarray
+    relations: Sequence[Relation], withheld: np.ndarray, bound: np.ndarray
 ) -> np.ndarray:
-    """Withhold every all-respondents row one of whose groups (with any answers) is withheld."""
+    """Withhold every all-respondents row one of whose groups is withheld.
+
+    A group with no published responses does not count; one that responded but gave no answers to the
+    item does (that it gave none is itself withheld: the all row would equal the other group's).
+    """
     withheld = withheld.copy()
     for relation in relations:
-        if relation.kind == "group" and any(withheld[p] and answered[p] > 0 for p in relation.parts):
+        if relation.kind == "group" and any(withheld[p] and bound[p] > 0 for p in relation.parts):
             withheld[relation.total] = True
     return withheld
 
@@ -586,7 +589,7 @@ def _withhold_round(
             continue
         candidates = [c for c in under if not withheld[c] and (known is None or not known[c])]
         cell = min(candidates, key=lambda c: (-int(table.bound[c]), table.cells[c]), default=relation.total)
-        withheld = withhold_incomplete_groups(table.relations, _with(withheld, cell), table.answered)
+        withheld = withhold_incomplete_groups(table.relations, _with(withheld, cell), table.bound)
         added = True
     return withheld, added
 
@@ -617,7 +620,7 @@ def withhold_by_public_rule(
     withheld = primary.copy()
     for snapshot in aligned:  # once withheld, always withheld within a wave
         withheld |= snapshot.withheld
-    withheld = withhold_incomplete_groups(table.relations, withheld, table.answered)
+    withheld = withhold_incomplete_groups(table.relations, withheld, table.bound)
     for _, component in _components(table.relations, len(table.cells)):
         for depth in range(1, rules.larger_rows_beside_small + 1):
             withheld, _ = _withhold_round(table, _columns(component), withheld, primary, depth)

@@ -140,7 +140,6 @@ def maturity_audit_table(scores: Scores, table: pd.DataFrame) -> AuditTable:
     return AuditTable(
         cell_names(table, "maturity_levels", "characteristic"),
         counts,
-        table["n_answered"].to_numpy(dtype="int64"),
         response_bounds(scores, table),
         group_relations(table, "characteristic") + council_relations(table, "characteristic"),
     )
@@ -153,7 +152,6 @@ def statement_audit_table(scores: Scores, table: pd.DataFrame) -> AuditTable:
     return AuditTable(
         cell_names(table, "statement_results", "statement_id"),
         counts,
-        table["n_answered"].to_numpy(dtype="int64"),
         response_bounds(scores, table),
         group_relations(table, "statement_id") + council_relations(table, "statement_id"),
     )

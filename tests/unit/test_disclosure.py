@@ -20,6 +20,7 @@ from maturity.disclosure import (
     integer_minimum,
     protect_release,
     published_then_small,
+    withhold_by_public_rule,
 )
 from maturity.rounding import round_half_away
 
@@ -51,7 +52,7 @@ def _statement_table(councils: list[tuple[tuple[int, int], tuple[int, int]]], bo
     bounds = np.full(len(cells), bound, dtype="int64")
     for relation in relations:
         bounds[relation.total] = bounds[list(relation.parts)].sum()
-    return AuditTable(cells, counts_array, counts_array.sum(axis=1), bounds, relations)
+    return AuditTable(cells, counts_array, bounds, relations)
 
 
 def _snapshot(table: AuditTable, withheld: np.ndarray, primary: np.ndarray) -> Snapshot:
@@ -111,6 +112,16 @@ def test_a_correction_inside_a_withheld_cell_cannot_be_read_off_the_wales_change
     # Only Wales moved with the correction: withholding unchanged rows, published before, hides nothing.
     newly = {c for c, now, then in zip(corrected.cells, withheld, first_withheld, strict=True) if now > then}
     assert newly == {"s|W|all"}
+
+
+def test_a_group_that_responded_but_gave_no_answers_still_withholds_its_all_row() -> None:
+    # Council 3's members responded (the response count is published) but none answered this
+    # statement. That is not published: were the all row shown, it would equal the officers' row and
+    # tell a reader so. The rule decides on the published responses, not on the withheld answers.
+    councils = [((10, 20), (12, 3)), ((12, 18), (4, 4)), ((15, 15), (5, 4)), ((11, 19), (0, 0))]
+    table = _statement_table(councils, bound=40)
+    public, _ = withhold_by_public_rule(table, [], RULES)
+    assert _statuses(table, public)["s|C3|all"]
 
 
 def test_a_single_council_under_wales_is_pinned_without_further_withholding() -> None:
@@ -272,7 +283,7 @@ def _truths_the_release_allows(
             for (_, cell), variable in program.variable.items():
                 if variable is not None:
                     counts[cell] = solution[program.columns(variable)]
-            other = AuditTable(table.cells, counts, table.answered, table.bound, table.relations)
+            other = AuditTable(table.cells, counts, table.bound, table.relations)
             yield cells, component, other
 
 
@@ -280,8 +291,6 @@ def _assert_the_same_withholding_for_every_allowed_truth(
     table: AuditTable, skip_further_rounds: bool, rules: DisclosureRules = RULES
 ) -> int:
     """Where the public rule was enough, every truth the release allows gives the release's withholding."""
-    from maturity.disclosure import withhold_by_public_rule
-
     withheld, primary = protect_release(table, [], rules)
     if skip_further_rounds and (withheld != withhold_by_public_rule(table, [], rules)[0]).any():
         return 0  # the audit asked for more: that a further round was needed is the stated limit
@@ -316,7 +325,6 @@ def test_the_withholding_is_the_same_for_every_truth_of_small_tables(rows) -> No
 def test_the_demos_withholding_is_the_same_for_every_truth_its_release_allows(scored_demo, name) -> None:
     """On the demo study the public rule is enough (no further round), so a reader who reruns the
     protection on any counts the release allows gets the release's withholding, and learns nothing."""
-    from maturity.disclosure import withhold_by_public_rule
     from tasks.publish import council_names, disclosure_rules, maturity_audit_table, statement_audit_table
 
     scores, rules = scored_demo.scores, disclosure_rules()
