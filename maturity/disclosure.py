@@ -574,20 +574,20 @@ def _withhold_round(
     withheld: np.ndarray,
     primary: np.ndarray,
     depth: int,
-    known: np.ndarray | None = None,
+    passed_over: np.ndarray,
 ) -> tuple[np.ndarray, bool]:
     """One round of the public rule: under each published Wales row that needs it, one more row withheld.
 
     Decided on what a reader has (which rows are withheld, which are small, the response counts, the
     names), never on a withheld figure, so a reader who reruns it learns nothing from it: the largest
-    response count first, the Wales row itself only when no group row is left. `known` rows (published
-    unchanged by an earlier release) are passed over: withholding them would hide nothing.
+    response count first, the Wales row itself only when no group row is left. `passed_over` rows are
+    never chosen: withholding them would hide nothing.
     """
     added = False
     for relation, under in columns:
         if withheld[relation.total] or not _needs_more(under, withheld, primary, depth):
             continue
-        candidates = [c for c in under if not withheld[c] and (known is None or not known[c])]
+        candidates = [c for c in under if not withheld[c] and not passed_over[c]]
         cell = min(candidates, key=lambda c: (-int(table.bound[c]), table.cells[c]), default=relation.total)
         withheld = withhold_incomplete_groups(table.relations, _with(withheld, cell), table.bound)
         added = True
@@ -621,9 +621,10 @@ def withhold_by_public_rule(
     for snapshot in aligned:  # once withheld, always withheld within a wave
         withheld |= snapshot.withheld
     withheld = withhold_incomplete_groups(table.relations, withheld, table.bound)
+    pinned = pinned_by_responses(table, rules)
     for _, component in _components(table.relations, len(table.cells)):
         for depth in range(1, rules.larger_rows_beside_small + 1):
-            withheld, _ = _withhold_round(table, _columns(component), withheld, primary, depth)
+            withheld, _ = _withhold_round(table, _columns(component), withheld, primary, depth, pinned)
     return withheld, primary
 
 
@@ -652,7 +653,8 @@ def _protect_component(
     Only whether a further round is needed depends on withheld figures: a reader learns, from a component
     that took one, that the public rule alone would have exposed it (docs/disclosure.md, Limits).
     """
-    columns, known = _columns(relations), published_unchanged(table, aligned)
+    columns = _columns(relations)
+    passed_over = pinned_by_responses(table, rules) | published_unchanged(table, aligned)
 
     def exposures() -> list[Exposure]:
         snapshot = Snapshot(table.cells, table.counts, table.bound, withheld, primary)
@@ -661,9 +663,17 @@ def _protect_component(
     exposed, depth = exposures(), rules.larger_rows_beside_small
     while exposed:
         depth += 1
-        withheld, added = _withhold_round(table, columns, withheld, primary, depth, known)
+        withheld, added = _withhold_round(table, columns, withheld, primary, depth, passed_over)
         if added:
             exposed = exposures()
+        elif depth > len(cells) and not aligned:
+            raise DisclosureError(
+                f"the disclosure audit cannot protect {exposed[0].cell.replace('|', ' ')} "
+                f"({exposed[0].quantity}) in the wave's first release, with every row it could withhold "
+                "withheld. That should not happen with real response counts: do not publish this release, "
+                "and report it to the pipeline's maintainers with the run's ledger (restricted: send it only "
+                "by the audit body's secure route)."
+            )
         elif depth > len(cells):
             raise DisclosureError(
                 f"the disclosure audit cannot protect {exposed[0].cell.replace('|', ' ')} "
@@ -674,6 +684,15 @@ def _protect_component(
                 "again in a new OUT (docs/disclosure.md, Limits)."
             )
     return withheld
+
+
+def pinned_by_responses(table: AuditTable, rules: DisclosureRules) -> np.ndarray:
+    """Rows whose base a reader would know if they were withheld without being small.
+
+    A row of no more responses than the threshold that is not small rests on exactly that many answers:
+    withheld beside a small one, it would hide nothing of the base (and pin the audit's n_valid check).
+    """
+    return table.bound <= rules.min_valid_answers
 
 
 def published_unchanged(table: AuditTable, aligned: Sequence[Snapshot]) -> np.ndarray:

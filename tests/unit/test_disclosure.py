@@ -55,6 +55,29 @@ def _statement_table(councils: list[tuple[tuple[int, int], tuple[int, int]]], bo
     return AuditTable(cells, counts_array, bounds, relations)
 
 
+def _grouped_table(
+    councils: list[tuple[tuple[int, int], tuple[int, int]]], responses: tuple[int, int]
+) -> AuditTable:
+    """As `_statement_table`, with Wales rows per group (as the release has them) and responses per group."""
+    cells, counts, relations = [], [], []
+    for number, (officers, members) in enumerate(councils):
+        base = len(cells)
+        cells += [f"s|C{number}|officers", f"s|C{number}|elected_members", f"s|C{number}|all"]
+        counts += [officers, members, tuple(np.add(officers, members))]
+        relations.append(Relation(base + 2, (base, base + 1), "group"))
+    wales = len(cells)
+    cells += ["s|W|officers", "s|W|elected_members", "s|W|all"]
+    for group in range(3):
+        parts = tuple(range(group, wales, 3))
+        counts.append(tuple(np.sum([counts[p] for p in parts], axis=0)))
+        relations.append(Relation(wales + group, parts, "area"))
+    relations.append(Relation(wales + 2, (wales, wales + 1), "group"))
+    bounds = np.tile([responses[0], responses[1], sum(responses)], len(councils) + 1)
+    bounds[wales:] *= len(councils)
+    counts_array = np.array(counts, dtype="int64")
+    return AuditTable(cells, counts_array, bounds.astype("int64"), relations)
+
+
 def _snapshot(table: AuditTable, withheld: np.ndarray, primary: np.ndarray) -> Snapshot:
     return Snapshot(table.cells, table.counts, table.bound, withheld, primary)
 
@@ -122,6 +145,25 @@ def test_a_group_that_responded_but_gave_no_answers_still_withholds_its_all_row(
     table = _statement_table(councils, bound=40)
     public, _ = withhold_by_public_rule(table, [], RULES)
     assert _statuses(table, public)["s|C3|all"]
+
+
+def test_rows_of_ten_responses_are_not_withheld_beside_a_small_one() -> None:
+    # Every council's members: 10 responses, all answered, one council's 9 valid. A row of 10 responses
+    # withheld as not small rests on exactly 10 answers: it hides nothing of the base, and choosing such
+    # rows stopped a first release with a DisclosureError. The Wales members row goes instead.
+    councils = [
+        ((20, 20), (5, 4)),
+        ((20, 20), (5, 5)),
+        ((20, 20), (6, 4)),
+        ((20, 20), (3, 7)),
+        ((20, 20), (8, 2)),
+    ]
+    table = _grouped_table(councils, responses=(45, 10))
+    withheld, primary = protect_release(table, [], RULES)
+    status = _statuses(table, withheld)
+    assert not any(status[f"s|C{n}|elected_members"] for n in range(1, 5))
+    assert status["s|W|elected_members"]
+    assert audit_release([_snapshot(table, withheld, primary)], table.relations, RULES) == []
 
 
 def test_a_single_council_under_wales_is_pinned_without_further_withholding() -> None:
@@ -235,14 +277,16 @@ def test_a_release_no_withholding_can_protect_stops_in_one_line(monkeypatch) -> 
         "audit_component",
         lambda *a, **k: [disclosure.Exposure("x|W06000004|s|all", "n_valid", 4, (4, 4))],
     )
-    with pytest.raises(disclosure.DisclosureError) as stopped:
-        protect_release(table, [], RULES)
-    failure = describe_failure(stopped.value)
-    assert failure is not None
-    assert failure.label == "Stopped:"
-    assert "\n" not in failure.line
-    assert "W06000004" in failure.line
-    assert "Clear the correction" in failure.line
+    earlier = _snapshot(table, np.ones(len(table.cells), dtype=bool), np.zeros(len(table.cells), dtype=bool))
+    for releases, what_to_do in [([earlier], "Clear the correction"), ([], "do not publish this release")]:
+        with pytest.raises(disclosure.DisclosureError) as stopped:
+            protect_release(table, releases, RULES)
+        failure = describe_failure(stopped.value)
+        assert failure is not None
+        assert failure.label == "Stopped:"
+        assert "\n" not in failure.line
+        assert "W06000004" in failure.line
+        assert what_to_do in failure.line
 
 
 def test_the_audits_verdict_is_the_same_for_every_truth_the_release_allows(scored_demo) -> None:
