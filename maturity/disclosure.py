@@ -584,7 +584,8 @@ def _withhold_round(
     never chosen: withholding them would hide nothing.
     """
     added = False
-    for relation, under in columns:
+    for relation, every_row in columns:
+        under = [c for c in every_row if table.bound[c] > 0]  # a group with no responses hides nothing
         if withheld[relation.total] or not _needs_more(under, withheld, primary, depth):
             continue
         candidates = [c for c in under if not withheld[c] and not passed_over[c]]

@@ -166,6 +166,16 @@ def test_rows_of_ten_responses_are_not_withheld_beside_a_small_one() -> None:
     assert audit_release([_snapshot(table, withheld, primary)], table.relations, RULES) == []
 
 
+def test_a_group_with_no_responses_needs_no_row_withheld_beside_it() -> None:
+    # No member of any council responded: their empty rows hide nothing, so nothing is withheld for them
+    # (the Wales all row had been, and then equalled the published officers' sum: a stop).
+    table = _grouped_table([((5, 5), (0, 0))] * 3, responses=(10, 0))
+    withheld, _ = protect_release(table, [], RULES)
+    assert [cell for cell, hidden in _statuses(table, withheld).items() if hidden] == [
+        f"s|{area}|elected_members" for area in ("C0", "C1", "C2", "W")
+    ]
+
+
 def test_a_single_council_under_wales_is_pinned_without_further_withholding() -> None:
     # With one council, Wales minus the published officers is the members' cell itself.
     table = _statement_table([((10, 20), (5, 0))], bound=40)
@@ -362,6 +372,26 @@ def test_which_rows_are_withheld_does_not_tell_a_reader_the_truth() -> None:
 def test_the_withholding_is_the_same_for_every_truth_of_small_tables(rows) -> None:
     # Not vacuous: of 150 drawn tables, 120 needed no further round and had 480 other truths to rerun.
     table = _statement_table([((a, b), (c, d)) for a, b, c, d in rows], bound=60)
+    _assert_the_same_withholding_for_every_allowed_truth(table, skip_further_rounds=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(5, 25), st.integers(5, 25), st.integers(0, 8), st.integers(0, 8)),
+        min_size=3,
+        max_size=6,
+    ),
+    st.integers(0, 5),
+    st.integers(0, 4),
+)
+def test_the_withholding_is_the_same_for_every_truth_of_tables_with_wales_per_group(
+    rows, more, fewer
+) -> None:
+    # Wales per group as the release has them; responses a little above the largest group's answers.
+    officers = max(a + b for a, b, _, _ in rows) + more
+    members = max(c + d for _, _, c, d in rows) + fewer
+    table = _grouped_table([((a, b), (c, d)) for a, b, c, d in rows], responses=(officers, members))
     _assert_the_same_withholding_for_every_allowed_truth(table, skip_further_rounds=True)
 
 
