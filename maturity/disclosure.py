@@ -651,11 +651,15 @@ def _protect_component(
 ) -> np.ndarray:
     """Past the public rule, one more larger row under each Wales row a round, until the audit passes.
 
-    Only whether a further round is needed depends on withheld figures: a reader learns, from a component
+    When no round adds a row (a correction whose change only a row outside those columns can hide), the
+    next published row of the component in the public order is withheld, group rows before Wales rows.
+    Only whether a further row is needed depends on withheld figures: a reader learns, from a component
     that took one, that the public rule alone would have exposed it (docs/disclosure.md, Limits).
     """
     columns = _columns(relations)
     passed_over = pinned_by_responses(table, rules) | published_unchanged(table, aligned)
+    wales = {r.total for r in relations if r.kind == "area"}
+    order = sorted(cells, key=lambda c: (c in wales, -int(table.bound[c]), table.cells[c]))
 
     def exposures() -> list[Exposure]:
         snapshot = Snapshot(table.cells, table.counts, table.bound, withheld, primary)
@@ -665,26 +669,33 @@ def _protect_component(
     while exposed:
         depth += 1
         withheld, added = _withhold_round(table, columns, withheld, primary, depth, passed_over)
+        if not added and depth > len(cells):
+            chosen = next((c for c in order if not withheld[c] and not passed_over[c]), None)
+            if chosen is None:
+                raise _cannot_protect(exposed[0], first_release=not aligned)
+            withheld = withhold_incomplete_groups(relations, _with(withheld, chosen), table.bound)
+            added = True
         if added:
             exposed = exposures()
-        elif depth > len(cells) and not aligned:
-            raise DisclosureError(
-                f"the disclosure audit cannot protect {exposed[0].cell.replace('|', ' ')} "
-                f"({exposed[0].quantity}) in the wave's first release, with every row it could withhold "
-                "withheld. That should not happen with real response counts: do not publish this release, "
-                "and report it to the pipeline's maintainers with the run's ledger (restricted: send it only "
-                "by the audit body's secure route)."
-            )
-        elif depth > len(cells):
-            raise DisclosureError(
-                f"the disclosure audit cannot protect {exposed[0].cell.replace('|', ' ')} "
-                f"({exposed[0].quantity}): an earlier release of the wave published figures from which "
-                "this release's would follow, and nothing left to withhold hides it (a correction that "
-                "moved answers between groups, or took a published cell below the threshold, does "
-                "this). Clear the correction with the council; to publish it, start the wave's releases "
-                "again in a new OUT (docs/disclosure.md, Limits)."
-            )
     return withheld
+
+
+def _cannot_protect(exposure: Exposure, first_release: bool) -> DisclosureError:
+    """The one-line stop when every row that could hide an exposed quantity is withheld already."""
+    what = f"the disclosure audit cannot protect {exposure.cell.replace('|', ' ')} ({exposure.quantity})"
+    if first_release:
+        return DisclosureError(
+            f"{what} in the wave's first release, with every row it could withhold withheld. That should "
+            "not happen with real response counts: do not publish this release, and report it to the "
+            "pipeline's maintainers with the run's ledger (restricted: send it only by the audit body's "
+            "secure route)."
+        )
+    return DisclosureError(
+        f"{what}: an earlier release of the wave published figures from which this release's would follow, "
+        "and nothing left to withhold hides it (a correction that moved answers between groups, or took a "
+        "published cell below the threshold, does this). Clear the correction with the council; to publish "
+        "it, start the wave's releases again in a new OUT (docs/disclosure.md, Limits)."
+    )
 
 
 def pinned_by_responses(table: AuditTable, rules: DisclosureRules) -> np.ndarray:
