@@ -14,9 +14,11 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
+from maturity.output_contracts import warehouse_contracts
 from maturity.settings import EXPECTATIONS_DIR, load_settings
 from maturity.textcheck import LIMITS_FILE, input_limits
 from tasks.contracts import (
+    LINEAGE_COLUMNS,
     QUARANTINE_COLUMNS,
     DatasetError,
     ExtractedTable,
@@ -26,6 +28,7 @@ from tasks.contracts import (
     write_csv_for_people,
 )
 from tasks.gx_suites import SuiteError, check_suite_here, render_data_docs
+from tasks.sources import header_summary
 from tasks.validator import (
     KeptResult,
     check_suite_in_validator,
@@ -35,6 +38,7 @@ from tasks.validator import (
 
 # The column naming each row of a table for GX: its row number in the input file.
 ROW_ID = "source_row"
+COUNCIL_COLUMNS = ("council", "gss_code")  # extraction reads the first and adds the second
 # The response counts (one row per council x tool) are not rows of a file; they get a row number of their own.
 COUNTS_ROW_ID = "counts_row"
 # Excel stores a date-time as days since 1899-12-30; a date cell exported as "General" shows that number.
@@ -220,6 +224,27 @@ def describe_input(table: ExtractedTable | ValidatedTable, study: Study) -> str:
     return table.location or str(study.root / table.source_file)
 
 
+def unread_columns(table: ExtractedTable, wave: str) -> list[str]:
+    """Columns of an input that no check and no warehouse table uses: they are not stored, so a run
+    names them rather than drop them unseen (identity columns are already gone)."""
+    suite = expand_suite(
+        load_suite_definition(suite_name(table.dataset)), expected_columns(table.dataset, wave)
+    )
+    stored = {name for spec in warehouse_contracts().values() for name in spec.schema.names}
+    read = {*referenced_columns(suite), *stored, *LINEAGE_COLUMNS, *COUNCIL_COLUMNS, ROW_ID}
+    return [c for c in table.frame.columns if c not in read]
+
+
+def describe_unread_columns(table: ExtractedTable, unread: list[str]) -> str:
+    """One log line naming an input's unread columns (only names that look like column names)."""
+    names = header_summary(unread).replace("more not shown", "whose name is not shown")
+    count = f"{len(unread)} column{'s are' if len(unread) > 1 else ' is'}"
+    return (
+        f"{table.source_file}: {count} not read and not stored, as no check or table uses them ({names}); "
+        "rename any that should be read (see docs/inputs.md)."
+    )
+
+
 def check_required_columns(table: ExtractedTable, study: Study, required: list[str]) -> None:
     """Stop the run with one clear message when a file lacks columns the suite needs."""
     missing = [c for c in required if c not in table.frame.columns]
@@ -287,7 +312,10 @@ def combine_quarantine(records: list[pd.DataFrame]) -> pd.DataFrame:
 def validate_table_task(table: ExtractedTable, study: Study) -> ValidatedTable:
     """Prefect wrapper: validate one extracted table and log its row accounting."""
     validated = validate_table(table, study)
-    get_run_logger().info(
+    logger = get_run_logger()
+    if unread := unread_columns(table, study.wave):
+        logger.warning(describe_unread_columns(table, unread))
+    logger.info(
         "%s: %d rows read, %d loaded, %d quarantined",
         table.source_file,
         validated.rows_read,

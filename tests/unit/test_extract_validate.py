@@ -11,9 +11,15 @@ import pytest
 
 from maturity.demo import DEMO_PSEUDONYM_KEY
 from tasks.contracts import DatasetError
-from tasks.extract import extract_file, extract_responses, pseudonymise
+from tasks.extract import extract_dataset, extract_file, extract_responses, pseudonymise, study_datasets
 from tasks.study import read_study
-from tasks.validate import account_rows, validate_table, write_quality_record
+from tasks.validate import (
+    account_rows,
+    describe_unread_columns,
+    unread_columns,
+    validate_table,
+    write_quality_record,
+)
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -37,6 +43,33 @@ def test_identity_columns_are_dropped_and_ids_pseudonymised(broken_study: Path) 
     text = table.frame.to_csv()
     assert "example-council.gov.uk" not in text
     assert "Ann Person" not in text
+
+
+def test_columns_no_check_or_table_uses_are_named_not_dropped_unseen(study_copy: Path) -> None:
+    path = study_copy / "responses" / "digital_ict.csv"
+    frame = pd.read_csv(path, dtype=str)
+    # A plain extra column, and a look-alike of an identity column in Cyrillic letters ("\u0415mail"
+    # still holds "mail" and is dropped as one; "N\u0430me" is not matched): neither is stored, and the
+    # run log says so, showing only plain column names.
+    frame["Department"], frame["\u0415mail"], frame["N\u0430me"] = "x", "x@example.org", "Ann Person"
+    frame.to_csv(path, index=False)
+    study = read_study(study_copy)
+    table = extract_responses(study, "digital_ict")
+    unread = unread_columns(table, study.wave)
+    assert unread == ["Department", "N\u0430me"]
+    message = describe_unread_columns(table, unread)
+    assert message.startswith(
+        "responses/digital_ict.csv: 2 columns are not read and not stored, as no check or table uses them "
+        "(Department, 1 whose name is not shown)"
+    )
+    assert "N\u0430me" not in message
+
+
+def test_the_demo_study_has_no_unread_column(study_copy: Path) -> None:
+    study = read_study(study_copy)
+    assert {d: unread_columns(extract_dataset(study, d), study.wave) for d in study_datasets()} == {
+        d: [] for d in study_datasets()
+    }
 
 
 def test_pseudonyms_depend_on_the_key() -> None:
