@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,13 @@ def check_no_links_below(fs: fsspec.AbstractFileSystem, root: str, wave: str) ->
         if base.is_symlink() or not base.is_dir()
         else [Path(f) / n for f, ds, fs in os.walk(base) for n in ds + fs]
     )
+    for folder in (Path(root), base):
+        if folder.is_dir() and not folder.is_symlink() and folder.stat().st_mode & stat.S_IWOTH:
+            raise DatasetError(
+                f"{folder} is writable by every user of this machine: another account could put a link "
+                "where the release is about to be written. Publish into a folder of your own (or run "
+                "`chmod o-w` on it) and publish again."
+            )
     for path in [base, *below]:
         if path.is_symlink():
             raise DatasetError(

@@ -308,6 +308,7 @@ NEVER_LINKS = (VERSIONS_DIR, QUALITY_DIR, DEMO_STUDY_DIR, *REGISTRY_FILES)
 def check_out_links(out: Path) -> None:
     """Refuse an OUT whose own entries are links a run did not make, or links leading anywhere but its own
     versions: every write, delete and read of a run stays inside OUT."""
+    _check_not_world_writable(out)
     for name in NEVER_LINKS:
         _check_kind(out / name, is_folder=name not in REGISTRY_FILES)
         if (out / name).is_symlink():
@@ -325,6 +326,18 @@ def check_out_links(out: Path) -> None:
         )
     for area in PUBLISHED_AREAS:
         _check_own_link(out / area, lambda target, area=area: target == Path(CURRENT_LINK) / area)
+
+
+def _check_not_world_writable(out: Path) -> None:
+    """OUT and the folders a run writes in directly must not be writable by every account: one could swap
+    a folder for a link between a run's check and its write (a sticky bit does not stop it making a new
+    name). A group-writable OUT is accepted: whom to trust with it is the group's owner's choice."""
+    for path in (out, out / VERSIONS_DIR, out / QUALITY_DIR):
+        if path.is_dir() and not path.is_symlink() and path.stat().st_mode & stat.S_IWOTH:
+            raise OutputLayoutError(
+                f"{path} is writable by every user of this machine: another account could swap a folder "
+                "for a link while a run writes. Run `chmod o-w` on it (or choose another --out), then again."
+            )
 
 
 def _check_kind(path: Path, is_folder: bool) -> None:

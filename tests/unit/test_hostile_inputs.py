@@ -366,6 +366,23 @@ def test_a_link_under_the_target_is_never_written_through(
         check_target_history(str(target), "2018", {})
 
 
+@pytest.mark.parametrize("folder", ["", "2018"])
+def test_a_target_every_user_may_write_in_is_refused(folder: str, tmp_path: Path) -> None:
+    release = tmp_path / "out" / "release" / "2018"
+    release.mkdir(parents=True)
+    (release / "a.csv").write_text("x\n", encoding="utf-8")
+    digest = hashlib.sha256(b"x\n").hexdigest()
+    (release / "SHA256SUMS").write_text(f"{digest}  a.csv\n", encoding="utf-8")
+    target = tmp_path / "to"
+    (target / folder).mkdir(parents=True)
+    (target / folder).chmod(0o1777)  # /tmp's mode: another account could still make a link at a new name
+    with pytest.raises(DatasetError) as refused:
+        copy_release_to_target(release, "2018.1", str(target))
+    assert_one_line(refused.value, "writable by every user", str(target / folder).rstrip("/"))
+    (target / folder).chmod(0o775)
+    copy_release_to_target(release, "2018.1", str(target))
+
+
 @pytest.mark.parametrize("to", ["/tmp/x\nStopped: fine", "/tmp/x\x00y", "s3://bucket/\rprefix"])
 def test_to_with_control_characters_is_a_usage_error(to: str) -> None:
     with pytest.raises(UsageError) as refused:
@@ -1038,3 +1055,17 @@ def test_an_unknown_council_with_control_characters_is_shown_escaped() -> None:
         resolve_council("x\x1b[31mred\nStopped: fine")
     assert_one_line(unknown.value, "is not a known council")
     assert "\x1b" not in str(unknown.value)
+
+
+@pytest.mark.parametrize("folder", [".", VERSIONS_DIR, "quality"])
+def test_an_out_every_user_may_write_in_is_refused(folder: str, tmp_path: Path) -> None:
+    # Another account could swap one of OUT's folders for a link between the run's check and its write.
+    out = tmp_path / "out"
+    commit_version(out, begin_version(out, "20180101T000000-abcdef12"))
+    (out / folder).mkdir(exist_ok=True)
+    (out / folder).chmod(0o1777)  # the sticky bit does not stop another account making a new name
+    with pytest.raises(OutputLayoutError) as refused:
+        check_out_links(out)
+    assert_one_line(refused.value, "writable by every user")
+    (out / folder).chmod(0o775)  # a group-writable OUT (a team's, or a user private group's) is allowed
+    check_out_links(out)
