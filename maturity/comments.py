@@ -27,9 +27,12 @@ from maturity.textcheck import input_limits, load_checked_yaml
 
 # A word: letters, with inner hyphens or apostrophes ("Ellis-Roberts", "O'Brien") but not a
 # possessive 's, which stays outside the name so "Gareth's" becomes "[name]'s".
-# A letter O written for a zero beside a digit, as phone numbers are sometimes typed.
-_LETTER_O_BY_A_DIGIT = re.compile(r"(?<=\d)[Oo]+|[Oo]+(?=\d)")
-_DIGIT_SEPARATORS = re.compile(r"(?<=\d)[_*|](?=\d)")  # separators libphonenumber does not know
+# Letters typed for digits beside a digit, as phone numbers sometimes are: O for 0, l or I for 1.
+_LOOKALIKES_BY_A_DIGIT = re.compile(r"(?<=\d)[OolI]+|[OolI]+(?=\d)")
+_LOOKALIKE_DIGITS = str.maketrans("OolI", "0011")
+# Separators libphonenumber does not know: _ * | between digits, and a comma after a UK area code
+# ("01745,812345"; a comma elsewhere between digits is a thousands separator).
+_DIGIT_SEPARATORS = re.compile(r"(?<=\d)[_*|](?=\d)|(?<=\b0\d{3}),(?=\d)|(?<=\b0\d{4}),(?=\d)")
 _WORD = re.compile(r"[^\W\d_]+(?:[-'\u2019](?![sS]\b)[^\W\d_]+)*")
 
 
@@ -63,6 +66,9 @@ class Redactor:
     ordinary: frozenset[str] = frozenset()  # folded English and Welsh words that are not names
     known: frozenset[str] = frozenset()  # folded single words of council names and protected terms
     not_name_words: frozenset[str] = frozenset()
+    # Folded words that point at a person ("ask", "speak to", "gofynnwch i"), as tuples of words.
+    person_cues: frozenset[tuple[str, ...]] = frozenset()
+    name_particles: frozenset[str] = frozenset()  # "van", "der", "de", "la", "ap" ... inside a name
 
 
 @dataclass(frozen=True)
@@ -193,6 +199,8 @@ def build_redactor(rules: CommentRules, councils: tuple[Council, ...]) -> Redact
         ordinary=ordinary_words(),
         known=frozenset(fold_name(w) for term in protected for w in _WORD.findall(term)),
         not_name_words=frozenset(fold_name(w) for w in redaction.not_name_words),
+        person_cues=frozenset(tuple(fold_name(w) for w in cue.split()) for cue in redaction.person_cues),
+        name_particles=frozenset(fold_name(w) for w in redaction.name_particles),
     )
 
 
@@ -216,8 +224,9 @@ def find_pattern_spans(text: str, redactor: Redactor) -> list[Span]:
 
 def find_phone_spans(text: str, redactor: Redactor) -> list[Span]:
     """UK (and international) phone numbers, as libphonenumber recognises them."""
-    # "O7700 9OO123", "07700_900_777": the same length, so the spans found still fit the comment.
-    text = _DIGIT_SEPARATORS.sub(" ", _LETTER_O_BY_A_DIGIT.sub(lambda run: "0" * len(run.group()), text))
+    # "O7700 9OO123", "01745 8l2345", "07700_900_777": the same length, so the spans still fit the comment.
+    digits = _LOOKALIKES_BY_A_DIGIT.sub(lambda run: run.group().translate(_LOOKALIKE_DIGITS), text)
+    text = _DIGIT_SEPARATORS.sub(" ", digits)
     if sum(ch.isdigit() for ch in text) < redactor.phone_min_digits:
         return []  # too few digits for any number: skip libphonenumber, the slowest step
     matcher = phonenumbers.PhoneNumberMatcher(
@@ -234,11 +243,41 @@ def _is_capitalised(word: str) -> bool:
     return word[:1].isupper()
 
 
+def is_caseless(word: str) -> bool:
+    """A word in a script without capital letters (Chinese, Arabic, Devanagari ...): the rules here,
+    built on capitals and English and Welsh dictionaries, cannot tell a name in it from a word."""
+    return not any(ch.isupper() or ch.islower() for ch in word)
+
+
+def _is_caseless_letter(ch: str) -> bool:
+    return ch.isalpha() and not (ch.isupper() or ch.islower())
+
+
+def find_caseless_spans(text: str, redactor: Redactor) -> list[Span]:
+    """Runs of letters in scripts without capitals, with their marks, each redacted as a name.
+
+    The name rules rest on capitals and on English and Welsh dictionaries, so in such a script they cannot
+    tell a name from a word: the run is removed whole ("ask 王伟", "speak to محمد علي" keep only "ask",
+    "speak to"), which fails safe for a study written in English and Welsh.
+    """
+    spans, start = [], None
+    for position, ch in enumerate(text + " "):
+        inside = _is_caseless_letter(ch) or (start is not None and unicodedata.category(ch).startswith("M"))
+        if inside and start is None:
+            start = position
+        elif not inside and start is not None:
+            spans.append(Span(start, position, redactor.tokens["name"]))
+            start = None
+    return spans
+
+
 def is_ordinary(word: str, redactor: Redactor) -> bool:
     """Whether a word is an ordinary English or Welsh word, or part of a council name or protected term.
 
     Each part of a hyphenated or apostrophised word must be ordinary ("Mae'r" is; "Asante-Mensah" is not).
     """
+    if is_caseless(word):
+        return False
     parts = [p for p in re.split(r"[-'\u2019]", fold_name(word)) if p]
     if len(parts) > 1 and fold_name(word) in redactor.ordinary:
         return True
@@ -260,14 +299,26 @@ def _ordinary_part(part: str, redactor: Redactor) -> bool:
     return _ordinary_part_cached(part, redactor.ordinary, redactor.known)
 
 
+# A surname's prefix before a second capital ("McDonald", "MacDonald", "DeVries", "LeBlanc", "FitzGerald").
+_NAME_PREFIX = re.compile(r"(?:Mc|Mac|De|Di|Da|Du|Le|La|Van|Von|Fitz)(?=[A-Z][a-z])")
+
+
 def _is_acronym(word: str) -> bool:
     """An acronym or product name: a part with two capitals or more, unless it is all capitals and longer
     than four letters (ICT, DPO, TGCh, SharePoint are acronyms; KOWALCZYK is not, nor is a double-barrelled
-    name such as Okonkwo-Adeyemi, whose capitals are in different parts)."""
-    return any(
-        sum(ch.isupper() for ch in part) >= 2 and (not part.isupper() or len(part) <= 4)
-        for part in re.split(r"[-'\u2019]", word)
-    )
+    name such as Okonkwo-Adeyemi, whose capitals are in different parts), or a surname prefix before a
+    capitalised rest (McDonald, LeBlanc and DeVries are not; MacBook, whose rest is a word, and LaTeX are)."""
+    return any(_is_acronym_part(part) for part in re.split(r"[-'\u2019]", word))
+
+
+def _is_acronym_part(part: str) -> bool:
+    if sum(ch.isupper() for ch in part) < 2 or (part.isupper() and len(part) > 4):
+        return False
+    prefix = _NAME_PREFIX.match(part)
+    if prefix is None:
+        return True
+    rest = part[prefix.end() :]
+    return sum(ch.isupper() for ch in rest) > 1 or (prefix.group() == "Mac" and fold_name(rest) in ordinary_words())
 
 
 def _name_like(word: str, redactor: Redactor) -> bool:
@@ -371,7 +422,70 @@ def _name_positions(words: list[_Word], redactor: Redactor) -> set[int]:
                 and fold_name(following.text) not in redactor.titles | redactor.not_name_words
             ):
                 found.add(i + 1)
+    found |= _names_after_cues(words, redactor) | _names_with_particles(words, redactor)
+    return found | _initials_before(words, found)
+
+
+def _cue_before(words: list[_Word], i: int, redactor: Redactor) -> bool:
+    """Whether the one or two words straight before word i (only spaces between) point at a person."""
+    for length in (1, 2):
+        cue = words[max(i - length, 0) : i]
+        if len(cue) == length and all(w.gap == "" and not w.blocked for w in cue):
+            if tuple(fold_name(w.text) for w in cue) in redactor.person_cues:
+                return True
+    return False
+
+
+def _name_after_cue(word: _Word, redactor: Redactor) -> bool:
+    """After "ask", "speak to" ...: a listed name (capitalised, if it is also a word) or a word in no
+    dictionary, in any case ("ask priya", "Ask Will", "gofynnwch i fethan"); not a team ("ask Finance")."""
+    key = fold_name(word.text)
+    if word.blocked or _is_acronym(word.text) or key in redactor.titles | redactor.not_name_words:
+        return False
+    if key in redactor.given_names or key in redactor.surnames:
+        return _is_capitalised(word.text) or key not in redactor.ambiguous
+    return not is_ordinary(word.text, redactor)
+
+
+def _names_after_cues(words: list[_Word], redactor: Redactor) -> set[int]:
+    """Up to two name words straight after a person cue (redaction.person_cues)."""
+    found: set[int] = set()
+    for i, word in enumerate(words):
+        if _cue_before(words, i, redactor) and _name_after_cue(word, redactor):
+            found.add(i)
+            following = _next_word(words, i, allow_full_stop=False)
+            if following is not None and _name_after_cue(following, redactor):
+                found.add(i + 1)
     return found
+
+
+def _names_with_particles(words: list[_Word], redactor: Redactor) -> set[int]:
+    """Names with particles: "Van der Berg", "de la Cruz", "ap Rhys", "De Souza".
+
+    Particles (redaction.name_particles) then a capitalised word: two particles or more, or one before a
+    listed name or a word in no dictionary (so "Van Drivers" and "La Liga" are not names).
+    """
+    found: set[int] = set()
+    for i, word in enumerate(words):
+        if word.blocked or fold_name(word.text) not in redactor.name_particles:
+            continue
+        j = i
+        while j < len(words) and fold_name(words[j].text) in redactor.name_particles and words[j].gap == "":
+            j += 1
+        if j == i or j >= len(words) or words[j].blocked or any(w.blocked for w in words[i:j]):
+            continue
+        end, key = words[j], fold_name(words[j].text)
+        if not _is_capitalised(end.text) or _is_acronym(end.text) or key in redactor.not_name_words:
+            continue
+        listed = key in redactor.given_names or key in redactor.surnames
+        if j - i >= 2 or listed or not is_ordinary(end.text, redactor):
+            found.update(range(i, j + 1))
+    return found
+
+
+def _initials_before(words: list[_Word], found: set[int]) -> set[int]:
+    """The initial in front of a name found ("Z. Kowalczyk"), so it joins the name's token."""
+    return {i - 1 for i in found if i > 0 and not words[i - 1].blocked and _is_initial(words[i - 1])}
 
 
 def find_name_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Span]:
@@ -436,6 +550,7 @@ def redact_text(text: str, redactor: Redactor) -> tuple[str, int]:
     text = normalise_comment(text)
     spans = find_pattern_spans(text, redactor)
     spans = merge_spans(spans + find_phone_spans(text, redactor), text)
+    spans = merge_spans(spans + find_caseless_spans(text, redactor), text, redactor.tokens["name"])
     spans = merge_spans(spans + find_name_spans(text, redactor, spans), text, redactor.tokens["name"])
     out, cursor = [], 0
     for span in spans:
@@ -479,10 +594,21 @@ def match_themes(text: str, rules: ThemeRules) -> dict[str, int]:
 
 
 def is_quotable(text: str, rules: ThemeRules) -> bool:
-    """Long enough to say something, short enough to quote whole, and not an empty remark."""
+    """Long enough to say something, short enough to quote whole, not an empty remark, and in the Latin
+    script the redaction's name rules are built for (a comment partly in Cyrillic or Greek is coded and
+    counted, never quoted: a lower-case name in it would pass the rules unseen)."""
     stripped = text.strip()
-    return rules.min_characters <= len(stripped) <= rules.max_characters and not any(
-        p.search(stripped) for p in rules.not_quotable
+    return (
+        rules.min_characters <= len(stripped) <= rules.max_characters
+        and not any(p.search(stripped) for p in rules.not_quotable)
+        and is_latin_script(stripped)
+    )
+
+
+def is_latin_script(text: str) -> bool:
+    """Whether every letter of the text is a Latin letter (accents and Welsh letters included)."""
+    return text.isascii() or all(
+        not ch.isalpha() or unicodedata.name(ch, "").startswith("LATIN") for ch in text
     )
 
 

@@ -277,6 +277,8 @@ class Redaction(ConfigModel):
     phone_min_digits: int
     titles: tuple[str, ...]
     not_name_words: tuple[str, ...]
+    person_cues: tuple[str, ...]
+    name_particles: tuple[str, ...]
     protected_terms: tuple[str, ...]
 
 

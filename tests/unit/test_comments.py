@@ -273,3 +273,15 @@ def test_every_welsh_demo_comment_and_no_english_one_is_told_as_welsh(theme_rule
         for text in snippets:
             expected = "cy" if text.startswith(welsh_cues) else "en"
             assert detect_language(text, theme_rules) == expected, text
+
+
+def test_a_comment_with_letters_outside_the_latin_script_is_never_quoted(redactor, theme_rules) -> None:
+    """The name rules are built on Latin capitals and English and Welsh words: such a comment is not quoted."""
+    cyrillic = "Data sits in silos and only дмитрий keeps the spreadsheet up to date."
+    assert not is_quotable(redact_text(cyrillic, redactor)[0], theme_rules)
+    welsh = "Mae'r data wedi'i gadw mewn seilos adrannol; mae'n anodd i'r tîm weld y darlun cyfan."
+    assert is_quotable(redact_text(welsh, redactor)[0], theme_rules)
+
+
+def test_runs_of_a_script_without_capitals_are_redacted_whole(redactor) -> None:
+    assert redact_text("Ask 王伟 or प्रिया शर्मा today.", redactor) == ("Ask [name] or [name] today.", 2)
