@@ -693,8 +693,9 @@ def _cannot_protect(exposure: Exposure, first_release: bool) -> DisclosureError:
     return DisclosureError(
         f"{what}: an earlier release of the wave published figures from which this release's would follow, "
         "and nothing left to withhold hides it (a correction that moved answers between groups, or took a "
-        "published cell below the threshold, does this). Clear the correction with the council; to publish "
-        "it, start the wave's releases again in a new OUT (docs/disclosure.md, Limits)."
+        "published cell below the threshold, does this). Nothing was released: the current release stays. "
+        "Clear the correction with the council; it cannot be published in this wave, and not from a new OUT "
+        "either, as readers keep the earlier release (docs/disclosure.md, Limits)."
     )
 
 

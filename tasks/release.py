@@ -168,8 +168,10 @@ previous release. Councils are identified by ONS GSS code, with English and Wels
 Figures resting on fewer than {rules.min_valid_answers} valid answers are withheld with their base: the
 value is empty and `status` is `{rules.withheld_status}`. A council's figure for all respondents is
 published only when both groups' are. Further figures are withheld, by a published rule and then an
-integer audit of this release with every earlier one of the wave, until each withheld count still has
-at least {2 * rules.protection_interval + 1} possible values (or every value it could take). Every
+integer audit of this release with every earlier one of the wave, until each withheld count of a figure
+resting on fewer than {rules.min_valid_answers} answers still has at least {2 * rules.protection_interval + 1} possible values (or every value it
+could take), and no withheld count of a larger figure can be worked out exactly (its range may be
+narrower: it is withheld to protect a small one, which it does). Every
 figure is rounded half away from zero. Response
 counts are published in full. No free text and no respondent-level data are published.
 {change_note(contracts, rules.withheld_status)}

@@ -282,3 +282,15 @@ def test_a_correction_inside_a_withheld_cell_shows_nowhere_in_the_next_release(
         ("W92000004", statement, "all")
     ]
     assert wales["status"] == "[c]", council
+
+
+def test_the_readme_promises_five_possible_values_only_for_the_counts_the_audit_keeps_that_wide(
+    release: Path,
+) -> None:
+    """The audit keeps a small withheld count 5 values wide; a larger one withheld beside it is only kept
+    from being worked out exactly (a review found all-respondents counts 4 values wide)."""
+    readme = " ".join((release / "README.md").read_text(encoding="utf-8").split())
+    rules = load_settings().disclosure
+    width = 2 * rules.protection_interval + 1
+    assert f"resting on fewer than {rules.min_valid_answers} answers still has at least {width} possible" in readme
+    assert "no withheld count of a larger figure can be worked out exactly" in readme
