@@ -303,6 +303,25 @@ def _ordinary_part(part: str, redactor: Redactor) -> bool:
 _NAME_PREFIX = re.compile(r"(?:Mc|Mac|De|Di|Da|Du|Le|La|Van|Von|Fitz)(?=[A-Z][a-z])")
 
 
+@lru_cache(maxsize=1)
+def _label_redactor() -> Redactor:
+    from maturity.settings import load_comment_rules, load_settings
+
+    return build_redactor(load_comment_rules(), load_settings().councils)
+
+
+def is_plain_label(text: str) -> bool:
+    """Whether a label from an input (a column name) may be shown in a message: every word in it short or
+    an ordinary English or Welsh word, and none a listed name ("Department", "lvl_open_data" may;
+    "Zbigniew Kowalczyk", "Comments for Gareth" may not)."""
+    redactor = _label_redactor()
+    names = redactor.given_names | redactor.surnames
+    return all(
+        (len(word) <= 3 or is_ordinary(word, redactor)) and fold_name(word) not in names
+        for word in _WORD.findall(text)
+    )
+
+
 def _is_acronym(word: str) -> bool:
     """An acronym or product name: a part with two capitals or more, unless it is all capitals and longer
     than four letters (ICT, DPO, TGCh, SharePoint are acronyms; KOWALCZYK is not, nor is a double-barrelled

@@ -27,7 +27,8 @@ def input_limits() -> dict:
 @cache
 def _forbidden_characters() -> re.Pattern[str]:
     allowed = set(input_limits().allowed_control_characters)
-    controls = [chr(c) for c in [*range(0x20), 0x7F] if chr(c) not in allowed]
+    # C0 controls, DEL and the C1 controls (U+0080-U+009F: NEL among them, which Python reads as a line end)
+    controls = [chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in allowed]
     escaped = "".join(f"\\x{ord(c):02x}" for c in controls)
     return re.compile(f"[{escaped}\\ud800-\\udfff]")
 

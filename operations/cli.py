@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from typer._click import exceptions as click_errors  # Typer 0.29 vendors click here
@@ -263,7 +264,7 @@ def demo(
     from maturity.demo import write_demo_study
 
     write_demo_study(out, seed=seed, scale=scale, wave=wave)
-    console.print(f"Demo study written to [bold]{out}[/bold].")
+    console.print(f"Demo study written to [bold]{escape(str(out))}[/bold].")
 
 
 @app.command()
@@ -682,9 +683,9 @@ def _print_publish_details(summary: Any) -> None:
         console.print(f"  Changes: {line}", highlight=False)
     if summary.target is not None:
         if summary.target.changed:
-            console.print(f"Copied to {summary.target.url}: {len(summary.target.uploaded)} files uploaded.")
+            console.print(f"Copied to {summary.target.url}: {len(summary.target.uploaded)} files uploaded.", markup=False)
         else:
-            console.print(f"{summary.target.url} already holds this release: nothing uploaded.")
+            console.print(f"{summary.target.url} already holds this release: nothing uploaded.", markup=False)
 
 
 @app.command()
@@ -699,14 +700,15 @@ def status(
     Example: maturity status --wave 2021
     """
     from maturity.settings import REGISTRY_FILE, REGISTRY_URL_ENV, registry_url
-    from operations.preflight import check_registry_url, check_wave_value
+    from operations.preflight import check_path_text, check_registry_url, check_wave_value
     from warehouse.registry import recent_runs
 
     with usage_errors():
+        check_path_text("--out", out)
         check_registry_url()
         check_wave_value(wave)
     if not os.environ.get(REGISTRY_URL_ENV) and not (out / REGISTRY_FILE).is_file():
-        console.print(f"No runs recorded for {out} yet (no {out / REGISTRY_FILE}).")
+        console.print(f"No runs recorded for {out} yet (no {out / REGISTRY_FILE}).", markup=False)
         return
     try:
         runs = recent_runs(registry_url(out), last, wave)
@@ -718,7 +720,8 @@ def status(
         raise typer.Exit(EXIT_ENVIRONMENT_ERROR) from None
     if runs.empty:
         console.print(
-            f"No runs of wave {wave} recorded for {out}." if wave else f"No runs recorded for {out} yet."
+            f"No runs of wave {wave} recorded for {out}." if wave else f"No runs recorded for {out} yet.",
+            markup=False,
         )
         return
     console.print(status_table(runs, out, wave))
@@ -755,9 +758,13 @@ def serve(
 
     Example: maturity serve --port 4200
     """
+    from operations.preflight import check_path_text
     from operations.serve import ServeError, serve_config
     from operations.serve import serve as serve_stack
 
+    if out is not None:
+        with usage_errors():
+            check_path_text("--out", out)
     try:
         config = serve_config(port, out, files_port)
         serve_stack(config, lambda line: console.print(line, soft_wrap=True, highlight=False))
@@ -785,7 +792,7 @@ NUMERIC_STATUS_COLUMNS = {"secs", "read", "loaded", "quarantined", "outputs"}
 
 def status_table(runs: Any, out: Path, wave: str | None = None) -> Table:
     """The registry's latest runs as a table; any field may be missing (None, or NaN under pandas 3)."""
-    table = Table(title=f"Latest runs in {out}" + (f" · wave {wave}" if wave else ""))
+    table = Table(title=f"Latest runs in {escape(str(out))}" + (f" · wave {wave}" if wave else ""))
     for column in STATUS_COLUMNS:
         table.add_column(column, justify="right" if column in NUMERIC_STATUS_COLUMNS else "left")
     for row in runs.itertuples():
@@ -827,7 +834,6 @@ def _count(value: object) -> str:
 def _status_text(status: str, message: str | None) -> str:
     """A run's status, coloured, with the start of its failure message."""
     if status == "failed" and message:
-        from rich.markup import escape
 
         first_line = next(iter(str(message).splitlines()), "")
         return f"[red]failed[/red]: {escape(first_line[:120])}"
@@ -860,8 +866,8 @@ def _print_summary(summary: RunOutcome) -> None:
     quarantined = summary.total("rows_quarantined")
     if quarantined:
         console.print(
-            f"[yellow]{quarantined} row(s) quarantined[/yellow]: see {summary.quality_dir / 'quarantine.csv'}"
+            f"[yellow]{quarantined} row(s) quarantined[/yellow]: see {escape(str(summary.quality_dir / 'quarantine.csv'))}"
         )
-    console.print(f"Quality record (accounting, quarantine, Data Docs): {summary.quality_dir}")
-    console.print(f"Reports: {len(summary.reports)} written in {summary.reports[0].parent}")
-    console.print(f"Open data: {len(summary.open_data)} files in {summary.open_data[0].parent}")
+    console.print(f"Quality record (accounting, quarantine, Data Docs): {summary.quality_dir}", markup=False)
+    console.print(f"Reports: {len(summary.reports)} written in {summary.reports[0].parent}", markup=False)
+    console.print(f"Open data: {len(summary.open_data)} files in {summary.open_data[0].parent}", markup=False)

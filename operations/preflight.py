@@ -68,8 +68,19 @@ def check_registry_url() -> None:
         require_extra_for_url(url, REGISTRY_URL_ENV)
 
 
+def check_path_text(option: str, path: Path) -> None:
+    """A path option may not hold a control character (an escape code, a newline ...): it would reach the
+    terminal, the run log and Prefect's database as it is."""
+    if not str(path).isprintable():
+        raise UsageError(
+            f"{option} {str(path)!r:.80}: holds a control character (escape, newline, NUL ...). "
+            "Rename the folder, or give another path."
+        )
+
+
 def check_out(out: Path) -> None:
     """--out must be a folder (or not exist yet) that this user can write in."""
+    check_path_text("--out", out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a folder. Give a folder for the outputs.")
     existing = next(folder for folder in [out, *out.absolute().parents] if folder.exists())
@@ -119,6 +130,7 @@ def check_inputs(inputs: Path | None, source: str | None) -> None:
         check_source_url(source)
     if inputs is None:
         return
+    check_path_text("--inputs", inputs)
     if not inputs.is_dir():
         raise UsageError(
             f"--inputs {inputs}: no such folder. Give a study folder (see docs/inputs.md); "

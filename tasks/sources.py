@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -26,7 +27,7 @@ import pandas as pd
 
 from maturity.extras import require_extra_for_url
 from maturity.restricted import mask_url, preview_row, quote_credentials, scrub_secrets
-from maturity.settings import load_limits, load_settings
+from maturity.settings import EXPECTATIONS_DIR, load_limits, load_settings
 from maturity.textcheck import LIMITS_FILE, cell_problem, input_limits, text_problem
 from maturity.textcheck import position as text_position
 from tasks.contracts import QUARANTINE_COLUMNS, DatasetError, SourceUnavailableError, Study
@@ -211,12 +212,36 @@ def tidy_cell(value: str | None) -> str | None:
     return text or None
 
 
+@lru_cache(maxsize=1)
+def _described_column_words() -> frozenset[str]:
+    """Words of every column the input contracts describe (expectations/*.json meta: submitted_at ...)."""
+    words: set[str] = set()
+    for path in sorted(EXPECTATIONS_DIR.glob("*.json")):
+        columns = json.loads(path.read_text(encoding="utf-8")).get("meta", {}).get("columns", {})
+        words.update(word.lower() for name in columns for word in re.findall(r"[A-Za-z]+", name))
+    return frozenset(words)
+
+
+def shown_column_name(name: str) -> str | None:
+    """A column name a message may show, or None: it must look like a column name (config/limits.yaml)
+    and be made of the contracts' column words or ordinary words, so a header holding a name or a phone
+    number is never echoed."""
+    from maturity.comments import is_plain_label
+
+    if not re.fullmatch(load_limits().messages.column_name_shown, name):
+        return None
+    own = set(re.findall(r"[A-Za-z]+", name.lower())) <= _described_column_words()
+    return name if own or is_plain_label(name) else None
+
+
 def header_summary(names: list[str]) -> str:
-    """Column names for a message: only those that look like column names, so no other file content."""
+    """Column names for a message: only those that may be shown, the rest counted ("2 whose names are not
+    shown"), so a message quotes no other content of a file."""
     limits = load_limits().messages
-    plain = [n for n in names if re.fullmatch(limits.column_name_shown, n)][: limits.column_names_shown]
+    plain = [n for n in names if shown_column_name(n) is not None][: limits.column_names_shown]
     hidden = len(names) - len(plain)
-    return ", ".join(plain + ([f"{hidden} more not shown"] if hidden else [])) or "none"
+    counted = [f"{hidden} whose name{'s are' if hidden > 1 else ' is'} not shown"] if hidden else []
+    return ", ".join(plain + counted) or "none"
 
 
 def _header_names(cells: list[str | None], location: str) -> list[str]:
@@ -231,9 +256,12 @@ def _header_names(cells: list[str | None], location: str) -> list[str]:
     seen: set[str] = set()
     twice = sorted({n for n in names if n and (n in seen or seen.add(n))})
     if twice:
+        missing = "" if all(shown_column_name(n) for n in twice) else (
+            " If that row holds answers rather than column names, the header row is missing: add it."
+        )
         raise DatasetError(
-            f"{location}: column {header_summary(twice)} appears more than once in the header. "
-            "Rename or remove the duplicate and run again."
+            f"{location}: column {header_summary(twice)} appears more than once in row {HEADER_ROW}, the "
+            f"header. Rename or remove the duplicate and run again.{missing}"
         )
     return names
 
@@ -248,7 +276,7 @@ def _check_cells(cells: list[str | None], names: list[str], number: int, locatio
     for position, cell in enumerate(cells):
         if cell is not None and (problem := cell_problem(cell)):
             name = names[position] if position < len(names) else ""
-            column = header_summary([name]) if name else f"{position + 1}"
+            column = shown_column_name(name) or f"{position + 1}"
             raise DatasetError(
                 f"{location}: record {number}, column {column} {problem}. Correct the export and run again."
             )
@@ -482,6 +510,14 @@ class _LongNumberError(ValueError):
     """A JSON number too long to be an answer (Python itself refuses to convert one over 4,300 digits)."""
 
 
+class _DuplicateKeyError(ValueError):
+    """A JSON object naming one key twice: the parser would keep the last value and drop the other unseen."""
+
+    def __init__(self, key: str, record: int) -> None:
+        super().__init__(key)
+        self.key, self.record = key, record
+
+
 def read_json_rows(path: Path, location: str) -> tuple[list[str], list[tuple[int, list[str | None]]]]:
     """A JSON array of objects (one per row; keys are columns); row N is the Nth object."""
     digits = input_limits().max_number_digits
@@ -491,10 +527,27 @@ def read_json_rows(path: Path, location: str) -> tuple[list[str], list[tuple[int
             raise _LongNumberError(text)
         return int(text)
 
+    objects = 0
+
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal objects
+        objects += 1  # records are flat, so the Nth object completed is record N
+        record: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in record:
+                raise _DuplicateKeyError(key, objects)
+            record[key] = value
+        return record
+
     text = ""
     try:
         text = path.read_bytes().decode("utf-8-sig")
-        records = json.loads(text, parse_int=whole_number)
+        records = json.loads(text, parse_int=whole_number, object_pairs_hook=unique_keys)
+    except _DuplicateKeyError as error:
+        raise DatasetError(
+            f"{location}: record {error.record} holds column {shown_column_name(error.key) or '(name not shown)'} "
+            "twice, and JSON would keep only the last value. Correct the export and run again."
+        ) from None
     except _LongNumberError:
         found = re.search(f"[0-9]{{{digits + 1}}}", text)
         line, column = text_position(text, found.start()) if found else (0, 0)
@@ -549,12 +602,12 @@ def read_parquet_rows(path: Path, location: str) -> tuple[list[str], list[tuple[
         ) from error
     check_column_count(table.num_columns, location)
     columns = []
-    for name, column in zip(table.column_names, table.columns, strict=True):
+    for number, (name, column) in enumerate(zip(table.column_names, table.columns, strict=True), start=1):
         try:
             values = column.to_pylist()
         except (ValueError, OverflowError, pa.ArrowException) as error:
             raise DatasetError(
-                f"{location}: column {header_summary([name])} holds a value that cannot be read "
+                f"{location}: column {shown_column_name(name) or number} holds a value that cannot be read "
                 f"({type(error).__name__}: {' '.join(str(error).split())[:80]}), such as a date after the "
                 "year 9999. Correct the column and export it again."
             ) from None

@@ -237,7 +237,7 @@ def unread_columns(table: ExtractedTable, wave: str) -> list[str]:
 
 def describe_unread_columns(table: ExtractedTable, unread: list[str]) -> str:
     """One log line naming an input's unread columns (only names that look like column names)."""
-    names = header_summary(unread).replace("more not shown", "whose name is not shown")
+    names = header_summary(unread)
     count = f"{len(unread)} column{'s are' if len(unread) > 1 else ' is'}"
     return (
         f"{table.source_file}: {count} not read and not stored, as no check or table uses them ({names}); "

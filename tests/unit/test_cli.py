@@ -127,6 +127,12 @@ USAGE_ERRORS = {
     "status wave not a wave": (["status", "--wave", "20x8"], "is not a valid wave"),
     "serve bad port": (["serve", "--port", "70000"], "Invalid value for '--port'"),
     "serve port in use": (["serve", "--port", "{port}"], "is already in use"),
+    # A hostile review: an escape code in a path reached the terminal raw (and Prefect's database).
+    "escape code in out": (["run", "--out", "{tmp}/o\x1b[2Jut"], "--out '"),
+    "newline in inputs": (["run", "--inputs", "{tmp}/evil\nSECOND LINE"], "holds a control character"),
+    "escape code in status out": (["status", "--out", "{tmp}/o\x1b[31mRED"], "holds a control character"),
+    "escape code in rerun out": (["rerun", "W06000004", "--out", "{tmp}/\x1b]8;;x"], "holds a control"),
+    "escape code in demo out": (["demo", "--out", "{tmp}/d\x07"], "holds a control character"),
 }
 
 
@@ -153,6 +159,7 @@ def test_a_usage_error_is_one_actionable_line_and_exit_code_2(
     assert expected in line
     assert "Traceback" not in result.output
     assert "pass@word" not in result.output, "a --source URL may hold a password: never echoed"
+    assert "\x1b" not in result.output and "\x07" not in result.output, "no control character is echoed"
 
 
 def test_an_out_folder_this_user_cannot_write_is_a_usage_error(
@@ -168,6 +175,15 @@ def test_an_out_folder_this_user_cannot_write_is_a_usage_error(
         f"Error: --out {locked / 'outputs'}: {locked} is not writable by this user. "
         "Choose a folder you can write in."
     ]
+
+
+def test_a_message_holding_a_control_character_is_printed_escaped() -> None:
+    from operations.failures import one_line
+
+    assert one_line("Stopped: /tmp/evil\x1b[31mRED\nSECOND/x.csv: bad") == (
+        "Stopped: /tmp/evil\\x1b[31mRED SECOND/x.csv: bad"
+    )
+    assert one_line("Sir Ddinbych: ŵ ŷ") == "Sir Ddinbych: ŵ ŷ", "letters are kept"
 
 
 def test_no_arguments_shows_the_help(runner: CliRunner) -> None:

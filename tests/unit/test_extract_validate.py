@@ -65,6 +65,33 @@ def test_columns_no_check_or_table_uses_are_named_not_dropped_unseen(study_copy:
     assert "N\u0430me" not in message
 
 
+def test_a_column_name_holding_a_name_or_a_phone_number_is_counted_not_shown(study_copy: Path) -> None:
+    """A hostile review put "Zbigniew Kowalczyk 07700900123" in a header: the warning wrote it to the run
+    log and Prefect's database. Only names made of ordinary words, with no listed name, are shown."""
+    path = study_copy / "responses" / "digital_ict.csv"
+    frame = pd.read_csv(path, dtype=str)
+    for header in ("Zbigniew Kowalczyk 07700900123", "Comments for Gareth", "Ask Patel", "Service area"):
+        frame[header] = "x"
+    frame.to_csv(path, index=False)
+    study = read_study(study_copy)
+    table = extract_responses(study, "digital_ict")
+    message = describe_unread_columns(table, unread_columns(table, study.wave))
+    assert "(Service area, 3 whose names are not shown)" in message
+    for leaked in ("Zbigniew", "Kowalczyk", "07700900123", "Gareth", "Patel"):
+        assert leaked not in message
+
+
+def test_a_missing_header_row_is_named_as_such(study_copy: Path) -> None:
+    """Without its header the first data row is read as one, and its repeated answers look like duplicate
+    column names: the stop says the header row may be missing, and quotes none of that row."""
+    path = study_copy / "responses" / "leadership.csv"
+    path.write_text("\n".join(path.read_text(encoding="utf-8").splitlines()[1:]) + "\n", encoding="utf-8")
+    with pytest.raises(DatasetError) as stopped:
+        extract_responses(read_study(study_copy), "leadership")
+    assert "the header row is missing" in str(stopped.value)
+    assert "more not shown" not in str(stopped.value)
+
+
 def test_the_demo_study_has_no_unread_column(study_copy: Path) -> None:
     study = read_study(study_copy)
     assert {d: unread_columns(extract_dataset(study, d), study.wave) for d in study_datasets()} == {

@@ -677,6 +677,21 @@ def bell_in_csv(root: Path) -> str:
     return "responses:leadership"
 
 
+def next_line_in_csv(root: Path) -> str:
+    path = root / LEADERSHIP_CSV
+    text = path.read_text(encoding="utf-8").split("\n")
+    text[3] = text[3][:7] + "\x85" + text[3][7:]  # NEL: a C1 control, and a line end to str.splitlines
+    path.write_text("\n".join(text), encoding="utf-8")
+    return "responses:leadership"
+
+
+def duplicate_key_json(root: Path) -> str:
+    target = as_json(root, "population.csv")
+    text = target.read_text(encoding="utf-8")
+    target.write_text(text.replace('"population": ', '"population": "999999", "population": ', 1), encoding="utf-8")
+    return "population"
+
+
 def many_columns(root: Path) -> str:
     path = root / LEADERSHIP_CSV
     text = path.read_text(encoding="utf-8").split("\n")
@@ -752,6 +767,8 @@ FILE_CASES = {
     "st_ column the tool does not ask": (statement_not_asked, ["leadership.csv", "st_staff_skills"]),
     "NUL byte in a CSV": (nul_byte_in_csv, ["leadership.csv", "line 3, column 6", "NUL"]),
     "bell character in a CSV": (bell_in_csv, ["leadership.csv", "line 4, column 8", "U+0007"]),
+    "next-line character in a CSV": (next_line_in_csv, ["leadership.csv", "line 4, column 8", "U+0085"]),
+    "json key twice in a record": (duplicate_key_json, ["population.json", "record 1", "population", "twice"]),
     "100k columns": (many_columns, ["leadership.csv", "columns", "config/limits.yaml"]),
     "2M-character line": (long_line, ["leadership.csv", "line 2", "config/limits.yaml"]),
     "1.5M-character cell": (huge_cell, ["leadership.csv", "row 2", "config/limits.yaml"]),
