@@ -337,7 +337,9 @@ def _is_acronym_part(part: str) -> bool:
     if prefix is None:
         return True
     rest = part[prefix.end() :]
-    return sum(ch.isupper() for ch in rest) > 1 or (prefix.group() == "Mac" and fold_name(rest) in ordinary_words())
+    return sum(ch.isupper() for ch in rest) > 1 or (
+        prefix.group() == "Mac" and fold_name(rest) in ordinary_words()
+    )
 
 
 def _name_like(word: str, redactor: Redactor) -> bool:
@@ -449,9 +451,9 @@ def _cue_before(words: list[_Word], i: int, redactor: Redactor) -> bool:
     """Whether the one or two words straight before word i (only spaces between) point at a person."""
     for length in (1, 2):
         cue = words[max(i - length, 0) : i]
-        if len(cue) == length and all(w.gap == "" and not w.blocked for w in cue):
-            if tuple(fold_name(w.text) for w in cue) in redactor.person_cues:
-                return True
+        spaced = len(cue) == length and all(w.gap == "" and not w.blocked for w in cue)
+        if spaced and tuple(fold_name(w.text) for w in cue) in redactor.person_cues:
+            return True
     return False
 
 

@@ -683,7 +683,10 @@ def _print_publish_details(summary: Any) -> None:
         console.print(f"  Changes: {line}", highlight=False)
     if summary.target is not None:
         if summary.target.changed:
-            console.print(f"Copied to {summary.target.url}: {len(summary.target.uploaded)} files uploaded.", markup=False)
+            console.print(
+                f"Copied to {summary.target.url}: {len(summary.target.uploaded)} files uploaded.",
+                markup=False,
+            )
         else:
             console.print(f"{summary.target.url} already holds this release: nothing uploaded.", markup=False)
 
@@ -834,7 +837,6 @@ def _count(value: object) -> str:
 def _status_text(status: str, message: str | None) -> str:
     """A run's status, coloured, with the start of its failure message."""
     if status == "failed" and message:
-
         first_line = next(iter(str(message).splitlines()), "")
         return f"[red]failed[/red]: {escape(first_line[:120])}"
     return {"completed": "[green]completed[/green]"}.get(status, status)
@@ -866,7 +868,8 @@ def _print_summary(summary: RunOutcome) -> None:
     quarantined = summary.total("rows_quarantined")
     if quarantined:
         console.print(
-            f"[yellow]{quarantined} row(s) quarantined[/yellow]: see {escape(str(summary.quality_dir / 'quarantine.csv'))}"
+            f"[yellow]{quarantined} row(s) quarantined[/yellow]: "
+            f"see {escape(str(summary.quality_dir / 'quarantine.csv'))}"
         )
     console.print(f"Quality record (accounting, quarantine, Data Docs): {summary.quality_dir}", markup=False)
     console.print(f"Reports: {len(summary.reports)} written in {summary.reports[0].parent}", markup=False)

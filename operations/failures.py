@@ -74,8 +74,10 @@ def one_line(message: str) -> str:
     """A message on one line (terminals and logs keep it whole), any other control character written as
     an escape ("\\x1b"), so a value from an input can neither break the line nor drive the terminal."""
     text = " ".join(str(message).split())
-    return text if text.isprintable() else "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    return (
+        text
+        if text.isprintable()
+        else "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
     )
 
 

@@ -156,6 +156,7 @@ def build_readme(wave: str, version: str, release_date: str | None, tables: Coll
     contracts = release_contracts(tables)
     names = ", ".join(f"`{csv_name(spec.name)}`" for spec in contracts)
     formats = ", ".join(config.formats)
+    width = 2 * rules.protection_interval + 1  # values a small withheld count keeps possible
     text = f"""# {config.title_en} ({wave})
 
 Version {version}, released {date}. Licence: {config.licence.title} ({config.licence.name}).
@@ -169,8 +170,8 @@ Figures resting on fewer than {rules.min_valid_answers} valid answers are withhe
 value is empty and `status` is `{rules.withheld_status}`. A council's figure for all respondents is
 published only when both groups' are. Further figures are withheld, by a published rule and then an
 integer audit of this release with every earlier one of the wave, until each withheld count of a figure
-resting on fewer than {rules.min_valid_answers} answers still has at least {2 * rules.protection_interval + 1} possible values (or every value it
-could take), and no withheld count of a larger figure can be worked out exactly (its range may be
+resting on fewer than {rules.min_valid_answers} answers still has at least {width} possible values (or every
+value it could take), and no withheld count of a larger figure can be worked out exactly (its range may be
 narrower: it is withheld to protect a small one, which it does). Every
 figure is rounded half away from zero. Response
 counts are published in full. No free text and no respondent-level data are published.

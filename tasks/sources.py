@@ -16,9 +16,9 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -256,8 +256,10 @@ def _header_names(cells: list[str | None], location: str) -> list[str]:
     seen: set[str] = set()
     twice = sorted({n for n in names if n and (n in seen or seen.add(n))})
     if twice:
-        missing = "" if all(shown_column_name(n) for n in twice) else (
-            " If that row holds answers rather than column names, the header row is missing: add it."
+        missing = (
+            ""
+            if all(shown_column_name(n) for n in twice)
+            else (" If that row holds answers rather than column names, the header row is missing: add it.")
         )
         raise DatasetError(
             f"{location}: column {header_summary(twice)} appears more than once in row {HEADER_ROW}, the "
@@ -545,8 +547,9 @@ def read_json_rows(path: Path, location: str) -> tuple[list[str], list[tuple[int
         records = json.loads(text, parse_int=whole_number, object_pairs_hook=unique_keys)
     except _DuplicateKeyError as error:
         raise DatasetError(
-            f"{location}: record {error.record} holds column {shown_column_name(error.key) or '(name not shown)'} "
-            "twice, and JSON would keep only the last value. Correct the export and run again."
+            f"{location}: record {error.record} holds column "
+            f"{shown_column_name(error.key) or '(name not shown)'} twice, and JSON would keep only the last "
+            "value. Correct the export and run again."
         ) from None
     except _LongNumberError:
         found = re.search(f"[0-9]{{{digits + 1}}}", text)

@@ -159,7 +159,8 @@ def test_a_usage_error_is_one_actionable_line_and_exit_code_2(
     assert expected in line
     assert "Traceback" not in result.output
     assert "pass@word" not in result.output, "a --source URL may hold a password: never echoed"
-    assert "\x1b" not in result.output and "\x07" not in result.output, "no control character is echoed"
+    assert "\x1b" not in result.output, "no control character is echoed"
+    assert "\x07" not in result.output, "no control character is echoed"
 
 
 def test_an_out_folder_this_user_cannot_write_is_a_usage_error(

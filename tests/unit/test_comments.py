@@ -276,7 +276,7 @@ def test_every_welsh_demo_comment_and_no_english_one_is_told_as_welsh(theme_rule
 
 
 def test_a_comment_with_letters_outside_the_latin_script_is_never_quoted(redactor, theme_rules) -> None:
-    """The name rules are built on Latin capitals and English and Welsh words: such a comment is not quoted."""
+    """The name rules rest on Latin capitals and English and Welsh words: such a comment is not quoted."""
     cyrillic = "Data sits in silos and only дмитрий keeps the spreadsheet up to date."
     assert not is_quotable(redact_text(cyrillic, redactor)[0], theme_rules)
     welsh = "Mae'r data wedi'i gadw mewn seilos adrannol; mae'n anodd i'r tîm weld y darlun cyfan."

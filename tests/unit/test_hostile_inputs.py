@@ -688,7 +688,9 @@ def next_line_in_csv(root: Path) -> str:
 def duplicate_key_json(root: Path) -> str:
     target = as_json(root, "population.csv")
     text = target.read_text(encoding="utf-8")
-    target.write_text(text.replace('"population": ', '"population": "999999", "population": ', 1), encoding="utf-8")
+    target.write_text(
+        text.replace('"population": ', '"population": "999999", "population": ', 1), encoding="utf-8"
+    )
     return "population"
 
 
@@ -768,7 +770,10 @@ FILE_CASES = {
     "NUL byte in a CSV": (nul_byte_in_csv, ["leadership.csv", "line 3, column 6", "NUL"]),
     "bell character in a CSV": (bell_in_csv, ["leadership.csv", "line 4, column 8", "U+0007"]),
     "next-line character in a CSV": (next_line_in_csv, ["leadership.csv", "line 4, column 8", "U+0085"]),
-    "json key twice in a record": (duplicate_key_json, ["population.json", "record 1", "population", "twice"]),
+    "json key twice in a record": (
+        duplicate_key_json,
+        ["population.json", "record 1", "population", "twice"],
+    ),
     "100k columns": (many_columns, ["leadership.csv", "columns", "config/limits.yaml"]),
     "2M-character line": (long_line, ["leadership.csv", "line 2", "config/limits.yaml"]),
     "1.5M-character cell": (huge_cell, ["leadership.csv", "row 2", "config/limits.yaml"]),

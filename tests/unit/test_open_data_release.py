@@ -292,5 +292,8 @@ def test_the_readme_promises_five_possible_values_only_for_the_counts_the_audit_
     readme = " ".join((release / "README.md").read_text(encoding="utf-8").split())
     rules = load_settings().disclosure
     width = 2 * rules.protection_interval + 1
-    assert f"resting on fewer than {rules.min_valid_answers} answers still has at least {width} possible" in readme
+    assert (
+        f"resting on fewer than {rules.min_valid_answers} answers still has at least {width} possible"
+        in readme
+    )
     assert "no withheld count of a larger figure can be worked out exactly" in readme
