@@ -243,12 +243,6 @@ def _is_capitalised(word: str) -> bool:
     return word[:1].isupper()
 
 
-def is_caseless(word: str) -> bool:
-    """A word in a script without capital letters (Chinese, Arabic, Devanagari ...): the rules here,
-    built on capitals and English and Welsh dictionaries, cannot tell a name in it from a word."""
-    return not any(ch.isupper() or ch.islower() for ch in word)
-
-
 def _is_caseless_letter(ch: str) -> bool:
     return ch.isalpha() and not (ch.isupper() or ch.islower())
 
@@ -260,6 +254,8 @@ def find_caseless_spans(text: str, redactor: Redactor) -> list[Span]:
     tell a name from a word: the run is removed whole ("ask 王伟", "speak to محمد علي" keep only "ask",
     "speak to"), which fails safe for a study written in English and Welsh.
     """
+    if text.isascii():
+        return []  # most comments: no letter of another script, and no character-by-character walk
     spans, start = [], None
     for position, ch in enumerate(text + " "):
         inside = _is_caseless_letter(ch) or (start is not None and unicodedata.category(ch).startswith("M"))
@@ -276,8 +272,6 @@ def is_ordinary(word: str, redactor: Redactor) -> bool:
 
     Each part of a hyphenated or apostrophised word must be ordinary ("Mae'r" is; "Asante-Mensah" is not).
     """
-    if is_caseless(word):
-        return False
     parts = [p for p in re.split(r"[-'\u2019]", fold_name(word)) if p]
     if len(parts) > 1 and fold_name(word) in redactor.ordinary:
         return True
@@ -299,10 +293,6 @@ def _ordinary_part(part: str, redactor: Redactor) -> bool:
     return _ordinary_part_cached(part, redactor.ordinary, redactor.known)
 
 
-# A surname's prefix before a second capital ("McDonald", "MacDonald", "DeVries", "LeBlanc", "FitzGerald").
-_NAME_PREFIX = re.compile(r"(?:Mc|Mac|De|Di|Da|Du|Le|La|Van|Von|Fitz)(?=[A-Z][a-z])")
-
-
 @lru_cache(maxsize=1)
 def _label_redactor() -> Redactor:
     from maturity.settings import load_comment_rules, load_settings
@@ -320,6 +310,10 @@ def is_plain_label(text: str) -> bool:
         (len(word) <= 3 or is_ordinary(word, redactor)) and fold_name(word) not in names
         for word in _WORD.findall(text)
     )
+
+
+# A surname's prefix before a second capital ("McDonald", "MacDonald", "DeVries", "LeBlanc", "FitzGerald").
+_NAME_PREFIX = re.compile(r"(?:Mc|Mac|De|Di|Da|Du|Le|La|Van|Von|Fitz)(?=[A-Z][a-z])")
 
 
 def _is_acronym(word: str) -> bool:
@@ -471,7 +465,10 @@ def _name_after_cue(word: _Word, redactor: Redactor) -> bool:
 def _names_after_cues(words: list[_Word], redactor: Redactor) -> set[int]:
     """Up to two name words straight after a person cue (redaction.person_cues)."""
     found: set[int] = set()
+    cue_ends = {cue[-1] for cue in redactor.person_cues}  # most words follow none: one lookup rules them out
     for i, word in enumerate(words):
+        if i == 0 or fold_name(words[i - 1].text) not in cue_ends:
+            continue
         if _cue_before(words, i, redactor) and _name_after_cue(word, redactor):
             found.add(i)
             following = _next_word(words, i, allow_full_stop=False)

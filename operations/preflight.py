@@ -68,13 +68,13 @@ def check_registry_url() -> None:
         require_extra_for_url(url, REGISTRY_URL_ENV)
 
 
-def check_path_text(option: str, path: Path) -> None:
+def check_path_text(option: str, path: Path | str) -> None:
     """A path option may not hold a control character (an escape code, a newline ...): it would reach the
     terminal, the run log and Prefect's database as it is."""
     if not str(path).isprintable():
         raise UsageError(
             f"{option} {str(path)!r:.80}: holds a control character (escape, newline, NUL ...). "
-            "Rename the folder, or give another path."
+            "Rename the folder, or give another path or URL."
         )
 
 
@@ -247,10 +247,7 @@ def check_target_url(to: str | None) -> None:
     import fsspec
     from fsspec.core import split_protocol
 
-    if not to.isprintable():
-        raise UsageError(
-            f"--to {to!r:.80}: holds a control character (newline, NUL ...). Give a folder or a URL."
-        )
+    check_path_text("--to", to)
     protocol, path = split_protocol(to)
     protocol = protocol or "file"
     if protocol not in fsspec.available_protocols():
