@@ -215,11 +215,10 @@ def tidy_cell(value: str | None) -> str | None:
 @lru_cache(maxsize=1)
 def _described_column_words() -> frozenset[str]:
     """Words of every column the input contracts describe (expectations/*.json meta: submitted_at ...)."""
-    from tasks.validate import load_suite_definition  # tasks.validate imports this module
-
+    # Read here, not through tasks.validate.load_suite_definition: tasks.validate imports this module.
     words: set[str] = set()
     for path in sorted(EXPECTATIONS_DIR.glob("*.json")):
-        columns = load_suite_definition(path.stem).get("meta", {}).get("columns", {})
+        columns = json.loads(path.read_text(encoding="utf-8")).get("meta", {}).get("columns", {})
         words.update(word.lower() for name in columns for word in re.findall(r"[A-Za-z]+", name))
     return frozenset(words)
 
