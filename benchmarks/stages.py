@@ -118,6 +118,7 @@ STAGE_OF_STEP = {
     "score_national": "score",
     "write_quote_candidates": "quote candidates",
     "control_disclosure": "disclosure control and integer audit",
+    "plan_release": "publish open data",
     "plan_reports": "render reports (HTML, en + cy)",
     "render_reports": "render reports (HTML, en + cy)",
     "finish_reports": "render reports (HTML, en + cy)",

@@ -27,10 +27,13 @@ from tasks.extract import (
 from tasks.load import load_warehouse, load_warehouse_task
 from tasks.publish import (
     AnswerTables,
+    ReleasePlan,
     open_answer_tables,
     open_answer_tables_task,
-    publish_open_data,
+    plan_release,
+    plan_release_task,
     publish_open_data_task,
+    publish_planned_release,
 )
 from tasks.report import (
     Report,
@@ -111,10 +114,11 @@ class Steps:
     score_change: Callable[[Path, Scores, list[str] | None], Scores]
     write_quote_candidates: Callable[[Scores, Study, Path], Path]
     control_disclosure: Callable[[Scores, Path], AnswerTables]
+    plan_release: Callable[[Scores, Path, AnswerTables], ReleasePlan]
     plan_reports: Callable[..., tuple[ReportInputs, list[list[Report]]]]
     render_reports: Callable[[list[list[Report]], ReportInputs], list[list[Path]]]
     finish_reports: Callable[[list[list[Path]], bool], list[Path]]
-    publish_open_data: Callable[..., list[Path]]
+    publish_open_data: Callable[[ReleasePlan, Path], list[Path]]
     workers: Callable[[], int] = field(default=lambda: 1)
 
 
@@ -156,11 +160,12 @@ def publish_outputs(
     """
     steps.write_quote_candidates(scores, study, target.quality_dir)  # restricted: for the auditor to approve
     answers = steps.control_disclosure(scores, target.version)
+    release = steps.plan_release(scores, target.version, answers)  # the reports name its version
     inputs, batches = steps.plan_reports(
-        scores, study, target.version, None, options.report_status, steps.workers(), answers
+        scores, study, target.version, None, options.report_status, steps.workers(), answers, release.version
     )
     reports = steps.finish_reports(steps.render_reports(batches, inputs), options.report_pdf)
-    return reports, steps.publish_open_data(scores, target.version, answers=answers)
+    return reports, steps.publish_open_data(release, target.version)
 
 
 def run_pipeline(
@@ -190,10 +195,11 @@ def plain_steps() -> Steps:
         score_change=score_change,
         write_quote_candidates=write_quote_candidates,
         control_disclosure=open_answer_tables,
+        plan_release=lambda scores, version, answers: plan_release(scores, version, answers=answers),
         plan_reports=prepare_reports,
         render_reports=lambda batches, inputs: [write_report_batch(batch, inputs) for batch in batches],
         finish_reports=finish_reports,
-        publish_open_data=publish_open_data,
+        publish_open_data=publish_planned_release,
     )
 
 
@@ -230,6 +236,7 @@ def task_steps(run: RunContext) -> Steps:
         "score_change": score_change_task,
         "write_quote_candidates": write_quote_candidates_task,
         "control_disclosure": open_answer_tables_task,
+        "plan_release": plan_release_task,
         "plan_reports": plan_reports_task,
         "finish_reports": finish_reports_task,
         "publish_open_data": publish_open_data_task,

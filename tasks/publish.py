@@ -543,19 +543,25 @@ def open_tables(scores: Scores, answers: AnswerTables) -> dict[str, pd.DataFrame
     return tables
 
 
-def build_release_files(
-    tables: dict[str, pd.DataFrame], wave: str, version: str, release_date: str | None
-) -> dict[str, bytes]:
-    """The content files of a release (every format and the metadata), by file name."""
+def build_table_files(tables: dict[str, pd.DataFrame]) -> dict[str, bytes]:
+    """Every table of a release in every format, by file name: the same whatever the release's version."""
     files: dict[str, bytes] = {}
     for name, table in tables.items():
         files[csv_name(name)] = to_csv_bytes(table)
         files[f"{name}.parquet"] = to_parquet_bytes(table)
         files[f"{name}.json"] = to_json_records(table)
-    files[DATAPACKAGE] = build_datapackage(wave, version, release_date, tables)
-    files[CSVW_METADATA] = build_csvw_metadata(wave, version, release_date, tables)
-    files[README] = build_readme(wave, version, release_date, tables)
     return files
+
+
+def build_metadata_files(
+    tables: dict[str, pd.DataFrame], wave: str, version: str, release_date: str | None
+) -> dict[str, bytes]:
+    """A release's metadata files (Data Package, CSVW, README), which name its version, by file name."""
+    return {
+        DATAPACKAGE: build_datapackage(wave, version, release_date, tables),
+        CSVW_METADATA: build_csvw_metadata(wave, version, release_date, tables),
+        README: build_readme(wave, version, release_date, tables),
+    }
 
 
 @dataclass(frozen=True)
@@ -584,36 +590,78 @@ def previous_release_version(files: dict[str, bytes]) -> str | None:
     return json.loads(files[DATAPACKAGE]).get("version")
 
 
-def build_release(
+@dataclass(frozen=True)
+class ReleasePlan:
+    """A wave's next release, worked out before anything is written: its version and its content files.
+
+    Made once per run: the reports print its version, and publishing writes its files.
+    previous: every file of the release the version held before (none for a first release).
+    """
+
+    wave: str
+    folder: Path
+    version: str
+    files: dict[str, bytes]
+    previous: dict[str, bytes]
+    previous_version: str | None
+    snapshots: dict[str, Snapshot]
+
+    @property
+    def changed(self) -> bool:
+        """Whether the release's content differs from the one before (a first release always does)."""
+        return self.version != self.previous_version
+
+
+def plan_release(
     scores: Scores, version: Path, release_date: str | None = None, answers: AnswerTables | None = None
-) -> Release:
-    """Build the wave's release in the version; keep the previous one untouched when nothing changed.
+) -> ReleasePlan:
+    """The wave's next release: the previous one's version if its content would not change, else the next.
 
     answers: the disclosure-controlled tables if already made for this version (the reports use them).
+    The tables' files do not name the version, so they are built once whichever version it turns out to be.
     """
     folder = inside(version, "open-data", scores.wave)
     date = resolve_release_date(scores.wave, release_date)
     answers = open_answer_tables(scores, version) if answers is None else answers
     tables = open_tables(scores, answers)
+    table_files = build_table_files(tables)
     previous = read_release_files(folder)
     previous_version = previous_release_version(previous)
     if previous_version is not None:
-        same = build_release_files(tables, scores.wave, previous_version, date)
-        content = {name: data for name, data in previous.items() if name not in HISTORY_FILES}
-        if content == same:
-            changes = diff_releases(previous, previous, previous_version, previous_version)
-            return Release(scores.wave, folder, previous_version, sorted(folder.iterdir()), changes, False)
+        same = table_files | build_metadata_files(tables, scores.wave, previous_version, date)
+        if {name: data for name, data in previous.items() if name not in HISTORY_FILES} == same:
+            return ReleasePlan(
+                scores.wave, folder, previous_version, same, previous, previous_version, answers.snapshots
+            )
     number = next_release_version(scores.wave, previous_version)
-    files = build_release_files(tables, scores.wave, number, date)
-    changes = diff_releases(previous, files, previous_version, number)
+    files = table_files | build_metadata_files(tables, scores.wave, number, date)
+    return ReleasePlan(scores.wave, folder, number, files, previous, previous_version, answers.snapshots)
+
+
+def write_release(plan: ReleasePlan, version: Path) -> Release:
+    """Write a planned release into the version, with its diff, checksums and ledger; unchanged: leave it."""
+    if not plan.changed:
+        changes = diff_releases(plan.previous, plan.previous, plan.version, plan.version)
+        return Release(plan.wave, plan.folder, plan.version, sorted(plan.folder.iterdir()), changes, False)
+    files = dict(plan.files)
+    changes = diff_releases(plan.previous, files, plan.previous_version, plan.version)
     files[CHANGES_JSON] = to_json_bytes(changes)
     files[CHANGES_MD] = build_changes_markdown(changes)
     files[CHECKSUMS] = build_checksums(files)
-    remove_tree(folder, version)
+    remove_tree(plan.folder, version)
     for name, content in files.items():
-        replace_file(folder / name, content)
-    write_ledger(version, scores.wave, number, answers.snapshots, files[CHECKSUMS])
-    return Release(scores.wave, folder, number, sorted(folder / name for name in files), changes, True)
+        replace_file(plan.folder / name, content)
+    write_ledger(version, plan.wave, plan.version, plan.snapshots, files[CHECKSUMS])
+    return Release(
+        plan.wave, plan.folder, plan.version, sorted(plan.folder / name for name in files), changes, True
+    )
+
+
+def build_release(
+    scores: Scores, version: Path, release_date: str | None = None, answers: AnswerTables | None = None
+) -> Release:
+    """Build the wave's release in the version; keep the previous one untouched when nothing changed."""
+    return write_release(plan_release(scores, version, release_date, answers), version)
 
 
 def publish_open_data(
@@ -621,6 +669,11 @@ def publish_open_data(
 ) -> list[Path]:
     """Write the wave's open-data release into the version, replacing the previous release whole."""
     return build_release(scores, version, release_date, answers).files
+
+
+def publish_planned_release(plan: ReleasePlan, version: Path) -> list[Path]:
+    """Write a release planned before the reports into the version: its files, as publish_open_data's."""
+    return write_release(plan, version).files
 
 
 @task(name="control-disclosure", cache_policy=NONE)
@@ -678,10 +731,16 @@ def name_cells(cells: list[str]) -> str:
     return shown + (f" and {len(cells) - named} more" if len(cells) > named else "")
 
 
+@task(name="plan-release", cache_policy=NONE)
+def plan_release_task(scores: Scores, version: Path, answers: AnswerTables) -> ReleasePlan:
+    """Prefect wrapper: work out the wave's next release (its version and files) before the reports."""
+    return plan_release(scores, version, answers=answers)
+
+
 @task(name="publish-open-data", cache_policy=NONE)
-def publish_open_data_task(scores: Scores, version: Path, answers: AnswerTables | None = None) -> list[Path]:
-    """Prefect wrapper: publish the open-data release."""
-    return publish_open_data(scores, version, answers=answers)
+def publish_open_data_task(plan: ReleasePlan, version: Path) -> list[Path]:
+    """Prefect wrapper: publish the open-data release planned before the reports."""
+    return publish_planned_release(plan, version)
 
 
 @task(name="build-release", cache_policy=NONE)

@@ -85,21 +85,15 @@ from tasks.contracts import DatasetError, Study, write_csv_for_people
 from tasks.pdf import print_pdf_bytes
 from tasks.publish import (
     AnswerTables,
-    build_release_files,
     open_answer_tables,
     open_perception_gaps,
-    open_tables,
-    previous_release_version,
-    read_release_files,
+    plan_release,
 )
 from tasks.release import (
     CSVW_METADATA,
     DATAPACKAGE,
-    HISTORY_FILES,
     README,
     csv_name,
-    next_release_version,
-    resolve_release_date,
 )
 from tasks.report_words import (
     BABEL_LOCALES,
@@ -1015,26 +1009,10 @@ class ReportInputs:
     published: AnswerTables  # open_answer_tables: disclosure control once, the same as the release
     figures: PublishedFigures  # publish_figures: the same release indexed for every page's lookups
     quotes: QuoteIndex  # index_quotes: the chosen quotes, indexed once for every page
-    # The open-data release these figures are published in (upcoming_release_version); no run id: two
+    # The open-data release these figures are published in (tasks.publish.plan_release); no run id: two
     # runs on the same inputs must give byte-identical pages (the run registry maps a page's sha256 to
     # the run that wrote it).
     release: str | None = None
-
-
-def upcoming_release_version(scores: Scores, version: Path, answers: AnswerTables) -> str:
-    """The version of the open-data release the run will publish these figures in, before it is built.
-
-    As tasks.publish.build_release decides it (same tables, configured date): the previous release's
-    version if its content would not change, else the next number.
-    """
-    previous = read_release_files(inside(version, "open-data", scores.wave))
-    previous_version = previous_release_version(previous)
-    if previous_version is not None:
-        date = resolve_release_date(scores.wave, None)
-        same = build_release_files(open_tables(scores, answers), scores.wave, previous_version, date)
-        if {name: data for name, data in previous.items() if name not in HISTORY_FILES} == same:
-            return previous_version
-    return next_release_version(scores.wave, previous_version)
 
 
 @dataclass(frozen=True)
@@ -1181,17 +1159,19 @@ def prepare_reports(
     status: str = "draft",
     batches: int = 1,
     answers: AnswerTables | None = None,
+    release: str | None = None,
 ) -> tuple[ReportInputs, list[list[Report]]]:
     """What every report is rendered from (draft or final), and the batches to render them in.
 
     One batch per worker that can render at once: threads share one interpreter lock, so under them a
     single task renders all, while a process pool or Dask cluster gets one batch per worker.
+    release: the version of the open-data release these figures go into (tasks.publish.plan_release).
     """
     if status not in STATUSES:
         raise ValueError(f"report status must be one of {', '.join(STATUSES)}, not {status!r}")
     prepare_templates()  # threads share this process's caches; a worker process fills its own
     answers = open_answer_tables(scores, version) if answers is None else answers
-    release = upcoming_release_version(scores, version, answers)
+    release = plan_release(scores, version, answers=answers).version if release is None else release
     figures = publish_figures(scores, answers)
     inputs = ReportInputs(scores, study, status == "draft", answers, figures, index_quotes(scores), release)
     return inputs, batch_reports(plan_reports(version, scores.wave, councils), batches)

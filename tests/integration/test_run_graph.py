@@ -58,8 +58,9 @@ def test_each_task_run_is_linked_to_the_task_runs_it_took_results_from(demo_run:
     runs = task_runs_by_name(prefect_flow_run_id(demo_run))
     scores = one(runs, "score-change").id  # the last of the scoring steps returns the scores
     assert scores in upstream_of(one(runs, "control-disclosure"), "scores")
-    assert scores in upstream_of(one(runs, "publish-open-data"), "scores")
-    assert one(runs, "control-disclosure").id in upstream_of(one(runs, "publish-open-data"), "answers")
+    assert scores in upstream_of(one(runs, "plan-release"), "scores")
+    assert one(runs, "control-disclosure").id in upstream_of(one(runs, "plan-release"), "answers")
+    assert one(runs, "plan-release").id in upstream_of(one(runs, "publish-open-data"), "plan")
     assert one(runs, "plan-reports").id in upstream_of(one(runs, "render-"), "inputs")
     validations = {run.id for name, run in runs.items() if name.startswith("validate-")}
     assert len(validations) == 9

@@ -17,7 +17,14 @@ from maturity.disclosure import audit_release
 from maturity.output_contracts import open_data_contracts
 from maturity.settings import PROJECT_ROOT, load_settings
 from tasks.ledger import read_ledger
-from tasks.publish import build_release, council_relations, disclosure_rules, group_relations
+from tasks.publish import (
+    build_release,
+    council_relations,
+    disclosure_rules,
+    group_relations,
+    plan_release,
+    write_release,
+)
 from tasks.release import diff_table, summarise_changes
 from warehouse.store import read_table
 
@@ -166,6 +173,22 @@ def test_republishing_unchanged_scores_keeps_the_release_and_says_no_changes(
     assert second.version == first.version == "2018.1"
     assert summarise_changes(second.changes) == ["no changes"]
     assert {p.name: p.stat().st_ino for p in second.folder.iterdir()} == inodes
+
+
+def test_planning_a_release_writes_nothing_and_names_the_version_then_written(
+    scored_demo, tmp_path: Path
+) -> None:
+    scores = scored_demo.scores
+    first = build_release(scores, tmp_path)
+    before = {p.name: p.read_bytes() for p in first.folder.iterdir()}
+    rates = scores.response_rates.copy()
+    rates.loc[rates.index[0], "responses"] += 1
+    plan = plan_release(dataclasses.replace(scores, response_rates=rates), tmp_path)
+    assert (plan.changed, plan.previous_version, plan.version) == (True, "2018.1", "2018.2")
+    assert {p.name: p.read_bytes() for p in first.folder.iterdir()} == before  # the reports come first
+    written = write_release(plan, tmp_path)
+    assert written.version == json.loads((written.folder / "datapackage.json").read_bytes())["version"]
+    assert all((written.folder / name).read_bytes() == data for name, data in plan.files.items())
 
 
 def test_a_changed_figure_makes_a_new_version_with_its_diff(scored_demo, tmp_path: Path) -> None:
