@@ -176,11 +176,17 @@ def choose_strengths_and_priorities(
     """Up to `count` strengths, then up to `count` priorities from the characteristics left.
 
     Strengths are chosen first so a characteristic is never both; with fewer than twice count published
-    characteristics the priorities get what is left.
+    characteristics the priorities get what is left. A figure clearly below Wales is never a strength,
+    nor one clearly above Wales a priority: the report would contradict its own findings.
     """
-    strengths = sorted(cells, key=strength_order)[:count]
+    eligible = [cell for cell in cells if not (cell.differs and cell.difference < 0)]
+    strengths = sorted(eligible, key=strength_order)[:count]
     chosen = {cell.characteristic for cell in strengths}
-    priorities = [cell for cell in sorted(cells, key=priority_order) if cell.characteristic not in chosen]
+    priorities = [
+        cell
+        for cell in sorted(cells, key=priority_order)
+        if cell.characteristic not in chosen and not (cell.differs and cell.difference > 0)
+    ]
     return strengths, priorities[:count]
 
 

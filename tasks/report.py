@@ -541,8 +541,14 @@ def level_wording(cell: ShownCell, language: str) -> dict[str, str]:
 def pick_sentence(cell: ShownCell, language: str, kind: str) -> str:
     """A strength or priority in one line, citing the council's and Wales's mean levels."""
     summary = report_content("findings", language)["summary"]
-    clear = cell.differs and (cell.difference > 0) == (kind == "strength")
-    template = summary[f"{kind}_{'clear' if clear else 'relative'}"]
+    toward = 1 if kind == "strength" else -1  # the direction that suits the pick: above Wales for a strength
+    lead = round_number(toward * cell.difference, load_settings().publication.level_decimals)
+    if cell.differs and lead > 0:
+        template = summary[f"{kind}_clear"]
+    elif lead < 0:  # on the other side of Wales, by a margin that is not clear
+        template = summary["strength_relative_below" if kind == "strength" else "priority_relative_above"]
+    else:
+        template = summary[f"{kind}_relative"]
     wales = float(cell.wales["mean_level"]) if cell.wales is not None else float("nan")
     name = translate(language, load_settings().characteristic_by_id[cell.characteristic].name_en)
     return template.format(
@@ -597,7 +603,8 @@ def summary_section(
         "responses": response_summary(rates, gss_code, language),
         "strengths": [pick_sentence(cell, language, "strength") for cell in strengths],
         "priorities": [pick_sentence(cell, language, "priority") for cell in priorities],
-        "too_few": len(priorities) < SUMMARY_PICKS,
+        "fewer_strengths": len(strengths) < SUMMARY_PICKS,
+        "fewer_priorities": len(priorities) < SUMMARY_PICKS,
     }
 
 
@@ -615,23 +622,40 @@ def response_summary(rates: pd.DataFrame, gss_code: str, language: str) -> str:
 ONCE_PER_REPORT = ("one_group_only",)
 
 
-def prompted_actions(kinds: list[tuple[str, str]], name: str, said: set[str], language: str) -> list[str]:
-    """The extra steps a characteristic's findings call for, in words (council-wide ones only once)."""
+def few_answered(rates: pd.DataFrame, gss_code: str) -> set[str]:
+    """The council's groups in which fewer people answered at all than a figure needs (published counts)."""
+    mine = rates[rates["gss_code"] == gss_code].set_index("recipient_group")["responses"]
+    threshold = load_settings().disclosure.min_valid_answers
+    return {group for group in load_settings().recipient_groups if int(mine.get(group, 0)) < threshold}
+
+
+def prompted_actions(
+    kinds: list[tuple[str, str]], name: str, said: set[str], few: set[str], language: str
+) -> list[str]:
+    """The extra steps a characteristic's findings call for, in words (council-wide ones only once).
+
+    few: the groups too few of whom answered (few_answered). A combined figure can also be withheld to
+    protect other figures; then more answers from that group are not what the council needs.
+    """
     findings = report_content("findings", language)
     groups = list(load_settings().recipient_groups)
     actions = []
     for kind, group in kinds:
-        if kind in ONCE_PER_REPORT and kind in said:
+        missing = next((g for g in groups if g != group), group)
+        if kind in ONCE_PER_REPORT and (kind in said or missing not in few):
             continue
         said.add(kind)
-        missing = next((g for g in groups if g != group), group)
         template = findings["next_steps"]["prompted"][kind]
         actions.append(template.format(characteristic=as_noun(name), missing=findings["missing"][missing]))
     return actions
 
 
 def next_step_sections(
-    figures: PublishedFigures, findings: dict[str, list[Finding]], gss_code: str, language: str
+    figures: PublishedFigures,
+    findings: dict[str, list[Finding]],
+    rates: pd.DataFrame,
+    gss_code: str,
+    language: str,
 ) -> list[dict[str, Any]]:
     """Per characteristic, priorities first: the next level's description and the steps towards it."""
     settings = load_settings()
@@ -642,6 +666,7 @@ def next_step_sections(
     missing = [c for c in settings.characteristics if c.id not in cells]
     prompted = prompted_steps(findings)
     said: set[str] = set()  # steps about the council as a whole (who answered) are given once
+    few = few_answered(rates, gss_code)
     sections = []
     for characteristic, cell in [(settings.characteristic_by_id[c.characteristic], c) for c in ordered] + [
         (c, None) for c in missing
@@ -663,7 +688,7 @@ def next_step_sections(
                 "next_level": translate(language, characteristic.levels[following])
                 if level < LEVELS[-1]
                 else "",
-                "prompted": prompted_actions(prompted.get(characteristic.id, []), name, said, language),
+                "prompted": prompted_actions(prompted.get(characteristic.id, []), name, said, few, language),
                 "actions": steps[characteristic.id][level],
             }
         )
@@ -865,7 +890,7 @@ def council_context(
         "council_short": council_short_name(council, language),
         "response_rows": response_rows(scores.response_rates, gss_code, language),
         "summary": summary_section(figures, scores.response_rates, gss_code, language),
-        "next_steps": next_step_sections(figures, findings, gss_code, language),
+        "next_steps": next_step_sections(figures, findings, scores.response_rates, gss_code, language),
         "findings_text": report_content("findings", language),
         "themes": themes,
         **change_context(published, scores.wave, gss_code, council_short_name(council, language), language),

@@ -132,6 +132,26 @@ def test_strengths_and_priorities_follow_the_stated_order_and_never_overlap() ->
     assert not {c.characteristic for c in few_strengths} & {c.characteristic for c in few_priorities}
 
 
+def test_a_figure_clearly_below_wales_is_never_a_strength_nor_one_clearly_above_a_priority() -> None:
+    weak = [
+        cell("leadership", 1.68, 1, 1.94, differs_from_rest_of_wales=True),  # clearly below
+        cell("data_protection", 1.99, 2, 2.14, differs_from_rest_of_wales=True),  # clearly below
+        cell("open_data", 1.33, 1, 1.60, differs_from_rest_of_wales=True),  # clearly below
+        cell("data_analytics", 1.5, 2, 1.6),
+    ]
+    strengths, priorities = choose_strengths_and_priorities(weak, 3)
+    assert [c.characteristic for c in strengths] == ["data_analytics"]
+    assert len(priorities) == 3
+    assert all(c.differs and c.difference < 0 for c in priorities)
+    strong = [
+        cell("leadership", 2.6, 3, 2.0, differs_from_rest_of_wales=True),
+        cell("open_data", 1.85, 2, 1.60, differs_from_rest_of_wales=True),  # clearly above, yet its lowest
+    ]
+    strengths, priorities = choose_strengths_and_priorities(strong, 1)
+    assert [c.characteristic for c in strengths] == ["leadership"]
+    assert priorities == []
+
+
 def small_release(flag: bool) -> PublishedFigures:
     """A release of one council and Wales on the leadership characteristic and one statement."""
     settings = load_settings()
@@ -193,7 +213,10 @@ def test_every_council_report_has_a_summary_and_next_steps_in_both_languages(rep
                 assert translate(language, characteristic.name_en) in summary, council.gss_code
             picks = re.search(r'<div class="picks">(.*?)</div>\s*</div>', page, flags=re.S)
             assert picks, council.gss_code
-            assert picks.group(1).count("<li>") == 6, council.gss_code
+            strengths, priorities = picks.group(1).split("<h3>")[1:]
+            for listed, fewer in ((strengths, "fewer_strengths"), (priorities, "fewer_priorities")):
+                note = report_content("findings", language)["summary"][fewer]
+                assert listed.count("<li>") == 3 or note in html.unescape(listed), council.gss_code
             assert page.count('<section id="next-steps"') == 1
             assert len(re.findall(r'<h3 id="next-', page)) == len(settings.characteristics), council.gss_code
             assert section(page, "next-steps").strip()
@@ -254,3 +277,21 @@ def test_next_steps_add_the_steps_this_councils_findings_call_for(reports: Path)
     assert prompted["below_wales"].format(characteristic="data analytics") in steps
     # Its elected members were too few for combined figures: asked once, not under every characteristic.
     assert steps.count(prompted["one_group_only"].format(missing="elected members")) == 1
+
+
+def test_a_group_is_told_too_few_answered_only_where_fewer_than_the_threshold_did(
+    scored_demo, reports: Path
+) -> None:
+    rates = scored_demo.scores.response_rates.set_index(["gss_code", "recipient_group"])["responses"]
+    threshold = load_settings().disclosure.min_valid_answers
+    findings = report_content("findings", "en")
+    told = []
+    for council in load_settings().councils:
+        page = html.unescape((reports / f"{council.gss_code}.en.html").read_text())
+        for group, missing in findings["missing"].items():
+            if findings["next_steps"]["prompted"]["one_group_only"].format(missing=missing) in page:
+                told.append(council.gss_code)
+                assert rates[(council.gss_code, group)] < threshold, (council.gss_code, group)
+        assert "Too few elected members answered" not in page
+        assert "Too few officers answered" not in page
+    assert told  # the demo has councils whose members were too few
