@@ -224,8 +224,18 @@ def draw_group_means(sample: GroupSample, method: MaturityMethod, rng: np.random
 def draw_cell_means(
     samples: dict[str, GroupSample], method: MaturityMethod, rng: np.random.Generator
 ) -> dict[str, TailDraws]:
-    """Draws for each group with valid answers (in the order given), then for all: their equal-weight mean."""
-    draws = {g: draw_group_means(s, method, rng) for g, s in samples.items() if s.n_valid > 0}
+    """Draws for each group with valid answers (in the order given), then for all: their equal-weight mean.
+
+    Each group draws from a generator of its own, spawned from the cell's: how many random values a
+    group's draws use depends on its counts, so with one shared generator a published group's interval
+    would tell a reader, who has the seed and this code, something of a withheld group's counts.
+    """
+    streams = rng.spawn(len(samples))  # one per group, whether or not it answered: fixed by position
+    draws = {
+        group: draw_group_means(sample, method, stream)
+        for (group, sample), stream in zip(samples.items(), streams, strict=True)
+        if sample.n_valid > 0
+    }
     if draws:
         draws[ALL_GROUPS] = TailDraws(
             np.mean([d.lower for d in draws.values()], axis=0),

@@ -327,3 +327,25 @@ def test_shares_sum_to_one_and_intervals_contain_the_mean(samples: dict[str, Gro
         assert row["ci_lower"] <= row["mean_level"] + 1e-12
         assert row["mean_level"] <= row["ci_upper"] + 1e-12
         assert 1 <= row["ci_lower"] <= row["ci_upper"] <= 3
+
+
+@pytest.mark.parametrize(
+    "officers", [[0, 0, 0, 0], [2, 4, 1, 0], [1, 3, 2, 1], [7, 0, 0, 0], [40, 80, 22, 3]]
+)
+def test_a_groups_published_interval_and_odds_carry_nothing_of_the_other_groups_counts(
+    officers: list[int],
+) -> None:
+    # One generator for the cell let the officers' draws use up a number of random values that depends on
+    # their counts (gamma variates are drawn by rejection), so the members' interval and level odds, with
+    # the public seed and code, told a reader which withheld officers' counts were possible.
+    def members_row(officer_counts: list[int]) -> dict:
+        samples = {
+            "officers": GroupSample(np.array(officer_counts)),
+            "elected_members": GroupSample(np.array([6, 12, 11, 2])),
+        }
+        rows = summarise_cell(
+            samples, METHOD, cell_rng(METHOD.posterior_seed, "2018", "W06000011", "leadership")
+        )
+        return next(r for r in rows if r["recipient_group"] == "elected_members")
+
+    assert members_row(officers) == members_row([5, 5, 5, 0])
