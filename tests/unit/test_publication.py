@@ -21,22 +21,22 @@ from tasks.study import read_study
 from tests.unit.test_reports import DENBIGHSHIRE, page_text, pdf_objects, require_tool
 
 # The six good-practice examples of the reference report, as each language names them.
-CASE_STUDIES = {
+CASE_STUDIES = {  # in the order Part 3 gives them: grouped by the lesson each offers
     "en": (
-        "Camden Residents Index",
-        "Carmarthenshire",
-        "Digital Flintshire",
         "Conwy and Denbighshire",
-        "Data Mill North",
+        "Carmarthenshire",
         "London Fire Brigade",
+        "Camden Residents Index",
+        "Digital Flintshire",
+        "Data Mill North",
     ),
     "cy": (
-        "Mynegai Preswylwyr Camden",
-        "Sir Gaerfyrddin",
-        "Sir y Fflint Ddigidol",
         "Conwy a Sir Ddinbych",
-        "Data Mill North",
+        "Sir Gaerfyrddin",
         "Brigâd Dân Llundain",
+        "Mynegai Preswylwyr Camden",
+        "Sir y Fflint Ddigidol",
+        "Data Mill North",
     ),
 }
 # A link a report may carry: within the page, relative to it, to an e-mail address or to an https site.
