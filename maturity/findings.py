@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from maturity.rounding import round_number
 from maturity.settings import ALL_GROUPS, WALES_GSS_CODE, load_settings
 
 LEVELS = (1, 2, 3)
@@ -305,10 +306,13 @@ def largest_unclear_difference(cells: list[ShownCell]) -> list[Finding]:
     It tells the council which way its figures lean and that the lean could be chance, rather than
     only that nothing was found.
     """
+    places = load_settings().publication.level_decimals
     tested = [
         cell
         for cell in cells
-        if cell.wales is not None and pd.notna(cell.row.get("p_value_vs_rest_of_wales", pd.NA))
+        if cell.wales is not None
+        and pd.notna(cell.row.get("p_value_vs_rest_of_wales", pd.NA))
+        and round_number(cell.difference, places) != 0  # "2.04 against 2.04" is no difference to report
     ]
     if not tested:
         return []

@@ -272,14 +272,22 @@ def statement_rows(
         council, wales = format_share(council_row, language), format_share(wales_row, language)
         differs = council_row["differs_from_rest_of_wales"] if council_row is not None else pd.NA
         flagged = bool(differs) if pd.notna(differs) and council["shown"] and wales["shown"] else False
+        higher, lower = (  # where agreeing is a bad sign, the comparison says which way is better
+            (translate(language, "Higher than Wales"), translate(language, "Lower than Wales"))
+            if statement.higher_is_better
+            else (
+                translate(language, "Higher than Wales (worse)"),
+                translate(language, "Lower than Wales (better)"),
+            )
+        )
         if (
             not council["shown"] or not wales["shown"] or pd.isna(differs)
         ):  # it would reveal a withheld figure
             comparison = NOT_AVAILABLE
         elif flagged and council["value"] > float(wales_row["pct_agree"]):
-            comparison = translate(language, "Higher than Wales")
+            comparison = higher
         elif flagged:
-            comparison = translate(language, "Lower than Wales")
+            comparison = lower
         else:
             comparison = translate(language, "No clear difference")
         rows.append(
@@ -448,9 +456,9 @@ def format_figure(kind: str, value: float, language: str) -> str:
         return format_whole_percent(int(round_number(100 * value, 0)), language)
     if kind == P_VALUE:
         smallest = 10.0**-rules.p_value_decimals
-        if value < smallest:
-            return f"< {format_number(smallest, language, rules.p_value_decimals)}"
-        return format_number(value, language, rules.p_value_decimals)
+        if value < smallest:  # "p < 0.0001": the sentences cite it whole
+            return f"p < {format_number(smallest, language, rules.p_value_decimals)}"
+        return f"p = {format_number(value, language, rules.p_value_decimals)}"
     if kind == COUNT:
         return format_number(value, language, 0 if float(value).is_integer() else rules.base_decimals)
     if kind == LEVEL:

@@ -36,8 +36,9 @@ def assert_release_protected(report: AttackReport) -> None:
     assert not report.level_fingerprints, report.describe()
     assert not report.changes_file_leaks, report.describe()
     assert not report.derived_leaks, report.describe()  # p-values, flags, gaps: from published rows only
-    # A bound on the attack's own cost, not a benchmark: it stays runnable in CI. About 10-20 s alone on a
-    # 2-core machine; 32 s seen with the suite's two workers sharing the cores.
+    # A bound on the attack's own cost, not a benchmark: it stays runnable in CI. It is CPU time, as wall time
+    # on a shared machine is not the attack's (125 s of wall time seen in CI with two other jobs running,
+    # against about 10-20 s alone on a 2-core machine).
     assert report.seconds < ATTACK_SECONDS_LIMIT
 
 
