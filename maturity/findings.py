@@ -69,17 +69,20 @@ def index_rows(frame: pd.DataFrame, item: str) -> dict[str, PlaceRows]:
     return indexed
 
 
-def count_levels(levels: pd.DataFrame) -> dict[str, list[int]]:
-    """How many councils' published combined levels are at 1, 2, 3, per characteristic.
+def count_levels(maturity: dict[str, PlaceRows]) -> dict[str, list[int]]:
+    """How many councils' shown levels are at 1, 2, 3, per characteristic (maturity: index_rows).
 
-    Only published levels are counted: a count over withheld ones would let a reader work a withheld
-    council's level out of the rest.
+    A council's shown level is its combined one, or a group's own where the combined figure is withheld
+    (pick_shown_row), so the counts cover every council with a published figure, not only those whose
+    elected members were enough for a combined one. Only published levels are counted: a count over
+    withheld ones would let a reader work a withheld council's level out of the rest.
     """
-    councils = levels[(levels["recipient_group"] == ALL_GROUPS) & (levels["gss_code"] != WALES_GSS_CODE)]
+    councils = [rows for gss_code, rows in maturity.items() if gss_code != WALES_GSS_CODE]
     counts = {}
     for characteristic in load_settings().characteristics:
-        found = councils.loc[councils["characteristic"] == characteristic.id, "level"].dropna().astype(int)
-        counts[characteristic.id] = [int((found == level).sum()) for level in LEVELS]
+        shown = [pick_shown_row(rows, characteristic.id)[0] for rows in councils]
+        found = [int(row["level"]) for row in shown if row is not None]
+        counts[characteristic.id] = [found.count(level) for level in LEVELS]
     return counts
 
 
@@ -88,11 +91,9 @@ def index_published(levels: pd.DataFrame, statements: pd.DataFrame, gaps: pd.Dat
     by_council: dict[str, list[Row]] = {}
     for row in gaps.to_dict("records"):
         by_council.setdefault(str(row["gss_code"]), []).append(row)
+    maturity = index_rows(levels, "characteristic")
     return PublishedFigures(
-        index_rows(levels, "characteristic"),
-        index_rows(statements, "statement_id"),
-        by_council,
-        count_levels(levels),
+        maturity, index_rows(statements, "statement_id"), by_council, count_levels(maturity)
     )
 
 

@@ -728,6 +728,44 @@ def national_recommendations(figures: PublishedFigures, language: str) -> list[d
     return rows
 
 
+def national_key_findings(figures: PublishedFigures, rates: pd.DataFrame, language: str) -> list[str]:
+    """The national report's key findings: who answered, how levels split, where councils are weakest
+    and strongest, and where none reaches level 3; each from published figures only."""
+    settings = load_settings()
+    content = report_content("findings", language)["national"]
+    responses = {row["group"]: row for row in response_rows(rates, WALES_GSS_CODE, language)}
+    first, second = settings.maturity.perception_gap_groups
+    counts = {c.id: figures.distribution[c.id] for c in settings.characteristics}
+    names = {c.id: translate(language, c.name_en) for c in settings.characteristics}
+    split = [sum(per[level - 1] for per in counts.values()) for level in LEVELS]
+    shown = {item: sum(per) for item, per in counts.items() if sum(per)}
+    sentences = [
+        content["key_responses"].format(
+            responses=responses[TOTAL_GROUP]["responses"],
+            invited=responses[TOTAL_GROUP]["invited"],
+            percent=responses[TOTAL_GROUP]["percent"],
+            officers=responses[first]["percent"],
+            members=responses[second]["percent"],
+        ),
+        content["key_overall"].format(total=sum(split), level_1=split[0], level_2=split[1], level_3=split[2]),
+    ]
+    if shown:
+        weakest = max(shown, key=lambda item: counts[item][0] / shown[item])
+        strongest = max(shown, key=lambda item: sum(counts[item][1:]) / shown[item])
+        for key, item, count in (
+            ("key_weakest", weakest, counts[weakest][0]),
+            ("key_strongest", strongest, sum(counts[strongest][1:])),
+        ):
+            name = name_in_sentence(content[key], "characteristic", names[item])
+            sentences.append(content[key].format(characteristic=name, count=count, published=shown[item]))
+    none_at_3 = [as_noun(names[item]) for item in shown if counts[item][2] == 0]
+    if none_at_3 and len(none_at_3) == len(counts):
+        sentences.append(content["key_no_level_3_anywhere"])
+    elif none_at_3:
+        sentences.append(content["key_no_level_3"].format(characteristics=join_names(none_at_3, language)))
+    return sentences
+
+
 def theme_sections(
     wave: str,
     quotes: QuoteIndex,
@@ -940,22 +978,16 @@ def national_context(
     settings = load_settings()
     published = open_answer_tables(scores, None) if published is None else published
     figures = publish_figures(scores, published) if figures is None else figures
-    tables = published.maturity_levels
-    combined = tables[tables["recipient_group"] == ALL_GROUPS].set_index(["gss_code", "characteristic"])
-    levels, low_bases = combined["level"], combined["low_base"]
     rates = scores.response_rates.set_index(["gss_code", "recipient_group"])
     councils = sorted(settings.councils, key=lambda c: council_short_name(c, language))
 
-    def level_of(gss: str, characteristic: str) -> int | None:
-        value = levels.get((gss, characteristic))
-        return int(value) if value is not None and pd.notna(value) else None
-
     def heatmap_cell(gss: str, characteristic: str) -> dict[str, Any]:
-        """A published level, and whether it rests on a low base (a withheld level has no mark)."""
-        level = level_of(gss, characteristic)
-        low_base = low_bases.get((gss, characteristic))
-        marked = level is not None and low_base is not None and pd.notna(low_base) and bool(low_base)
-        return {"level": level, "low_base": marked}
+        """The shown level (combined, else a group's own, marked), and whether it rests on a low base."""
+        row, group = pick_shown_row(figures.place("maturity", gss), characteristic)
+        if row is None:
+            return {"level": None, "low_base": False, "group": None}
+        low_base = row["low_base"]
+        return {"level": int(row["level"]), "low_base": pd.notna(low_base) and bool(low_base), "group": group}
 
     def percent(gss: str, group: str) -> str:
         if (gss, group) not in rates.index:
@@ -969,6 +1001,14 @@ def national_context(
         count = int(rates.at[(gss, group), "invited"]) if (gss, group) in rates.index else 0
         return format_number(count, language, 0)
 
+    heatmap = [
+        {
+            "href": report_file_name(c.gss_code, language, "html"),
+            "name": council_short_name(c, language),
+            "cells": [heatmap_cell(c.gss_code, ch.id) for ch in settings.characteristics],
+        }
+        for c in councils
+    ]
     distribution = [
         {
             "name": translate(language, ch.name_en),
@@ -980,22 +1020,13 @@ def national_context(
     wales = figures.place("statements", WALES_GSS_CODE)
     return {
         **shared_context(scores, study, draft, language, "national"),
-        "heatmap": [
-            {
-                "href": report_file_name(c.gss_code, language, "html"),
-                "name": council_short_name(c, language),
-                "cells": [heatmap_cell(c.gss_code, ch.id) for ch in settings.characteristics],
-            }
-            for c in councils
-        ],
-        "heatmap_low_base": any(
-            cell["low_base"]
-            for c in councils
-            for cell in (heatmap_cell(c.gss_code, ch.id) for ch in settings.characteristics)
-        ),
+        "heatmap": heatmap,
+        "heatmap_low_base": any(cell["low_base"] for row in heatmap for cell in row["cells"]),
+        "heatmap_groups": {cell["group"] for row in heatmap for cell in row["cells"]} - {None},
         "distribution": distribution,
         **change_context(published, scores.wave, None, "", language, councils),
         "recommendations": national_recommendations(figures, language),
+        "key_findings": national_key_findings(figures, scores.response_rates, language),
         "findings_text": report_content("findings", language),
         "distribution_title": translate(language, "Councils at each level, by characteristic"),
         "distribution_description": "; ".join(

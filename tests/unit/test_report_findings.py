@@ -22,7 +22,7 @@ from maturity.findings import (
 )
 from maturity.settings import ALL_GROUPS, WALES_GSS_CODE, load_settings
 from tasks.publish import open_answer_tables
-from tasks.report import CONTENT_FILES, render_reports, report_content, translate
+from tasks.report import CONTENT_FILES, publish_figures, render_reports, report_content, translate
 
 DENBIGHSHIRE, CARMARTHENSHIRE = "W06000004", "W06000010"
 SIMILARITY_LIMIT = 0.85  # issue 15: two councils' prose, digits and names removed, at most this alike
@@ -295,3 +295,36 @@ def test_a_group_is_told_too_few_answered_only_where_fewer_than_the_threshold_di
         assert "Too few elected members answered" not in page
         assert "Too few officers answered" not in page
     assert told  # the demo has councils whose members were too few
+
+
+def test_the_national_heatmap_shows_every_council_with_a_published_figure(scored_demo, reports: Path) -> None:
+    # Before: a council whose elected members were too few showed "[c]" in every cell (11 of 22 in the
+    # demo) although its officers' levels are published; the counts beneath covered only the other 11.
+    published = open_answer_tables(scored_demo.scores, None).maturity_levels
+    shown = published[(published["status"] == "") & published["level"].notna()]
+    page = (reports / "national.en.html").read_text()
+    assert "level-None" not in page
+    heatmap = re.search(r'<table id="levels-heatmap".*?</table>', page, flags=re.S).group(0)
+    rows = dict(re.findall(r'<a href="(W\d+)\.en\.html">[^<]+</a></th>(.*?)</tr>', heatmap))
+    for code, cells in rows.items():
+        mine = shown[shown["gss_code"] == code]
+        expected = len(set(mine["characteristic"]))
+        assert len(re.findall(r">\d(?:<sup>[†‡]</sup>)?\*?</td>", cells)) == expected, code
+    officers_only = [code for code, cells in rows.items() if "<sup>†</sup>" in cells]
+    assert officers_only  # the demo has councils whose combined figures are withheld
+    assert "officers&#39; own level: the combined figure is withheld" in page
+
+
+def test_the_national_report_opens_with_key_findings_from_published_figures(
+    scored_demo, reports: Path
+) -> None:
+    figures = publish_figures(scored_demo.scores, open_answer_tables(scored_demo.scores, None))
+    total = sum(sum(counts) for counts in figures.distribution.values())
+    for language in ("en", "cy"):
+        page = html.unescape((reports / f"national.{language}.html").read_text())
+        key = re.search(r'<section id="key-findings".*?</section>', page, flags=re.S).group(0)
+        assert page.index('id="key-findings"') < page.index(
+            'id="levels-heatmap"'
+        )  # first, as in the reference
+        assert f" {total} " in key  # every published council level, counted once
+        assert key.count("<li>") >= 4

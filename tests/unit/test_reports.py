@@ -82,10 +82,11 @@ def test_national_report_lists_councils_alphabetically_in_each_language(rendered
         heatmap = page[start : page.index("</table>", start)]
         row_names = re.findall(r'<th scope="row"><a href="[^"]+">([^<]+)</a>', heatmap)
         assert [html.unescape(n) for n in row_names] == sorted(getattr(c, name) for c in settings.councils)
-        cells = re.findall(r"<td class=\"num level-(\w+)\">([^<]+)</td>", heatmap)
+        cells = re.findall(r'<td class="num(?: level-(\d))?">(\d|\[c\])(?:<sup>[†‡]</sup>)?\*?</td>', heatmap)
         assert len(cells) == len(settings.councils) * len(settings.characteristics)
         # The printed number repeats what the shade shows, so the heatmap reads without colour.
-        assert all(shade == shown for shade, shown in cells if shade != "None")
+        assert all(shade == shown for shade, shown in cells if shown != "[c]")
+        assert all(shade == "" for shade, shown in cells if shown == "[c]")  # a withheld cell: no shade
 
 
 def test_every_chart_has_a_title_a_description_and_a_table(rendered: Path) -> None:
