@@ -126,20 +126,24 @@ class ShownCell:
         return bool(flag) if pd.notna(flag) else False
 
 
-def is_shown(row: Row) -> bool:
-    """A published row with a level (not withheld, and with valid answers)."""
-    return row["status"] == "" and pd.notna(row["level"])
+PCT_AGREE = "pct_agree"  # a statement row's figure (a maturity row's is its level)
 
 
-def pick_shown_row(rows: PlaceRows, characteristic: str) -> tuple[Row | None, str | None]:
+def is_shown(row: Row, figure: str = "level") -> bool:
+    """A published row with its figure (not withheld, and with valid answers): a level or a % agree."""
+    return row["status"] == "" and pd.notna(row[figure])
+
+
+def pick_shown_row(rows: PlaceRows, item: str, figure: str = "level") -> tuple[Row | None, str | None]:
     """The published figure a report shows: all respondents, else a group's own (officers first).
 
     Where the elected members are too few to publish, the council's combined figure is withheld with
-    them; the officers' figure, published in full, is the best the council can be told.
+    them; the officers' figure, published in full, is the best the council can be told. item: a
+    characteristic (figure "level") or a statement (figure "pct_agree").
     """
     for group in (ALL_GROUPS, *load_settings().recipient_groups):  # config/tools.yaml order
-        row = rows.get((characteristic, group))
-        if row is not None and is_shown(row):
+        row = rows.get((item, group))
+        if row is not None and is_shown(row, figure):
             return row, (None if group == ALL_GROUPS else group)
     return None, None
 
@@ -243,7 +247,8 @@ def statement_findings(figures: PublishedFigures, gss_code: str, theme: str) -> 
     mine, wales = figures.place("statements", gss_code), figures.place("statements", WALES_GSS_CODE)
     found = []
     for statement in (s for s in load_settings().statements if s.theme == theme):
-        row, wales_row = mine.get((statement.id, ALL_GROUPS)), wales.get((statement.id, ALL_GROUPS))
+        row, group = pick_shown_row(mine, statement.id, PCT_AGREE)
+        wales_row = wales.get((statement.id, group or ALL_GROUPS))
         if row is None or wales_row is None:
             continue
         flag = row["differs_from_rest_of_wales"]
@@ -257,7 +262,7 @@ def statement_findings(figures: PublishedFigures, gss_code: str, theme: str) -> 
             "p_value": (P_VALUE, float(row["p_value_vs_rest_of_wales"])),
         }
         rule = "statement_higher" if higher else "statement_lower"
-        found.append(Finding(rule, theme, statement.id, ALL_GROUPS, cited))
+        found.append(Finding(rule, theme, statement.id, group or ALL_GROUPS, cited))
     return found
 
 

@@ -42,6 +42,7 @@ from maturity.findings import (
     LEVEL_GAP,
     MEAN_LEVEL,
     P_VALUE,
+    PCT_AGREE,
     PERCENT,
     POINTS,
     PROBABILITY,
@@ -266,9 +267,15 @@ def statement_rows(
     )
     rows = []
     statements = [s for s in load_settings().statements_in(wave) if s.theme == theme]
+    whose = {
+        "officers": translate(language, "officers only"),
+        "elected_members": translate(language, "elected members only"),
+    }
     for number, statement in enumerate(statements, start=1):
-        council_row = council_rows.get((statement.id, ALL_GROUPS))
-        wales_row = wales_rows.get((statement.id, ALL_GROUPS))
+        # The combined figure, else a group's own beside the same group's for Wales (as for levels).
+        shown, group = pick_shown_row(council_rows, statement.id, PCT_AGREE)
+        council_row = shown if shown is not None else council_rows.get((statement.id, ALL_GROUPS))
+        wales_row = wales_rows.get((statement.id, group or ALL_GROUPS))
         council, wales = format_share(council_row, language), format_share(wales_row, language)
         differs = council_row["differs_from_rest_of_wales"] if council_row is not None else pd.NA
         flagged = bool(differs) if pd.notna(differs) and council["shown"] and wales["shown"] else False
@@ -300,6 +307,7 @@ def statement_rows(
                 "wales": wales,
                 "comparison": comparison,
                 "flagged": flagged,
+                "group": f"({whose[group]})" if group else "",
             }
         )
     return rows
@@ -312,7 +320,7 @@ def statements_description(rows: list[dict[str, Any]], council: str, language: s
         direction = f" ({row['direction']})" if row["direction"] else ""
         figures = "; ".join(
             translate(language, "{place}: {figure}, n = {n}").format(
-                place=place, figure=row[key]["text"], n=row[key]["n"]
+                place=f"{place} {row['group']}".rstrip(), figure=row[key]["text"], n=row[key]["n"]
             )
             for place, key in ((council, "council"), (translate(language, "Wales"), "wales"))
         )
@@ -492,6 +500,7 @@ def finding_sentence(finding: Finding, language: str) -> str:
     who = {
         "who": name_in_sentence(template, "who", content["who"][finding.group]),
         "whose": content["whose"][finding.group],
+        "people": content["people"][finding.group],
     }
     return template.format(**names, **figures, **who)
 

@@ -473,13 +473,13 @@ def maturity_cell(
     wave: str, gss_code: str, item: str, counts: dict[str, np.ndarray]
 ) -> dict[str, MaturityRow]:
     """A council (or Wales) x characteristic: each group's row, then all (groups weighted equally)."""
-    rng = cell_generator(wave, gss_code, item)
+    streams = cell_generator(wave, gss_code, item).spawn(len(GROUPS))  # one child generator per group
     rows = {}
-    for group in GROUPS:
+    for group, stream in zip(GROUPS, streams, strict=True):
         answered = counts.get(group, np.zeros(4, dtype="int64"))
         levels = answered[:3].astype(float)
         n_valid = int(answered[:3].sum())
-        draws = tail_draws(levels, rng) if n_valid else None
+        draws = tail_draws(levels, stream) if n_valid else None
         shares = [Fraction(int(k), n_valid) for k in answered[:3]] if n_valid else None
         mean = exact_mean(shares)
         rows[group] = MaturityRow(

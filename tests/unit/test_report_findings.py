@@ -169,6 +169,7 @@ def small_release(flag: bool) -> PublishedFigures:
                 "statement_id": statement.id,
                 "theme": statement.theme,
                 "recipient_group": ALL_GROUPS,
+                "status": "",  # published
                 "pct_agree": pct,
                 "n_valid": 50,
                 "differs_from_rest_of_wales": flag if code != WALES_GSS_CODE else pd.NA,
@@ -328,3 +329,22 @@ def test_the_national_report_opens_with_key_findings_from_published_figures(
         )  # first, as in the reference
         assert f" {total} " in key  # every published council level, counted once
         assert key.count("<li>") >= 4
+
+
+def test_a_withheld_combined_statement_shows_the_officers_own_figure_beside_theirs_for_wales(
+    scored_demo, reports: Path
+) -> None:
+    # Before: every statement of a council whose elected members were too few read "[c]" although its
+    # officers' figures are published (Denbighshire: 7.7% of 65 officers agreed on a clear vision).
+    statements = open_answer_tables(scored_demo.scores, None).statement_results.set_index(
+        ["gss_code", "statement_id", "recipient_group"]
+    )
+    mine = statements.loc[(DENBIGHSHIRE, "clear_vision")]
+    assert mine.loc["all", "status"] == "[c]"
+    officers, wales = mine.loc["officers"], statements.loc[(WALES_GSS_CODE, "clear_vision", "officers")]
+    page = html.unescape((reports / f"{DENBIGHSHIRE}.en.html").read_text())
+    row = re.search(r"<tr><th scope=\"row\">S1: The council has a clear vision.*?</tr>", page).group(0)
+    dash = "\N{EN DASH}"
+    interval = f"{officers['ci_lower']:.1f}{dash}{officers['ci_upper']:.1f}"
+    assert f"{officers['pct_agree']:.1f}% ({interval}) (officers only)" in row
+    assert f"{wales['pct_agree']:.1f}%" in row
