@@ -728,10 +728,12 @@ def detect_language(text: str, rules: ThemeRules) -> str:
     return "cy" if words and welsh >= rules.welsh_share_at_least * len(words) else "en"
 
 
-def quote_hash(redacted: str) -> str:
-    """A stable key for a redacted quote: SHA-256 of its NFC text with spacing collapsed, 16 hex digits."""
+def quote_hash(gss_code: str, redacted: str) -> str:
+    """A stable key for a council's redacted quote: SHA-256 of the council's code and the NFC text with
+    spacing collapsed, 16 hex digits. The council is part of it, so approving words one council's
+    respondents wrote does not publish the same words in another council's report."""
     text = " ".join(unicodedata.normalize("NFC", redacted).split())
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:QUOTE_HASH_CHARS]
+    return hashlib.sha256(f"{gss_code}\n{text}".encode()).hexdigest()[:QUOTE_HASH_CHARS]
 
 
 def read_approved_quotes(root: Path) -> frozenset[str]:

@@ -351,7 +351,14 @@ def quote_candidates(scores: Scores, approved: frozenset[str] = frozenset()) -> 
     """Every chosen redacted quote, keyed by its hash, with whether it is approved: for the auditor."""
     comments = scores.comment_themes
     chosen = comments[comments["quote_rank"].notna()].sort_values(["gss_code", "theme", "quote_rank"])
-    hashes = chosen["comment_redacted"].map(quote_hash)
+    hashes = pd.Series(
+        [
+            quote_hash(str(g), str(t))
+            for g, t in zip(chosen["gss_code"], chosen["comment_redacted"], strict=True)
+        ],
+        index=chosen.index,
+        dtype=str,
+    )
     return pd.DataFrame(
         {
             "quote_hash": hashes,
@@ -409,7 +416,7 @@ def quote_rows(
     rules = quote_rules()
     rows = []
     for text in quotes.get((gss_code, theme), []):
-        key = quote_hash(text)
+        key = quote_hash(gss_code, text)
         if draft or key in approved:
             rows.append(
                 {"text": text, "hash": key, "approved": key in approved, "lang": detect_language(text, rules)}

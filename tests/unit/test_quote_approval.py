@@ -66,9 +66,12 @@ def _render(scores, study, out: Path, draft: bool) -> dict[str, str]:
 
 
 def test_quote_hash_is_stable_and_ignores_spacing() -> None:
-    assert quote_hash("Data sits in  silos.") == quote_hash("Data sits in silos. ")
-    assert quote_hash("Data sits in silos.") != quote_hash("Data sits in silos!")
-    assert re.fullmatch(r"[0-9a-f]{16}", quote_hash("x"))
+    assert quote_hash(DENBIGHSHIRE, "Data sits in  silos.") == quote_hash(
+        DENBIGHSHIRE, "Data sits in silos. "
+    )
+    assert quote_hash(DENBIGHSHIRE, "Data sits in silos.") != quote_hash(DENBIGHSHIRE, "Data sits in silos!")
+    assert quote_hash(DENBIGHSHIRE, "Data sits in silos.") != quote_hash("W06000015", "Data sits in silos.")
+    assert re.fullmatch(r"[0-9a-f]{16}", quote_hash(DENBIGHSHIRE, "x"))
 
 
 def test_planted_personal_data_never_reaches_a_report(scored_demo, tmp_path, monkeypatch) -> None:
@@ -106,9 +109,10 @@ def test_a_final_report_shows_only_approved_quotes(scored_demo, tmp_path) -> Non
     assert all(text in draft for text in texts)
     assert "not yet approved" in draft_pages[f"{DENBIGHSHIRE}.en.html"]
     (study.root / QUOTES_APPROVED_FILE).write_text(
-        f"# approved by the audit team\napproved:\n  - {quote_hash(texts[0])}  # GDPR\n", encoding="utf-8"
+        f"# approved by the audit team\napproved:\n  - {quote_hash(DENBIGHSHIRE, texts[0])}  # GDPR\n",
+        encoding="utf-8",
     )
-    assert read_approved_quotes(study.root) == frozenset({quote_hash(texts[0])})
+    assert read_approved_quotes(study.root) == frozenset({quote_hash(DENBIGHSHIRE, texts[0])})
     pages = _render(scores, study, tmp_path / "c", draft=False)
     final = " ".join(page_text(p) for p in pages.values())
     assert texts[0] in final
@@ -122,7 +126,9 @@ def test_candidates_are_written_to_the_restricted_quality_folder(scored_demo, tm
     assert path == tmp_path / "quality" / "run-1" / "quote_candidates.csv"
     written = pd.read_csv(path, dtype=str)
     assert {"quote_hash", "gss_code", "theme", "quote_rank", "approved", "quote"} <= set(written.columns)
-    assert written["quote_hash"].tolist() == [quote_hash(q) for q in written["quote"]]
+    assert written["quote_hash"].tolist() == [
+        quote_hash(g, q) for g, q in zip(written["gss_code"], written["quote"], strict=True)
+    ]
     assert (written["approved"] == "False").all()
     assert not any("@" in q for q in written["quote"])
 
@@ -132,3 +138,18 @@ def test_a_malformed_approval_file_is_a_clear_error(tmp_path) -> None:
     (tmp_path / QUOTES_APPROVED_FILE).write_text("approved: yes\n", encoding="utf-8")
     with pytest.raises(ValueError, match=QUOTES_APPROVED_FILE):
         read_approved_quotes(tmp_path)
+
+
+def test_approving_a_quote_for_one_council_approves_it_for_that_council_only(scored_demo) -> None:
+    # Before: the key was the text's hash alone, so one approval published the same words in every
+    # council whose respondents wrote them (17 councils shared one quote in the demo).
+    candidates = quote_candidates(scored_demo.scores)
+    shared = candidates.groupby("quote")["gss_code"].nunique()
+    text = shared[shared > 1].index[0]
+    rows = candidates[candidates["quote"] == text]
+    first = rows.iloc[0]
+    assert rows["quote_hash"].nunique() == len(rows)  # one key per council
+    approved = quote_candidates(scored_demo.scores, frozenset({first["quote_hash"]}))
+    approved = approved[approved["quote"] == text].set_index("gss_code")["approved"]
+    assert approved[first["gss_code"]]
+    assert not approved.drop(first["gss_code"]).any()
