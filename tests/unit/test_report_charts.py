@@ -6,6 +6,7 @@ import dataclasses
 import re
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from maturity.settings import WALES_GSS_CODE, load_settings
@@ -107,11 +108,15 @@ def test_statement_rows_carry_short_labels_direction_and_bases(scored_demo, figu
 
 
 def test_a_withheld_figure_shows_c_in_chart_and_table(scored_demo, published) -> None:
-    table = published.statement_results
+    table = published.statement_results.copy()
     withheld = table[(table["status"] != "") & (table["recipient_group"] == "all")]
     assert not withheld.empty, "the demo should have a withheld statement figure"
-    gss, theme = withheld.iloc[0][["gss_code", "theme"]]
-    page = _render(scored_demo, published, gss, "en")
+    gss, theme, statement = withheld.iloc[0][["gss_code", "theme", "statement_id"]]
+    # Every group's figure withheld too: else the report shows a group's own figure in its place.
+    cell = (table["gss_code"] == gss) & (table["statement_id"] == statement)
+    table.loc[cell, "status"] = WITHHELD
+    table.loc[cell, ["n_valid", "pct_agree", "ci_lower", "ci_upper"]] = np.nan
+    page = _render(scored_demo, dataclasses.replace(published, statement_results=table), gss, "en")
     section = page[page.index(f'id="statements-{theme}-title"') :]
     chart = section[: section.index("</svg>")]
     table_html = section[: section.index("</table>")]
