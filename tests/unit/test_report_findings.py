@@ -226,7 +226,7 @@ def test_every_council_report_has_a_summary_and_next_steps_in_both_languages(rep
 def test_denbighshire_summary_cites_its_published_figures(scored_demo, reports: Path) -> None:
     page = (reports / f"{DENBIGHSHIRE}.en.html").read_text()
     summary = section(page, "summary")
-    assert "50% of officers and 19% of elected members invited answered (42% overall)" in summary
+    assert "50% of the officers and 19% of the elected members we invited replied (42% overall)" in summary
     published = open_answer_tables(scored_demo.scores, None).maturity_levels
     mine = published[(published["gss_code"] == DENBIGHSHIRE) & (published["recipient_group"] == "officers")]
     analytics = mine.set_index("characteristic").loc["data_analytics"]
