@@ -549,6 +549,14 @@ def theme_sentences(findings: list[Finding], language: str) -> dict[str, list[st
     }
 
 
+def between_levels(row: Row, language: str) -> str:
+    """The summary's "Between levels 1 and 2" where the interval leaves the level uncertain, else ""."""
+    low, high = int(row["likely_level_low"]), int(row["likely_level_high"])
+    if low == high:
+        return ""
+    return report_content("findings", language)["summary"]["between"].format(low=low, high=high)
+
+
 def level_wording(cell: ShownCell, language: str) -> dict[str, str]:
     """A shown cell's level in words: the level, or "between" two levels with the chance of the mean's."""
     summary = report_content("findings", language)["summary"]
@@ -822,6 +830,7 @@ def theme_sections(
                     "low_base": bool(cell["low_base"]) if found and pd.notna(cell["low_base"]) else False,
                     "descriptor": translate(language, characteristic.levels[level]) if level else "",
                     "counts": figures.distribution[characteristic.id],
+                    "between": between_levels(cell, language) if level else "",
                 }
             )
         name = translate(language, theme.name_en)

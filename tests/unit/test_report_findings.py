@@ -348,3 +348,27 @@ def test_a_withheld_combined_statement_shows_the_officers_own_figure_beside_thei
     interval = f"{officers['ci_lower']:.1f}{dash}{officers['ci_upper']:.1f}"
     assert f"{officers['pct_agree']:.1f}% ({interval}) (officers only)" in row
     assert f"{wales['pct_agree']:.1f}%" in row
+
+
+def test_the_theme_tables_say_between_levels_wherever_the_summary_does(reports: Path) -> None:
+    # Before: the summary said "Between levels 2 and 3" and the theme table "Level 2" for the same figure.
+    seen = 0
+    for council in load_settings().councils:
+        page = (reports / f"{council.gss_code}.en.html").read_text()
+        summary = page[
+            page.index('<section id="summary"') : page.index("</section>", page.index('id="summary"'))
+        ]
+        in_summary = set(
+            re.findall(r'<th scope="row">([^<]+)</th><td[^>]*>(Between levels \d and \d)', summary)
+        )
+        rest = page[page.index("</section>", page.index('id="summary"')) :]
+        in_themes = set(
+            re.findall(
+                r'<th scope="row">([^<]+)</th><td[^>]*>[^<]*<br>'
+                r'<span class="chance">(Between levels \d and \d)</span>',
+                rest,
+            )
+        )
+        assert in_summary == in_themes, council.gss_code
+        seen += len(in_summary)
+    assert seen  # the demo has figures between two levels
