@@ -1,7 +1,8 @@
 """Print the independent attack's figures for an open-data release folder (tests/attack/disclosure_attack.py).
 
     .venv/bin/python benchmarks/attack_release.py OUT/open-data/2018 [--warehouse OUT/warehouse]
-        [--previous OLD/open-data/2018 --previous-warehouse OLD/warehouse] [--json] [--examples 10]
+        [--previous OLD/open-data/2018 --previous-warehouse OLD/warehouse] [--corrected GSS] [--json]
+        [--examples 10]
 
 Earlier releases of the wave (--previous, oldest first) are attacked jointly with the release (differencing);
 a warehouse, when given, is the truth every feasible range is checked against (restricted data).
@@ -30,6 +31,12 @@ def main() -> int:
     parser.add_argument(
         "--correction-size", type=int, default=1, help="0: no knowledge of the correction's size"
     )
+    parser.add_argument(
+        "--corrected",
+        action="append",
+        default=[],
+        help="a council (GSS code) known to have sent the last correction, even if none of its rows changed",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--examples", type=int, default=10)
     args = parser.parse_args()
@@ -42,6 +49,7 @@ def main() -> int:
         truth,
         previous_truths=previous_truths,
         correction_size=args.correction_size or None,
+        corrected=args.corrected,
     )
     print(json.dumps(report.summary(), indent=2) if args.json else report.describe(args.examples))
     return 1 if report.model_errors else 0

@@ -16,8 +16,11 @@ counts are tied by its printed rows and by the printed Wales rows (each Wales gr
 n_valid exact and shares and mean as intervals; the Wales all row the equal-weight mean of Wales's groups);
 a count's range is the intersection of the two (each program holds, so their intersection does).
 Published bootstrap intervals are reproduced with the project's own scoring code and seed for every
-candidate ("interval fingerprint"), and two releases of the wave are attacked jointly (differencing) with
-every council but the corrected one unchanged.
+candidate ("interval fingerprint"), and releases of the wave are attacked jointly (differencing) with
+every council but the corrected one unchanged. Between releases each group row of the corrected council
+moves by at most the correction's size in respondents (an all row by the sum of its groups); a correction
+no council's printed rows show (it changed only withheld rows) may be any council's, so it adds to the
+bound of the next change and loosens the earlier releases' Wales rows by as much.
 
 The figures no program models (level probabilities, likely levels, consensus, effective bases, p-values
 against the rest of Wales and their flags, perception gaps) must be functions of published rows:
@@ -350,7 +353,12 @@ def ratio(model: Model, num: Expr, den: Expr | int, iv: Interval | None, scale: 
 def level_constraint(
     model: Model, num: Expr, den: Expr | int, level_text: str, thresholds: Sequence[float]
 ) -> None:
-    """The printed level: mean (num / den) at or above its threshold and below the next."""
+    """The printed level: mean (num / den) at or above its threshold and at or below the next.
+
+    At a threshold itself either level may be printed: the scoring code compares a floating-point mean
+    (18, 15 and 1 of 34 gives 1.4999999999999998, not 51 / 34 = 1.5), so a mean exactly on a threshold is
+    allowed on both sides. A rational mean off the threshold is far further from it than a float's error.
+    """
     iv = parse_cell(level_text)
     if iv is None:
         return
@@ -367,12 +375,12 @@ def level_constraint(
         p, q = frac.numerator, frac.denominator
         if isinstance(den, (int, np.integer)):
             if below:
-                model.add(_lin((q, num)), -math.inf, p * int(den) - 1)
+                model.add(_lin((q, num)), -math.inf, p * int(den))
             else:
                 model.add(_lin((q, num)), p * int(den), math.inf)
         else:
             expr = _lin((q, num), (-p, den))
-            model.add(expr, *((-math.inf, -1) if below else (0, math.inf)))
+            model.add(expr, *((-math.inf, 0) if below else (0, math.inf)))
 
 
 # ----------------------------------------------------------------------------------------- results
@@ -684,18 +692,71 @@ def council_versions(
     return versions
 
 
-def _link_correction(model: Model, pairs: list[tuple[int, int]], size: int | None) -> None:
-    """One person's correction: each count moves by at most size, and in all by at most 2 * size."""
-    if size is None or not pairs:
+def hidden_corrections(versions: Mapping[tuple[str, int], int], n_releases: int) -> set[int]:
+    """Releases (k >= 1) whose correction no council's printed rows show: it changed only withheld rows (and
+    Wales rows, which then are withheld too), so the attacker cannot tell which council it was."""
+    councils = {gss for gss, _ in versions}
+    return {
+        k
+        for k in range(1, n_releases)
+        if all(versions.get((gss, k), 0) == versions.get((gss, k - 1), 0) for gss in councils)
+    }
+
+
+def _correction_steps(
+    versions: Mapping[tuple[str, int], int], gss: str, version: int, n_releases: int, hidden: set[int]
+) -> int:
+    """Corrections between a council's version and the one before it. A version's variables are its truth
+    in the last release it lasts (its printed rows are the same in each): the correction that started it,
+    and any correction no printed row showed while it lasted (it may have been this council's)."""
+    span = [k for k in range(n_releases) if versions.get((gss, k), 0) == version]
+    return 1 + sum(1 for j in hidden if span[0] < j <= span[-1])
+
+
+def _link_correction(
+    model: Model, pairs_by_group: Mapping[str, list[tuple[int, int]]], size: int | None, steps: int = 1
+) -> None:
+    """A council's counts across corrections: each correction changes at most `size` respondents' answers in
+    each group (the correction may be an officer's and a member's), so each count of a group row moves by at
+    most size and the row's counts in all by at most 2 * size; an all row is the sum of its groups' counts, so
+    it moves by theirs. Over `steps` corrections the bounds add up."""
+    if size is None:
         return
-    moves = []
-    for before, after in pairs:
-        move = model.var(size)
-        model.add({after: 1, before: -1}, -size, size)
-        model.add({move: 1, after: -1, before: 1}, 0, math.inf)
-        model.add({move: 1, after: 1, before: -1}, 0, math.inf)
-        moves.append(move)
-    model.add({m: 1 for m in moves}, 0, 2 * size)
+    bound = size * steps
+    for pairs in pairs_by_group.values():
+        moves = []
+        for before, after in pairs:
+            move = model.var(bound)
+            model.add({after: 1, before: -1}, -bound, bound)
+            model.add({move: 1, after: -1, before: 1}, 0, math.inf)
+            model.add({move: 1, after: 1, before: -1}, 0, math.inf)
+            moves.append(move)
+        if moves:
+            model.add({m: 1 for m in moves}, 0, 2 * bound)
+
+
+def _wales_slack(
+    model: Model, groups: Sequence[str], columns: int, size: int | None, steps: int
+) -> dict[str, list[Expr]] | None:
+    """How far a release's Wales rows may sit from the councils' versions: a version's variables are its
+    truth in its last release, so a correction no printed row showed, made after this release, may be in
+    them (steps: such corrections). Per group and count a signed change, bounded as _link_correction's;
+    None when the correction's size is unknown (the Wales rows then tie nothing)."""
+    if steps == 0:
+        return {g: [{} for _ in range(columns)] for g in groups}
+    if size is None:
+        return None
+    bound = size * steps
+    out: dict[str, list[Expr]] = {}
+    for g in groups:
+        exprs, parts = [], []
+        for _ in range(columns):
+            up, down = model.var(bound), model.var(bound)
+            exprs.append({up: 1, down: -1})
+            parts.extend((up, down))
+        model.add({x: 1 for x in parts}, 0, 2 * bound)
+        out[g] = exprs
+    return out
 
 
 # ----------------------------------------------------------------------------------------- maturity
@@ -972,6 +1033,7 @@ def _attack_maturity_cell(
         report.relaxed_cells += 1
         combos, need = [{}], set()
     version_ids = sorted({versions[(gss, k)] for k in range(len(releases))})
+    hidden = hidden_corrections(versions, len(releases))
 
     # Targets: expressions over (version, group) variables, filled per combo.
     truth_cur = truths[current]
@@ -1046,7 +1108,10 @@ def _attack_maturity_cell(
             _maturity_all_row(model, {g: xs[(v, g)] for g in groups}, rows.get(ALL), bases, method)
         for a, b in itertools.pairwise(version_ids):
             _link_correction(
-                model, [(xs[(a, g)][c], xs[(b, g)][c]) for g in groups for c in range(4)], correction_size
+                model,
+                {g: [(xs[(a, g)][c], xs[(b, g)][c]) for c in range(4)] for g in groups},
+                correction_size,
+                _correction_steps(versions, gss, b, len(releases), hidden),
             )
         if not model.feasible():
             continue
@@ -1276,6 +1341,7 @@ def _attack_maturity_wales(
     ]
     if not withheld and not changed:
         return
+    hidden = hidden_corrections(versions, len(releases))
     model = Model()
     xs: dict[tuple[str, int, str], list[int]] = {}
     for gss in councils:
@@ -1300,7 +1366,16 @@ def _attack_maturity_wales(
             bases = _bases_of(rows, groups) if _has_figures(rows.get(ALL)) else None
             _maturity_all_row(model, {g: xs[(gss, v, g)] for g in groups}, rows.get(ALL), bases, method)
         wales = release.maturity.get((WALES, item), {})
-        sums = {g: [{xs[(gss, ver(gss, k), g)][c]: 1 for gss in councils} for c in range(3)] for g in groups}
+        slack = _wales_slack(model, groups, 3, correction_size, sum(j > k for j in hidden))
+        if slack is None:
+            continue
+        sums = {
+            g: [
+                _lin(*((1, {xs[(gss, ver(gss, k), g)][c]: 1}) for gss in councils), (1, slack[g][c]))
+                for c in range(3)
+            ]
+            for g in groups
+        }
         for g in groups:
             _maturity_row(model, sums[g], wales.get(g), None, method, use_low_base)
         _equal_weight_row(model, sums, wales.get(ALL), _bases_of(wales, groups), method)
@@ -1309,8 +1384,9 @@ def _attack_maturity_wales(
         for a, b in itertools.pairwise(vs):
             _link_correction(
                 model,
-                [(xs[(gss, a, g)][c], xs[(gss, b, g)][c]) for g in groups for c in range(4)],
+                {g: [(xs[(gss, a, g)][c], xs[(gss, b, g)][c]) for c in range(4)] for g in groups},
                 correction_size,
+                _correction_steps(versions, gss, b, len(releases), hidden),
             )
     if not model.feasible():
         report.model_errors.append(f"maturity {item} across councils: the program is infeasible")
@@ -1447,6 +1523,7 @@ def _attack_statement(
     cur = releases[current]
     groups = list(method.groups)
     councils = sorted({gss for r in releases for (gss, it) in r.statements if it == item and gss != WALES})
+    hidden = hidden_corrections(versions, len(releases))
     model = Model()
     xs: dict[tuple[str, int, str], list[int]] = {}
     for gss in councils:
@@ -1491,18 +1568,24 @@ def _attack_statement(
                 None,
             )
         wales = release.statements.get((WALES, item), {})
+        slack = _wales_slack(model, groups, 2, correction_size, sum(j > k for j in hidden)) if wales else None
+        if slack is None:
+            continue
         for g, row in wales.items():
             members = groups if g == ALL else [g]
             a = _lin(*((1, agree_of(gss, ver(gss, k), members)) for gss in councils))
+            a = _lin((1, a), *((1, slack[m][0]) for m in members))
             n = _lin(*((1, valid_of(gss, ver(gss, k), members)) for gss in councils))
+            n = _lin((1, n), *((1, slack[m][c]) for m in members for c in (0, 1)))
             _statement_row(model, a, n, row, method.statement_confidence, None)
     for gss in councils:
         vs = sorted({ver(gss, k) for k in range(len(releases))})
         for a, b in itertools.pairwise(vs):
             _link_correction(
                 model,
-                [(xs[(gss, a, g)][c], xs[(gss, b, g)][c]) for g in groups for c in range(3)],
+                {g: [(xs[(gss, a, g)][c], xs[(gss, b, g)][c]) for c in range(3)] for g in groups},
                 correction_size,
+                _correction_steps(versions, gss, b, len(releases), hidden),
             )
     if not model.feasible():
         report.model_errors.append(f"statements {item}: the program is infeasible")
@@ -1822,8 +1905,10 @@ def attack_release(
 
     truth: the run's warehouse folder (or a Truth) to check every feasible range against; previous_truths
     the same for the earlier releases (needed to check the true change between releases).
-    correction_size: between two releases the attacker knows that one person corrected their answers in the
-    council whose rows changed (each count in a cell moves by at most this, in all by twice this); None: no
+    correction_size: between two releases the attacker knows that each correction changed at most this many
+    respondents' answers in each group of the council whose rows changed (each count of a group row moves by
+    at most this, the row's counts in all by twice this; an all row by the sum of its groups'; over several
+    corrections the bounds add up, a correction no printed row shows counting for every council); None: no
     such knowledge.
     corrected: the councils the attacker knows sent the correction before this release (besides those whose
     printed rows changed).

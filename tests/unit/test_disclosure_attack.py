@@ -85,11 +85,15 @@ def withheld(group: str, n: str, **extra: str) -> dict:
     return {"recipient_group": group, "n_valid": n, "status": "[c]", **extra}
 
 
-def target(report, group: str, category: str, index: int = 0, table: str = "maturity_levels"):
+def target(report, group: str, category: str, index: int = 0, table: str = "maturity_levels", gss=None):
     [found] = [
         t
         for t in report.targets
-        if t.table == table and t.group == group and t.category == category and t.index == index
+        if t.table == table
+        and t.group == group
+        and t.category == category
+        and t.index == index
+        and gss in (None, t.gss_code)
     ]
     return found
 
@@ -445,3 +449,122 @@ def test_derived_figures_must_come_from_published_rows_only(tmp_path: Path) -> N
     for start in expected:
         assert any(leak.startswith(start) for leak in leaks), (start, leaks)
     assert len(leaks) == len(expected), leaks
+
+
+# ----------------------------------------------------------------------------- corrections and boundaries
+
+
+def _statement_release(folder: Path, officers_agree: int, wales_members: str | None) -> Path:
+    """One council, 20 officers (published) and 8 members (withheld, base and all row too); Wales rows are
+    the council's, its members' and all rows published only where wales_members (the members' % agree)."""
+    rows = [
+        {"statement_id": "clear_vision", **withheld("all", "")},
+        {"statement_id": "clear_vision", **withheld("elected_members", "")},
+        {
+            "statement_id": "clear_vision",
+            "recipient_group": "officers",
+            "n_valid": "20",
+            "pct_agree": f"{100 * officers_agree / 20:.1f}",
+        },
+        {
+            "gss_code": WALES,
+            "statement_id": "clear_vision",
+            "recipient_group": "officers",
+            "n_valid": "20",
+            "pct_agree": f"{100 * officers_agree / 20:.1f}",
+        },
+    ]
+    for group in ("elected_members", "all"):
+        if wales_members is None:
+            rows.append({"gss_code": WALES, "statement_id": "clear_vision", **withheld(group, "")})
+    if wales_members is not None:
+        rows.append(
+            {
+                "gss_code": WALES,
+                "statement_id": "clear_vision",
+                "recipient_group": "elected_members",
+                "n_valid": "8",
+                "pct_agree": wales_members,
+            }
+        )
+    return write_release(folder, {"officers": 20, "elected_members": 8, "total": 28}, statements=rows)
+
+
+def _statement_truth(officers_agree: int, members_agree: int) -> Truth:
+    return Truth(
+        {},
+        {
+            (COUNCIL, "clear_vision", "officers"): np.array([officers_agree, 20 - officers_agree, 0]),
+            (COUNCIL, "clear_vision", "elected_members"): np.array([members_agree, 8 - members_agree, 0]),
+        },
+    )
+
+
+def test_a_correction_of_an_officer_and_a_member_moves_each_group_row_by_one_person(tmp_path: Path) -> None:
+    # The correction turns one officer (printed: 10 -> 11 of 20 agree) and one member (3 -> 4 of 8, hidden
+    # now that Wales's members row is withheld) to agree. Each group row moves by one person, the all row by
+    # both: the members' row is not held where it was because the officers' row moved.
+    before = _statement_release(tmp_path / "1", 10, "37.5")
+    after = _statement_release(tmp_path / "2", 11, None)
+    report = attack_release(
+        after, [before], _statement_truth(11, 4), previous_truths=[_statement_truth(10, 3)]
+    )
+    assert report.changed_councils == [COUNCIL]
+    assert not report.model_errors, report.describe()
+    members = target(report, "elected_members", "agree", table="statement_results", gss=COUNCIL)
+    assert (members.lo, members.hi) == (2, 4)  # 3 in the first release, one person's move either way
+    everyone = target(report, "all", "agree", table="statement_results", gss=COUNCIL)
+    assert (everyone.lo, everyone.hi) == (13, 15)  # 11 officers and 2-4 members
+
+
+def test_a_correction_no_printed_row_shows_adds_to_the_next_ones_bound(tmp_path: Path) -> None:
+    # 2018.2 corrects a member (3 -> 4 agree) that no council's printed row shows (Wales's members row is
+    # withheld); 2018.3 an officer (10 -> 11) and the same member again (4 -> 5). The attacker cannot tell
+    # which council 2018.2 corrected: over the two corrections the members' row may move by two persons.
+    first = _statement_release(tmp_path / "1", 10, "37.5")
+    second = _statement_release(tmp_path / "2", 10, None)
+    third = _statement_release(tmp_path / "3", 11, None)
+    report = attack_release(
+        third,
+        [first, second],
+        _statement_truth(11, 5),
+        previous_truths=[_statement_truth(10, 3), _statement_truth(10, 4)],
+    )
+    assert not report.model_errors, report.describe()
+    members = target(report, "elected_members", "agree", table="statement_results", gss=COUNCIL)
+    assert members.lo <= 5 <= members.hi
+    assert (members.lo, members.hi) == (1, 5)
+
+
+def test_a_mean_on_a_level_threshold_may_be_printed_at_either_level(tmp_path: Path) -> None:
+    # 18, 15 and 1 of 34 officers: the mean is 51 / 34 = 1.5, level 2's threshold exactly, but the
+    # published level is 1 (the scoring code's floating-point mean is 1.4999999999999998). The program
+    # must stay feasible at the threshold.
+    release = write_release(
+        tmp_path / "r",
+        {"officers": 40, "elected_members": 5, "total": 45},
+        maturity=[
+            withheld("all", "", characteristic="corporate_standards"),
+            withheld("elected_members", "", characteristic="corporate_standards"),
+            {
+                "characteristic": "corporate_standards",
+                "recipient_group": "officers",
+                "n_valid": "34",
+                "share_level_1_pct": "52.9",
+                "share_level_2_pct": "44.1",
+                "share_level_3_pct": "2.9",
+                "mean_level": "1.5",
+                "level": "1",
+            },
+        ],
+    )
+    truth = Truth(
+        {
+            (COUNCIL, "corporate_standards", "officers"): np.array([18, 15, 1, 0]),
+            (COUNCIL, "corporate_standards", "elected_members"): np.array([2, 2, 1, 0]),
+        },
+        {},
+    )
+    report = attack_release(release, truth=truth, fingerprint=False)
+    assert not report.model_errors, report.describe()
+    assert target(report, "elected_members", "level", 1).hi == 5
