@@ -78,6 +78,11 @@ def _with_rate(rates: pd.DataFrame) -> pd.DataFrame:
     return rates.sort_values(["gss_code", "recipient_group"], ignore_index=True)
 
 
+# Far finer than any two means of real counts can differ (1 / (2 n1 n2), about 1e-7 for thousands of
+# answers) and far coarser than a float sum's error (about 1e-16).
+MEAN_PLACES = 12
+
+
 def assign_level(mean_level: float, method: MaturityMethod) -> int | None:
     """Level 1 below level_2_from, level 2 below level_3_from, else level 3."""
     if np.isnan(mean_level):
@@ -302,7 +307,9 @@ def _row(
     method: MaturityMethod,
 ) -> dict:
     alpha = (1 - method.confidence_level) / 2
-    mean = float(np.dot(shares, LEVELS)) if np.isfinite(shares).all() else np.nan
+    # Rounded to MEAN_PLACES: a mean that is exactly a cut-off or a rounding edge (51/34 = 1.5) comes out of
+    # the float sum a hair below it (1.4999999999999998), which gave level 1 against "level 2 from 1.5".
+    mean = round(float(np.dot(shares, LEVELS)), MEAN_PLACES) if np.isfinite(shares).all() else np.nan
     level = assign_level(mean, method)
     if draws is not None:
         lower, upper = float(np.quantile(draws.lower, alpha)), float(np.quantile(draws.upper, 1 - alpha))

@@ -14,6 +14,7 @@ from scipy.stats import beta
 from maturity.rounding import decimals_within_level, round_number, whole_percent
 from maturity.settings import load_settings
 from tasks.score import (
+    LEVELS,
     GroupSample,
     assign_level,
     cell_rng,
@@ -349,3 +350,22 @@ def test_a_groups_published_interval_and_odds_carry_nothing_of_the_other_groups_
         return next(r for r in rows if r["recipient_group"] == "elected_members")
 
     assert members_row(officers) == members_row([5, 5, 5, 0])
+
+
+@pytest.mark.parametrize(
+    "counts", [[18, 15, 1, 0], [34, 22, 4, 3], [1, 1, 0, 0], [0, 1, 1, 0], [10, 20, 30, 0]]
+)
+def test_a_mean_exactly_on_a_cut_off_takes_the_higher_level(counts: list[int]) -> None:
+    # 18, 15 and 1 answers at levels 1-3 have a mean of exactly 51/34 = 1.5, which floating point made
+    # 1.4999999999999998: level 1, against the rule "level 2 from 1.5" (found by the attack's own model).
+    sample = GroupSample(np.array(counts))
+    exact = sum(level * count for level, count in zip(LEVELS, counts[:3], strict=True)) / sum(counts[:3])
+    expected = 1 if exact < METHOD.level_2_from else 2 if exact < METHOD.level_3_from else 3
+    rows = summarise_cell(
+        {"officers": sample, "elected_members": GroupSample(np.zeros(4, int))},
+        METHOD,
+        cell_rng(METHOD.posterior_seed, "2018", "W06000001", "leadership"),
+    )
+    officers = next(r for r in rows if r["recipient_group"] == "officers")
+    assert officers["level"] == expected
+    assert officers["mean_level"] == pytest.approx(exact, abs=1e-12)
