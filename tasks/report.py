@@ -199,8 +199,8 @@ def response_rows(rates: pd.DataFrame, gss_code: str, language: str) -> list[dic
             {
                 "group": group,
                 "label": translate(language, label),
-                "invited": format_number(invited, language, 0),
-                "responses": format_number(responses, language, 0),
+                "invited": format_decimal(invited, format="#,##0", locale=BABEL_LOCALES[language]),
+                "responses": format_decimal(responses, format="#,##0", locale=BABEL_LOCALES[language]),
                 "percent": format_whole_percent(whole_percent(responses, invited), language),
             }
         )
@@ -456,6 +456,9 @@ def public_people(scores: Scores, language: str) -> str:
     return format_number(int(scores.public_survey_results["n_valid"].max()), language, 0)
 
 
+PERCENT_WHOLE = 100  # a probability of 1 in percent
+
+
 def format_figure(kind: str, value: float, language: str) -> str:
     """A figure a finding cites, printed as the open data prints it."""
     rules = load_settings().publication
@@ -467,8 +470,16 @@ def format_figure(kind: str, value: float, language: str) -> str:
         return f"{format_number(value, language, rules.percent_decimals)}%"
     if kind == POINTS:
         return format_number(value, language, rules.percent_decimals)
-    if kind == PROBABILITY:
-        return format_whole_percent(int(round_number(100 * value, 0)), language)
+    if kind == PROBABILITY:  # a share of posterior draws: never "100%" or "0%", which would overclaim
+        summary = report_content("findings", language)["summary"]
+        whole = int(round_number(100 * value, 0))
+        if whole >= PERCENT_WHOLE:
+            return summary["probability_above"].format(
+                percent=format_whole_percent(PERCENT_WHOLE - 1, language)
+            )
+        if whole <= 0:
+            return summary["probability_below"].format(percent=format_whole_percent(1, language))
+        return format_whole_percent(whole, language)
     if kind == P_VALUE:
         smallest = 10.0**-rules.p_value_decimals
         if value < smallest:  # "p < 0.0001": the sentences cite it whole
@@ -509,9 +520,14 @@ def finding_sentence(finding: Finding, language: str) -> str:
         "whose": content["whose"][finding.group],
         "people": content["people"][finding.group],
     }
-    return template.format(**names, **figures, **who)
+    sentence = template.format(**names, **figures, **who)
+    statement = next((st for st in load_settings().statements if st.id == finding.item), None)
+    if finding.rule in STATEMENT_RULES and statement is not None and not statement.higher_is_better:
+        sentence = f"{sentence} {content['lower_is_better']}"
+    return sentence
 
 
+STATEMENT_RULES = ("statement_higher", "statement_lower")
 # Findings that say whose figure is shown rather than what it shows: one sentence per theme lists them.
 NOTE_RULES = ("one_group_only", "withheld")
 # Where nothing is clear, the theme's largest difference from Wales, said to be unclear (after "none").
@@ -583,6 +599,8 @@ def pick_sentence(cell: ShownCell, language: str, kind: str) -> str:
         template = summary[f"{kind}_relative"]
     wales = float(cell.wales["mean_level"]) if cell.wales is not None else float("nan")
     name = translate(language, load_settings().characteristic_by_id[cell.characteristic].name_en)
+    if cell.group != ALL_GROUPS:  # one group's own figure, beside the same group's Wales figure
+        name = f"{name} ({report_content('findings', language)['whose'][cell.group]})"
     return template.format(
         characteristic=name,
         level=cell.level,
@@ -661,8 +679,23 @@ def few_answered(rates: pd.DataFrame, gss_code: str) -> set[str]:
     return {group for group in load_settings().recipient_groups if int(mine.get(group, 0)) < threshold}
 
 
+# How many councils a "compare with" step names: those with the highest published figures.
+PEERS_NAMED = 3
+
+
+def leading_councils(figures: PublishedFigures, characteristic: str, gss_code: str, language: str) -> str:
+    """The other councils with the highest shown figures on a characteristic, named for a next step."""
+    settings = load_settings()
+    shown = []
+    for council in settings.councils:
+        row, _ = pick_shown_row(figures.place("maturity", council.gss_code), characteristic)
+        if council.gss_code != gss_code and row is not None:
+            shown.append((-float(row["mean_level"]), council_short_name(council, language)))
+    return join_names([name for _, name in sorted(shown)[:PEERS_NAMED]], language)
+
+
 def prompted_actions(
-    kinds: list[tuple[str, str]], name: str, said: set[str], few: set[str], language: str
+    kinds: list[tuple[str, str]], name: str, said: set[str], few: set[str], peers: str, language: str
 ) -> list[str]:
     """The extra steps a characteristic's findings call for, in words (council-wide ones only once).
 
@@ -678,7 +711,9 @@ def prompted_actions(
             continue
         said.add(kind)
         template = findings["next_steps"]["prompted"][kind]
-        actions.append(template.format(characteristic=as_noun(name), missing=findings["missing"][missing]))
+        actions.append(
+            template.format(characteristic=as_noun(name), missing=findings["missing"][missing], peers=peers)
+        )
     return actions
 
 
@@ -720,7 +755,14 @@ def next_step_sections(
                 "next_level": translate(language, characteristic.levels[following])
                 if level < LEVELS[-1]
                 else "",
-                "prompted": prompted_actions(prompted.get(characteristic.id, []), name, said, few, language),
+                "prompted": prompted_actions(
+                    prompted.get(characteristic.id, []),
+                    name,
+                    said,
+                    few,
+                    leading_councils(figures, characteristic.id, gss_code, language),
+                    language,
+                ),
                 "actions": steps[characteristic.id][level],
             }
         )
@@ -752,6 +794,16 @@ def national_recommendations(figures: PublishedFigures, language: str) -> list[d
     return rows
 
 
+def count_own_levels(figures: PublishedFigures) -> int:
+    """How many of the councils' shown levels are one group's own (the combined figure withheld)."""
+    characteristics = load_settings().characteristics
+    return sum(
+        pick_shown_row(figures.place("maturity", council.gss_code), c.id)[1] is not None
+        for council in load_settings().councils
+        for c in characteristics
+    )
+
+
 def national_key_findings(figures: PublishedFigures, rates: pd.DataFrame, language: str) -> list[str]:
     """The national report's key findings: who answered, how levels split, where councils are weakest
     and strongest, and where none reaches level 3; each from published figures only."""
@@ -771,7 +823,13 @@ def national_key_findings(figures: PublishedFigures, rates: pd.DataFrame, langua
             officers=responses[first]["percent"],
             members=responses[second]["percent"],
         ),
-        content["key_overall"].format(total=sum(split), level_1=split[0], level_2=split[1], level_3=split[2]),
+        content["key_overall"].format(
+            total=sum(split),
+            level_1=split[0],
+            level_2=split[1],
+            level_3=split[2],
+            own=count_own_levels(figures),
+        ),
     ]
     if shown:
         weakest = max(shown, key=lambda item: counts[item][0] / shown[item])
@@ -788,6 +846,14 @@ def national_key_findings(figures: PublishedFigures, rates: pd.DataFrame, langua
     elif none_at_3:
         sentences.append(content["key_no_level_3"].format(characteristics=join_names(none_at_3, language)))
     return sentences
+
+
+def gaps_compared(figures: PublishedFigures, gss_code: str, theme: str) -> bool:
+    """Whether any officer-member gap on the theme's items is published, i.e. the two could be compared."""
+    settings = load_settings()
+    items = {c.id for c in settings.characteristics if c.theme == theme}
+    items |= {st.id for st in settings.statements if st.theme == theme}
+    return any(row["item_id"] in items for row in figures.gaps.get(gss_code, []))
 
 
 def theme_sections(
@@ -865,6 +931,7 @@ def theme_sections(
                 "statements_description": statements_description(statements, short, language),
                 "quotes": quote_rows(quotes, gss_code, theme.id, draft, approved),
                 "findings": theme_sentences(findings[theme.id], language),
+                "gaps_compared": gaps_compared(figures, gss_code, theme.id),
                 "commentary": (commentary or {}).get(theme.id),
             }
         )

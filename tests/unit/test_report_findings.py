@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from maturity.findings import (
+    PROBABILITY,
     PublishedFigures,
     ShownCell,
     characteristic_findings,
@@ -22,7 +23,14 @@ from maturity.findings import (
 )
 from maturity.settings import ALL_GROUPS, WALES_GSS_CODE, load_settings
 from tasks.publish import open_answer_tables
-from tasks.report import CONTENT_FILES, publish_figures, render_reports, report_content, translate
+from tasks.report import (
+    CONTENT_FILES,
+    format_figure,
+    publish_figures,
+    render_reports,
+    report_content,
+    translate,
+)
 
 DENBIGHSHIRE, CARMARTHENSHIRE = "W06000004", "W06000010"
 SIMILARITY_LIMIT = 0.85  # issue 15: two councils' prose, digits and names removed, at most this alike
@@ -216,7 +224,8 @@ def test_every_council_report_has_a_summary_and_next_steps_in_both_languages(rep
             assert picks, council.gss_code
             strengths, priorities = picks.group(1).split("<h3>")[1:]
             for listed, fewer in ((strengths, "fewer_strengths"), (priorities, "fewer_priorities")):
-                note = report_content("findings", language)["summary"][fewer]
+                summary = report_content("findings", language)["summary"]
+                note = summary[fewer] if "<li>" in listed else summary[fewer.replace("fewer", "no")]
                 assert listed.count("<li>") == 3 or note in html.unescape(listed), council.gss_code
             assert page.count('<section id="next-steps"') == 1
             assert len(re.findall(r'<h3 id="next-', page)) == len(settings.characteristics), council.gss_code
@@ -235,7 +244,7 @@ def test_denbighshire_summary_cites_its_published_figures(scored_demo, reports: 
     ]
     wales_analytics = wales.set_index("characteristic").loc["data_analytics"]
     cited = (
-        f"Data analytics: level {analytics['level']}, mean {analytics['mean_level']:.2f}, "
+        f"Data analytics (officers only): level {analytics['level']}, mean {analytics['mean_level']:.2f}, "
         f"clearly below the Wales figure of {wales_analytics['mean_level']:.2f}."
     )
     assert cited in summary
@@ -271,11 +280,26 @@ def test_two_councils_reports_say_different_things(reports: Path) -> None:
     assert alike <= SIMILARITY_LIMIT, f"Denbighshire and Carmarthenshire reports {alike:.3f} alike"
 
 
-def test_next_steps_add_the_steps_this_councils_findings_call_for(reports: Path) -> None:
+def test_next_steps_add_the_steps_this_councils_findings_call_for(scored_demo, reports: Path) -> None:
     steps = section((reports / f"{DENBIGHSHIRE}.en.html").read_text(), "next-steps")
     prompted = report_content("findings", "en")["next_steps"]["prompted"]
-    # Denbighshire's officers are clearly below Wales on data analytics (the summary's first priority).
-    assert prompted["below_wales"].format(characteristic="data analytics") in steps
+    # Denbighshire's officers are clearly below Wales on data analytics (the summary's first priority):
+    # the step names the three other councils with the highest published figures on it.
+    published = open_answer_tables(scored_demo.scores, None).maturity_levels
+    analytics = published[
+        (published["characteristic"] == "data_analytics")
+        & (published["status"] == "")
+        & published["level"].notna()
+        & ~published["gss_code"].isin([DENBIGHSHIRE, WALES_GSS_CODE])
+    ]
+    order = {"all": 0, "officers": 1, "elected_members": 2}  # the combined figure, else a group's own
+    shown = analytics.assign(order=analytics["recipient_group"].map(order)).sort_values("order")
+    names = {c.gss_code: c.name_en for c in load_settings().councils}
+    shown = shown.drop_duplicates("gss_code").assign(name=lambda t: t["gss_code"].map(names))
+    shown = shown.sort_values(["mean_level", "name"], ascending=[False, True])  # ties by name
+    top = list(shown["name"][:3])
+    peers = f"{top[0]}, {top[1]} and {top[2]}"
+    assert prompted["below_wales"].format(characteristic="data analytics", peers=peers) in steps
     # Its elected members were too few for combined figures: asked once, not under every characteristic.
     assert steps.count(prompted["one_group_only"].format(missing="elected members")) == 1
 
@@ -372,3 +396,21 @@ def test_the_theme_tables_say_between_levels_wherever_the_summary_does(reports: 
         assert in_summary == in_themes, council.gss_code
         seen += len(in_summary)
     assert seen  # the demo has figures between two levels
+
+
+def test_a_level_probability_is_never_printed_as_certain_or_impossible() -> None:
+    # Before: "100% chance of level 2" from a share of posterior draws, which is never a certainty.
+    assert format_figure(PROBABILITY, 1.0, "en") == "more than 99%"
+    assert format_figure(PROBABILITY, 0.996, "en") == "more than 99%"
+    assert format_figure(PROBABILITY, 0.004, "en") == "less than 1%"
+    assert format_figure(PROBABILITY, 0.5, "en") == "50%"
+    assert format_figure(PROBABILITY, 1.0, "cy") == "mwy na 99%"
+
+
+def test_a_theme_whose_groups_cannot_be_compared_does_not_say_they_agree(reports: Path) -> None:
+    # Before: "officers and elected members do not clearly differ" where the members' figures are withheld
+    # and no gap was tested.
+    findings = report_content("findings", "en")
+    page = html.unescape((reports / f"{DENBIGHSHIRE}.en.html").read_text())
+    assert findings["none_untested"] in page
+    assert findings["none"] not in page
