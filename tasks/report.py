@@ -103,6 +103,7 @@ from tasks.report_words import (
     format_mean_level,
     format_number,
     join_names,
+    mutate_after,
     report_content,
     translate,
 )
@@ -493,8 +494,11 @@ def format_figure(kind: str, value: float, language: str) -> str:
 
 
 def name_in_sentence(template: str, placeholder: str, name: str) -> str:
-    """A name as it reads in the sentence: lower case first letter unless the sentence starts with it."""
-    return name if template.startswith("{" + placeholder + "}") else as_noun(name)
+    """A name as it reads in the sentence: lower case first letter unless the sentence starts with it,
+    and in Welsh mutated where the word before it calls for that (mutate_after)."""
+    if template.startswith("{" + placeholder + "}"):
+        return name
+    return mutate_after(template, placeholder, as_noun(name))
 
 
 def item_names(item: str, language: str) -> dict[str, str]:
@@ -544,7 +548,9 @@ def note_sentences(findings: list[Finding], language: str) -> list[str]:
             chosen = [f for f in findings if f.rule == rule and f.group == group]
             names = [item_names(f.item, language)["characteristic"] for f in chosen]
             template = content["notes"][rule]
-            listed = join_names([name_in_sentence(template, "characteristics", n) for n in names], language)
+            starts = template.startswith("{characteristics}")
+            listed = join_names([n if starts else as_noun(n) for n in names], language)
+            listed = listed if starts else mutate_after(template, "characteristics", listed)  # the first only
             missing = next((g for g in groups if g != group), group)
             sentences.append(
                 template.format(
@@ -712,7 +718,11 @@ def prompted_actions(
         said.add(kind)
         template = findings["next_steps"]["prompted"][kind]
         actions.append(
-            template.format(characteristic=as_noun(name), missing=findings["missing"][missing], peers=peers)
+            template.format(
+                characteristic=name_in_sentence(template, "characteristic", name),
+                missing=findings["missing"][missing],
+                peers=peers,
+            )
         )
     return actions
 
@@ -844,7 +854,8 @@ def national_key_findings(figures: PublishedFigures, rates: pd.DataFrame, langua
     if none_at_3 and len(none_at_3) == len(counts):
         sentences.append(content["key_no_level_3_anywhere"])
     elif none_at_3:
-        sentences.append(content["key_no_level_3"].format(characteristics=join_names(none_at_3, language)))
+        listed = mutate_after(content["key_no_level_3"], "characteristics", join_names(none_at_3, language))
+        sentences.append(content["key_no_level_3"].format(characteristics=listed))
     return sentences
 
 

@@ -6,6 +6,7 @@ Shared by the report pages (tasks/report.py) and their "since the earlier wave" 
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
@@ -74,3 +75,41 @@ def join_names(names: list[str], language: str) -> str:
     last = names[-1]
     conjunction = content["list_and_before_vowel" if last[:1].lower() in "aeiouwyâêîôûŵŷ" else "list_and"]
     return ", ".join(names[:-1]) + conjunction + last
+
+
+# Welsh words in our templates that softly mutate the name after them ("ar ddata agored", "i benderfyniadau").
+SOFT_MUTATING_WORDS = frozenset({"ar", "i", "am", "o"})
+# Soft mutation of a word's first letters, longest first; ch, ph, th and ff do not mutate.
+SOFT_MUTATIONS = (
+    ("ll", "l"),
+    ("rh", "r"),
+    ("p", "b"),
+    ("t", "d"),
+    ("c", "g"),
+    ("b", "f"),
+    ("d", "dd"),
+    ("g", ""),
+    ("m", "f"),
+)
+UNMUTATED = ("ch", "ph", "th", "ff")
+
+
+def soft_mutation(text: str) -> str:
+    """A Welsh word (and what follows it) with its first letters softly mutated: data -> ddata."""
+    lower = text.lower()
+    if lower.startswith(UNMUTATED):
+        return text
+    for before, after in SOFT_MUTATIONS:
+        if lower.startswith(before):
+            mutated = after + text[len(before) :]
+            return mutated[:1].upper() + mutated[1:] if text[:1].isupper() else mutated
+    return text
+
+
+def mutate_after(template: str, placeholder: str, text: str) -> str:
+    """The text as it reads where the template puts it: softly mutated after a Welsh word that calls for
+    it. Only Welsh templates hold these words before a placeholder, so English text is left as it is."""
+    match = re.search(r"(\S+)\s+\{" + re.escape(placeholder) + r"\}", template)
+    if match is None or match.group(1).lower() not in SOFT_MUTATING_WORDS:
+        return text
+    return soft_mutation(text)

@@ -31,6 +31,7 @@ from tasks.report import (
     report_content,
     translate,
 )
+from tasks.report_words import soft_mutation
 
 DENBIGHSHIRE, CARMARTHENSHIRE = "W06000004", "W06000010"
 SIMILARITY_LIMIT = 0.85  # issue 15: two councils' prose, digits and names removed, at most this alike
@@ -414,3 +415,20 @@ def test_a_theme_whose_groups_cannot_be_compared_does_not_say_they_agree(reports
     page = html.unescape((reports / f"{DENBIGHSHIRE}.en.html").read_text())
     assert findings["none_untested"] in page
     assert findings["none"] not in page
+
+
+def test_welsh_names_are_mutated_after_a_preposition_that_calls_for_it(reports: Path) -> None:
+    # Before: "ar data agored", "i penderfyniadau" in every Welsh report (about 110 places).
+    pages = " ".join(html.unescape(p.read_text()) for p in sorted(reports.glob("*.cy.html")))
+    for wrong in (
+        "ar data agored",
+        "ar diogelu data",
+        "ar dadansoddeg data",
+        "i penderfyniadau",
+        "ar data cwsmeriaid",
+    ):
+        assert wrong not in pages, wrong
+    assert "ar ddata agored" in pages
+    assert soft_mutation("theatr") == "theatr"  # ch, ph, th and ff do not mutate
+    assert soft_mutation("llyfr") == "lyfr"
+    assert soft_mutation("gwybodaeth") == "wybodaeth"
