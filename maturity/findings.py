@@ -342,6 +342,7 @@ def national_priorities(figures: PublishedFigures) -> list[tuple[str, list[int]]
 # Findings that call for a step of their own in a characteristic's next steps, in the order given there.
 PROMPTING_RULES = {
     "below_wales": "below_wales",
+    "above_wales": "share_practice",
     "gap_mean_level_first_higher": "perception_gap",
     "gap_mean_level_second_higher": "perception_gap",
     "low_consensus": "low_consensus",

@@ -19,6 +19,7 @@ from maturity.findings import (
     characteristic_findings,
     choose_strengths_and_priorities,
     index_published,
+    shown_cells,
     theme_findings,
 )
 from maturity.settings import ALL_GROUPS, WALES_GSS_CODE, load_settings
@@ -432,3 +433,31 @@ def test_welsh_names_are_mutated_after_a_preposition_that_calls_for_it(reports: 
     assert soft_mutation("theatr") == "theatr"  # ch, ph, th and ff do not mutate
     assert soft_mutation("llyfr") == "lyfr"
     assert soft_mutation("gwybodaeth") == "wybodaeth"
+
+
+def test_a_council_clearly_above_wales_is_prompted_to_share_its_practice(scored_demo, reports: Path) -> None:
+    # Before: strong councils got no step of their own; only weaknesses prompted one.
+    published = open_answer_tables(scored_demo.scores, None).maturity_levels
+    above = published[
+        (published["differs_from_rest_of_wales"] == True)  # noqa: E712
+        & (published["recipient_group"] == "all")
+        & (published["gss_code"] != WALES_GSS_CODE)
+    ]
+    figures = publish_figures(scored_demo.scores, open_answer_tables(scored_demo.scores, None))
+    template = report_content("findings", "en")["next_steps"]["prompted"]["share_practice"]
+    told = 0
+    for row in above.itertuples():
+        cell = next(c for c in shown_cells(figures, row.gss_code) if c.characteristic == row.characteristic)
+        if cell.group != ALL_GROUPS or cell.difference <= 0:
+            continue
+        name = next(c.name_en for c in load_settings().characteristics if c.id == row.characteristic)
+        steps = section((reports / f"{row.gss_code}.en.html").read_text(), "next-steps")
+        assert template.format(characteristic=name[:1].lower() + name[1:]) in steps, row.gss_code
+        told += 1
+    assert told
+
+
+def test_a_case_study_from_the_council_itself_says_so(reports: Path) -> None:
+    note = "This example involves this council"
+    assert note in (reports / f"{DENBIGHSHIRE}.en.html").read_text()  # Conwy and Denbighshire's board
+    assert note not in (reports / "W06000022.en.html").read_text()  # Newport has no case study
