@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from flows.national import national_run
 from flows.rerun import council_rerun
 from tests.attack.disclosure_attack import (
     AttackReport,
@@ -22,6 +21,7 @@ from tests.attack.disclosure_attack import (
     run_truth,
     small_group_council,
 )
+from tests.integration.conftest import DemoRun
 
 WAVE = "2018"
 ATTACK_SECONDS_LIMIT = 90
@@ -43,17 +43,17 @@ def assert_release_protected(report: AttackReport) -> None:
 
 
 @pytest.fixture(scope="module")
-def releases(demo_study: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def releases(demo_study: Path, demo_run: DemoRun, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A national run on the demo study, then one elected member's correction and a rerun of that council."""
     root = tmp_path_factory.mktemp("attack")
     study = Path(shutil.copytree(demo_study, root / "study"))
     out = root / "out"
-    national_run(inputs=study, out=out)
+    shutil.copytree(demo_run.out, out, symlinks=True)  # the session's national run of the same study
     first = Path(shutil.copytree(out / "open-data" / WAVE, root / "first-release"))
     first_truth = run_truth(out, WAVE)
     gss, name, characteristic, statement = small_group_council(first)
     correct_one_elected_member(study, name, characteristic, statement)
-    council_rerun(council=gss, out=out)
+    council_rerun(council=gss, out=out, inputs=study)
     return {
         "first": first,
         "first_truth": first_truth,

@@ -42,8 +42,17 @@ def fingerprint(out: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def first_run(study_copy: Path, tmp_path: Path) -> Path:
-    """A study copy with one successful national run into tmp_path/out."""
+def first_run(demo_run: DemoRun, tmp_path: Path) -> Path:
+    """An OUT holding one successful national run of the demo study (study_copy's twin): a copy of the
+    session's run, so each test that changes OUT starts from it without a national run of its own."""
+    out = tmp_path / "out"
+    shutil.copytree(demo_run.out, out, symlinks=True)
+    return out
+
+
+@pytest.fixture
+def run_of_study_copy(study_copy: Path, tmp_path: Path) -> Path:
+    """One national run of study_copy into tmp_path/out: a rerun without --inputs finds study_copy."""
     out = tmp_path / "out"
     national_run(inputs=study_copy, out=out)
     return out
@@ -143,16 +152,16 @@ def _change_denbighshire_answers(study: Path) -> None:
 
 
 def test_a_council_rerun_changes_only_that_council_and_national_figures(
-    first_run: Path, study_copy: Path, tmp_path: Path
+    run_of_study_copy: Path, study_copy: Path, tmp_path: Path
 ) -> None:
-    before = fingerprint(first_run)
+    before = fingerprint(run_of_study_copy)
     # The national run to compare with starts from the same OUT: its earlier release is part of what
     # the disclosure audit must respect, for a rerun and a national run alike.
     fresh = tmp_path / "fresh"
-    shutil.copytree(first_run, fresh, symlinks=True)
+    shutil.copytree(run_of_study_copy, fresh, symlinks=True)
     _change_denbighshire_answers(study_copy)
-    summary = council_rerun(council="Sir Ddinbych", out=first_run)
-    after = fingerprint(first_run)
+    summary = council_rerun(council="Sir Ddinbych", out=run_of_study_copy)
+    after = fingerprint(run_of_study_copy)
 
     changed = {path for path in after if before.get(path) != after[path]}
     allowed_partitions = (f"gss_code={DENBIGHSHIRE}", "gss_code=W92000004")
@@ -183,7 +192,7 @@ def test_a_council_rerun_changes_only_that_council_and_national_figures(
         "public_survey_results",
         "comment_themes",
     ):
-        rerun_table = pd.read_parquet(first_run / "warehouse" / table).sort_values(
+        rerun_table = pd.read_parquet(run_of_study_copy / "warehouse" / table).sort_values(
             list(pd.read_parquet(fresh / "warehouse" / table).columns)
         )
         fresh_table = pd.read_parquet(fresh / "warehouse" / table).sort_values(list(rerun_table.columns))

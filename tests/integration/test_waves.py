@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from flows.national import national_run
 from flows.publish import publish_release
 from flows.rerun import council_rerun
 from maturity.demo import write_demo_study
+from tests.integration.conftest import DemoRun
 from tests.unit.test_report_accessibility import check_pages, require_checker
 
 DENBIGHSHIRE = "W06000004"
@@ -45,12 +47,13 @@ def wave_files(out: Path, wave: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def two_waves(demo_study: Path, tmp_path_factory: pytest.TempPathFactory) -> TwoWaves:
-    """The 2018 demo and its 2021 follow-up, each run nationally into the same OUT (2018 first)."""
+def two_waves(demo_run: DemoRun, tmp_path_factory: pytest.TempPathFactory) -> TwoWaves:
+    """The 2018 demo and its 2021 follow-up, each run nationally into the same OUT (2018 first: a copy
+    of the session's run of the demo)."""
     root = tmp_path_factory.mktemp("waves")
     later = write_demo_study(root / "study-2021", wave="2021")
     out = root / "out"
-    national_run(inputs=demo_study, out=out)
+    shutil.copytree(demo_run.out, out, symlinks=True)
     earlier_files = wave_files(out, "2018")
     national_run(inputs=later, out=out)
     return TwoWaves(out, later, earlier_files)
