@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.national import national_run
 from flows.runners import run_with_task_runner, worker_count
+from tests.integration.conftest import DemoRun
 from tests.integration.test_runs_and_reruns import fingerprint
 
 
@@ -32,10 +34,12 @@ def dask_tasks_run(address: str) -> int:
 
 
 def test_outputs_are_byte_identical_on_threads_processes_and_dask(
-    demo_study: Path, tmp_path: Path, dask_cluster: str
+    demo_run: DemoRun, demo_study: Path, tmp_path: Path, dask_cluster: str
 ) -> None:
-    outputs = {}
-    for runner, address in (("threads", None), ("processes", None), ("dask", dask_cluster)):
+    # The session's run of the demo ran on threads, the flow's default task runner: the reference.
+    assert isinstance(national_run.task_runner, ThreadPoolTaskRunner)
+    outputs = {"threads": fingerprint(demo_run.out)}
+    for runner, address in (("processes", None), ("dask", dask_cluster)):
         out = tmp_path / runner
         summary = run_with_task_runner(national_run, runner, address, inputs=demo_study, out=out)
         assert len(summary.reports) == 46 + 1  # 46 reports and the site index
