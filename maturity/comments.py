@@ -14,14 +14,15 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import phonenumbers
 
-from maturity.config_models import CommentRules
+from maturity.config_models import CommentRules, SpelledDigits
 from maturity.settings import Council, load_ordinary_words
 from maturity.textcheck import input_limits, load_checked_yaml
 
@@ -69,6 +70,10 @@ class Redactor:
     # Folded words that point at a person ("ask", "speak to", "gofynnwch i"), as tuples of words.
     person_cues: frozenset[tuple[str, ...]] = frozenset()
     name_particles: frozenset[str] = frozenset()  # "van", "der", "de", "la", "ap" ... inside a name
+    # Phone numbers in words: a run of number words and figures, and the digits each word stands for.
+    spelled_run: re.Pattern[str] | None = None
+    digits_of_word: dict[str, int] = field(default_factory=dict)  # "seven": 1, "hundred": 2, "double": 1
+    repeats: frozenset[str] = frozenset()  # words that stand for no digit of their own ("double")
 
 
 @dataclass(frozen=True)
@@ -201,7 +206,19 @@ def build_redactor(rules: CommentRules, councils: tuple[Council, ...]) -> Redact
         not_name_words=frozenset(fold_name(w) for w in redaction.not_name_words),
         person_cues=frozenset(tuple(fold_name(w) for w in cue.split()) for cue in redaction.person_cues),
         name_particles=frozenset(fold_name(w) for w in redaction.name_particles),
+        **compile_spelled_digits(redaction.spelled_digits),
     )
+
+
+def compile_spelled_digits(spelled: SpelledDigits) -> dict[str, Any]:
+    """The run pattern and digit counts that find phone numbers written in words (Redactor's fields)."""
+    digits = {word: count for count, words in spelled.words.items() for word in words}
+    digits |= spelled.repeats
+    words = sorted(digits, key=len, reverse=True)  # "oh" before "o", so the longer word is tried first
+    token = r"(?:\d+|" + "|".join(re.escape(word) for word in words) + ")"
+    edge = r"[\w'\u2019]"  # a word character or apostrophe: a run starts and ends at neither
+    run = re.compile(rf"(?<!{edge}){token}(?:[\s,-]+{token})+(?!{edge})", re.IGNORECASE)
+    return {"spelled_run": run, "digits_of_word": digits, "repeats": frozenset(spelled.repeats)}
 
 
 def find_pattern_spans(text: str, redactor: Redactor) -> list[Span]:
@@ -237,6 +254,22 @@ def find_phone_spans(text: str, redactor: Redactor) -> list[Span]:
         for match in matcher
         if sum(ch.isdigit() for ch in match.raw_string) >= redactor.phone_min_digits
     ]
+
+
+def find_spelled_phone_spans(text: str, redactor: Redactor) -> list[Span]:
+    """Phone numbers written in words, figures allowed among them: runs standing for enough digits."""
+    if redactor.spelled_run is None:
+        return []
+    spans = []
+    for match in redactor.spelled_run.finditer(text):
+        tokens = re.findall(r"[^\s,-]+", match.group())
+        words = [token.lower() for token in tokens if not token.isdigit()]
+        if not words or all(word in redactor.repeats for word in words):
+            continue  # figures alone are libphonenumber's (find_phone_spans)
+        digits = sum(len(t) if t.isdigit() else redactor.digits_of_word[t.lower()] for t in tokens)
+        if digits >= redactor.phone_min_digits:
+            spans.append(Span(match.start(), match.end(), redactor.tokens["phone"]))
+    return spans
 
 
 def _is_capitalised(word: str) -> bool:
@@ -567,7 +600,9 @@ def redact_text(text: str, redactor: Redactor) -> tuple[str, int]:
     """The comment (normalised) with personal data replaced by tokens, and how many replacements were made."""
     text = normalise_comment(text)
     spans = find_pattern_spans(text, redactor)
-    spans = merge_spans(spans + find_phone_spans(text, redactor), text)
+    spans = merge_spans(
+        spans + find_phone_spans(text, redactor) + find_spelled_phone_spans(text, redactor), text
+    )
     spans = merge_spans(spans + find_caseless_spans(text, redactor), text, redactor.tokens["name"])
     spans = merge_spans(spans + find_name_spans(text, redactor, spans), text, redactor.tokens["name"])
     out, cursor = [], 0

@@ -270,11 +270,17 @@ class PublicationSettings(ConfigModel):
 
 
 # config/comments.yaml and config/names.yaml
+class SpelledDigits(ConfigModel):
+    words: dict[int, tuple[str, ...]]  # how many digits a word stands for at most: its words
+    repeats: dict[str, int]  # "double": digits it adds to the word after it
+
+
 class Redaction(ConfigModel):
     tokens: dict[str, str]
     patterns: dict[str, str]
     phone_region: str
     phone_min_digits: int
+    spelled_digits: SpelledDigits
     titles: tuple[str, ...]
     not_name_words: tuple[str, ...]
     person_cues: tuple[str, ...]

@@ -285,3 +285,18 @@ def test_a_comment_with_letters_outside_the_latin_script_is_never_quoted(redacto
 
 def test_runs_of_a_script_without_capitals_are_redacted_whole(redactor) -> None:
     assert redact_text("Ask 王伟 or प्रिया शर्मा today.", redactor) == ("Ask [name] or [name] today.", 2)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "One or two people, three or four teams, twenty five systems and two thousand and twenty one staff.",
+        "In 2019 two thousand twenty one forms arrived, ten, twenty, thirty a day.",
+        "Plan B 2 went to a 1 in 3 split after the 2nd review, page 4 of 10.",
+        "Dim un person yn y tîm sy'n deall y data, dim ond dau neu dri o bobl.",
+        "Naw deg naw y cant o'r data yn 2018 ac un ar ddeg system.",
+    ],
+)
+def test_counts_and_years_in_words_are_not_taken_for_phone_numbers_or_postcodes(text: str, redactor) -> None:
+    # Phone numbers in words and spaced-out postcodes are found (pii_unseen.yaml); ordinary counts are not.
+    assert redact_text(text, redactor) == (text, 0)

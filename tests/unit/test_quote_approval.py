@@ -52,7 +52,8 @@ def _with_comments(scored_demo, texts: list[str], theme: str | None = None):
     if theme:
         coded = coded.assign(theme=theme).drop_duplicates(["response_id", "theme"])
     coded["recipient_group"] = "officers"
-    coded["quote_rank"] = pd.array(coded.groupby("theme").cumcount() + 1, dtype="Int8")
+    # Int16: more planted comments than an Int8 rank holds share one theme here (a council has a few).
+    coded["quote_rank"] = pd.array(coded.groupby("theme").cumcount() + 1, dtype="Int16")
     others = scored_demo.scores.comment_themes
     others = others[others["gss_code"] != DENBIGHSHIRE]
     comments = pd.concat([others, coded[others.columns]], ignore_index=True)
