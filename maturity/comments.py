@@ -16,6 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,7 @@ class Redactor:
     spelled_run: re.Pattern[str] | None = None
     digits_of_word: dict[str, int] = field(default_factory=dict)  # "seven": 1, "hundred": 2, "double": 1
     repeats: frozenset[str] = frozenset()  # words that stand for no digit of their own ("double")
+    leading: frozenset[str] = frozenset()  # words for the 0 a UK number starts with ("oh", "dim")
 
 
 @dataclass(frozen=True)
@@ -217,8 +219,16 @@ def compile_spelled_digits(spelled: SpelledDigits) -> dict[str, Any]:
     words = sorted(digits, key=len, reverse=True)  # "oh" before "o", so the longer word is tried first
     token = r"(?:\d+|" + "|".join(re.escape(word) for word in words) + ")"
     edge = r"[\w'\u2019]"  # a word character or apostrophe: a run starts and ends at neither
-    run = re.compile(rf"(?<!{edge}){token}(?:[\s,-]+{token})+(?!{edge})", re.IGNORECASE)
-    return {"spelled_run": run, "digits_of_word": digits, "repeats": frozenset(spelled.repeats)}
+    # Between two of them: spaces, commas, hyphens, dashes, slashes, a full stop before a space ("0.25,
+    # 0.50" stays a list of figures), or "and" after "hundred" ("nine hundred and one").
+    between = r"(?:(?:[\s,/\u2013\u2014-]|\.(?=\s))+|(?<=hundred)\s+and\s+)"
+    run = re.compile(rf"(?<!{edge}){token}(?:{between}{token})+(?!{edge})", re.IGNORECASE)
+    return {
+        "spelled_run": run,
+        "digits_of_word": digits,
+        "repeats": frozenset(spelled.repeats),
+        "leading": frozenset(word.lower() for word in spelled.leading),
+    }
 
 
 def find_pattern_spans(text: str, redactor: Redactor) -> list[Span]:
@@ -257,19 +267,64 @@ def find_phone_spans(text: str, redactor: Redactor) -> list[Span]:
 
 
 def find_spelled_phone_spans(text: str, redactor: Redactor) -> list[Span]:
-    """Phone numbers written in words, figures allowed among them: runs standing for enough digits."""
+    """Phone numbers written in words, figures allowed among them: a run standing for enough digits from
+    where a UK number starts (a 0 in words or figures: "oh", "dim", "07700", "double oh"), or all of it
+    after "+" or "plus"."""
     if redactor.spelled_run is None:
         return []
     spans = []
     for match in redactor.spelled_run.finditer(text):
-        tokens = re.findall(r"[^\s,-]+", match.group())
-        words = [token.lower() for token in tokens if not token.isdigit()]
-        if not words or all(word in redactor.repeats for word in words):
-            continue  # figures alone are libphonenumber's (find_phone_spans)
-        digits = sum(len(t) if t.isdigit() else redactor.digits_of_word[t.lower()] for t in tokens)
-        if digits >= redactor.phone_min_digits:
-            spans.append(Span(match.start(), match.end(), redactor.tokens["phone"]))
+        tokens = [token for token in _RUN_TOKEN.finditer(match.group()) if token.group().lower() != "and"]
+        plus = _PLUS_BEFORE.search(text, 0, match.start())
+        first = 0 if plus else _number_start(tokens, redactor)
+        if first is None:
+            continue  # nothing starts as a UK number does: scores, years or counts in a list
+        tokens = tokens[first:]
+        if _looks_like_a_list(match.group(), tokens, redactor) or not _has_spelled_digit(tokens, redactor):
+            continue
+        if sum(_digits_of(token.group(), redactor) for token in tokens) >= redactor.phone_min_digits:
+            begin = plus.start() if plus else match.start() + tokens[0].start()
+            spans.append(Span(begin, match.end(), redactor.tokens["phone"]))
     return spans
+
+
+# The words and figures of a run of number words; what splits it into groups; a "+" or "plus" before it.
+_RUN_TOKEN = re.compile(r"\d+|[^\W\d_]+")
+_GROUP_BREAK = re.compile(r"[,/.\u2013\u2014]")
+_PLUS_BEFORE = re.compile(r"(?:\+|\bplus\s+)\Z", re.IGNORECASE)
+
+
+def _digits_of(token: str, redactor: Redactor) -> int:
+    return len(token) if token.isdigit() else redactor.digits_of_word[token.lower()]
+
+
+def _number_start(tokens: list[re.Match[str]], redactor: Redactor) -> int | None:
+    """Where a UK number can start in a run: its first 0 in figures or words, with a "double" before it."""
+    for i, token in enumerate(tokens):
+        word = token.group().lower()
+        if word.startswith("0") or word in redactor.leading:
+            return i - 1 if i and tokens[i - 1].group().lower() in redactor.repeats else i
+    return None
+
+
+def _looks_like_a_list(run: str, tokens: list[re.Match[str]], redactor: Redactor) -> bool:
+    """Groups of one digit each between commas or dashes ("nought, one, two, three"): a list, not a number."""
+    groups, digits = [], 0
+    for previous, token in zip([None, *tokens], tokens, strict=False):
+        if previous is not None and _GROUP_BREAK.search(run, previous.end(), token.start()):
+            groups.append(digits)
+            digits = 0
+        digits += _digits_of(token.group(), redactor)
+    groups.append(digits)
+    return len(groups) > 1 and min(groups) < 2
+
+
+def _has_spelled_digit(tokens: list[re.Match[str]], redactor: Redactor) -> bool:
+    """Whether a run has a number word, or a "double" before a figure: figures alone are libphonenumber's."""
+    words = [token.group().lower() for token in tokens]
+    return any(not word.isdigit() and word not in redactor.repeats for word in words) or any(
+        word in redactor.repeats and after.isdigit() for word, after in pairwise(words)
+    )
 
 
 def _is_capitalised(word: str) -> bool:

@@ -295,6 +295,17 @@ def test_runs_of_a_script_without_capitals_are_redacted_whole(redactor) -> None:
         "Plan B 2 went to a 1 in 3 split after the 2nd review, page 4 of 10.",
         "Dim un person yn y tîm sy'n deall y data, dim ond dau neu dri o bobl.",
         "Naw deg naw y cant o'r data yn 2018 ac un ar ddeg system.",
+        # A hostile review's: lists of years, scores and counts with enough digits, and capitals.
+        "Over 2019, 2020, 2021, two posts went.",
+        "In twenty twenty two, twenty twenty three, twenty twenty four we cut posts.",
+        "Our scores were three, four, two, five, three, four, four, two, one across the nine themes.",
+        "Scores: four four three five two three four three two.",
+        "Returns due 2021-2022, 2022-2023, two years running.",
+        "ISO 27001, 9001, one audit each, and calls to 999, 111, 101, one a minute.",
+        "Rate each: nought, one, two, three, four, five, six, seven, eight, nine.",
+        "Un deg dau, un deg tri, un deg pedwar o bobl; mae naw cant, wyth cant, saith cant o achosion.",
+        "Mae'r nifer wedi codi o un deg dau, un deg tri i un deg pedwar.",
+        "We ranked ninety nine, one hundred, one hundred and one; the team is on Block B 12 3RD floor.",
     ],
 )
 def test_counts_and_years_in_words_are_not_taken_for_phone_numbers_or_postcodes(text: str, redactor) -> None:
