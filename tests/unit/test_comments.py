@@ -306,6 +306,8 @@ def test_runs_of_a_script_without_capitals_are_redacted_whole(redactor) -> None:
         "Un deg dau, un deg tri, un deg pedwar o bobl; mae naw cant, wyth cant, saith cant o achosion.",
         "Mae'r nifer wedi codi o un deg dau, un deg tri i un deg pedwar.",
         "We ranked ninety nine, one hundred, one hundred and one; the team is on Block B 12 3RD floor.",
+        # Welsh words a sentence starts with are not names.
+        "Dydw i ddim yn siŵr. Efallai bod y data'n hen. Dylai rhywun ei wirio. Doedd neb yn gwybod.",
     ],
 )
 def test_counts_and_years_in_words_are_not_taken_for_phone_numbers_or_postcodes(text: str, redactor) -> None:
