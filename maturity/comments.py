@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
@@ -65,17 +65,17 @@ class Redactor:
     surnames: frozenset[str]
     ambiguous: frozenset[str]
     protected: re.Pattern[str]
+    # Phone numbers in words: a run of number words and figures, and the digits each word stands for.
+    spelled_run: re.Pattern[str]
+    digits_of_word: dict[str, int]  # "seven": 1, "hundred": 2, "double": 1
+    repeats: frozenset[str]  # words that stand for no digit of their own ("double")
+    leading: frozenset[str]  # words for the 0 a UK number starts with ("oh", "dim")
     ordinary: frozenset[str] = frozenset()  # folded English and Welsh words that are not names
     known: frozenset[str] = frozenset()  # folded single words of council names and protected terms
     not_name_words: frozenset[str] = frozenset()
     # Folded words that point at a person ("ask", "speak to", "gofynnwch i"), as tuples of words.
     person_cues: frozenset[tuple[str, ...]] = frozenset()
     name_particles: frozenset[str] = frozenset()  # "van", "der", "de", "la", "ap" ... inside a name
-    # Phone numbers in words: a run of number words and figures, and the digits each word stands for.
-    spelled_run: re.Pattern[str] | None = None
-    digits_of_word: dict[str, int] = field(default_factory=dict)  # "seven": 1, "hundred": 2, "double": 1
-    repeats: frozenset[str] = frozenset()  # words that stand for no digit of their own ("double")
-    leading: frozenset[str] = frozenset()  # words for the 0 a UK number starts with ("oh", "dim")
 
 
 @dataclass(frozen=True)
@@ -214,19 +214,21 @@ def build_redactor(rules: CommentRules, councils: tuple[Council, ...]) -> Redact
 
 def compile_spelled_digits(spelled: SpelledDigits) -> dict[str, Any]:
     """The run pattern and digit counts that find phone numbers written in words (Redactor's fields)."""
-    digits = {word: count for count, words in spelled.words.items() for word in words}
-    digits |= spelled.repeats
+    digits = {word.lower(): count for count, words in spelled.words.items() for word in words}
+    digits |= {word.lower(): count for word, count in spelled.repeats.items()}
     words = sorted(digits, key=len, reverse=True)  # "oh" before "o", so the longer word is tried first
     token = r"(?:\d+|" + "|".join(re.escape(word) for word in words) + ")"
-    edge = r"[\w'\u2019]"  # a word character or apostrophe: a run starts and ends at neither
-    # Between two of them: spaces, commas, hyphens, dashes, slashes, a full stop before a space ("0.25,
-    # 0.50" stays a list of figures), or "and" after "hundred" ("nine hundred and one").
-    between = r"(?:(?:[\s,/\u2013\u2014-]|\.(?=\s))+|(?<=hundred)\s+and\s+)"
-    run = re.compile(rf"(?<!{edge}){token}(?:{between}{token})+(?!{edge})", re.IGNORECASE)
+    # A run starts and ends at no word character, nor at an apostrophe inside a word ("o'r"), so a number
+    # in quotes is one ('oh seven ...').
+    starts, ends = r"(?<!\w)(?<!\w['\u2019])", r"(?!\w)(?!['\u2019]\w)"
+    # Between two of them: spaces, commas, brackets ("(oh two nine)", "+44 (0)"), hyphens and dashes of
+    # any kind, a slash but not between two figures (a date's: "01/04/2024"), full stops before a space
+    # ("0.25, 0.50" stays a list of figures), or "and" after "hundred" ("nine hundred and one").
+    between = r"(?:(?:[\s,()\u2010-\u2015\u2212-]|(?<!\d)/|/(?!\d)|\.+(?=\s))+|(?<=hundred)\s+and\s+)"
     return {
-        "spelled_run": run,
+        "spelled_run": re.compile(rf"{starts}{token}(?:{between}{token})+{ends}", re.IGNORECASE),
         "digits_of_word": digits,
-        "repeats": frozenset(spelled.repeats),
+        "repeats": frozenset(word.lower() for word in spelled.repeats),
         "leading": frozenset(word.lower() for word in spelled.leading),
     }
 
@@ -270,17 +272,20 @@ def find_spelled_phone_spans(text: str, redactor: Redactor) -> list[Span]:
     """Phone numbers written in words, figures allowed among them: a run standing for enough digits from
     where a UK number starts (a 0 in words or figures: "oh", "dim", "07700", "double oh"), or all of it
     after "+" or "plus"."""
-    if redactor.spelled_run is None:
-        return []
     spans = []
     for match in redactor.spelled_run.finditer(text):
         tokens = [token for token in _RUN_TOKEN.finditer(match.group()) if token.group().lower() != "and"]
-        plus = _PLUS_BEFORE.search(text, 0, match.start())
-        first = 0 if plus else _number_start(tokens, redactor)
+        # Only the few characters before the run: searching the whole text before each run is quadratic.
+        plus = _PLUS_BEFORE.search(text, max(0, match.start() - _PLUS_REACH), match.start())
+        first = _number_start(tokens, redactor, after_plus=plus is not None)
         if first is None:
-            continue  # nothing starts as a UK number does: scores, years or counts in a list
+            continue  # nothing starts as a UK number does: scores, years or counts
         tokens = tokens[first:]
-        if _looks_like_a_list(match.group(), tokens, redactor) or not _has_spelled_digit(tokens, redactor):
+        if (
+            _looks_like_a_list(match.group(), tokens, redactor)
+            or not _has_spelled_digit(tokens, redactor)
+            or _is_figures_then_a_count(tokens, redactor)
+        ):
             continue
         if sum(_digits_of(token.group(), redactor) for token in tokens) >= redactor.phone_min_digits:
             begin = plus.start() if plus else match.start() + tokens[0].start()
@@ -288,34 +293,48 @@ def find_spelled_phone_spans(text: str, redactor: Redactor) -> list[Span]:
     return spans
 
 
-# The words and figures of a run of number words; what splits it into groups; a "+" or "plus" before it.
+# The words and figures of a run of number words; what splits it into groups; a "+" or "plus" just before
+# it, looked for in so many characters.
 _RUN_TOKEN = re.compile(r"\d+|[^\W\d_]+")
-_GROUP_BREAK = re.compile(r"[,/.\u2013\u2014]")
-_PLUS_BEFORE = re.compile(r"(?:\+|\bplus\s+)\Z", re.IGNORECASE)
+# Commas, slashes, full stops and dashes split a run into groups; hyphens (- \u2010 \u2011) do not.
+_GROUP_BREAK = re.compile(r"[,/.\u2012-\u2015\u2212]")
+_PLUS_BEFORE = re.compile(r"(?:\+\s*|\bplus\s+)\Z", re.IGNORECASE)
+_PLUS_REACH = 20
+# Fewer digits than this in words after the last figure make the words a count ("0900-1700 five days").
+_DIGITS_OF_A_NUMBER_TAIL = 3
 
 
 def _digits_of(token: str, redactor: Redactor) -> int:
     return len(token) if token.isdigit() else redactor.digits_of_word[token.lower()]
 
 
-def _number_start(tokens: list[re.Match[str]], redactor: Redactor) -> int | None:
-    """Where a UK number can start in a run: its first 0 in figures or words, with a "double" before it."""
-    for i, token in enumerate(tokens):
-        word = token.group().lower()
-        if word.startswith("0") or word in redactor.leading:
-            return i - 1 if i and tokens[i - 1].group().lower() in redactor.repeats else i
+def _starts_a_number(token: str, redactor: Redactor) -> bool:
+    """A number goes on from its 0 with figures, a single digit or a "double": "oh seven", not "oh twenty"."""
+    word = token.lower()
+    return word.isdigit() or word in redactor.repeats or redactor.digits_of_word[word] == 1
+
+
+def _number_start(tokens: list[re.Match[str]], redactor: Redactor, after_plus: bool) -> int | None:
+    """Where a UK number can start in a run: after "+", at once if it starts with figures or one digit
+    ("+44", "plus four four", not "plus twenty five"); otherwise at its first 0 in figures or words that
+    goes on as a number does, with a "double" before it."""
+    words = [token.group().lower() for token in tokens]
+    if after_plus:
+        return 0 if _starts_a_number(words[0], redactor) else None
+    for i, word in enumerate(words):
+        zero = word.startswith("0") or word in redactor.leading
+        if zero and (i + 1 == len(words) or _starts_a_number(words[i + 1], redactor)):
+            return i - 1 if i and words[i - 1] in redactor.repeats else i
     return None
 
 
 def _looks_like_a_list(run: str, tokens: list[re.Match[str]], redactor: Redactor) -> bool:
     """Groups of one digit each between commas or dashes ("nought, one, two, three"): a list, not a number."""
-    groups, digits = [], 0
-    for previous, token in zip([None, *tokens], tokens, strict=False):
-        if previous is not None and _GROUP_BREAK.search(run, previous.end(), token.start()):
-            groups.append(digits)
-            digits = 0
-        digits += _digits_of(token.group(), redactor)
-    groups.append(digits)
+    groups = [_digits_of(tokens[0].group(), redactor)]
+    for previous, token in pairwise(tokens):
+        if _GROUP_BREAK.search(run, previous.end(), token.start()):
+            groups.append(0)
+        groups[-1] += _digits_of(token.group(), redactor)
     return len(groups) > 1 and min(groups) < 2
 
 
@@ -325,6 +344,17 @@ def _has_spelled_digit(tokens: list[re.Match[str]], redactor: Redactor) -> bool:
     return any(not word.isdigit() and word not in redactor.repeats for word in words) or any(
         word in redactor.repeats and after.isdigit() for word, after in pairwise(words)
     )
+
+
+def _is_figures_then_a_count(tokens: list[re.Match[str]], redactor: Redactor) -> bool:
+    """Figures with a few digits' worth of words after them and none among them ("0900-1700 five days",
+    "01/04/2024 three officers"): the words count something, they are no part of a number."""
+    words = [token.group() for token in tokens]
+    figures = [i for i, word in enumerate(words) if word.isdigit()]
+    if not figures or not all(word.isdigit() for word in words[: figures[-1]]):
+        return False
+    tail = sum(_digits_of(word, redactor) for word in words[figures[-1] + 1 :])
+    return tail < _DIGITS_OF_A_NUMBER_TAIL
 
 
 def _is_capitalised(word: str) -> bool:

@@ -306,6 +306,11 @@ def test_runs_of_a_script_without_capitals_are_redacted_whole(redactor) -> None:
         "Un deg dau, un deg tri, un deg pedwar o bobl; mae naw cant, wyth cant, saith cant o achosion.",
         "Mae'r nifer wedi codi o un deg dau, un deg tri i un deg pedwar.",
         "We ranked ninety nine, one hundred, one hundred and one; the team is on Block B 12 3RD floor.",
+        # A second review's: figures then a count, "plus" before counts, "oh" before years.
+        "Since 01/04/2024 three officers have left, and on 01/04/2024 twelve staff joined.",
+        "Office hours are 0900-1700 five days a week; the desk is staffed 0800-2000 seven days.",
+        "We have 40 staff plus twenty five, thirty five, forty five agency staff.",
+        "Oh twenty twenty two, twenty twenty three were hard years.",
         # Welsh words a sentence starts with are not names.
         "Dydw i ddim yn siŵr. Efallai bod y data'n hen. Dylai rhywun ei wirio. Doedd neb yn gwybod.",
     ],
