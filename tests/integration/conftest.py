@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,12 @@ def prefect_server() -> Iterator[None]:
 class DemoRun:
     out: Path
     summary: Any  # flows.national's run summary
+
+    def copy_to(self, out: Path) -> Path:
+        """A copy of this run's OUT (its links kept relative), for a test that changes OUT or runs into it:
+        a national run of the demo study (or a twin of it) without paying for one."""
+        shutil.copytree(self.out, out, symlinks=True)
+        return out
 
 
 @pytest.fixture(scope="session")

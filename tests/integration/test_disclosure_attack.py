@@ -48,7 +48,7 @@ def releases(demo_study: Path, demo_run: DemoRun, tmp_path_factory: pytest.TempP
     root = tmp_path_factory.mktemp("attack")
     study = Path(shutil.copytree(demo_study, root / "study"))
     out = root / "out"
-    shutil.copytree(demo_run.out, out, symlinks=True)  # the session's national run of the same study
+    demo_run.copy_to(out)  # the session's national run of the same study
     first = Path(shutil.copytree(out / "open-data" / WAVE, root / "first-release"))
     first_truth = run_truth(out, WAVE)
     gss, name, characteristic, statement = small_group_council(first)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import yaml
@@ -60,7 +59,7 @@ def test_a_damaged_partition_stops_a_rerun_with_one_line(
 ) -> None:
     # Before: the rerun read the damaged partition (or carried it silently into the next version).
     out = tmp_path / "out"
-    shutil.copytree(demo_run.out, out, symlinks=True)  # a national run of study_copy's twin, done once
+    demo_run.copy_to(out)  # a national run of study_copy's twin, done once
     committed = (out / "current").resolve()
     partition = next((out / "current" / "warehouse" / "answers").glob("wave=2018/gss_code=W06000001/*"))
     partition.write_bytes(partition.read_bytes()[:-40] + b"\x00" * 40)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +26,7 @@ def national_out(demo_run: DemoRun, tmp_path_factory: pytest.TempPathFactory) ->
     """OUT after one national run of the demo study (a copy of the session's), shared by this module's
     tests in order."""
     out = tmp_path_factory.mktemp("publish") / "out"
-    shutil.copytree(demo_run.out, out, symlinks=True)
+    demo_run.copy_to(out)
     return out
 
 

@@ -46,7 +46,7 @@ def first_run(demo_run: DemoRun, tmp_path: Path) -> Path:
     """An OUT holding one successful national run of the demo study (study_copy's twin): a copy of the
     session's run, so each test that changes OUT starts from it without a national run of its own."""
     out = tmp_path / "out"
-    shutil.copytree(demo_run.out, out, symlinks=True)
+    demo_run.copy_to(out)
     return out
 
 

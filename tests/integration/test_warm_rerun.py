@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -134,8 +133,8 @@ def test_a_served_rerun_runs_in_the_warm_worker_and_writes_what_a_cold_rerun_wri
 ) -> None:
     warm_out, cold_out = tmp_path / "warm-out", tmp_path / "cold-out"
     # The session's national run of study_copy's twin (each rerun below names study_copy as its inputs).
-    shutil.copytree(demo_run.out, warm_out, symlinks=True)
-    shutil.copytree(demo_run.out, cold_out, symlinks=True)
+    demo_run.copy_to(warm_out)
+    demo_run.copy_to(cold_out)
     drop_one_officer_response(study_copy, DENBIGHSHIRE)
     wait_for_line(served, "Ready. Prefect UI: http://127.0.0.1:", READY_TIMEOUT_SECONDS)
     wait_for_warm_worker(served, READY_TIMEOUT_SECONDS)

@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +52,7 @@ def two_waves(demo_run: DemoRun, tmp_path_factory: pytest.TempPathFactory) -> Tw
     root = tmp_path_factory.mktemp("waves")
     later = write_demo_study(root / "study-2021", wave="2021")
     out = root / "out"
-    shutil.copytree(demo_run.out, out, symlinks=True)
+    demo_run.copy_to(out)
     earlier_files = wave_files(out, "2018")
     national_run(inputs=later, out=out)
     return TwoWaves(out, later, earlier_files)
