@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 import phonenumbers
 
-from maturity.config_models import CommentRules, SpelledDigits
+from maturity.config_models import CommentRules, Roles, SpelledDigits
 from maturity.settings import Council, load_ordinary_words
 from maturity.textcheck import input_limits, load_checked_yaml
 
@@ -70,6 +70,9 @@ class Redactor:
     digits_of_word: dict[str, int]  # "seven": 1, "hundred": 2, "double": 1
     repeats: frozenset[str]  # words that stand for no digit of their own ("double")
     leading: frozenset[str]  # words for the 0 a UK number starts with ("oh", "dim")
+    # Posts one person holds ("the Chief Executive", "Head of Digital"); its group "role" is the post.
+    role: re.Pattern[str]
+    role_connectors: re.Pattern[str]  # connectors and spaces at the end of a post cut short
     ordinary: frozenset[str] = frozenset()  # folded English and Welsh words that are not names
     known: frozenset[str] = frozenset()  # folded single words of council names and protected terms
     not_name_words: frozenset[str] = frozenset()
@@ -209,6 +212,7 @@ def build_redactor(rules: CommentRules, councils: tuple[Council, ...]) -> Redact
         person_cues=frozenset(tuple(fold_name(w) for w in cue.split()) for cue in redaction.person_cues),
         name_particles=frozenset(fold_name(w) for w in redaction.name_particles),
         **compile_spelled_digits(redaction.spelled_digits),
+        **compile_roles(redaction.roles, rules.language.welsh_words),
     )
 
 
@@ -231,6 +235,55 @@ def compile_spelled_digits(spelled: SpelledDigits) -> dict[str, Any]:
         "repeats": frozenset(word.lower() for word in spelled.repeats),
         "leading": frozenset(word.lower() for word in spelled.leading),
     }
+
+
+def _alternation(phrases: tuple[str, ...] | list[str]) -> str:
+    """The phrases as one alternation, longest first, any spaces between their words."""
+    escaped = (r"\s+".join(re.escape(word) for word in phrase.split()) for phrase in phrases)
+    return "|".join(sorted(escaped, key=len, reverse=True))
+
+
+# A capitalised word (Welsh capitals included) and its possessive "'s" left outside it.
+_CAPITALISED = r"(?-i:[A-ZÀ-ÖØ-ÞŴŶ])[\w&-]*(?:['\u2019](?![sS]\b)\w+)*"
+
+
+def compile_roles(roles: Roles, common_welsh: tuple[str, ...]) -> dict[str, re.Pattern[str]]:
+    """The pattern that finds a post one person holds, and the tail to cut from a post cut short."""
+    connectors = _alternation(roles.connectors)
+    joined = rf"(?:(?:{connectors})\s+)*"
+    most = roles.following_words - 1
+    words_after = rf"{joined}{_CAPITALISED}(?:\s+{joined}{_CAPITALISED}){{0,{most}}}"
+    # "head of ict": one word in lower case, not a connector nor a common Welsh word ("Mae'r cyfarwyddwr yn").
+    not_a_post_word = _alternation([*roles.connectors, *common_welsh])
+    word_after = (
+        rf"(?:(?:{connectors})\s+)?(?!(?:{not_a_post_word})(?!\w))[^\W\d_][\w-]*(?:['\u2019](?![sS]\b)\w+)*"
+    )
+    # A post in full may go on in capitalised words ("Chief Executive of Ynys Môn").
+    then = rf"(?:\s+(?:{_alternation(roles.continued_by)})\s+{words_after})?"
+    after_determiner = "|".join(rf"(?<=\b{re.escape(word)}\s)" for word in roles.determiners)
+    post = (
+        rf"(?:(?:{_alternation(roles.qualifiers)})\s+)*(?:(?:{_alternation(roles.posts)}){then}"
+        rf"|(?:{_alternation(roles.posts_of)})\s+(?:{words_after}|{word_after})"
+        rf"|(?-i:{_alternation(roles.acronyms)}){then}"
+        rf"|(?:{after_determiner})(?-i:{_alternation(roles.capitalised)}){then})"
+    )
+    return {
+        # Not inside a hyphenated word ("non-executive director" is a board of several).
+        "role": re.compile(rf"(?<![\w-])(?P<role>{post})(?!\w)", re.IGNORECASE),
+        "role_connectors": re.compile(rf"(?:\s+(?:{connectors}))*\s*\Z", re.IGNORECASE),
+    }
+
+
+def find_role_spans(text: str, redactor: Redactor) -> list[Span]:
+    """Posts one person holds; a council's name after one stays ("[role] of Conwy County Borough Council")."""
+    spans = []
+    for match in redactor.role.finditer(text):
+        start, end = match.span("role")
+        council = redactor.protected.search(text, start + 1, end)
+        if council is not None:
+            end = start + len(redactor.role_connectors.sub("", text[start : council.start()]))
+        spans.append(Span(start, end, redactor.tokens["role"]))
+    return spans
 
 
 def find_pattern_spans(text: str, redactor: Redactor) -> list[Span]:
@@ -681,21 +734,32 @@ def normalise_comment(text: str) -> str:
     return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
 
 
-def redact_text(text: str, redactor: Redactor) -> tuple[str, int]:
-    """The comment (normalised) with personal data replaced by tokens, and how many replacements were made."""
+def find_redaction_spans(text: str, redactor: Redactor) -> tuple[str, list[Span]]:
+    """The comment (normalised) and the spans of personal data in it, in order."""
     text = normalise_comment(text)
-    spans = find_pattern_spans(text, redactor)
+    spans = find_pattern_spans(text, redactor) + find_role_spans(text, redactor)
     spans = merge_spans(
         spans + find_phone_spans(text, redactor) + find_spelled_phone_spans(text, redactor), text
     )
     spans = merge_spans(spans + find_caseless_spans(text, redactor), text, redactor.tokens["name"])
     spans = merge_spans(spans + find_name_spans(text, redactor, spans), text, redactor.tokens["name"])
+    return text, spans
+
+
+def replace_spans(text: str, spans: list[Span]) -> str:
+    """The text with each span replaced by its token."""
     out, cursor = [], 0
     for span in spans:
         out += [text[cursor : span.start], span.token]
         cursor = span.end
     out.append(text[cursor:])
-    return "".join(out), len(spans)
+    return "".join(out)
+
+
+def redact_text(text: str, redactor: Redactor) -> tuple[str, int]:
+    """The comment (normalised) with personal data replaced by tokens, and how many replacements were made."""
+    text, spans = find_redaction_spans(text, redactor)
+    return replace_spans(text, spans), len(spans)
 
 
 def build_theme_rules(rules: CommentRules) -> ThemeRules:
@@ -766,8 +830,12 @@ def code_texts(texts: list[str], redactor: Redactor, rules: ThemeRules) -> pd.Da
     """One row per distinct text and theme: the redacted text, the theme's pattern hits, redactions."""
     rows = []
     for text in texts:
-        redacted, redactions = redact_text(text, redactor)
-        themes = match_themes(redacted, rules)
+        normalised, spans = find_redaction_spans(text, redactor)
+        redacted, redactions = replace_spans(normalised, spans), len(spans)
+        # Coded with its posts kept: "Data protection officer [name] ..." is about data protection, though
+        # the quote may not name the post.
+        posts_kept = [span for span in spans if span.token != redactor.tokens["role"]]
+        themes = match_themes(replace_spans(normalised, posts_kept), rules)
         for theme, hits in themes.items():
             rows.append((text, theme, redacted, hits, len(themes), redactions))
     return pd.DataFrame(

@@ -276,12 +276,25 @@ class SpelledDigits(ConfigModel):
     leading: tuple[str, ...]  # words for the 0 a UK number starts with: a run is read from the first
 
 
+class Roles(ConfigModel):
+    posts: tuple[str, ...]  # named in full ("chief executive")
+    posts_of: tuple[str, ...]  # named by the words after them ("head of")
+    acronyms: tuple[str, ...]  # in capitals only ("SIRO")
+    capitalised: tuple[str, ...]  # one capitalised word, after a determiner ("the Leader")
+    determiners: tuple[str, ...]
+    qualifiers: tuple[str, ...]  # "deputy", "acting"
+    connectors: tuple[str, ...]  # "and", "of": between the capitalised words of a post
+    continued_by: tuple[str, ...]  # "of": a post named in full goes on after it
+    following_words: int = Field(ge=1)
+
+
 class Redaction(ConfigModel):
     tokens: dict[str, str]
     patterns: dict[str, str]
     phone_region: str
     phone_min_digits: int
     spelled_digits: SpelledDigits
+    roles: Roles
     titles: tuple[str, ...]
     not_name_words: tuple[str, ...]
     person_cues: tuple[str, ...]
