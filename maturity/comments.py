@@ -70,6 +70,7 @@ class Redactor:
     digits_of_word: dict[str, int]  # "seven": 1, "hundred": 2, "double": 1
     repeats: frozenset[str]  # words that stand for no digit of their own ("double")
     leading: frozenset[str]  # words for the 0 a UK number starts with ("oh", "dim")
+    leading_when_followed: frozenset[str]  # also a 0 before two single digits ("O seven seven", "ddim saith")
     # Posts one person holds ("the Chief Executive", "Head of Digital"); its group "role" is the post.
     role: re.Pattern[str]
     role_connectors: re.Pattern[str]  # connectors and spaces at the end of a post cut short
@@ -234,6 +235,7 @@ def compile_spelled_digits(spelled: SpelledDigits) -> dict[str, Any]:
         "digits_of_word": digits,
         "repeats": frozenset(word.lower() for word in spelled.repeats),
         "leading": frozenset(word.lower() for word in spelled.leading),
+        "leading_when_followed": frozenset(word.lower() for word in spelled.leading_when_followed),
     }
 
 
@@ -367,6 +369,11 @@ def _starts_a_number(token: str, redactor: Redactor) -> bool:
     return word.isdigit() or word in redactor.repeats or redactor.digits_of_word[word] == 1
 
 
+def _is_one_digit_in_words(word: str, redactor: Redactor) -> bool:
+    """A single digit in words, or a "double" before one (figures after "o" are a range: "o 1 2 3")."""
+    return word in redactor.repeats or redactor.digits_of_word.get(word) == 1
+
+
 def _number_start(tokens: list[re.Match[str]], redactor: Redactor, after_plus: bool) -> int | None:
     """Where a UK number can start in a run: after "+", at once if it starts with figures or one digit
     ("+44", "plus four four", not "plus twenty five"); otherwise at its first 0 in figures or words that
@@ -376,6 +383,9 @@ def _number_start(tokens: list[re.Match[str]], redactor: Redactor, after_plus: b
         return 0 if _starts_a_number(words[0], redactor) else None
     for i, word in enumerate(words):
         zero = word.startswith("0") or word in redactor.leading
+        if word in redactor.leading_when_followed:
+            following = words[i + 1 : i + 3]
+            zero = len(following) == 2 and all(_is_one_digit_in_words(w, redactor) for w in following)
         if zero and (i + 1 == len(words) or _starts_a_number(words[i + 1], redactor)):
             return i - 1 if i and words[i - 1] in redactor.repeats else i
     return None

@@ -274,6 +274,7 @@ class SpelledDigits(ConfigModel):
     words: dict[int, tuple[str, ...]]  # how many digits a word stands for at most: its words
     repeats: dict[str, int]  # "double": digits it adds to the word after it
     leading: tuple[str, ...]  # words for the 0 a UK number starts with: a run is read from the first
+    leading_when_followed: tuple[str, ...]  # also a 0 when two single digits follow ("O seven seven")
 
 
 class Roles(ConfigModel):

@@ -328,6 +328,10 @@ def test_runs_of_a_script_without_capitals_are_redacted_whole(redactor) -> None:
         "Office hours are 0900-1700 five days a week; the desk is staffed 0800-2000 seven days.",
         "We have 40 staff plus twenty five, thirty five, forty five agency staff.",
         "Oh twenty twenty two, twenty twenty three were hard years.",
+        # "o" and "ddim" before counts, ranges and years are words, not a 0.
+        "Daeth o un deg dau o gynghorau, o dri, pedwar a phump; roedd y data o 2019, 2020, 2021 a 2022.",
+        "Dydw i ddim un i gwyno, ddim o gwbl, ond mae o saith i naw o bobl.",
+        "Block B12 3 floor, room A1 2 desk, grid M4 3 of 10.",
         # Welsh words a sentence starts with are not names.
         "Dydw i ddim yn siŵr. Efallai bod y data'n hen. Dylai rhywun ei wirio. Doedd neb yn gwybod.",
     ],
