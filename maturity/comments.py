@@ -71,6 +71,7 @@ class Redactor:
     repeats: frozenset[str]  # words that stand for no digit of their own ("double")
     leading: frozenset[str]  # words for the 0 a UK number starts with ("oh", "dim")
     leading_when_followed: frozenset[str]  # also a 0 before two single digits ("O seven seven", "ddim saith")
+    count_after_figures_below: int  # "0900-1700 five days": fewer digits in words after figures are a count
     # Posts one person holds ("the Chief Executive", "Head of Digital"); its group "role" is the post.
     role: re.Pattern[str]
     role_connectors: re.Pattern[str]  # connectors and spaces at the end of a post cut short
@@ -236,6 +237,7 @@ def compile_spelled_digits(spelled: SpelledDigits) -> dict[str, Any]:
         "repeats": frozenset(word.lower() for word in spelled.repeats),
         "leading": frozenset(word.lower() for word in spelled.leading),
         "leading_when_followed": frozenset(word.lower() for word in spelled.leading_when_followed),
+        "count_after_figures_below": spelled.count_after_figures_below,
     }
 
 
@@ -355,8 +357,6 @@ _RUN_TOKEN = re.compile(r"\d+|[^\W\d_]+")
 _GROUP_BREAK = re.compile(r"[,/.\u2012-\u2015\u2212]")
 _PLUS_BEFORE = re.compile(r"(?:\+\s*|\bplus\s+)\Z", re.IGNORECASE)
 _PLUS_REACH = 20
-# Fewer digits than this in words after the last figure make the words a count ("0900-1700 five days").
-_DIGITS_OF_A_NUMBER_TAIL = 3
 
 
 def _digits_of(token: str, redactor: Redactor) -> int:
@@ -417,7 +417,7 @@ def _is_figures_then_a_count(tokens: list[re.Match[str]], redactor: Redactor) ->
     if not figures or not all(word.isdigit() for word in words[: figures[-1]]):
         return False
     tail = sum(_digits_of(word, redactor) for word in words[figures[-1] + 1 :])
-    return tail < _DIGITS_OF_A_NUMBER_TAIL
+    return tail < redactor.count_after_figures_below
 
 
 def _is_capitalised(word: str) -> bool:

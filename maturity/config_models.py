@@ -275,6 +275,7 @@ class SpelledDigits(ConfigModel):
     repeats: dict[str, int]  # "double": digits it adds to the word after it
     leading: tuple[str, ...]  # words for the 0 a UK number starts with: a run is read from the first
     leading_when_followed: tuple[str, ...]  # also a 0 when two single digits follow ("O seven seven")
+    count_after_figures_below: int = Field(ge=1)  # "0900-1700 five days": words worth fewer digits count
 
 
 class Roles(ConfigModel):
