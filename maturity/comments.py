@@ -11,12 +11,13 @@ terms that are never redacted.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ class Span:
     start: int
     end: int
     token: str
+    kind: str = ""  # "role" for a post, which themes are still coded with
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,8 @@ class Redactor:
     count_after_figures_below: int  # "0900-1700 five days": fewer digits in words after figures are a count
     # Posts one person holds ("the Chief Executive", "Head of Digital"); its group "role" is the post.
     role: re.Pattern[str]
-    role_connectors: re.Pattern[str]  # connectors and spaces at the end of a post cut short
+    role_tail: re.Pattern[str]  # connectors, spaces, brackets and dashes at the end of a post cut short
+    role_not_after: re.Pattern[str]  # "every", "a" just before a post: any holder of it
     ordinary: frozenset[str] = frozenset()  # folded English and Welsh words that are not names
     known: frozenset[str] = frozenset()  # folded single words of council names and protected terms
     not_name_words: frozenset[str] = frozenset()
@@ -214,7 +217,7 @@ def build_redactor(rules: CommentRules, councils: tuple[Council, ...]) -> Redact
         person_cues=frozenset(tuple(fold_name(w) for w in cue.split()) for cue in redaction.person_cues),
         name_particles=frozenset(fold_name(w) for w in redaction.name_particles),
         **compile_spelled_digits(redaction.spelled_digits),
-        **compile_roles(redaction.roles, rules.language.welsh_words),
+        **compile_roles(redaction.roles),
     )
 
 
@@ -242,51 +245,73 @@ def compile_spelled_digits(spelled: SpelledDigits) -> dict[str, Any]:
 
 
 def _alternation(phrases: tuple[str, ...] | list[str]) -> str:
-    """The phrases as one alternation, longest first, any spaces between their words."""
-    escaped = (r"\s+".join(re.escape(word) for word in phrase.split()) for phrase in phrases)
+    """The phrases as one alternation, longest first, spaces or hyphens between their words."""
+    escaped = (r"[\s-]+".join(re.escape(word) for word in phrase.split()) for phrase in phrases)
     return "|".join(sorted(escaped, key=len, reverse=True))
 
 
-# A capitalised word (Welsh capitals included) and its possessive "'s" left outside it.
-_CAPITALISED = r"(?-i:[A-ZÀ-ÖØ-ÞŴŶ])[\w&-]*(?:['\u2019](?![sS]\b)\w+)*"
+# A capitalised word (Welsh capitals included), its possessive "'s" left outside, or a dotted acronym.
+_CAPITALISED = r"(?-i:[A-ZÀ-ÖØ-ÞŴŶ](?:\.[A-Z])+\.?|[A-ZÀ-ÖØ-ÞŴŶ][\w&-]*(?:['\u2019](?![sS]\b)\w+)*)"
+# How far before a post to look for a word that makes it any holder of the post ("every", "a").
+_NOT_AFTER_REACH = 20
 
 
-def compile_roles(roles: Roles, common_welsh: tuple[str, ...]) -> dict[str, re.Pattern[str]]:
-    """The pattern that finds a post one person holds, and the tail to cut from a post cut short."""
-    connectors = _alternation(roles.connectors)
-    joined = rf"(?:(?:{connectors})\s+)*"
-    most = roles.following_words - 1
-    words_after = rf"{joined}{_CAPITALISED}(?:\s+{joined}{_CAPITALISED}){{0,{most}}}"
-    # "head of ict": one word in lower case, not a connector nor a common Welsh word ("Mae'r cyfarwyddwr yn").
-    not_a_post_word = _alternation([*roles.connectors, *common_welsh])
-    word_after = (
-        rf"(?:(?:{connectors})\s+)?(?!(?:{not_a_post_word})(?!\w))[^\W\d_][\w-]*(?:['\u2019](?![sS]\b)\w+)*"
-    )
-    # A post in full may go on in capitalised words ("Chief Executive of Ynys Môn").
-    then = rf"(?:\s+(?:{_alternation(roles.continued_by)})\s+{words_after})?"
+def compile_roles(roles: Roles) -> dict[str, re.Pattern[str]]:
+    """The pattern that finds a post one person holds, what to cut from a post cut short, and the words
+    before a post that make it any holder of it (Redactor's fields)."""
+    connectors, posts, posts_of = map(_alternation, (roles.connectors, roles.posts, roles.posts_of))
+    qualifiers = rf"(?:(?:{_alternation(roles.qualifiers)})\.?[\s-]+){{0,{roles.most_qualifiers}}}"
+    acronyms = "|".join(rf"{re.escape(a)}|{re.escape('.'.join(a))}" for a in roles.acronyms)
+    capitalised = _alternation([*roles.capitalised, *(word.upper() for word in roles.capitalised)])
+    # A capitalised word of a post, in quotes or closing a bracket ("Head of 'Digital'", "(ICT)"); not a
+    # word that ends a post ("I" does, "I.T." does not), nor the start of a second post ("Head of Finance
+    # and the Chief Executive" are two).
+    not_in_post = rf"(?!(?:{_alternation(roles.not_in_post)})(?!\w)(?!\.\w))"
+    not_a_post = rf"(?!{qualifiers}(?:{posts_of}|{posts}|(?-i:{acronyms}|{capitalised}))(?!\w))"
+    word = rf"['\u2018\u201c\"]?{not_in_post}{not_a_post}{_CAPITALISED}['\u2019\u201d\")\]]?"
+    # Between the words of a post: spaces and connectors, a bracket or a dash ("Head of Service - Digital").
+    between = rf"(?:\s*[(\[\u2013\u2014-]\s*|\s+(?:(?:{connectors})\s+){{0,2}})"
+    words_after = rf"{between}{word}(?:{between}{word}){{0,{roles.following_words - 1}}}"
+    service = rf"\s+(?:{_alternation(roles.services)})"
+    then = rf"(?:\s+(?:{_alternation(roles.continued_by)}){words_after})?"
     after_determiner = "|".join(rf"(?<=\b{re.escape(word)}\s)" for word in roles.determiners)
+    # Posts named by what follows come first, so "Chair of the Council Audit Committee" is one post.
     post = (
-        rf"(?:(?:{_alternation(roles.qualifiers)})\s+)*(?:(?:{_alternation(roles.posts)}){then}"
-        rf"|(?:{_alternation(roles.posts_of)})\s+(?:{words_after}|{word_after})"
-        rf"|(?-i:{_alternation(roles.acronyms)}){then}"
-        rf"|(?:{after_determiner})(?-i:{_alternation(roles.capitalised)}){then})"
+        rf"{qualifiers}(?:{posts_of})(?:{words_after}|{service})"
+        rf"|{qualifiers}(?:{posts}){then}"
+        rf"|{qualifiers}(?-i:{acronyms}){then}"
+        rf"|(?:{after_determiner}){qualifiers}(?-i:{capitalised}){then}"
     )
     return {
-        # Not inside a hyphenated word ("non-executive director" is a board of several).
-        "role": re.compile(rf"(?<![\w-])(?P<role>{post})(?!\w)", re.IGNORECASE),
-        "role_connectors": re.compile(rf"(?:\s+(?:{connectors}))*\s*\Z", re.IGNORECASE),
+        # Not inside a word, nor after "non-" or "co-" (a board or a pair: "non-executive director").
+        "role": re.compile(rf"(?<!\w)(?<!non-)(?<!co-)(?P<role>{post})(?!\w)", re.IGNORECASE),
+        "role_tail": re.compile(
+            rf"(?:\s+|[(\[\u2013\u2014'\u2018\u201c\"-]|(?<!\w)(?:{connectors})(?!\w))*\Z", re.IGNORECASE
+        ),
+        "role_not_after": re.compile(rf"(?<!\w)(?:{_alternation(roles.not_after)})\s+\Z", re.IGNORECASE),
     }
 
 
-def find_role_spans(text: str, redactor: Redactor) -> list[Span]:
-    """Posts one person holds; a council's name after one stays ("[role] of Conwy County Borough Council")."""
-    spans = []
-    for match in redactor.role.finditer(text):
+def find_role_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Span]:
+    """Posts one person holds. A post ends before a council's name ("[role] of Conwy County Borough
+    Council") or other personal data found already, and the search goes on from there, so a second post
+    after the name is found too."""
+    spans: list[Span] = []
+    position = 0
+    while (match := redactor.role.search(text, position)) is not None:
         start, end = match.span("role")
-        council = redactor.protected.search(text, start + 1, end)
-        if council is not None:
-            end = start + len(redactor.role_connectors.sub("", text[start : council.start()]))
-        spans.append(Span(start, end, redactor.tokens["role"]))
+        position = end
+        modifier = text.startswith("-", end)  # "a chief executive-led review": the "a" is the review's
+        if not modifier and redactor.role_not_after.search(text, max(0, start - _NOT_AFTER_REACH), start):
+            continue  # "every monitoring officer", "a mayor"
+        stops = [span.start for span in taken if start < span.start < end]
+        council = redactor.protected.search(text, start + 1)
+        if council is not None and council.start() < end:
+            stops.append(council.start())
+        if stops:
+            position = min(stops)
+            end = start + len(redactor.role_tail.sub("", text[start:position]))
+        spans.append(Span(start, end, redactor.tokens["role"], "role"))
     return spans
 
 
@@ -665,13 +690,19 @@ def _names_with_particles(words: list[_Word], redactor: Redactor) -> set[int]:
     listed name or a word in no dictionary (so "Van Drivers" and "La Liga" are not names).
     """
     found: set[int] = set()
+    # Where each run of particles ends and how many blocked words come before each word, found once: a
+    # comment of 3,000 particles took seconds when each word scanned its run again.
+    particle = [fold_name(word.text) in redactor.name_particles and word.gap == "" for word in words]
+    run_end = list(range(len(words) + 1))
+    for k in range(len(words) - 1, -1, -1):
+        if particle[k]:
+            run_end[k] = run_end[k + 1]
+    blocked_before = [0, *accumulate(word.blocked for word in words)]
     for i, word in enumerate(words):
-        if word.blocked or fold_name(word.text) not in redactor.name_particles:
-            continue
-        j = i
-        while j < len(words) and fold_name(words[j].text) in redactor.name_particles and words[j].gap == "":
-            j += 1
-        if j == i or j >= len(words) or words[j].blocked or any(w.blocked for w in words[i:j]):
+        if i in found or word.blocked or fold_name(word.text) not in redactor.name_particles:
+            continue  # a word inside a name found already: its own name would be part of that one
+        j = run_end[i]
+        if j == i or j >= len(words) or words[j].blocked or blocked_before[j] > blocked_before[i]:
             continue
         end, key = words[j], fold_name(words[j].text)
         if not _is_capitalised(end.text) or _is_acronym(end.text) or key in redactor.not_name_words:
@@ -711,23 +742,31 @@ def find_name_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Sp
 def merge_spans(spans: list[Span], text: str, join_token: str | None = None) -> list[Span]:
     """Drop spans overlapping an earlier one; join `join_token` spans split only by spaces or an
     initial's full stop, so "Gareth A. Jones" becomes one token rather than three."""
-    kept: list[Span] = []
+    kept: list[Span] = []  # sorted by start and never overlapping, so their ends are sorted too
     for span in spans:
-        if any(span.start < k.end and k.start < span.end for k in kept):
+        at = bisect.bisect_left(kept, span.start, key=lambda k: k.start)
+        if (at and kept[at - 1].end > span.start) or (at < len(kept) and kept[at].start < span.end):
             continue
-        kept.append(span)
-    kept.sort(key=lambda s: s.start)
+        kept.insert(at, span)
     joined: list[Span] = []
     for span in kept:
         previous = joined[-1] if joined else None
         if previous and span.token == previous.token == join_token:
             between = "".join(text[previous.end : span.start].split())
-            initial = re.search(r"(?:^|\W)[A-Z]$", text[: previous.end])
-            if between == "" or (between == "." and initial):
+            if between == "" or (between == "." and _ends_in_an_initial(text, previous.end)):
                 joined[-1] = Span(previous.start, span.end, span.token)
                 continue
         joined.append(span)
     return joined
+
+
+def _ends_in_an_initial(text: str, end: int) -> bool:
+    """Whether the text before `end` ends in a capital letter standing alone ("Gareth A")."""
+    return (
+        end > 0
+        and "A" <= text[end - 1] <= "Z"
+        and (end == 1 or not (text[end - 2].isalnum() or text[end - 2] == "_"))
+    )
 
 
 # Invisible characters that are not Unicode "format" characters but show as nothing (a combining
@@ -747,7 +786,8 @@ def normalise_comment(text: str) -> str:
 def find_redaction_spans(text: str, redactor: Redactor) -> tuple[str, list[Span]]:
     """The comment (normalised) and the spans of personal data in it, in order."""
     text = normalise_comment(text)
-    spans = find_pattern_spans(text, redactor) + find_role_spans(text, redactor)
+    patterns = find_pattern_spans(text, redactor)
+    spans = patterns + find_role_spans(text, redactor, patterns)
     spans = merge_spans(
         spans + find_phone_spans(text, redactor) + find_spelled_phone_spans(text, redactor), text
     )
@@ -844,7 +884,7 @@ def code_texts(texts: list[str], redactor: Redactor, rules: ThemeRules) -> pd.Da
         redacted, redactions = replace_spans(normalised, spans), len(spans)
         # Coded with its posts kept: "Data protection officer [name] ..." is about data protection, though
         # the quote may not name the post.
-        posts_kept = [span for span in spans if span.token != redactor.tokens["role"]]
+        posts_kept = [span for span in spans if span.kind != "role"]
         themes = match_themes(replace_spans(normalised, posts_kept), rules)
         for theme, hits in themes.items():
             rows.append((text, theme, redacted, hits, len(themes), redactions))

@@ -281,11 +281,15 @@ class SpelledDigits(ConfigModel):
 class Roles(ConfigModel):
     posts: tuple[str, ...]  # named in full ("chief executive")
     posts_of: tuple[str, ...]  # named by the words after them ("head of")
+    services: tuple[str, ...]  # what a post in lower case may be of ("head of ict")
     acronyms: tuple[str, ...]  # in capitals only ("SIRO")
     capitalised: tuple[str, ...]  # one capitalised word, after a determiner ("the Leader")
     determiners: tuple[str, ...]
     qualifiers: tuple[str, ...]  # "deputy", "acting"
+    most_qualifiers: int = Field(ge=0)
+    not_after: tuple[str, ...]  # "every", "a": any holder of the post
     connectors: tuple[str, ...]  # "and", "of": between the capitalised words of a post
+    not_in_post: tuple[str, ...]  # capitalised words that end a post ("I", "Monday", "Council")
     continued_by: tuple[str, ...]  # "of": a post named in full goes on after it
     following_words: int = Field(ge=1)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -348,6 +349,12 @@ def test_counts_and_years_in_words_are_not_taken_for_phone_numbers_or_postcodes(
         "The Team Leader and a non-executive director sit on the board, and leadership is weak.",
         "We got ahead of the problem, and our chief officers and Chief Executives meet monthly.",
         "Mae'r cyfarwyddwr yn araf ac mae'r penaethiaid yn brysur.",
+        # A hostile review's: phrases that are no post, and any holder of a post.
+        "A real head of steam, at the head of the queue; he was chair of the meeting.",
+        "I will chair of course. The head of our service said no.",
+        "Mae'r pennaeth am weld data. Dywedodd y cyfarwyddwr fod popeth yn iawn.",
+        "Every executive director agrees. Each service director has a budget. A head of service said no.",
+        "We elected a mayor. Every council must have a monitoring officer.",
     ],
 )
 def test_posts_several_people_hold_are_not_redacted(text: str, redactor) -> None:
@@ -360,3 +367,21 @@ def test_a_comment_naming_a_post_is_coded_by_the_post_but_quoted_without_it(reda
     assert "data_protection" in set(coded["theme"])
     redacted = "[role] [name] is helpful but the protocols are years out of date."
     assert set(coded["comment_redacted"]) == {redacted}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ab " * 3300,  # name particles: each one scanned the rest of the run, and each span every span kept
+        "Gareth A. " * 1000,
+        "acting " * 1428,
+        "Head of " + "and " * 1240 + "Finance " + "and " * 1240 + "Conwy",
+        "Head of " + "A \u2013 " * 2400,
+    ],
+    ids=["particles", "initials", "qualifiers", "connectors", "dashes"],
+)
+def test_a_hostile_comment_of_the_longest_length_redacts_quickly(text: str, redactor) -> None:
+    # Before: 4.2 s for the particles on a machine where it now takes 0.2 s.
+    started = time.perf_counter()
+    redact_text(text[:10_000], redactor)
+    assert time.perf_counter() - started < 2
