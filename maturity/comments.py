@@ -217,7 +217,7 @@ def build_redactor(rules: CommentRules, councils: tuple[Council, ...]) -> Redact
         person_cues=frozenset(tuple(fold_name(w) for w in cue.split()) for cue in redaction.person_cues),
         name_particles=frozenset(fold_name(w) for w in redaction.name_particles),
         **compile_spelled_digits(redaction.spelled_digits),
-        **compile_roles(redaction.roles),
+        **compile_roles(redaction.roles, (*redaction.titles, *redaction.name_particles)),
     )
 
 
@@ -245,8 +245,8 @@ def compile_spelled_digits(spelled: SpelledDigits) -> dict[str, Any]:
 
 
 def _alternation(phrases: tuple[str, ...] | list[str]) -> str:
-    """The phrases as one alternation, longest first, spaces or hyphens between their words."""
-    escaped = (r"[\s-]+".join(re.escape(word) for word in phrase.split()) for phrase in phrases)
+    """The phrases as one alternation, longest first, spaces or hyphens of any kind between their words."""
+    escaped = (r"[\s\u2010-\u2015-]+".join(re.escape(word) for word in phrase.split()) for phrase in phrases)
     return "|".join(sorted(escaped, key=len, reverse=True))
 
 
@@ -256,25 +256,39 @@ _CAPITALISED = r"(?-i:[A-ZÀ-ÖØ-ÞŴŶ](?:\.[A-Z])+\.?|[A-ZÀ-ÖØ-ÞŴŶ][\w&
 _NOT_AFTER_REACH = 20
 
 
-def compile_roles(roles: Roles) -> dict[str, re.Pattern[str]]:
+def compile_roles(roles: Roles, ends: tuple[str, ...]) -> dict[str, re.Pattern[str]]:
     """The pattern that finds a post one person holds, what to cut from a post cut short, and the words
-    before a post that make it any holder of it (Redactor's fields)."""
+    before a post that make it any holder of it (Redactor's fields). `ends`: titles and name particles,
+    which end a post ("Cabinet Member for Finance and Cllr Smith", "Head of Digital Van der Berg")."""
     connectors, posts, posts_of = map(_alternation, (roles.connectors, roles.posts, roles.posts_of))
-    qualifiers = rf"(?:(?:{_alternation(roles.qualifiers)})\.?[\s-]+){{0,{roles.most_qualifiers}}}"
+    qualifiers = (
+        rf"(?:(?:{_alternation(roles.qualifiers)})\.?[\s\u2010-\u2015-]+){{0,{roles.most_qualifiers}}}"
+    )
     acronyms = "|".join(rf"{re.escape(a)}|{re.escape('.'.join(a))}" for a in roles.acronyms)
     capitalised = _alternation([*roles.capitalised, *(word.upper() for word in roles.capitalised)])
-    # A capitalised word of a post, in quotes or closing a bracket ("Head of 'Digital'", "(ICT)"); not a
-    # word that ends a post ("I" does, "I.T." does not), nor the start of a second post ("Head of Finance
-    # and the Chief Executive" are two).
-    not_in_post = rf"(?!(?:{_alternation(roles.not_in_post)})(?!\w)(?!\.\w))"
+    # A capitalised word of a post, in quotes or closing a bracket ("Head of 'Digital'", "(ICT)"), or a
+    # number in brackets ("(Section 151)"); not a word that ends a post ("I" does, "I.T." does not), nor
+    # a word of five capitals or more (a sentence in capitals: "THE HEAD OF ICT THINKS"), nor the start
+    # of a second post ("Head of Finance and the Chief Executive" are two).
+    not_in_post = rf"(?!(?:{_alternation([*roles.not_in_post, *ends])})(?!\w)(?!\.\w))"
+    shouted = r"(?-i:(?![A-ZÀ-ÞŴŶ]{5,}(?!\w)))"
     not_a_post = rf"(?!{qualifiers}(?:{posts_of}|{posts}|(?-i:{acronyms}|{capitalised}))(?!\w))"
-    word = rf"['\u2018\u201c\"]?{not_in_post}{not_a_post}{_CAPITALISED}['\u2019\u201d\")\]]?"
-    # Between the words of a post: spaces and connectors, a bracket or a dash ("Head of Service - Digital").
-    between = rf"(?:\s*[(\[\u2013\u2014-]\s*|\s+(?:(?:{connectors})\s+){{0,2}})"
+    word = (
+        rf"['\u2018\u201c\"]?(?:{not_in_post}{shouted}{not_a_post}{_CAPITALISED}|\d+(?=\s*\)))"
+        rf"['\u2019\u201d\")\]]?"
+    )
+    # Between the words of a post: spaces and connectors, a comma, a bracket, a dash, a slash or a colon
+    # ("Head of Legal, HR and Democratic Services", "Head of Service: Digital", "Head of ICT/Digital").
+    joined = rf"(?:(?:{connectors})\s+){{0,2}}"
+    between = rf"(?:\s*[(\[\u2013\u2014/:-]\s*|\s*,\s+{joined}|\s+{joined})"
     words_after = rf"{between}{word}(?:{between}{word}){{0,{roles.following_words - 1}}}"
-    service = rf"\s+(?:{_alternation(roles.services)})"
-    then = rf"(?:\s+(?:{_alternation(roles.continued_by)}){words_after})?"
-    after_determiner = "|".join(rf"(?<=\b{re.escape(word)}\s)" for word in roles.determiners)
+    most = roles.following_words - 1
+    services = _alternation(roles.services)
+    service = rf"\s+(?:{services})(?:\s+(?:{services})){{0,{most}}}(?!\w)(?:{words_after})?"
+    then = rf"(?:\s+(?:{_alternation(roles.continued_by)}){words_after}|\s*\(\s*{_CAPITALISED}\s*\))?"
+    # After a determiner or a possessive ("the Leader", "Conwy's Leader").
+    words = (rf"(?<=(?<!\w){re.escape(word)}\s)" for word in roles.determiners)
+    after_determiner = "|".join([*words, r"(?<='s\s)", r"(?<=\u2019s\s)"])
     # Posts named by what follows come first, so "Chair of the Council Audit Committee" is one post.
     post = (
         rf"{qualifiers}(?:{posts_of})(?:{words_after}|{service})"
@@ -282,13 +296,17 @@ def compile_roles(roles: Roles) -> dict[str, re.Pattern[str]]:
         rf"|{qualifiers}(?-i:{acronyms}){then}"
         rf"|(?:{after_determiner}){qualifiers}(?-i:{capitalised}){then}"
     )
+    speaking_as = "".join(rf"(?<!\b{re.escape(word)}\s)" for word in roles.speaking_as)
     return {
         # Not inside a word, nor after "non-" or "co-" (a board or a pair: "non-executive director").
         "role": re.compile(rf"(?<!\w)(?<!non-)(?<!co-)(?P<role>{post})(?!\w)", re.IGNORECASE),
         "role_tail": re.compile(
-            rf"(?:\s+|[(\[\u2013\u2014'\u2018\u201c\"-]|(?<!\w)(?:{connectors})(?!\w))*\Z", re.IGNORECASE
+            rf"(?:\s+|[(\[\u2013\u2014/:,'\u2018\u201c\"-]|(?<!\w)(?:{connectors})(?!\w))*\Z", re.IGNORECASE
         ),
-        "role_not_after": re.compile(rf"(?<!\w)(?:{_alternation(roles.not_after)})\s+\Z", re.IGNORECASE),
+        # "every monitoring officer", but not "As an S151 officer, I ..." (the respondent).
+        "role_not_after": re.compile(
+            rf"{speaking_as}(?<!\w)(?:{_alternation(roles.not_after)})\s+\Z", re.IGNORECASE
+        ),
     }
 
 
@@ -296,20 +314,21 @@ def find_role_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Sp
     """Posts one person holds. A post ends before a council's name ("[role] of Conwy County Borough
     Council") or other personal data found already, and the search goes on from there, so a second post
     after the name is found too."""
+    # Where a post must stop: council names and personal data found already, each found once.
+    stops = sorted({m.start() for m in redactor.protected.finditer(text)} | {span.start for span in taken})
     spans: list[Span] = []
     position = 0
     while (match := redactor.role.search(text, position)) is not None:
         start, end = match.span("role")
         position = end
-        modifier = text.startswith("-", end)  # "a chief executive-led review": the "a" is the review's
+        modifier = text.startswith(
+            "-", end
+        )  # "an acting chief executive-led review": the "an" is the review's
         if not modifier and redactor.role_not_after.search(text, max(0, start - _NOT_AFTER_REACH), start):
-            continue  # "every monitoring officer", "a mayor"
-        stops = [span.start for span in taken if start < span.start < end]
-        council = redactor.protected.search(text, start + 1)
-        if council is not None and council.start() < end:
-            stops.append(council.start())
-        if stops:
-            position = min(stops)
+            continue  # "every monitoring officer", "an interim director"
+        at = bisect.bisect_right(stops, start)
+        if at < len(stops) and stops[at] < end:
+            position = stops[at]
             end = start + len(redactor.role_tail.sub("", text[start:position]))
         spans.append(Span(start, end, redactor.tokens["role"], "role"))
     return spans
@@ -720,8 +739,9 @@ def _initials_before(words: list[_Word], found: set[int]) -> set[int]:
 
 def find_name_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Span]:
     """Personal names from the gazetteer and after titles, never inside a council name or found span."""
-    blocked = [(m.start(), m.end()) for m in redactor.protected.finditer(text)]
-    blocked += [(s.start, s.end) for s in taken]
+    blocked = _merged_intervals(
+        [(m.start(), m.end()) for m in redactor.protected.finditer(text)] + [(s.start, s.end) for s in taken]
+    )
     matches = list(_WORD.finditer(text))
     words = []
     for k, match in enumerate(matches):
@@ -732,11 +752,28 @@ def find_name_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Sp
                 start=match.start(),
                 end=match.end(),
                 gap="".join(gap.split()),
-                blocked=any(start < match.end() and match.start() < end for start, end in blocked),
+                blocked=_overlaps(blocked, match.start(), match.end()),
             )
         )
     positions = sorted(_name_positions(words, redactor))
     return [Span(words[i].start, words[i].end, redactor.tokens["name"]) for i in positions]
+
+
+def _merged_intervals(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The intervals sorted and joined where they overlap, so one bisection finds any that meets a word."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(intervals):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _overlaps(merged: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether [start, end) meets one of the merged intervals."""
+    at = bisect.bisect_right(merged, (start, float("inf")))
+    return (at > 0 and merged[at - 1][1] > start) or (at < len(merged) and merged[at][0] < end)
 
 
 def merge_spans(spans: list[Span], text: str, join_token: str | None = None) -> list[Span]:
@@ -786,11 +823,9 @@ def normalise_comment(text: str) -> str:
 def find_redaction_spans(text: str, redactor: Redactor) -> tuple[str, list[Span]]:
     """The comment (normalised) and the spans of personal data in it, in order."""
     text = normalise_comment(text)
-    patterns = find_pattern_spans(text, redactor)
-    spans = patterns + find_role_spans(text, redactor, patterns)
-    spans = merge_spans(
-        spans + find_phone_spans(text, redactor) + find_spelled_phone_spans(text, redactor), text
-    )
+    found = find_pattern_spans(text, redactor)
+    found += find_phone_spans(text, redactor) + find_spelled_phone_spans(text, redactor)
+    spans = merge_spans(found + find_role_spans(text, redactor, found), text)
     spans = merge_spans(spans + find_caseless_spans(text, redactor), text, redactor.tokens["name"])
     spans = merge_spans(spans + find_name_spans(text, redactor, spans), text, redactor.tokens["name"])
     return text, spans

@@ -287,7 +287,8 @@ class Roles(ConfigModel):
     determiners: tuple[str, ...]
     qualifiers: tuple[str, ...]  # "deputy", "acting"
     most_qualifiers: int = Field(ge=0)
-    not_after: tuple[str, ...]  # "every", "a": any holder of the post
+    not_after: tuple[str, ...]  # "every", "an": any holder of the post
+    speaking_as: tuple[str, ...]  # "as", "fel": "As an S151 officer, I" is the respondent
     connectors: tuple[str, ...]  # "and", "of": between the capitalised words of a post
     not_in_post: tuple[str, ...]  # capitalised words that end a post ("I", "Monday", "Council")
     continued_by: tuple[str, ...]  # "of": a post named in full goes on after it
