@@ -77,7 +77,7 @@ class Redactor:
     # Posts one person holds ("the Chief Executive", "Head of Digital"); its group "role" is the post.
     role: re.Pattern[str]
     role_tail: re.Pattern[str]  # connectors, spaces, brackets and dashes at the end of a post cut short
-    role_not_after: re.Pattern[str]  # "every", "a" just before a post: any holder of it
+    role_not_after: re.Pattern[str]  # "every", "an" just before a post: any holder of it
     ordinary: frozenset[str] = frozenset()  # folded English and Welsh words that are not names
     known: frozenset[str] = frozenset()  # folded single words of council names and protected terms
     not_name_words: frozenset[str] = frozenset()
@@ -252,7 +252,7 @@ def _alternation(phrases: tuple[str, ...] | list[str]) -> str:
 
 # A capitalised word (Welsh capitals included), its possessive "'s" left outside, or a dotted acronym.
 _CAPITALISED = r"(?-i:[A-ZÀ-ÖØ-ÞŴŶ](?:\.[A-Z])+\.?|[A-ZÀ-ÖØ-ÞŴŶ][\w&-]*(?:['\u2019](?![sS]\b)\w+)*)"
-# How far before a post to look for a word that makes it any holder of the post ("every", "a").
+# How far before a post to look for a word that makes it any holder of the post ("every", "an").
 _NOT_AFTER_REACH = 20
 
 
@@ -281,8 +281,8 @@ def compile_roles(roles: Roles, ends: tuple[str, ...]) -> dict[str, re.Pattern[s
     # ("Head of Legal, HR and Democratic Services", "Head of Service: Digital", "Head of ICT/Digital").
     joined = rf"(?:(?:{connectors})\s+){{0,2}}"
     between = rf"(?:\s*[(\[\u2013\u2014/:-]\s*|\s*,\s+{joined}|\s+{joined})"
-    words_after = rf"{between}{word}(?:{between}{word}){{0,{roles.following_words - 1}}}"
     most = roles.following_words - 1
+    words_after = rf"{between}{word}(?:{between}{word}){{0,{most}}}"
     services = _alternation(roles.services)
     service = rf"\s+(?:{services})(?:\s+(?:{services})){{0,{most}}}(?!\w)(?:{words_after})?"
     then = rf"(?:\s+(?:{_alternation(roles.continued_by)}){words_after}|\s*\(\s*{_CAPITALISED}\s*\))?"
@@ -321,9 +321,8 @@ def find_role_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Sp
     while (match := redactor.role.search(text, position)) is not None:
         start, end = match.span("role")
         position = end
-        modifier = text.startswith(
-            "-", end
-        )  # "an acting chief executive-led review": the "an" is the review's
+        # "an acting chief executive-led review": the "an" is the review's, not the post's.
+        modifier = text.startswith("-", end)
         if not modifier and redactor.role_not_after.search(text, max(0, start - _NOT_AFTER_REACH), start):
             continue  # "every monitoring officer", "an interim director"
         at = bisect.bisect_right(stops, start)
