@@ -78,6 +78,7 @@ class Redactor:
     role: re.Pattern[str]
     role_tail: re.Pattern[str]  # connectors, spaces, brackets and dashes at the end of a post cut short
     role_not_after: re.Pattern[str]  # "every", "an" just before a post: any holder of it
+    role_starts: frozenset[str]  # lower-cased first words of every post and qualifier: where a post can start
     ordinary: frozenset[str] = frozenset()  # folded English and Welsh words that are not names
     known: frozenset[str] = frozenset()  # folded single words of council names and protected terms
     not_name_words: frozenset[str] = frozenset()
@@ -252,6 +253,9 @@ def _alternation(phrases: tuple[str, ...] | list[str]) -> str:
 
 # A capitalised word (Welsh capitals included), its possessive "'s" left outside, or a dotted acronym.
 _CAPITALISED = r"(?-i:[A-ZÀ-ÖØ-ÞŴŶ](?:\.[A-Z])+\.?|[A-ZÀ-ÖØ-ÞŴŶ][\w&-]*(?:['\u2019](?![sS]\b)\w+)*)"
+# The words a post is made of, for finding where one can start: letters and figures, split at hyphens,
+# full stops and apostrophes ("Head-of-ICT", "C.E.O.", "s151").
+_POST_WORD = re.compile(r"[^\W_]+")
 # How far before a post to look for a word that makes it any holder of the post ("every", "an").
 _NOT_AFTER_REACH = 20
 
@@ -297,7 +301,11 @@ def compile_roles(roles: Roles, ends: tuple[str, ...]) -> dict[str, re.Pattern[s
         rf"|(?:{after_determiner}){qualifiers}(?-i:{capitalised}){then}"
     )
     speaking_as = "".join(rf"(?<!\b{re.escape(word)}\s)" for word in roles.speaking_as)
+    phrases = (*roles.posts, *roles.posts_of, *roles.qualifiers, *roles.acronyms, *roles.capitalised)
     return {
+        # The first word of each, and an acronym's first letter ("C.E.O.").
+        "role_starts": frozenset(_POST_WORD.findall(phrase)[0].lower() for phrase in phrases)
+        | {acronym[0].lower() for acronym in roles.acronyms},
         # Not inside a word, nor after "non-" or "co-" (a board or a pair: "non-executive director").
         "role": re.compile(rf"(?<!\w)(?<!non-)(?<!co-)(?P<role>{post})(?!\w)", re.IGNORECASE),
         "role_tail": re.compile(
@@ -314,17 +322,25 @@ def find_role_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Sp
     """Posts one person holds. A post ends before a council's name ("[role] of Conwy County Borough
     Council") or other personal data found already, and the search goes on from there, so a second post
     after the name is found too."""
-    # Where a post must stop: council names and personal data found already, each found once.
-    stops = sorted({m.start() for m in redactor.protected.finditer(text)} | {span.start for span in taken})
+    stops: list[int] | None = None  # where a post must stop, found once and only if there is a post
     spans: list[Span] = []
     position = 0
-    while (match := redactor.role.search(text, position)) is not None:
+    # A post starts at one of its first words: trying the pattern only there is far cheaper than at
+    # every character, and most comments hold few such words.
+    for word in _POST_WORD.finditer(text):
+        if word.start() < position or word.group().lower() not in redactor.role_starts:
+            continue
+        match = redactor.role.match(text, word.start())
+        if match is None:
+            continue
         start, end = match.span("role")
         position = end
         # "an acting chief executive-led review": the "an" is the review's, not the post's.
         modifier = text.startswith("-", end)
         if not modifier and redactor.role_not_after.search(text, max(0, start - _NOT_AFTER_REACH), start):
             continue  # "every monitoring officer", "an interim director"
+        if stops is None:  # council names and personal data found already
+            stops = sorted({m.start() for m in redactor.protected.finditer(text)} | {s.start for s in taken})
         at = bisect.bisect_right(stops, start)
         if at < len(stops) and stops[at] < end:
             position = stops[at]
@@ -751,7 +767,7 @@ def find_name_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Sp
                 start=match.start(),
                 end=match.end(),
                 gap="".join(gap.split()),
-                blocked=_overlaps(blocked, match.start(), match.end()),
+                blocked=bool(blocked) and _overlaps(blocked, match.start(), match.end()),
             )
         )
     positions = sorted(_name_positions(words, redactor))
