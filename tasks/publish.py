@@ -130,8 +130,9 @@ def response_bounds(scores: Scores, table: pd.DataFrame) -> np.ndarray:
 
 def cell_names(table: pd.DataFrame, name: str, item: str) -> list[str]:
     """Stable ids of a table's cells, the same in every release of a wave."""
-    keys = table[["gss_code", item, "recipient_group"]].astype(str).agg("|".join, axis=1)
-    return [f"{name}|{key}" for key in keys]
+    parts = [table[column].astype(str) for column in ("gss_code", item, "recipient_group")]
+    # Column by column, not row by row: pandas joins a row at a time in Python (0.7 s a run).
+    return (name + "|" + parts[0] + "|" + parts[1] + "|" + parts[2]).tolist()
 
 
 def maturity_audit_table(scores: Scores, table: pd.DataFrame) -> AuditTable:
