@@ -79,6 +79,7 @@ class Redactor:
     role_tail: re.Pattern[str]  # connectors, spaces, brackets and dashes at the end of a post cut short
     role_not_after: re.Pattern[str]  # "every", "an" just before a post: any holder of it
     role_starts: frozenset[str]  # lower-cased first words of every post and qualifier: where a post can start
+    role_after_name: re.Pattern[str]  # ", Leader", " (Mayor)" straight after a name: its holder's post
     ordinary: frozenset[str] = frozenset()  # folded English and Welsh words that are not names
     known: frozenset[str] = frozenset()  # folded single words of council names and protected terms
     not_name_words: frozenset[str] = frozenset()
@@ -290,18 +291,29 @@ def compile_roles(roles: Roles, ends: tuple[str, ...]) -> dict[str, re.Pattern[s
     services = _alternation(roles.services)
     service = rf"\s+(?:{services})(?:\s+(?:{services})){{0,{most}}}(?!\w)(?:{words_after})?"
     then = rf"(?:\s+(?:{_alternation(roles.continued_by)}){words_after}|\s*\(\s*{_CAPITALISED}\s*\))?"
-    # After a determiner or a possessive ("the Leader", "Conwy's Leader").
-    words = (rf"(?<=(?<!\w){re.escape(word)}\s)" for word in roles.determiners)
+    one_word = rf"(?-i:{capitalised}|{_alternation(roles.lower_case)})"
+    managed = rf"(?:{services})(?:\s+(?:{services}))?\s+(?:{_alternation(roles.managing)})"
+    # After a determiner or a possessive ("the Leader", "Conwy's Leader"), and one or two spaces (a line
+    # break may be two: "\r\n").
+    words = (rf"(?<=(?<!\w){re.escape(word)}\s{{{n}}})" for word in roles.determiners for n in (1, 2))
     after_determiner = "|".join([*words, r"(?<='s\s)", r"(?<=\u2019s\s)"])
     # Posts named by what follows come first, so "Chair of the Council Audit Committee" is one post.
     # Each part of the pattern is written once (the posts in full share one `then`): it was 67 kB and
     # took 0.2 s to build, in every run's scoring.
     post = (
         rf"{qualifiers}(?:{posts_of})(?:{words_after}|{service})"
-        rf"|(?:{qualifiers}(?:{posts}|(?-i:{acronyms}))|(?:{after_determiner}){qualifiers}(?-i:{capitalised})){then}"
+        rf"|(?:{qualifiers}(?:{posts}|(?-i:{acronyms}))|(?:{after_determiner}){qualifiers}(?:{one_word}|{managed}))"
+        rf"{then}"
     )
     speaking_as = "".join(rf"(?<!\b{re.escape(word)}\s)" for word in roles.speaking_as)
-    phrases = (*roles.posts, *roles.posts_of, *roles.qualifiers, *roles.acronyms, *roles.capitalised)
+    phrases = (
+        *roles.posts,
+        *roles.posts_of,
+        *roles.qualifiers,
+        *roles.acronyms,
+        *roles.capitalised,
+        *roles.services,  # "the ICT Manager"
+    )
     return {
         # The first word of each, and an acronym's first letter ("C.E.O.").
         "role_starts": frozenset(_POST_WORD.findall(phrase)[0].lower() for phrase in phrases)
@@ -312,6 +324,9 @@ def compile_roles(roles: Roles, ends: tuple[str, ...]) -> dict[str, re.Pattern[s
             rf"(?:\s+|[(\[\u2013\u2014/:,'\u2018\u201c\"-]|(?<!\w)(?:{connectors})(?!\w))*\Z", re.IGNORECASE
         ),
         # "every monitoring officer", but not "As an S151 officer, I ..." (the respondent).
+        "role_after_name": re.compile(
+            rf"[ \t]*(?:,|\(|[\u2013\u2014-])[ \t]*(?P<role>{qualifiers}{one_word})(?!\w)", re.IGNORECASE
+        ),
         "role_not_after": re.compile(
             rf"{speaking_as}(?<!\w)(?:{_alternation(roles.not_after)})\s+\Z", re.IGNORECASE
         ),
@@ -347,6 +362,14 @@ def find_role_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Sp
             end = start + len(redactor.role_tail.sub("", text[start:position]))
         spans.append(Span(start, end, redactor.tokens["role"], "role"))
     return spans
+
+
+def find_posts_after_names(text: str, redactor: Redactor, spans: list[Span]) -> list[Span]:
+    """A one-word post straight after a name found ("Cllr [name], Leader, said", "[name] (Mayor)"): the
+    name is redacted, so the post is all that is left of who it was."""
+    names = (span for span in spans if span.token == redactor.tokens["name"])
+    matches = (redactor.role_after_name.match(text, span.end) for span in names)
+    return [Span(*match.span("role"), redactor.tokens["role"], "role") for match in matches if match]
 
 
 def find_pattern_spans(text: str, redactor: Redactor) -> list[Span]:
@@ -844,7 +867,7 @@ def find_redaction_spans(text: str, redactor: Redactor) -> tuple[str, list[Span]
     spans = merge_spans(found + find_role_spans(text, redactor, found), text)
     spans = merge_spans(spans + find_caseless_spans(text, redactor), text, redactor.tokens["name"])
     spans = merge_spans(spans + find_name_spans(text, redactor, spans), text, redactor.tokens["name"])
-    return text, spans
+    return text, merge_spans(spans + find_posts_after_names(text, redactor, spans), text)
 
 
 def replace_spans(text: str, spans: list[Span]) -> str:

@@ -284,6 +284,8 @@ class Roles(ConfigModel):
     services: tuple[str, ...]  # what a post in lower case may be of ("head of ict")
     acronyms: tuple[str, ...]  # in capitals only ("SIRO")
     capitalised: tuple[str, ...]  # one capitalised word, after a determiner ("the Leader")
+    lower_case: tuple[str, ...]  # of those, the ones in lower case too ("the leader")
+    managing: tuple[str, ...]  # "manager": a post named by the service managed ("the ICT Manager")
     determiners: tuple[str, ...]
     qualifiers: tuple[str, ...]  # "deputy", "acting"
     most_qualifiers: int = Field(ge=0)

@@ -356,6 +356,9 @@ def test_counts_and_years_in_words_are_not_taken_for_phone_numbers_or_postcodes(
         "Every executive director agrees. Each service director has a budget. A head of service said no.",
         "Any mayor would agree. Every council must have an interim monitoring officer at times.",
         "Improving CX across services; at the head of it; she is chair of it now.",
+        # One-word posts in lower case, and managers: only one person's after "the" or "our".
+        "The team leader and the market leader agree; our managers, a data manager and the leaders meet.",
+        "She is a leader in open data; a project manager and every ICT manager use it. Yr arweinydd tîm.",
     ],
 )
 def test_posts_several_people_hold_are_not_redacted(text: str, redactor) -> None:
