@@ -31,7 +31,8 @@ from maturity.textcheck import input_limits, load_checked_yaml
 # A word: letters, with inner hyphens or apostrophes ("Ellis-Roberts", "O'Brien") but not a
 # possessive 's, which stays outside the name so "Gareth's" becomes "[name]'s".
 # Letters typed for digits beside a digit, as phone numbers sometimes are: O for 0, l or I for 1.
-_LOOKALIKES_BY_A_DIGIT = re.compile(r"(?<=\d)[OolI]+|[OolI]+(?=\d)")
+# A run is tried from its first letter only: from every letter, "ooo…" took the square of its length.
+_LOOKALIKES_BY_A_DIGIT = re.compile(r"(?<=\d)[OolI]+|(?<![OolI])[OolI]++(?=\d)")
 _LOOKALIKE_DIGITS = str.maketrans("OolI", "0011")
 # Separators libphonenumber does not know: _ * | between digits, and a comma after a UK area code
 # ("01745,812345"; a comma elsewhere between digits is a thousands separator).
