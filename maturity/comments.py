@@ -80,7 +80,13 @@ class Redactor:
     role_tail: re.Pattern[str]  # connectors, spaces, brackets and dashes at the end of a post cut short
     role_not_after: re.Pattern[str]  # "every", "an" just before a post: any holder of it
     role_starts: frozenset[str]  # lower-cased first words of every post and qualifier: where a post can start
+    # Where a manager can start, and only after a determiner: a service or a capitalised word ("the IT").
+    manager_starts: frozenset[str]
+    role_after_determiner: re.Pattern[
+        str
+    ]  # matches (empty) where a determiner or a possessive is just before
     role_after_name: re.Pattern[str]  # ", Leader", " (Mayor)" straight after a name: its holder's post
+    role_before_name: re.Pattern[str]  # "Leader, " straight before a name (and its title)
     ordinary: frozenset[str] = frozenset()  # folded English and Welsh words that are not names
     known: frozenset[str] = frozenset()  # folded single words of council names and protected terms
     not_name_words: frozenset[str] = frozenset()
@@ -220,7 +226,7 @@ def build_redactor(rules: CommentRules, councils: tuple[Council, ...]) -> Redact
         person_cues=frozenset(tuple(fold_name(w) for w in cue.split()) for cue in redaction.person_cues),
         name_particles=frozenset(fold_name(w) for w in redaction.name_particles),
         **compile_spelled_digits(redaction.spelled_digits),
-        **compile_roles(redaction.roles, (*redaction.titles, *redaction.name_particles)),
+        **compile_roles(redaction.roles, redaction.titles, redaction.name_particles),
     )
 
 
@@ -260,12 +266,34 @@ _CAPITALISED = r"(?-i:[A-ZÀ-ÖØ-ÞŴŶ](?:\.[A-Z])+\.?|[A-ZÀ-ÖØ-ÞŴŶ][\w&
 _POST_WORD = re.compile(r"[^\W_]+")
 # How far before a post to look for a word that makes it any holder of the post ("every", "an").
 _NOT_AFTER_REACH = 20
+# How far after a determiner to look for "manager" before trying the words between: a search bound.
+_MANAGER_REACH = 100
+# How far before a name to look for its holder's post ("Deputy Leader, Cllr "): a search bound.
+_BEFORE_A_NAME_REACH = 60
 
 
-def compile_roles(roles: Roles, ends: tuple[str, ...]) -> dict[str, re.Pattern[str]]:
+def _after_words(words: tuple[str, ...]) -> str:
+    """Lookbehinds for a post just after one of the words: one to four spaces (a paragraph break is four:
+    "\r\n\r\n"), or a space and an opening quote ("the 'Leader'"). A lookbehind has one width, so the
+    words go in one per length (a few lookbehinds, not one per word and gap: each is tried at every post)."""
+    gaps = [r"\s", r"\s[\s'\u2018\u201c\"]", r"\s{3}", r"\s{4}"]
+    by_length: dict[int, list[str]] = {}
+    for word in words:
+        by_length.setdefault(len(word), []).append(re.escape(word))
+    return "|".join(rf"(?<=(?<!\w)(?:{'|'.join(same)}){gap})" for same in by_length.values() for gap in gaps)
+
+
+# After a possessive, singular or plural ("Conwy's Leader", "the councils' Chair").
+_AFTER_POSSESSIVE = r"(?<='s\s)|(?<=\u2019s\s)|(?<=s'\s)|(?<=s\u2019\s)"
+# Between a name and its holder's post ("Cllr [name], Leader", "[name] (Mayor)", "[name]: Chair"), or a
+# line break (a signature: "Cllr [name]\r\nLeader").
+_BESIDE_A_NAME = r"(?:\s*[,(\[:;/\u2010-\u2015\u2212-]\s*|[ \t]*\r?\n\s*)"
+
+
+def compile_roles(roles: Roles, titles: tuple[str, ...], particles: tuple[str, ...]) -> dict[str, Any]:
     """The pattern that finds a post one person holds, what to cut from a post cut short, and the words
-    before a post that make it any holder of it (Redactor's fields). `ends`: titles and name particles,
-    which end a post ("Cabinet Member for Finance and Cllr Smith", "Head of Digital Van der Berg")."""
+    before a post that make it any holder of it (Redactor's fields). Titles and name particles end a post
+    ("Cabinet Member for Finance and Cllr Smith", "Head of Digital Van der Berg")."""
     connectors, posts, posts_of = map(_alternation, (roles.connectors, roles.posts, roles.posts_of))
     qualifiers = (
         rf"(?:(?:{_alternation(roles.qualifiers)})\.?[\s\u2010-\u2015-]+){{0,{roles.most_qualifiers}}}"
@@ -276,7 +304,7 @@ def compile_roles(roles: Roles, ends: tuple[str, ...]) -> dict[str, re.Pattern[s
     # number in brackets ("(Section 151)"); not a word that ends a post ("I" does, "I.T." does not), nor
     # a word of five capitals or more (a sentence in capitals: "THE HEAD OF ICT THINKS"), nor the start
     # of a second post ("Head of Finance and the Chief Executive" are two).
-    not_in_post = rf"(?!(?:{_alternation([*roles.not_in_post, *ends])})(?!\w)(?!\.\w))"
+    not_in_post = rf"(?!(?:{_alternation([*roles.not_in_post, *titles, *particles])})(?!\w)(?!\.\w))"
     shouted = r"(?-i:(?![A-ZÀ-ÞŴŶ]{5,}(?!\w)))"
     not_a_post = rf"(?!{qualifiers}(?:{posts_of}|{posts}|(?-i:{acronyms}|{capitalised}))(?!\w))"
     word = (
@@ -292,46 +320,81 @@ def compile_roles(roles: Roles, ends: tuple[str, ...]) -> dict[str, re.Pattern[s
     services = _alternation(roles.services)
     service = rf"\s+(?:{services})(?:\s+(?:{services})){{0,{most}}}(?!\w)(?:{words_after})?"
     then = rf"(?:\s+(?:{_alternation(roles.continued_by)}){words_after}|\s*\(\s*{_CAPITALISED}\s*\))?"
-    one_word = rf"(?-i:{capitalised}|{_alternation(roles.lower_case)})"
-    managed = rf"(?:{services})(?:\s+(?:{services}))?\s+(?:{_alternation(roles.managing)})"
-    # After a determiner or a possessive ("the Leader", "Conwy's Leader"), and one or two spaces (a line
-    # break may be two: "\r\n").
-    words = (rf"(?<=(?<!\w){re.escape(word)}\s{{{n}}})" for word in roles.determiners for n in (1, 2))
-    after_determiner = "|".join([*words, r"(?<='s\s)", r"(?<=\u2019s\s)"])
+    # One word after a determiner: capitalised ("the Leader"), or in lower case where it is not an
+    # ordinary noun ("the leader said"; not "the leader board", nor "as leader for the project").
+    lower_case = (
+        rf"(?:{_alternation(roles.lower_case)})(?!\s+(?:{_alternation(roles.lower_case_not_before)})(?!\w))"
+    )
+    plain_determiners = tuple(word for word in roles.determiners if word not in roles.speaking_as)
+    # A manager named by the services managed, capitalised or listed ("the Revenues and Benefits Manager",
+    # "our ICT/Digital Manager", "the data manager").
+    managed_word = rf"(?:(?:{services})(?!\w)|{not_in_post}{_CAPITALISED})"
+    managing = _alternation(roles.managing)
+    # First a glance ahead for "manager" in the same sentence, which most words after "the" fail at once.
+    managed = (
+        rf"(?=[^.;!?\n]{{0,{_MANAGER_REACH}}}?(?<!\w)(?:{managing})(?!\w))"
+        rf"{managed_word}(?:(?:\s+(?:and|&)\s+|\s*/\s*|\s+){managed_word}){{0,{most}}}\s+(?:{managing})"
+    )
+    after_determiner = rf"{_after_words(roles.determiners)}|{_AFTER_POSSESSIVE}"
+    one_word = (
+        rf"(?:{after_determiner}){qualifiers}(?:(?-i:{capitalised})|{managed})"
+        rf"|(?:{_after_words(plain_determiners)}|{_AFTER_POSSESSIVE}){qualifiers}(?-i:{lower_case})"
+    )
     # Posts named by what follows come first, so "Chair of the Council Audit Committee" is one post.
     # Each part of the pattern is written once (the posts in full share one `then`): it was 67 kB and
     # took 0.2 s to build, in every run's scoring.
     post = (
         rf"{qualifiers}(?:{posts_of})(?:{words_after}|{service})"
-        rf"|(?:{qualifiers}(?:{posts}|(?-i:{acronyms}))|(?:{after_determiner}){qualifiers}(?:{one_word}|{managed}))"
-        rf"{then}"
+        rf"|(?:{qualifiers}(?:{posts}|(?-i:{acronyms}))|{one_word}){then}"
     )
     speaking_as = "".join(rf"(?<!\b{re.escape(word)}\s)" for word in roles.speaking_as)
-    phrases = (
-        *roles.posts,
-        *roles.posts_of,
-        *roles.qualifiers,
-        *roles.acronyms,
-        *roles.capitalised,
-        *roles.services,  # "the ICT Manager"
-    )
+    phrases = (*roles.posts, *roles.posts_of, *roles.qualifiers, *roles.acronyms, *roles.capitalised)
     return {
         # The first word of each, and an acronym's first letter ("C.E.O.").
         "role_starts": frozenset(_POST_WORD.findall(phrase)[0].lower() for phrase in phrases)
         | {acronym[0].lower() for acronym in roles.acronyms},
+        "manager_starts": frozenset(_POST_WORD.findall(phrase)[0].lower() for phrase in roles.services),
+        "role_after_determiner": re.compile(after_determiner, re.IGNORECASE),
         # Not inside a word, nor after "non-" or "co-" (a board or a pair: "non-executive director").
         "role": re.compile(rf"(?<!\w)(?<!non-)(?<!co-)(?P<role>{post})(?!\w)", re.IGNORECASE),
         "role_tail": re.compile(
             rf"(?:\s+|[(\[\u2013\u2014/:,'\u2018\u201c\"-]|(?<!\w)(?:{connectors})(?!\w))*\Z", re.IGNORECASE
         ),
+        **_beside_names(roles, qualifiers, titles),
         # "every monitoring officer", but not "As an S151 officer, I ..." (the respondent).
-        "role_after_name": re.compile(
-            rf"[ \t]*(?:,|\(|[\u2013\u2014-])[ \t]*(?P<role>{qualifiers}{one_word})(?!\w)", re.IGNORECASE
-        ),
         "role_not_after": re.compile(
             rf"{speaking_as}(?<!\w)(?:{_alternation(roles.not_after)})\s+\Z", re.IGNORECASE
         ),
     }
+
+
+def _beside_names(roles: Roles, qualifiers: str, titles: tuple[str, ...]) -> dict[str, re.Pattern[str]]:
+    """A one-word post straight after a name, in any case ("Cllr [name], Leader", "Cyng. [name],
+    arweinydd"), or straight before one, capitalised, where a sentence or line starts ("Leader, Cllr
+    [name]", "Chair: Cllr [name]"): the name is redacted, so the post is all that says who it was."""
+    one_word = _alternation(roles.capitalised)
+    capitalised = _alternation([*roles.capitalised, *(word.upper() for word in roles.capitalised)])
+    title = rf"(?:(?:{_alternation(titles)})\.?\s+)?"
+    return {
+        "role_after_name": re.compile(
+            rf"{_BESIDE_A_NAME}(?P<role>{qualifiers}(?:{one_word}))(?!\w)", re.IGNORECASE
+        ),
+        "role_before_name": re.compile(
+            rf"(?:(?:(?<![^.,;:!?()\n])|(?<=[.,;:!?()\n]\s))(?P<role>{qualifiers}(?-i:{capitalised}))"
+            rf"(?:{_BESIDE_A_NAME}|\s+)|(?<!\w)(?P<label>{qualifiers}(?-i:{capitalised}))\s*:\s*){title}\Z",
+            re.IGNORECASE,
+        ),
+    }
+
+
+def _may_start_a_post(text: str, word: re.Match[str], redactor: Redactor) -> bool:
+    """Whether a post can start at the word: the first word of a listed one, or of a manager after a
+    determiner ("the IT Manager", "our data manager"). Cheap checks first: most words start none."""
+    lower = word.group().lower()
+    if lower in redactor.role_starts:
+        return True
+    may_manage = lower in redactor.manager_starts or word.group()[0].isupper()
+    return may_manage and redactor.role_after_determiner.match(text, word.start()) is not None
 
 
 def find_role_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Span]:
@@ -344,7 +407,7 @@ def find_role_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Sp
     # A post starts at one of its first words: trying the pattern only there is far cheaper than at
     # every character, and most comments hold few such words.
     for word in _POST_WORD.finditer(text):
-        if word.start() < position or word.group().lower() not in redactor.role_starts:
+        if word.start() < position or not _may_start_a_post(text, word, redactor):
             continue
         match = redactor.role.match(text, word.start())
         if match is None:
@@ -365,12 +428,18 @@ def find_role_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Sp
     return spans
 
 
-def find_posts_after_names(text: str, redactor: Redactor, spans: list[Span]) -> list[Span]:
-    """A one-word post straight after a name found ("Cllr [name], Leader, said", "[name] (Mayor)"): the
-    name is redacted, so the post is all that is left of who it was."""
-    names = (span for span in spans if span.token == redactor.tokens["name"])
-    matches = (redactor.role_after_name.match(text, span.end) for span in names)
-    return [Span(*match.span("role"), redactor.tokens["role"], "role") for match in matches if match]
+def find_posts_beside_names(text: str, redactor: Redactor, spans: list[Span]) -> list[Span]:
+    """A one-word post straight after or before a name found ("Cllr [name], Leader, said", "[name]
+    (Mayor)", "Leader, Cllr [name]"): the name is redacted, so the post is all that is left of who it was."""
+    found = []
+    for span in (span for span in spans if span.token == redactor.tokens["name"]):
+        after = redactor.role_after_name.match(text, span.end)
+        before = redactor.role_before_name.search(text, max(0, span.start - _BEFORE_A_NAME_REACH), span.start)
+        if after:
+            found.append(Span(*after.span("role"), redactor.tokens["role"], "role"))
+        if before:  # "Leader, Cllr [name]", or a label: "and Chair: Cllr [name]"
+            found.append(Span(*before.span(before.lastgroup), redactor.tokens["role"], "role"))
+    return found
 
 
 def find_pattern_spans(text: str, redactor: Redactor) -> list[Span]:
@@ -868,7 +937,7 @@ def find_redaction_spans(text: str, redactor: Redactor) -> tuple[str, list[Span]
     spans = merge_spans(found + find_role_spans(text, redactor, found), text)
     spans = merge_spans(spans + find_caseless_spans(text, redactor), text, redactor.tokens["name"])
     spans = merge_spans(spans + find_name_spans(text, redactor, spans), text, redactor.tokens["name"])
-    return text, merge_spans(spans + find_posts_after_names(text, redactor, spans), text)
+    return text, merge_spans(spans + find_posts_beside_names(text, redactor, spans), text)
 
 
 def replace_spans(text: str, spans: list[Span]) -> str:

@@ -285,6 +285,7 @@ class Roles(ConfigModel):
     acronyms: tuple[str, ...]  # in capitals only ("SIRO")
     capitalised: tuple[str, ...]  # one capitalised word, after a determiner ("the Leader")
     lower_case: tuple[str, ...]  # of those, the ones in lower case too ("the leader")
+    lower_case_not_before: tuple[str, ...]  # "board": "the leader board" is no post
     managing: tuple[str, ...]  # "manager": a post named by the service managed ("the ICT Manager")
     determiners: tuple[str, ...]
     qualifiers: tuple[str, ...]  # "deputy", "acting"

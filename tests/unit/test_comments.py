@@ -359,6 +359,8 @@ def test_counts_and_years_in_words_are_not_taken_for_phone_numbers_or_postcodes(
         # One-word posts in lower case, and managers: only one person's after "the" or "our".
         "The team leader and the market leader agree; our managers, a data manager and the leaders meet.",
         "She is a leader in open data; a project manager and every ICT manager use it. Yr arweinydd tîm.",
+        "We want to be the leader in open data across Wales; the leader board shows it.",
+        "The council acts as leader for the regional project, and we are seen as leader on inclusion.",
     ],
 )
 def test_posts_several_people_hold_are_not_redacted(text: str, redactor) -> None:
