@@ -27,6 +27,12 @@ def test_an_unknown_council_fails_at_once_with_its_reason_as_the_state_message(t
     assert seconds < 10, seconds  # the first task refuses it: no extract, no server round trips of work
     with pytest.raises(DatasetError):
         state.result()
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:  # what the UI shows of the run
+        shown = client.read_flow_run(state.state_details.flow_run_id)
+    assert (shown.state.type.value, shown.state.message) == ("FAILED", state.message)
+    assert shown.total_run_time.total_seconds() < 2, shown.total_run_time
     [recorded] = recent_runs(registry_url(out), 5).to_dict("records")
     assert recorded["flow"] == "council-rerun"
     assert recorded["status"] == "failed"
