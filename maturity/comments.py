@@ -424,8 +424,19 @@ def find_role_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Sp
         if at < len(stops) and stops[at] < end:
             position = stops[at]
             end = start + len(redactor.role_tail.sub("", text[start:position]))
-        spans.append(Span(start, end, redactor.tokens["role"], "role"))
+        spans.append(
+            Span(start, _before_an_unopened_bracket(text, start, end), redactor.tokens["role"], "role")
+        )
     return spans
+
+
+def _before_an_unopened_bracket(text: str, start: int, end: int) -> int:
+    """Where a post ends without a closing bracket it did not open: "(Leader of the Council)" keeps its
+    ")", "Head of Service (ICT)" its whole "(ICT)"."""
+    post = text[start:end]
+    unopened = post.endswith(")") and post.count(")") > post.count("(")
+    unopened |= post.endswith("]") and post.count("]") > post.count("[")
+    return end - 1 if unopened else end
 
 
 def find_posts_beside_names(text: str, redactor: Redactor, spans: list[Span]) -> list[Span]:
