@@ -82,9 +82,8 @@ class Redactor:
     role_starts: frozenset[str]  # lower-cased first words of every post and qualifier: where a post can start
     # Where a manager can start, and only after a determiner: a service or a capitalised word ("the IT").
     manager_starts: frozenset[str]
-    role_after_determiner: re.Pattern[
-        str
-    ]  # matches (empty) where a determiner or a possessive is just before
+    # Matches (empty) where a determiner or a possessive is just before.
+    role_after_determiner: re.Pattern[str]
     role_after_name: re.Pattern[str]  # ", Leader", " (Mayor)" straight after a name: its holder's post
     role_before_name: re.Pattern[str]  # "Leader, " straight before a name (and its title)
     ordinary: frozenset[str] = frozenset()  # folded English and Welsh words that are not names
@@ -360,7 +359,7 @@ def compile_roles(roles: Roles, titles: tuple[str, ...], particles: tuple[str, .
         "role_tail": re.compile(
             rf"(?:\s+|[(\[\u2013\u2014/:,'\u2018\u201c\"-]|(?<!\w)(?:{connectors})(?!\w))*\Z", re.IGNORECASE
         ),
-        **_beside_names(roles, qualifiers, titles),
+        **_beside_names(roles.capitalised, capitalised, qualifiers, titles),
         # "every monitoring officer", but not "As an S151 officer, I ..." (the respondent).
         "role_not_after": re.compile(
             rf"{speaking_as}(?<!\w)(?:{_alternation(roles.not_after)})\s+\Z", re.IGNORECASE
@@ -368,16 +367,17 @@ def compile_roles(roles: Roles, titles: tuple[str, ...], particles: tuple[str, .
     }
 
 
-def _beside_names(roles: Roles, qualifiers: str, titles: tuple[str, ...]) -> dict[str, re.Pattern[str]]:
+def _beside_names(
+    words: tuple[str, ...], capitalised: str, qualifiers: str, titles: tuple[str, ...]
+) -> dict[str, re.Pattern[str]]:
     """A one-word post straight after a name, in any case ("Cllr [name], Leader", "Cyng. [name],
     arweinydd"), or straight before one, capitalised, where a sentence or line starts ("Leader, Cllr
-    [name]", "Chair: Cllr [name]"): the name is redacted, so the post is all that says who it was."""
-    one_word = _alternation(roles.capitalised)
-    capitalised = _alternation([*roles.capitalised, *(word.upper() for word in roles.capitalised)])
+    [name]", "Chair: Cllr [name]"): the name is redacted, so the post is all that says who it was.
+    `words`: the one-word posts; `capitalised`: their alternation as written and in capitals."""
     title = rf"(?:(?:{_alternation(titles)})\.?\s+)?"
     return {
         "role_after_name": re.compile(
-            rf"{_BESIDE_A_NAME}(?P<role>{qualifiers}(?:{one_word}))(?!\w)", re.IGNORECASE
+            rf"{_BESIDE_A_NAME}(?P<role>{qualifiers}(?:{_alternation(words)}))(?!\w)", re.IGNORECASE
         ),
         "role_before_name": re.compile(
             rf"(?:(?:(?<![^.,;:!?()\n])|(?<=[.,;:!?()\n]\s))(?P<role>{qualifiers}(?-i:{capitalised}))"
