@@ -84,6 +84,7 @@ class Redactor:
     manager_starts: frozenset[str]
     # Matches (empty) where a determiner or a possessive is just before.
     role_after_determiner: re.Pattern[str]
+    manager_in_list: re.Pattern[str]  # ", HR Manager" after a post: another post, the same determiner's
     role_after_name: re.Pattern[str]  # ", Leader", " (Mayor)" straight after a name: its holder's post
     role_before_name: re.Pattern[str]  # "Leader, " straight before a name (and its title)
     ordinary: frozenset[str] = frozenset()  # folded English and Welsh words that are not names
@@ -225,7 +226,7 @@ def build_redactor(rules: CommentRules, councils: tuple[Council, ...]) -> Redact
         person_cues=frozenset(tuple(fold_name(w) for w in cue.split()) for cue in redaction.person_cues),
         name_particles=frozenset(fold_name(w) for w in redaction.name_particles),
         **compile_spelled_digits(redaction.spelled_digits),
-        **compile_roles(redaction.roles, redaction.titles, redaction.name_particles),
+        **compile_roles(redaction.roles, redaction.titles, redaction.name_particles, council_terms(councils)),
     )
 
 
@@ -287,12 +288,17 @@ _AFTER_POSSESSIVE = r"(?<='s\s)|(?<=\u2019s\s)|(?<=s'\s)|(?<=s\u2019\s)"
 # Between a name and its holder's post ("Cllr [name], Leader", "[name] (Mayor)", "[name]: Chair"), or a
 # line break (a signature: "Cllr [name]\r\nLeader").
 _BESIDE_A_NAME = r"(?:\s*[,(\[:;/\u2010-\u2015\u2212-]\s*|[ \t]*\r?\n\s*)"
+# A short bracket between a name and its post: a party or a ward ("Cllr [name] (Con), Leader").
+_BRACKET_AFTER_A_NAME = r"(?:\s*[(\[][^()\[\]\n]{1,30}[)\]])?"
 
 
-def compile_roles(roles: Roles, titles: tuple[str, ...], particles: tuple[str, ...]) -> dict[str, Any]:
+def compile_roles(
+    roles: Roles, titles: tuple[str, ...], particles: tuple[str, ...], places: list[str]
+) -> dict[str, Any]:
     """The pattern that finds a post one person holds, what to cut from a post cut short, and the words
     before a post that make it any holder of it (Redactor's fields). Titles and name particles end a post
-    ("Cabinet Member for Finance and Cllr Smith", "Head of Digital Van der Berg")."""
+    ("Cabinet Member for Finance and Cllr Smith", "Head of Digital Van der Berg"); a council's name after
+    a one-word post makes it that council's ("the leader in Conwy")."""
     connectors, posts, posts_of = map(_alternation, (roles.connectors, roles.posts, roles.posts_of))
     qualifiers = (
         rf"(?:(?:{_alternation(roles.qualifiers)})\.?[\s\u2010-\u2015-]+){{0,{roles.most_qualifiers}}}"
@@ -320,24 +326,29 @@ def compile_roles(roles: Roles, titles: tuple[str, ...], particles: tuple[str, .
     service = rf"\s+(?:{services})(?:\s+(?:{services})){{0,{most}}}(?!\w)(?:{words_after})?"
     then = rf"(?:\s+(?:{_alternation(roles.continued_by)}){words_after}|\s*\(\s*{_CAPITALISED}\s*\))?"
     # One word after a determiner: capitalised ("the Leader"), or in lower case where it is not an
-    # ordinary noun ("the leader said"; not "the leader board", nor "as leader for the project").
-    lower_case = (
-        rf"(?:{_alternation(roles.lower_case)})(?!\s+(?:{_alternation(roles.lower_case_not_before)})(?!\w))"
-    )
+    # ordinary noun ("the leader said"; not "the leader board", "the leader in open data", "follow the
+    # leader", nor "as leader for the project"), unless a council's name follows ("the leader in Conwy").
+    place = rf"\s+(?:{_alternation(places)})(?!\w)"
+    not_before = rf"\s+(?:{_alternation(roles.lower_case_not_before)})(?!\w)(?!{place})"
+    # A lookbehind has one width: one space between the words.
+    spaced = (r"\s".join(map(re.escape, phrase.split())) for phrase in roles.lower_case_not_after)
+    not_after = "".join(rf"(?<!(?<!\w){phrase}\s)" for phrase in spaced)
+    lower_case = rf"(?:{_alternation(roles.lower_case)})(?!{not_before})"
     plain_determiners = tuple(word for word in roles.determiners if word not in roles.speaking_as)
     # A manager named by the services managed, capitalised or listed ("the Revenues and Benefits Manager",
     # "our ICT/Digital Manager", "the data manager").
     managed_word = rf"(?:(?:{services})(?!\w)|{not_in_post}{_CAPITALISED})"
-    managing = _alternation(roles.managing)
+    software = rf"(?!\s+(?:{_alternation(roles.managing_not_before)})(?!\w))"  # "the Data Manager app"
+    managing = rf"(?:{_alternation(roles.managing)}){software}"
     # First a glance ahead for "manager" in the same sentence, which most words after "the" fail at once.
     managed = (
-        rf"(?=[^.;!?\n]{{0,{_MANAGER_REACH}}}?(?<!\w)(?:{managing})(?!\w))"
-        rf"{managed_word}(?:(?:\s+(?:and|&)\s+|\s*/\s*|\s+){managed_word}){{0,{most}}}\s+(?:{managing})"
+        rf"(?=[^.;!?\n]{{0,{_MANAGER_REACH}}}?(?<!\w){managing}(?!\w))"
+        rf"{managed_word}(?:(?:\s+(?:and|&)\s+|\s*/\s*|\s+){managed_word}){{0,{most}}}\s+{managing}"
     )
     after_determiner = rf"{_after_words(roles.determiners)}|{_AFTER_POSSESSIVE}"
     one_word = (
         rf"(?:{after_determiner}){qualifiers}(?:(?-i:{capitalised})|{managed})"
-        rf"|(?:{_after_words(plain_determiners)}|{_AFTER_POSSESSIVE}){qualifiers}(?-i:{lower_case})"
+        rf"|(?:{_after_words(plain_determiners)}|{_AFTER_POSSESSIVE}){qualifiers}{not_after}(?-i:{lower_case})"
     )
     # Posts named by what follows come first, so "Chair of the Council Audit Committee" is one post.
     # Each part of the pattern is written once (the posts in full share one `then`): it was 67 kB and
@@ -354,6 +365,12 @@ def compile_roles(roles: Roles, titles: tuple[str, ...], particles: tuple[str, .
         | {acronym[0].lower() for acronym in roles.acronyms},
         "manager_starts": frozenset(_POST_WORD.findall(phrase)[0].lower() for phrase in roles.services),
         "role_after_determiner": re.compile(after_determiner, re.IGNORECASE),
+        # A manager listed after a post, the list's one determiner before both ("the CEO and Finance
+        # Manager", "our Revenues Manager, HR Manager and Digital Manager").
+        "manager_in_list": re.compile(
+            rf"(?:\s*,\s*(?:(?:and|&)\s+)?|\s+(?:and|&)\s+|\s*/\s*)(?P<role>{qualifiers}{managed})(?!\w)",
+            re.IGNORECASE,
+        ),
         # Not inside a word, nor after "non-" or "co-" (a board or a pair: "non-executive director").
         "role": re.compile(rf"(?<!\w)(?<!non-)(?<!co-)(?P<role>{post})(?!\w)", re.IGNORECASE),
         "role_tail": re.compile(
@@ -377,7 +394,8 @@ def _beside_names(
     title = rf"(?:(?:{_alternation(titles)})\.?\s+)?"
     return {
         "role_after_name": re.compile(
-            rf"{_BESIDE_A_NAME}(?P<role>{qualifiers}(?:{_alternation(words)}))(?!\w)", re.IGNORECASE
+            rf"{_BRACKET_AFTER_A_NAME}{_BESIDE_A_NAME}(?P<role>{qualifiers}(?:{_alternation(words)}))(?!\w)",
+            re.IGNORECASE,
         ),
         "role_before_name": re.compile(
             rf"(?:(?:(?<![^.,;:!?()\n])|(?<=[.,;:!?()\n]\s))(?P<role>{qualifiers}(?-i:{capitalised}))"
@@ -413,7 +431,8 @@ def find_role_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Sp
         if match is None:
             continue
         start, end = match.span("role")
-        position = end
+        listed = _managers_listed_after(text, end, redactor)
+        position = listed[-1].end if listed else end
         # "an acting chief executive-led review": the "an" is the review's, not the post's.
         modifier = text.startswith("-", end)
         if not modifier and redactor.role_not_after.search(text, max(0, start - _NOT_AFTER_REACH), start):
@@ -427,7 +446,18 @@ def find_role_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Sp
         spans.append(
             Span(start, _before_an_unopened_bracket(text, start, end), redactor.tokens["role"], "role")
         )
+        spans += listed
     return spans
+
+
+def _managers_listed_after(text: str, end: int, redactor: Redactor) -> list[Span]:
+    """Managers listed straight after a post, one determiner before them all ("our Revenues Manager, HR
+    Manager and Digital Manager")."""
+    listed = []
+    while (match := redactor.manager_in_list.match(text, end)) is not None:
+        listed.append(Span(*match.span("role"), redactor.tokens["role"], "role"))
+        end = match.end("role")
+    return listed
 
 
 def _before_an_unopened_bracket(text: str, start: int, end: int) -> int:

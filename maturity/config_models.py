@@ -286,7 +286,9 @@ class Roles(ConfigModel):
     capitalised: tuple[str, ...]  # one capitalised word, after a determiner ("the Leader")
     lower_case: tuple[str, ...]  # of those, the ones in lower case too ("the leader")
     lower_case_not_before: tuple[str, ...]  # "board": "the leader board" is no post
+    lower_case_not_after: tuple[str, ...]  # "follow the": "follow the leader" is no post
     managing: tuple[str, ...]  # "manager": a post named by the service managed ("the ICT Manager")
+    managing_not_before: tuple[str, ...]  # "app": "the Data Manager app" is software
     determiners: tuple[str, ...]
     qualifiers: tuple[str, ...]  # "deputy", "acting"
     most_qualifiers: int = Field(ge=0)

@@ -361,6 +361,8 @@ def test_counts_and_years_in_words_are_not_taken_for_phone_numbers_or_postcodes(
         "She is a leader in open data; a project manager and every ICT manager use it. Yr arweinydd tîm.",
         "We want to be the leader in open data across Wales; the leader board shows it.",
         "The council acts as leader for the regional project, and we are seen as leader on inclusion.",
+        # Software and an idiom: no one's post.
+        "We keep it in the Data Manager app and the Records Manager system; follow the leader is no plan.",
     ],
 )
 def test_posts_several_people_hold_are_not_redacted(text: str, redactor) -> None:
