@@ -34,9 +34,13 @@ from maturity.textcheck import input_limits, load_checked_yaml
 # A run is tried from its first letter only: from every letter, "ooo…" took the square of its length.
 _LOOKALIKES_BY_A_DIGIT = re.compile(r"(?<=\d)[OolI]+|(?<![OolI])[OolI]++(?=\d)")
 _LOOKALIKE_DIGITS = str.maketrans("OolI", "0011")
-# Separators libphonenumber does not know: _ * | between digits, and a comma after a UK area code
-# ("01745,812345"; a comma elsewhere between digits is a thousands separator).
-_DIGIT_SEPARATORS = re.compile(r"(?<=\d)[_*|](?=\d)|(?<=\b0\d{3}),(?=\d)|(?<=\b0\d{4}),(?=\d)")
+# Separators libphonenumber does not know: _ * | \ and dots or bullets between digits (a dot or bullet
+# with a space either side too: "07700 ▪ 900 ▪ 123"), and a comma after a UK area code ("01745,812345"; a
+# comma elsewhere between digits is a thousands separator).
+_DOTS = "\u00b7\u2022\u2027\u2219\u25aa\u25cf"
+_DIGIT_SEPARATORS = re.compile(
+    rf"(?<=\d)[_*|\\{_DOTS}](?=\d)|(?<=\d )[{_DOTS}](?= \d)|(?<=\b0\d{{3}}),(?=\d)|(?<=\b0\d{{4}}),(?=\d)"
+)
 _WORD = re.compile(r"[^\W\d_]+(?:[-'\u2019](?![sS]\b)[^\W\d_]+)*")
 
 
@@ -84,7 +88,10 @@ class Redactor:
     manager_starts: frozenset[str]
     # Matches (empty) where a determiner or a possessive is just before.
     role_after_determiner: re.Pattern[str]
-    manager_in_list: re.Pattern[str]  # ", HR Manager" after a post: another post, the same determiner's
+    post_in_list: re.Pattern[str]  # ", HR Manager", " and Leader" after a post: the same determiner's
+    assistant_of_post: re.Pattern[str]  # "'s PA" after a post
+    post_after_a_body: re.Pattern[str]  # "the Conwy Leader", "the Plaid group leader"
+    member_for_a_place: re.Pattern[str]  # "the ward member for Rhyl West"
     role_after_name: re.Pattern[str]  # ", Leader", " (Mayor)" straight after a name: its holder's post
     role_before_name: re.Pattern[str]  # "Leader, " straight before a name (and its title)
     ordinary: frozenset[str] = frozenset()  # folded English and Welsh words that are not names
@@ -161,21 +168,35 @@ def radical_forms(word: str) -> list[str]:
     return forms
 
 
+# British spellings, by their endings, and the American ones the dictionaries hold: not "-tre" ("Petre"
+# would read "peter").
+_AMERICAN_SPELLINGS = (("is", "iz"), ("ys", "yz"), ("our", "or"), ("mme", "m"), ("ogue", "og"))
+_BRITISH_SPELLING = re.compile(r"(?:is|ys)(?:ations?|e[sdr]?|ing|es)\Z|our(?:[a-z]{0,4})\Z|(?:mme|ogue)s?\Z")
+_ENDINGS = (
+    ("ies", ("y",)),
+    ("es", ("", "e")),
+    ("s", ("",)),
+    ("ed", ("", "e")),
+    ("ing", ("", "e")),
+    ("ly", ("",)),
+    ("er", ("", "e")),
+    ("ers", ("", "e")),
+)
+
+
 def english_inflections(word: str) -> list[str]:
-    """A folded word and its likely stems (plural, past tense, -ing), to look up in the dictionary."""
-    forms = [word]
-    for ending, replacements in (
-        ("ies", ("y",)),
-        ("es", ("", "e")),
-        ("s", ("",)),
-        ("ed", ("", "e")),
-        ("ing", ("", "e")),
-        ("ly", ("",)),
-        ("er", ("", "e")),
-        ("ers", ("", "e")),
-    ):
-        if word.endswith(ending) and len(word) > len(ending) + 2:
-            forms += [word[: -len(ending)] + r for r in replacements]
+    """A folded word and its likely stems (plural, past tense, -ing), in British spelling and in the
+    American one the dictionaries hold ("organisations", "behaviour", "programme", "analysed")."""
+    spellings = [word]
+    if _BRITISH_SPELLING.search(word):
+        spellings += [
+            word.replace(british, american) for british, american in _AMERICAN_SPELLINGS if british in word
+        ]
+    forms = list(spellings)
+    for spelling in spellings:
+        for ending, replacements in _ENDINGS:
+            if spelling.endswith(ending) and len(spelling) > len(ending) + 2:
+                forms += [spelling[: -len(ending)] + r for r in replacements]
     return forms
 
 
@@ -206,6 +227,9 @@ def build_redactor(rules: CommentRules, councils: tuple[Council, ...]) -> Redact
     """Compile the redaction section of config/comments.yaml and the name gazetteer."""
     redaction, names = rules.redaction, rules.names
     protected = sorted({*council_terms(councils), *redaction.protected_terms}, key=len, reverse=True)
+    listed_names = {
+        fold_name(n) for group in (names.given_names, names.surnames) for n in (*group.english, *group.welsh)
+    }
     return Redactor(
         patterns=tuple(
             (kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in redaction.patterns.items()
@@ -221,7 +245,8 @@ def build_redactor(rules: CommentRules, councils: tuple[Council, ...]) -> Redact
             r"(?<!\w)(?:" + "|".join(re.escape(t) for t in protected) + r")(?!\w)", re.IGNORECASE
         ),
         ordinary=ordinary_words(),
-        known=frozenset(fold_name(w) for term in protected for w in _WORD.findall(term)),
+        # A listed name inside a protected term ("Betsi Cadwaladr", a health board) is still a name alone.
+        known=frozenset(fold_name(w) for term in protected for w in _WORD.findall(term)) - listed_names,
         not_name_words=frozenset(fold_name(w) for w in redaction.not_name_words),
         person_cues=frozenset(tuple(fold_name(w) for w in cue.split()) for cue in redaction.person_cues),
         name_particles=frozenset(fold_name(w) for w in redaction.name_particles),
@@ -333,7 +358,9 @@ def compile_roles(
     # A lookbehind has one width: one space between the words.
     spaced = (r"\s".join(map(re.escape, phrase.split())) for phrase in roles.lower_case_not_after)
     not_after = "".join(rf"(?<!(?<!\w){phrase}\s)" for phrase in spaced)
-    lower_case = rf"(?:{_alternation(roles.lower_case)})(?!{not_before})"
+    # Not a scheme's name ("the LEADER programme", "our Leader project").
+    scheme = rf"(?!\s+(?:{_alternation(roles.one_word_not_before)})(?!\w))"
+    lower_case = rf"(?:{_alternation(roles.lower_case)})(?!{not_before}){scheme}"
     plain_determiners = tuple(word for word in roles.determiners if word not in roles.speaking_as)
     # A manager named by the services managed, capitalised or listed ("the Revenues and Benefits Manager",
     # "our ICT/Digital Manager", "the data manager").
@@ -347,7 +374,7 @@ def compile_roles(
     )
     after_determiner = rf"{_after_words(roles.determiners)}|{_AFTER_POSSESSIVE}"
     one_word = (
-        rf"(?:{after_determiner}){qualifiers}(?:(?-i:{capitalised})|{managed})"
+        rf"(?:{after_determiner}){qualifiers}(?:(?-i:{capitalised}){scheme}|{managed})"
         rf"|(?:{_after_words(plain_determiners)}|{_AFTER_POSSESSIVE}){qualifiers}{not_after}(?-i:{lower_case})"
     )
     # Posts named by what follows come first, so "Chair of the Council Audit Committee" is one post.
@@ -365,11 +392,20 @@ def compile_roles(
         | {acronym[0].lower() for acronym in roles.acronyms},
         "manager_starts": frozenset(_POST_WORD.findall(phrase)[0].lower() for phrase in roles.services),
         "role_after_determiner": re.compile(after_determiner, re.IGNORECASE),
-        # A manager listed after a post, the list's one determiner before both ("the CEO and Finance
-        # Manager", "our Revenues Manager, HR Manager and Digital Manager").
-        "manager_in_list": re.compile(
-            rf"(?:\s*,\s*(?:(?:and|&)\s+)?|\s+(?:and|&)\s+|\s*/\s*)(?P<role>{qualifiers}{managed})(?!\w)",
+        # A manager or a one-word post listed after a post, the list's one determiner before both ("the
+        # CEO and Finance Manager", "our Revenues Manager, HR Manager and Digital Manager", "the Chief
+        # Executive and Leader").
+        "post_in_list": re.compile(
+            rf"(?:\s*,\s*(?:(?:and|&)\s+)?|\s+(?:and|&)\s+|\s*/\s*)"
+            rf"(?P<role>{qualifiers}(?:{managed}|(?-i:{capitalised}){scheme}))(?!\w)",
             re.IGNORECASE,
+        ),
+        # A post's assistant, who is one person too ("the [role]'s PA").
+        "assistant_of_post": re.compile(
+            rf"['\u2019]s\s+(?:{_alternation(roles.assistants)})(?!\w)", re.IGNORECASE
+        ),
+        **_posts_of_bodies_and_places(
+            roles, qualifiers, rf"(?:(?-i:{capitalised})|{lower_case}){scheme}", places
         ),
         # Not inside a word, nor after "non-" or "co-" (a board or a pair: "non-executive director").
         "role": re.compile(rf"(?<!\w)(?<!non-)(?<!co-)(?P<role>{post})(?!\w)", re.IGNORECASE),
@@ -380,6 +416,31 @@ def compile_roles(
         # "every monitoring officer", but not "As an S151 officer, I ..." (the respondent).
         "role_not_after": re.compile(
             rf"{speaking_as}(?<!\w)(?:{_alternation(roles.not_after)})\s+\Z", re.IGNORECASE
+        ),
+    }
+
+
+def _posts_of_bodies_and_places(
+    roles: Roles, qualifiers: str, one_word: str, places: list[str]
+) -> dict[str, re.Pattern[str]]:
+    """A one-word post after a determiner and a council's or party's name ("the Conwy Leader", "the
+    Plaid group leader"), and a member named by the ward or place they stand for ("the ward member for
+    Rhyl West", "cynghorydd dros Ward Menai"), the place included: a ward has one to three members."""
+    bodies = _alternation([*places, *roles.parties])
+    determiners = _alternation(roles.determiners)
+    place_word = r"(?-i:[A-ZÀ-ÖØ-ÞŴŶ][\w'\u2019]*)"
+    not_a_place = rf"(?!(?:{_alternation(roles.not_in_post)})(?!\w))"
+    place = (
+        rf"{not_a_place}{place_word}(?:(?:\s+(?:and|&|a|ac|y|yr)\s+|\s+|-){not_a_place}{place_word}){{0,3}}"
+    )
+    return {
+        "post_after_a_body": re.compile(
+            rf"(?<!\w)(?:{determiners})\s+(?:{bodies})(?:\s+group)?\s+(?P<role>{qualifiers}{one_word})(?!\w)",
+            re.IGNORECASE,
+        ),
+        "member_for_a_place": re.compile(
+            rf"(?<!\w)(?P<role>{qualifiers}(?:{_alternation(roles.members_for)})\s+(?:the\s+)?{place})",
+            re.IGNORECASE,
         ),
     }
 
@@ -431,7 +492,7 @@ def find_role_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Sp
         if match is None:
             continue
         start, end = match.span("role")
-        listed = _managers_listed_after(text, end, redactor)
+        listed = _posts_listed_after(text, end, redactor)
         position = listed[-1].end if listed else end
         # "an acting chief executive-led review": the "an" is the review's, not the post's.
         modifier = text.startswith("-", end)
@@ -447,17 +508,34 @@ def find_role_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Sp
             Span(start, _before_an_unopened_bracket(text, start, end), redactor.tokens["role"], "role")
         )
         spans += listed
-    return spans
+    return [
+        _with_assistant(text, span, redactor)
+        for span in spans + _posts_of_bodies_and_places_in(text, redactor)
+    ]
 
 
-def _managers_listed_after(text: str, end: int, redactor: Redactor) -> list[Span]:
-    """Managers listed straight after a post, one determiner before them all ("our Revenues Manager, HR
-    Manager and Digital Manager")."""
+def _posts_listed_after(text: str, end: int, redactor: Redactor) -> list[Span]:
+    """Managers and one-word posts listed straight after a post, one determiner before them all ("our
+    Revenues Manager, HR Manager and Digital Manager", "the Chief Executive and Leader")."""
     listed = []
-    while (match := redactor.manager_in_list.match(text, end)) is not None:
+    while (match := redactor.post_in_list.match(text, end)) is not None:
         listed.append(Span(*match.span("role"), redactor.tokens["role"], "role"))
         end = match.end("role")
     return listed
+
+
+def _posts_of_bodies_and_places_in(text: str, redactor: Redactor) -> list[Span]:
+    """Posts after a council's or party's name ("the Conwy Leader"), and members named by their ward."""
+    found = redactor.post_after_a_body.finditer(text), redactor.member_for_a_place.finditer(text)
+    return [
+        Span(*match.span("role"), redactor.tokens["role"], "role") for matches in found for match in matches
+    ]
+
+
+def _with_assistant(text: str, span: Span, redactor: Redactor) -> Span:
+    """A post's span with its assistant after it ("[role]'s PA" becomes "[role]")."""
+    assistant = redactor.assistant_of_post.match(text, span.end)
+    return span if assistant is None else Span(span.start, assistant.end(), span.token, span.kind)
 
 
 def _before_an_unopened_bracket(text: str, start: int, end: int) -> int:
@@ -778,8 +856,9 @@ def _name_positions(words: list[_Word], redactor: Redactor) -> set[int]:
         capital = _is_capitalised(word.text)
         given = key in redactor.given_names
         title = key in redactor.titles  # in any case: "cllr", "cynghorydd", "MRS"
-        if not (capital or given or title):
-            continue  # every rule below needs a capital letter, a listed given name or a title
+        surname = not capital and key in redactor.surnames  # "kowalczyk", "pritchard" in lower case
+        if not (capital or given or title or surname):
+            continue  # every rule below needs a capital letter, a listed name or a title
         following = _next_word(words, i, allow_full_stop=title or _is_initial(word))
         clear = key not in redactor.ambiguous
         next_surname, next_clear = _surname_status(following.text, redactor) if following else (False, False)
@@ -800,8 +879,8 @@ def _name_positions(words: list[_Word], redactor: Redactor) -> set[int]:
             found.update({i, i + 1})
         elif capital and all(_surname_status(word.text, redactor)):
             found.add(i)
-        elif given and not capital and clear and not is_ordinary(word.text, redactor):
-            found.add(i)  # a listed given name written lowercase ("ask gareth"), unless also a word
+        elif (given or surname) and not capital and clear and not is_ordinary(word.text, redactor):
+            found.add(i)  # a listed name written lowercase ("ask gareth", "pritchard has it"), unless a word
         elif capital and not _is_acronym(word.text) and not is_ordinary(word.text, redactor):
             # A capitalised word in no dictionary: a name the gazetteer does not list ("Zbigniew
             # Kowalczyk"), with the capitalised word after it ("Priya Patel") unless that ends it.
@@ -813,7 +892,7 @@ def _name_positions(words: list[_Word], redactor: Redactor) -> set[int]:
             ):
                 found.add(i + 1)
     found |= _names_after_cues(words, redactor) | _names_with_particles(words, redactor)
-    return found | _initials_before(words, found)
+    return found | _initials_before(words, found) | _given_names_before(words, found, redactor)
 
 
 def _cue_before(words: list[_Word], i: int, redactor: Redactor) -> bool:
@@ -885,6 +964,21 @@ def _names_with_particles(words: list[_Word], redactor: Redactor) -> set[int]:
 def _initials_before(words: list[_Word], found: set[int]) -> set[int]:
     """The initial in front of a name found ("Z. Kowalczyk"), so it joins the name's token."""
     return {i - 1 for i in found if i > 0 and not words[i - 1].blocked and _is_initial(words[i - 1])}
+
+
+def _given_names_before(words: list[_Word], found: set[int], redactor: Redactor) -> set[int]:
+    """A capitalised given name straight before a name found, though it is also a word ("Mark
+    [name]", "Rose [name]"): beside a surname it is the person's own."""
+    return {
+        i - 1
+        for i in found
+        if i > 0
+        and i - 1 not in found
+        and not words[i - 1].blocked
+        and _is_capitalised(words[i - 1].text)
+        and fold_name(words[i - 1].text) in redactor.given_names
+        and _next_word(words, i - 1, allow_full_stop=False) is words[i]
+    }
 
 
 def find_name_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Span]:

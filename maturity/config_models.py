@@ -289,6 +289,10 @@ class Roles(ConfigModel):
     lower_case_not_after: tuple[str, ...]  # "follow the": "follow the leader" is no post
     managing: tuple[str, ...]  # "manager": a post named by the service managed ("the ICT Manager")
     managing_not_before: tuple[str, ...]  # "app": "the Data Manager app" is software
+    one_word_not_before: tuple[str, ...]  # "programme": "the LEADER programme" is a scheme
+    parties: tuple[str, ...]  # "Plaid": "the Plaid Leader" is one person
+    members_for: tuple[str, ...]  # "ward member for": named by the ward, place included
+    assistants: tuple[str, ...]  # "PA": "the Leader's PA" is one person
     determiners: tuple[str, ...]
     qualifiers: tuple[str, ...]  # "deputy", "acting"
     most_qualifiers: int = Field(ge=0)

@@ -369,6 +369,23 @@ def test_posts_several_people_hold_are_not_redacted(text: str, redactor) -> None
     assert redact_text(text, redactor) == (text, 0)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [  # A fifth hostile review's: ordinary words of council work that were taken for names or addresses.
+        "Credaf fod diwylliant yn broblem. Cefais hyfforddiant unwaith. Dwi ddim yn siŵr.",
+        "Roeddwn i'n brysur. Organisations across Wales face it; Programme boards are slow.",
+        "Behaviour change is slow. Utilising data too.",
+        "WCCIS data quality is poor and CIPFA returns take weeks; WASPI and PLASC help.",
+        "Wellbeing of Future Generations Act reports, Telecare, Reablement and Careline sit apart.",
+        "Betsi Cadwaladr shares little. Postcode data is poor.",
+        "The LEADER programme funded it, and our Leader project funding ended.",
+        "We scored 3 Green, 2 Amber and 1 Red; a 3 Way Partnership ignored the 5 Year Forward View.",
+    ],
+)
+def test_ordinary_words_of_council_work_are_not_redacted(text: str, redactor) -> None:
+    assert redact_text(text, redactor) == (text, 0)
+
+
 def test_a_comment_naming_a_post_is_coded_by_the_post_but_quoted_without_it(redactor, theme_rules) -> None:
     texts = ["Data protection officer Gareth Jones is helpful but the protocols are years out of date."]
     coded = code_comments(_comments(texts), redactor, theme_rules)
