@@ -39,7 +39,7 @@ _LOOKALIKE_DIGITS = str.maketrans("OolI", "0011")
 # comma elsewhere between digits is a thousands separator).
 _DOTS = "\u00b7\u2022\u2027\u2219\u25aa\u25cf"
 _DIGIT_SEPARATORS = re.compile(
-    rf"(?<=\d)[_*|\\{_DOTS}](?=\d)|(?<=\d )[{_DOTS}](?= \d)|(?<=\b0\d{{3}}),(?=\d)|(?<=\b0\d{{4}}),(?=\d)"
+    rf"(?<=\d)[_*|\\{_DOTS}](?=\d)|(?<=\d\d )[{_DOTS}](?= \d\d)|(?<=\b0\d{{3}}),(?=\d)|(?<=\b0\d{{4}}),(?=\d)"
 )
 _WORD = re.compile(r"[^\W\d_]+(?:[-'\u2019](?![sS]\b)[^\W\d_]+)*")
 
@@ -67,7 +67,9 @@ class Redactor:
     tokens: dict[str, str]
     phone_region: str
     phone_min_digits: int
-    titles: frozenset[str]
+    titles: frozenset[str]  # every title, folded
+    titles_capitalised: frozenset[str]  # the titles only with a capital ("Gynghorydd")
+    surname_not_before: frozenset[str]  # "correlation": a lower-case surname before it is a method's name
     given_names: frozenset[str]
     surnames: frozenset[str]
     ambiguous: frozenset[str]
@@ -227,6 +229,7 @@ def build_redactor(rules: CommentRules, councils: tuple[Council, ...]) -> Redact
     """Compile the redaction section of config/comments.yaml and the name gazetteer."""
     redaction, names = rules.redaction, rules.names
     protected = sorted({*council_terms(councils), *redaction.protected_terms}, key=len, reverse=True)
+    titles = (*redaction.titles, *redaction.titles_capitalised)
     listed_names = {
         fold_name(n) for group in (names.given_names, names.surnames) for n in (*group.english, *group.welsh)
     }
@@ -237,7 +240,9 @@ def build_redactor(rules: CommentRules, councils: tuple[Council, ...]) -> Redact
         tokens=redaction.tokens,
         phone_region=redaction.phone_region,
         phone_min_digits=redaction.phone_min_digits,
-        titles=frozenset(fold_name(t) for t in redaction.titles),
+        titles=frozenset(fold_name(t) for t in titles),
+        titles_capitalised=frozenset(fold_name(t) for t in redaction.titles_capitalised),
+        surname_not_before=frozenset(fold_name(w) for w in redaction.surname_not_before),
         given_names=frozenset(fold_name(n) for n in (*names.given_names.english, *names.given_names.welsh)),
         surnames=frozenset(fold_name(n) for n in (*names.surnames.english, *names.surnames.welsh)),
         ambiguous=frozenset(fold_name(n) for n in names.ambiguous),
@@ -251,7 +256,7 @@ def build_redactor(rules: CommentRules, councils: tuple[Council, ...]) -> Redact
         person_cues=frozenset(tuple(fold_name(w) for w in cue.split()) for cue in redaction.person_cues),
         name_particles=frozenset(fold_name(w) for w in redaction.name_particles),
         **compile_spelled_digits(redaction.spelled_digits),
-        **compile_roles(redaction.roles, redaction.titles, redaction.name_particles, council_terms(councils)),
+        **compile_roles(redaction.roles, titles, redaction.name_particles, council_terms(councils)),
     )
 
 
@@ -373,8 +378,11 @@ def compile_roles(
         rf"{managed_word}(?:(?:\s+(?:and|&)\s+|\s*/\s*|\s+){managed_word}){{0,{most}}}\s+{managing}"
     )
     after_determiner = rf"{_after_words(roles.determiners)}|{_AFTER_POSSESSIVE}"
+    sections = (
+        rf"(?:{_alternation(roles.posts_after_determiner)})(?!\s+(?:of|o)(?!\w))"  # not "151 of the Act"
+    )
     one_word = (
-        rf"(?:{after_determiner}){qualifiers}(?:(?-i:{capitalised}){scheme}|{managed})"
+        rf"(?:{after_determiner}){qualifiers}(?:(?-i:{capitalised}){scheme}|{managed}|{sections})"
         rf"|(?:{_after_words(plain_determiners)}|{_AFTER_POSSESSIVE}){qualifiers}{not_after}(?-i:{lower_case})"
     )
     # Posts named by what follows come first, so "Chair of the Council Audit Committee" is one post.
@@ -385,7 +393,14 @@ def compile_roles(
         rf"|(?:{qualifiers}(?:{posts}|(?-i:{acronyms}))|{one_word}){then}"
     )
     speaking_as = "".join(rf"(?<!\b{re.escape(word)}\s)" for word in roles.speaking_as)
-    phrases = (*roles.posts, *roles.posts_of, *roles.qualifiers, *roles.acronyms, *roles.capitalised)
+    phrases = (
+        *roles.posts,
+        *roles.posts_of,
+        *roles.qualifiers,
+        *roles.acronyms,
+        *roles.capitalised,
+        *roles.posts_after_determiner,
+    )
     return {
         # The first word of each, and an acronym's first letter ("C.E.O.").
         "role_starts": frozenset(_POST_WORD.findall(phrase)[0].lower() for phrase in phrases)
@@ -402,7 +417,8 @@ def compile_roles(
         ),
         # A post's assistant, who is one person too ("the [role]'s PA").
         "assistant_of_post": re.compile(
-            rf"['\u2019]s\s+(?:{_alternation(roles.assistants)})(?!\w)", re.IGNORECASE
+            rf"['\u2019]s\s+(?:{_alternation(roles.assistants)})(?!\w)(?!\s+(?:of\s+state|general)(?!\w))",
+            re.IGNORECASE,
         ),
         **_posts_of_bodies_and_places(
             roles, qualifiers, rf"(?:(?-i:{capitalised})|{lower_case}){scheme}", places
@@ -428,18 +444,23 @@ def _posts_of_bodies_and_places(
     Rhyl West", "cynghorydd dros Ward Menai"), the place included: a ward has one to three members."""
     bodies = _alternation([*places, *roles.parties])
     determiners = _alternation(roles.determiners)
-    place_word = r"(?-i:[A-ZÀ-ÖØ-ÞŴŶ][\w'\u2019]*)"
-    not_a_place = rf"(?!(?:{_alternation(roles.not_in_post)})(?!\w))"
-    place = (
-        rf"{not_a_place}{place_word}(?:(?:\s+(?:and|&|a|ac|y|yr)\s+|\s+|-){not_a_place}{place_word}){{0,3}}"
-    )
+    # A place's word: capitalised, hyphenated parts in any case ("Betws-y-Coed", "Pen-y-bont"), perhaps
+    # after "St." ("St. Asaph"); its words joined by spaces, hyphens or Welsh and English link words
+    # ("Pen-y-bont ar Ogwr", "Rhyl West"). Not a word that ends a post, nor Wales itself.
+    place_word = r"(?:(?-i:St)\.\s+)?(?-i:[A-ZÀ-ÖØ-ÞŴŶ][\w'\u2019]*)(?:-[\w'\u2019]+)*"
+    not_a_place = rf"(?!(?:{_alternation([*roles.not_in_post, *roles.not_places])})(?!\w))"
+    link = r"(?:[\s-]+(?:and|&|a|ac|y|yr|ym|yn|ar|o)[\s-]+|\s+|-)"
+    place = rf"{not_a_place}{place_word}(?:{link}{not_a_place}{place_word}){{0,3}}"
+    # Not "a member for IT" (role_not_after is checked too: "each member for Rhyl West").
     return {
         "post_after_a_body": re.compile(
-            rf"(?<!\w)(?:{determiners})\s+(?:{bodies})(?:\s+group)?\s+(?P<role>{qualifiers}{one_word})(?!\w)",
+            rf"(?<!\w)(?:{determiners})\s+{qualifiers}(?:{bodies})(?:\s+(?:{bodies}))?(?:\s+group)?"
+            rf"\s+(?P<role>{qualifiers}{one_word})(?!\w)",
             re.IGNORECASE,
         ),
         "member_for_a_place": re.compile(
-            rf"(?<!\w)(?P<role>{qualifiers}(?:{_alternation(roles.members_for)})\s+(?:the\s+)?{place})",
+            rf"(?<!\w)(?<!(?<!\w)a\s)(?P<role>{qualifiers}(?:{_alternation(roles.members_for)})\s+"
+            rf"(?:the\s+)?{place})",
             re.IGNORECASE,
         ),
     }
@@ -525,10 +546,13 @@ def _posts_listed_after(text: str, end: int, redactor: Redactor) -> list[Span]:
 
 
 def _posts_of_bodies_and_places_in(text: str, redactor: Redactor) -> list[Span]:
-    """Posts after a council's or party's name ("the Conwy Leader"), and members named by their ward."""
-    found = redactor.post_after_a_body.finditer(text), redactor.member_for_a_place.finditer(text)
+    """Posts after a council's or party's name ("the Conwy Leader"), and members named by their ward,
+    unless any holder is meant ("each member for Rhyl West")."""
+    found = [*redactor.post_after_a_body.finditer(text), *redactor.member_for_a_place.finditer(text)]
     return [
-        Span(*match.span("role"), redactor.tokens["role"], "role") for matches in found for match in matches
+        Span(*match.span("role"), redactor.tokens["role"], "role")
+        for match in found
+        if not redactor.role_not_after.search(text, max(0, match.start() - _NOT_AFTER_REACH), match.start())
     ]
 
 
@@ -855,8 +879,10 @@ def _name_positions(words: list[_Word], redactor: Redactor) -> set[int]:
         key = fold_name(word.text)
         capital = _is_capitalised(word.text)
         given = key in redactor.given_names
-        title = key in redactor.titles  # in any case: "cllr", "cynghorydd", "MRS"
-        surname = not capital and key in redactor.surnames  # "kowalczyk", "pritchard" in lower case
+        # In any case ("cllr", "cynghorydd", "MRS"), or only with its capital ("Gynghorydd").
+        title = key in redactor.titles and (capital or key not in redactor.titles_capitalised)
+        # "kowalczyk", "pritchard" in lower case; not "pearson correlation", "simpson's paradox".
+        surname = not capital and key in redactor.surnames and not _names_a_method(words, i, redactor)
         if not (capital or given or title or surname):
             continue  # every rule below needs a capital letter, a listed name or a title
         following = _next_word(words, i, allow_full_stop=title or _is_initial(word))
@@ -966,6 +992,17 @@ def _initials_before(words: list[_Word], found: set[int]) -> set[int]:
     return {i - 1 for i in found if i > 0 and not words[i - 1].blocked and _is_initial(words[i - 1])}
 
 
+def _names_a_method(words: list[_Word], i: int, redactor: Redactor) -> bool:
+    """Whether word i, perhaps with a possessive, comes before a word that makes it a method's, a law's
+    or a body's name ("pearson correlation", "moore's law", "the williams commission")."""
+    after = i + 1
+    if after < len(words) and words[i].gap in ("'", "\u2019") and words[after].text in ("s", "S"):
+        after += 1  # the possessive's "s" is a word of its own
+    elif words[i].gap != "":
+        return False
+    return after < len(words) and fold_name(words[after].text) in redactor.surname_not_before
+
+
 def _given_names_before(words: list[_Word], found: set[int], redactor: Redactor) -> set[int]:
     """A capitalised given name straight before a name found, though it is also a word ("Mark
     [name]", "Rose [name]"): beside a surname it is the person's own."""
@@ -977,6 +1014,7 @@ def _given_names_before(words: list[_Word], found: set[int], redactor: Redactor)
         and not words[i - 1].blocked
         and _is_capitalised(words[i - 1].text)
         and fold_name(words[i - 1].text) in redactor.given_names
+        and fold_name(words[i].text) not in redactor.given_names  # "In May [name]": a month, a given name
         and _next_word(words, i - 1, allow_full_stop=False) is words[i]
     }
 

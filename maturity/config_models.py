@@ -292,6 +292,8 @@ class Roles(ConfigModel):
     one_word_not_before: tuple[str, ...]  # "programme": "the LEADER programme" is a scheme
     parties: tuple[str, ...]  # "Plaid": "the Plaid Leader" is one person
     members_for: tuple[str, ...]  # "ward member for": named by the ward, place included
+    not_places: tuple[str, ...]  # "Wales": "any member for Wales" names no ward
+    posts_after_determiner: tuple[str, ...]  # "section 151": a post only after "our", "as"
     assistants: tuple[str, ...]  # "PA": "the Leader's PA" is one person
     determiners: tuple[str, ...]
     qualifiers: tuple[str, ...]  # "deputy", "acting"
@@ -312,6 +314,8 @@ class Redaction(ConfigModel):
     spelled_digits: SpelledDigits
     roles: Roles
     titles: tuple[str, ...]
+    titles_capitalised: tuple[str, ...]  # "Gynghorydd": a title only with its capital
+    surname_not_before: tuple[str, ...]  # "correlation": "pearson correlation" is a method
     not_name_words: tuple[str, ...]
     person_cues: tuple[str, ...]
     name_particles: tuple[str, ...]
