@@ -230,9 +230,8 @@ def build_redactor(rules: CommentRules, councils: tuple[Council, ...]) -> Redact
     redaction, names = rules.redaction, rules.names
     protected = sorted({*council_terms(councils), *redaction.protected_terms}, key=len, reverse=True)
     titles = (*redaction.titles, *redaction.titles_capitalised)
-    listed_names = {
-        fold_name(n) for group in (names.given_names, names.surnames) for n in (*group.english, *group.welsh)
-    }
+    given_names = frozenset(fold_name(n) for n in (*names.given_names.english, *names.given_names.welsh))
+    surnames = frozenset(fold_name(n) for n in (*names.surnames.english, *names.surnames.welsh))
     return Redactor(
         patterns=tuple(
             (kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in redaction.patterns.items()
@@ -243,15 +242,17 @@ def build_redactor(rules: CommentRules, councils: tuple[Council, ...]) -> Redact
         titles=frozenset(fold_name(t) for t in titles),
         titles_capitalised=frozenset(fold_name(t) for t in redaction.titles_capitalised),
         surname_not_before=frozenset(fold_name(w) for w in redaction.surname_not_before),
-        given_names=frozenset(fold_name(n) for n in (*names.given_names.english, *names.given_names.welsh)),
-        surnames=frozenset(fold_name(n) for n in (*names.surnames.english, *names.surnames.welsh)),
+        given_names=given_names,
+        surnames=surnames,
         ambiguous=frozenset(fold_name(n) for n in names.ambiguous),
         protected=re.compile(
             r"(?<!\w)(?:" + "|".join(re.escape(t) for t in protected) + r")(?!\w)", re.IGNORECASE
         ),
         ordinary=ordinary_words(),
         # A listed name inside a protected term ("Betsi Cadwaladr", a health board) is still a name alone.
-        known=frozenset(fold_name(w) for term in protected for w in _WORD.findall(term)) - listed_names,
+        known=frozenset(fold_name(w) for term in protected for w in _WORD.findall(term))
+        - given_names
+        - surnames,
         not_name_words=frozenset(fold_name(w) for w in redaction.not_name_words),
         person_cues=frozenset(tuple(fold_name(w) for w in cue.split()) for cue in redaction.person_cues),
         name_particles=frozenset(fold_name(w) for w in redaction.name_particles),
@@ -421,7 +422,7 @@ def compile_roles(
             re.IGNORECASE,
         ),
         **_posts_of_bodies_and_places(
-            roles, qualifiers, rf"(?:(?-i:{capitalised})|{lower_case}){scheme}", places
+            roles, qualifiers, rf"(?:(?-i:{capitalised}){scheme}|{lower_case})", places
         ),
         # Not inside a word, nor after "non-" or "co-" (a board or a pair: "non-executive director").
         "role": re.compile(rf"(?<!\w)(?<!non-)(?<!co-)(?P<role>{post})(?!\w)", re.IGNORECASE),
@@ -513,26 +514,37 @@ def find_role_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Sp
         if match is None:
             continue
         start, end = match.span("role")
-        listed = _posts_listed_after(text, end, redactor)
-        position = listed[-1].end if listed else end
+        position = end
         # "an acting chief executive-led review": the "an" is the review's, not the post's.
         modifier = text.startswith("-", end)
         if not modifier and redactor.role_not_after.search(text, max(0, start - _NOT_AFTER_REACH), start):
             continue  # "every monitoring officer", "an interim director"
         if stops is None:  # council names and personal data found already
             stops = sorted({m.start() for m in redactor.protected.finditer(text)} | {s.start for s in taken})
-        at = bisect.bisect_right(stops, start)
-        if at < len(stops) and stops[at] < end:
-            position = stops[at]
+        stop = _first_stop_within(stops, start, end)
+        if stop is not None:
+            position = stop
             end = start + len(redactor.role_tail.sub("", text[start:position]))
         spans.append(
             Span(start, _before_an_unopened_bracket(text, start, end), redactor.tokens["role"], "role")
         )
-        spans += listed
+        # A post cut short lists nothing; a listed post ends the list where a council's name or
+        # personal data found already would fall inside it ("the CEO and Conwy Manager").
+        for listed in _posts_listed_after(text, end, redactor) if stop is None else []:
+            if bisect.bisect_left(stops, listed.start) < bisect.bisect_left(stops, listed.end):
+                break  # a stop at or after its start, before its end
+            spans.append(listed)
+            position = listed.end
     return [
         _with_assistant(text, span, redactor)
         for span in spans + _posts_of_bodies_and_places_in(text, redactor)
     ]
+
+
+def _first_stop_within(stops: list[int], start: int, end: int) -> int | None:
+    """The first of the sorted stops after start and before end, if any."""
+    at = bisect.bisect_right(stops, start)
+    return stops[at] if at < len(stops) and stops[at] < end else None
 
 
 def _posts_listed_after(text: str, end: int, redactor: Redactor) -> list[Span]:

@@ -363,15 +363,7 @@ def test_counts_and_years_in_words_are_not_taken_for_phone_numbers_or_postcodes(
         "The council acts as leader for the regional project, and we are seen as leader on inclusion.",
         # Software and an idiom: no one's post.
         "We keep it in the Data Manager app and the Records Manager system; follow the leader is no plan.",
-    ],
-)
-def test_posts_several_people_hold_are_not_redacted(text: str, redactor) -> None:
-    assert redact_text(text, redactor) == (text, 0)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [  # A fifth hostile review's: ordinary words of council work that were taken for names or addresses.
+        # A fifth hostile review's: ordinary words of council work that were taken for names or addresses.
         "Credaf fod diwylliant yn broblem. Cefais hyfforddiant unwaith. Dwi ddim yn siŵr.",
         "Roeddwn i'n brysur. Organisations across Wales face it; Programme boards are slow.",
         "Behaviour change is slow. Utilising data too.",
@@ -391,7 +383,7 @@ def test_posts_several_people_hold_are_not_redacted(text: str, redactor) -> None
         "Codes 0 · 1 · 2 · 3 · 4 · 5 · 6 · 7 · 8 · 9 for the levels.",
     ],
 )
-def test_ordinary_words_of_council_work_are_not_redacted(text: str, redactor) -> None:
+def test_posts_several_people_hold_and_words_of_council_work_are_not_redacted(text: str, redactor) -> None:
     assert redact_text(text, redactor) == (text, 0)
 
 
@@ -400,6 +392,11 @@ def test_a_file_or_a_version_on_a_host_is_no_email_and_a_secretary_of_state_no_a
     assert redact_text(text, redactor) == ("Save report.xlsx ar [url]. Mae fersiwn 2.0 ar [url].", 2)
     text = "The Leader's secretary of state meeting moved."
     assert redact_text(text, redactor) == ("The [role]'s secretary of state meeting moved.", 1)
+
+
+def test_a_post_listed_after_a_post_stops_before_a_councils_name(redactor) -> None:
+    assert redact_text("Our CEO and Finance Manager met.", redactor) == ("Our [role] and [role] met.", 2)
+    assert redact_text("Our CEO and Conwy Manager met.", redactor) == ("Our [role] and Conwy Manager met.", 1)
 
 
 def test_a_ward_member_is_redacted_with_the_whole_of_the_ward(redactor) -> None:
