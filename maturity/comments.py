@@ -38,6 +38,8 @@ _LOOKALIKE_DIGITS = str.maketrans("OolI", "0011")
 # with a space either side too: "07700 ▪ 900 ▪ 123"), and a comma after a UK area code ("01745,812345"; a
 # comma elsewhere between digits is a thousands separator).
 _DOTS = "\u00b7\u2022\u2027\u2219\u25aa\u25cf"
+# How far before a phone number another may end, with only a space between ("+44 (0) 1745 812 345" is 20).
+_PHONE_REACH = 24
 _DIGIT_SEPARATORS = re.compile(
     rf"(?<=\d)[_*|\\{_DOTS}](?=\d)|(?<=\d\d )[{_DOTS}](?= \d\d)|(?<=\b0\d{{3}}),(?=\d)|(?<=\b0\d{{4}}),(?=\d)"
 )
@@ -94,10 +96,13 @@ class Redactor:
     assistant_of_post: re.Pattern[str]  # "'s PA" after a post
     post_after_a_body: re.Pattern[str]  # "the Conwy Leader", "the Plaid group leader"
     member_for_a_place: re.Pattern[str]  # "the ward member for Rhyl West"
+    place_then_member: re.Pattern[str]  # "the Rhyl West ward member"
     role_after_name: re.Pattern[str]  # ", Leader", " (Mayor)" straight after a name: its holder's post
     role_before_name: re.Pattern[str]  # "Leader, " straight before a name (and its title)
     ordinary: frozenset[str] = frozenset()  # folded English and Welsh words that are not names
-    known: frozenset[str] = frozenset()  # folded single words of council names and protected terms
+    # What a word may be a Welsh mutation of: the Welsh ordinary words and the single words of council
+    # names and protected terms, folded; not English words ("Noor" is no mutation of "door").
+    radicals: frozenset[str] = frozenset()
     not_name_words: frozenset[str] = frozenset()
     # Folded words that point at a person ("ask", "speak to", "gofynnwch i"), as tuples of words.
     person_cues: frozenset[tuple[str, ...]] = frozenset()
@@ -216,6 +221,12 @@ def ordinary_words() -> frozenset[str]:
     return frozenset(english | {fold_name(w) for w in (*listed.english, *listed.welsh)})
 
 
+@lru_cache(maxsize=1)
+def welsh_ordinary_words() -> frozenset[str]:
+    """The folded Welsh words of config/ordinary_words.yaml, which a mutated word is looked up among."""
+    return frozenset(fold_name(w) for w in load_ordinary_words().welsh)
+
+
 def council_terms(councils: tuple[Council, ...]) -> list[str]:
     """Every way a council is named (English, Welsh, official names, aliases)."""
     terms = []
@@ -232,6 +243,10 @@ def build_redactor(rules: CommentRules, councils: tuple[Council, ...]) -> Redact
     titles = (*redaction.titles, *redaction.titles_capitalised)
     given_names = frozenset(fold_name(n) for n in (*names.given_names.english, *names.given_names.welsh))
     surnames = frozenset(fold_name(n) for n in (*names.surnames.english, *names.surnames.welsh))
+    words = {
+        part for term in protected for word in _WORD.findall(term) for part in re.split(r"[-'\u2019]", word)
+    }
+    known = frozenset(fold_name(w) for w in words) - given_names - surnames
     return Redactor(
         patterns=tuple(
             (kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in redaction.patterns.items()
@@ -250,9 +265,7 @@ def build_redactor(rules: CommentRules, councils: tuple[Council, ...]) -> Redact
         ),
         ordinary=ordinary_words(),
         # A listed name inside a protected term ("Betsi Cadwaladr", a health board) is still a name alone.
-        known=frozenset(fold_name(w) for term in protected for w in _WORD.findall(term))
-        - given_names
-        - surnames,
+        radicals=welsh_ordinary_words() | known,
         not_name_words=frozenset(fold_name(w) for w in redaction.not_name_words),
         person_cues=frozenset(tuple(fold_name(w) for w in cue.split()) for cue in redaction.person_cues),
         name_particles=frozenset(fold_name(w) for w in redaction.name_particles),
@@ -285,9 +298,19 @@ def compile_spelled_digits(spelled: SpelledDigits) -> dict[str, Any]:
 
 
 def _alternation(phrases: tuple[str, ...] | list[str]) -> str:
-    """The phrases as one alternation, longest first, spaces or hyphens of any kind between their words."""
-    escaped = (r"[\s\u2010-\u2015-]+".join(re.escape(word) for word in phrase.split()) for phrase in phrases)
+    """The phrases as one alternation, longest first, spaces or hyphens of any kind between their words,
+    "&" for "and" and either apostrophe for one ("the Audit & Governance Committee chair", "the audit
+    committee\u2019s chair")."""
+    escaped = (
+        r"[\s\u2010-\u2015-]+".join(_phrase_word(word) for word in phrase.split()) for phrase in phrases
+    )
     return "|".join(sorted(escaped, key=len, reverse=True))
+
+
+def _phrase_word(word: str) -> str:
+    if word == "and":
+        return "(?:and|&)"
+    return re.escape(word).replace("'", "['\u2019]")
 
 
 # A capitalised word (Welsh capitals included), its possessive "'s" left outside, or a dotted acronym.
@@ -442,7 +465,8 @@ def _posts_of_bodies_and_places(
 ) -> dict[str, re.Pattern[str]]:
     """A one-word post after a determiner and a council's or party's name ("the Conwy Leader", "the
     Plaid group leader"), and a member named by the ward or place they stand for ("the ward member for
-    Rhyl West", "cynghorydd dros Ward Menai"), the place included: a ward has one to three members."""
+    Rhyl West", "cynghorydd dros Ward Menai", "the Rhyl West ward member"), the place included: a ward
+    has one to three members."""
     bodies = _alternation([*places, *roles.parties])
     determiners = _alternation(roles.determiners)
     # A place's word: capitalised, hyphenated parts in any case ("Betws-y-Coed", "Pen-y-bont"), perhaps
@@ -462,6 +486,10 @@ def _posts_of_bodies_and_places(
         "member_for_a_place": re.compile(
             rf"(?<!\w)(?<!(?<!\w)a\s)(?P<role>{qualifiers}(?:{_alternation(roles.members_for)})\s+"
             rf"(?:the\s+)?{place})",
+            re.IGNORECASE,
+        ),
+        "place_then_member": re.compile(
+            rf"(?<!\w)(?:{determiners})\s+(?P<role>{place}\s+(?:{_alternation(roles.members_after_place)}))(?!\w)",
             re.IGNORECASE,
         ),
     }
@@ -558,9 +586,13 @@ def _posts_listed_after(text: str, end: int, redactor: Redactor) -> list[Span]:
 
 
 def _posts_of_bodies_and_places_in(text: str, redactor: Redactor) -> list[Span]:
-    """Posts after a council's or party's name ("the Conwy Leader"), and members named by their ward,
-    unless any holder is meant ("each member for Rhyl West")."""
-    found = [*redactor.post_after_a_body.finditer(text), *redactor.member_for_a_place.finditer(text)]
+    """Posts after a council's or party's name ("the Conwy Leader"), and members named by their ward
+    ("the Rhyl West ward member"), unless any holder is meant ("each member for Rhyl West")."""
+    found = [
+        *redactor.post_after_a_body.finditer(text),
+        *redactor.member_for_a_place.finditer(text),
+        *redactor.place_then_member.finditer(text),
+    ]
     return [
         Span(*match.span("role"), redactor.tokens["role"], "role")
         for match in found
@@ -620,13 +652,35 @@ def find_phone_spans(text: str, redactor: Redactor) -> list[Span]:
     # "O7700 9OO123", "01745 8l2345", "07700_900_777": the same length, so the spans still fit the comment.
     digits = _LOOKALIKES_BY_A_DIGIT.sub(lambda run: run.group().translate(_LOOKALIKE_DIGITS), text)
     text = _DIGIT_SEPARATORS.sub(" ", digits)
+    spans = _phone_numbers_in(text, redactor, 0)
+    # Two numbers with only a space between ("01745 812345 07700 900123"): libphonenumber reads the run as
+    # one candidate and keeps only its end, so the few characters before each number are read again, and
+    # again before any number found there (a window each time: a rescan of the whole comment per number
+    # took minutes on 10,000 characters of numbers).
+    pending, seen = list(spans), {span.start for span in spans}
+    while pending:
+        span = pending.pop()
+        window = max(span.start - _PHONE_REACH, 0)
+        found = [
+            new
+            for new in _phone_numbers_in(text[window : span.start], redactor, window)
+            if new.start not in seen
+        ]
+        seen.update(new.start for new in found)
+        spans += found
+        pending += found
+    return merge_spans(sorted(spans, key=lambda span: span.start), text)
+
+
+def _phone_numbers_in(text: str, redactor: Redactor, offset: int) -> list[Span]:
+    """The numbers libphonenumber finds in the text, their spans moved by `offset`."""
     if sum(ch.isdigit() for ch in text) < redactor.phone_min_digits:
         return []  # too few digits for any number: skip libphonenumber, the slowest step
     matcher = phonenumbers.PhoneNumberMatcher(
         text, redactor.phone_region, leniency=phonenumbers.Leniency.POSSIBLE
     )
     return [
-        Span(match.start, match.end, redactor.tokens["phone"])
+        Span(offset + match.start, offset + match.end, redactor.tokens["phone"])
         for match in matcher
         if sum(ch.isdigit() for ch in match.raw_string) >= redactor.phone_min_digits
     ]
@@ -770,16 +824,16 @@ def is_ordinary(word: str, redactor: Redactor) -> bool:
 
 
 @lru_cache(maxsize=1 << 16)
-def _ordinary_part_cached(part: str, ordinary: frozenset[str], known: frozenset[str]) -> bool:
+def _ordinary_part_cached(part: str, ordinary: frozenset[str], radicals: frozenset[str]) -> bool:
     if len(part) <= 2 or any(form in ordinary for form in english_inflections(part)):
         return True
     if part.endswith(_WELSH_ENDINGS):
         return True
-    return any(form in ordinary or form in known for form in radical_forms(part))
+    return any(form in radicals for form in radical_forms(part))
 
 
 def _ordinary_part(part: str, redactor: Redactor) -> bool:
-    return _ordinary_part_cached(part, redactor.ordinary, redactor.known)
+    return _ordinary_part_cached(part, redactor.ordinary, redactor.radicals)
 
 
 @lru_cache(maxsize=1)
@@ -805,6 +859,10 @@ def is_plain_label(text: str) -> bool:
 _NAME_PREFIX = re.compile(r"(?:Mc|Mac|De|Di|Da|Du|Le|La|Van|Von|Fitz)(?=[A-Z][a-z])")
 
 
+# The most letters of a word in capitals that is read as an acronym ("GDPR"); longer, it may be a name.
+_ACRONYM_MOST_LETTERS = 4
+
+
 def _is_acronym(word: str) -> bool:
     """An acronym or product name: a part with two capitals or more, unless it is all capitals and longer
     than four letters (ICT, DPO, TGCh, SharePoint are acronyms; KOWALCZYK is not, nor is a double-barrelled
@@ -814,7 +872,7 @@ def _is_acronym(word: str) -> bool:
 
 
 def _is_acronym_part(part: str) -> bool:
-    if sum(ch.isupper() for ch in part) < 2 or (part.isupper() and len(part) > 4):
+    if sum(ch.isupper() for ch in part) < 2 or (part.isupper() and len(part) > _ACRONYM_MOST_LETTERS):
         return False
     prefix = _NAME_PREFIX.match(part)
     if prefix is None:
@@ -911,7 +969,11 @@ def _name_positions(words: list[_Word], redactor: Redactor) -> set[int]:
             found.update({i, i + 1})
         elif capital and given and clear:
             found.add(i)
-            if next_capital and fold_name(following.text) not in redactor.titles:
+            if (
+                next_capital
+                and not _is_acronym(following.text)
+                and fold_name(following.text) not in redactor.titles
+            ):
                 found.add(i + 1)
         elif _is_initial(word) and next_surname and next_clear:
             found.update({i, i + 1})
@@ -1114,15 +1176,64 @@ def normalise_comment(text: str) -> str:
     return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
 
 
+# Two capitals side by side: the one check a comment without a word in capitals pays.
+_TWO_CAPITALS = re.compile(r"[^\W\d_a-z]{2}")
+# A figure just before or after a word, a space or a separator between at most: a postcode's or an NI
+# number's letters ("CF10 4 UW", "AB 12 34 56 C"), which their patterns match in capitals only.
+_FIGURE_BEFORE = re.compile(r"\d[ ./-]?\Z")
+_FIGURE_AFTER = re.compile(r"[ ./-]?\d")
+
+
+def recase_capitals(text: str, redactor: Redactor) -> str:
+    """The text with each word in capitals re-cased as the name rules expect, the same length, so spans
+    found in it fit the comment: a listed name, or a word in no dictionary and too long for an acronym,
+    capitalised ("ANNA" as "Anna", "KOWALCZYK" as "Kowalczyk"); an ordinary word in lower case ("THE
+    LEADER SAID" as "the leader said"); an acronym ("GDPR", "ICT") and the letters of a postcode or an NI
+    number, beside a figure ("CF10 4 UW"), kept."""
+    if _TWO_CAPITALS.search(text) is None:
+        return text
+    return _WORD.sub(lambda word: _recased_word(word, redactor), text)
+
+
+def _recased_word(match: re.Match[str], redactor: Redactor) -> str:
+    word = match.group()
+    if not word.isupper() or sum(ch.isalpha() for ch in word) < 2:
+        return word
+    text = match.string
+    if _FIGURE_BEFORE.search(text, 0, match.start()) or _FIGURE_AFTER.match(text, match.end()):
+        return word
+    parts = re.split(r"([-'\u2019])", word)
+    recased = "".join(
+        part.lower()
+        if k > 0 and parts[k - 1] in "'\u2019" and len(part) <= 2
+        else _recased_part(part, redactor)
+        for k, part in enumerate(parts)
+    )
+    return recased if len(recased) == len(word) else word  # "İ" lowers to two characters: keep it
+
+
+def _recased_part(part: str, redactor: Redactor) -> str:
+    key = fold_name(part)
+    if key in redactor.given_names or key in redactor.surnames:
+        return part.capitalize()
+    if len(part) <= 2:  # "IT", "HR" as often as "IN", "TO": kept, and never read as a name
+        return part
+    if _ordinary_part(key, redactor):
+        return part.lower()
+    return part if len(part) <= _ACRONYM_MOST_LETTERS else part.capitalize()
+
+
 def find_redaction_spans(text: str, redactor: Redactor) -> tuple[str, list[Span]]:
-    """The comment (normalised) and the spans of personal data in it, in order."""
+    """The comment (normalised) and the spans of personal data in it, in order; found in the comment
+    with its words in capitals re-cased, so a name written in capitals goes as it would in any case."""
     text = normalise_comment(text)
-    found = find_pattern_spans(text, redactor)
-    found += find_phone_spans(text, redactor) + find_spelled_phone_spans(text, redactor)
-    spans = merge_spans(found + find_role_spans(text, redactor, found), text)
-    spans = merge_spans(spans + find_caseless_spans(text, redactor), text, redactor.tokens["name"])
-    spans = merge_spans(spans + find_name_spans(text, redactor, spans), text, redactor.tokens["name"])
-    return text, merge_spans(spans + find_posts_beside_names(text, redactor, spans), text)
+    cased = recase_capitals(text, redactor)
+    found = find_pattern_spans(cased, redactor)
+    found += find_phone_spans(cased, redactor) + find_spelled_phone_spans(cased, redactor)
+    spans = merge_spans(found + find_role_spans(cased, redactor, found), cased)
+    spans = merge_spans(spans + find_caseless_spans(cased, redactor), cased, redactor.tokens["name"])
+    spans = merge_spans(spans + find_name_spans(cased, redactor, spans), cased, redactor.tokens["name"])
+    return text, merge_spans(spans + find_posts_beside_names(cased, redactor, spans), cased)
 
 
 def replace_spans(text: str, spans: list[Span]) -> str:

@@ -292,6 +292,7 @@ class Roles(ConfigModel):
     one_word_not_before: tuple[str, ...]  # "programme": "the LEADER programme" is a scheme
     parties: tuple[str, ...]  # "Plaid": "the Plaid Leader" is one person
     members_for: tuple[str, ...]  # "ward member for": named by the ward, place included
+    members_after_place: tuple[str, ...]  # "ward member": "the Rhyl West ward member", place included
     not_places: tuple[str, ...]  # "Wales": "any member for Wales" names no ward
     posts_after_determiner: tuple[str, ...]  # "section 151": a post only after "our", "as"
     assistants: tuple[str, ...]  # "PA": "the Leader's PA" is one person

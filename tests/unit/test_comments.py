@@ -381,6 +381,14 @@ def test_counts_and_years_in_words_are_not_taken_for_phone_numbers_or_postcodes(
         "We ran a pearson correlation; beware simpson's paradox; moore's law; the williams commission.",
         "The Green Leader board shows it. We audit chair and desk occupancy.",
         "Codes 0 · 1 · 2 · 3 · 4 · 5 · 6 · 7 · 8 · 9 for the levels.",
+        # A seventh round's: a comment in capitals, ward members named by no place, dates and paths that
+        # are nobody's.
+        "WE NEED MORE STAFF AND BETTER DATA SKILLS ACROSS THE COUNCIL. THE ICT TEAM AND HR HELP.",
+        "GDPR IS A WORRY; OUR DATA PROTECTION OFFICERS ARE STRETCHED AND THE SYSTEMS DO NOT TALK.",
+        "The ward members met; the new ward councillor and the Welsh ward members asked; a local member too.",
+        "The extract of 03/02/2018 had no birth dates; we have two main roads and twelve main routes.",
+        "The API serves /users/123 and /home pages; the files sit on my Desktop.",
+        "Mae Merthyr Tudful a Phen-y-bont ar Ogwr yn rhannu'r un cyflenwr; mae'r tîm yn ein helpu.",
     ],
 )
 def test_posts_several_people_hold_and_words_of_council_work_are_not_redacted(text: str, redactor) -> None:
@@ -397,6 +405,19 @@ def test_a_file_or_a_version_on_a_host_is_no_email_and_a_secretary_of_state_no_a
 def test_a_post_listed_after_a_post_stops_before_a_councils_name(redactor) -> None:
     assert redact_text("Our CEO and Finance Manager met.", redactor) == ("Our [role] and [role] met.", 2)
     assert redact_text("Our CEO and Conwy Manager met.", redactor) == ("Our [role] and Conwy Manager met.", 1)
+
+
+def test_a_comment_in_capitals_loses_its_names_and_keeps_its_acronyms_and_words(redactor) -> None:
+    text = "PLEASE ASK ANNA OR KOWALCZYK IN ICT ABOUT THE GDPR RETURN FOR CF10 4 UW."
+    expected = "PLEASE ASK [name] OR [name] IN ICT ABOUT THE GDPR RETURN FOR [postcode]."
+    assert redact_text(text, redactor) == (expected, 3)
+
+
+def test_an_unlisted_name_is_no_welsh_mutation_of_an_english_word(redactor) -> None:
+    # "Noor" was read as a nasal mutation of "door", "Nell" of "dell", "Meryl" of "beryl": kept as words.
+    text = "Ask Noor, Nell or Meryl. Mae Phen-y-bont a'r tîm yn helpu."
+    expected = "Ask [name], [name] or [name]. Mae Phen-y-bont a'r tîm yn helpu."
+    assert redact_text(text, redactor) == (expected, 3)
 
 
 def test_a_ward_member_is_redacted_with_the_whole_of_the_ward(redactor) -> None:
@@ -431,6 +452,7 @@ def test_a_comment_naming_a_post_is_coded_by_the_post_but_quoted_without_it(reda
         "a." * 5000,
         "a_" * 5000,
         "a_" * 40 + " at",  # the pieces of an address and its separators shared "_": split every way
+        "01745 812345 07700 900123 x ",  # each number found made a search of the whole comment again
     ],
     ids=[
         "particles",
@@ -443,11 +465,13 @@ def test_a_comment_naming_a_post_is_coded_by_the_post_but_quoted_without_it(reda
         "dots",
         "underscores",
         "at",
+        "phone pairs",
     ],
 )
 def test_a_hostile_comment_of_the_longest_length_redacts_quickly(text: str, redactor) -> None:
     # Before, on a machine where each now takes at most 0.2 s: particles 4.2 s, posts 10 s (a second
-    # review's figure), hyphens 40 s, dots 15 s; "at" doubled with each underscore.
+    # review's figure), hyphens 40 s, dots 15 s; "at" doubled with each underscore; phone pairs 123 s with
+    # the first search for a second number (0.7 s now).
     started = time.perf_counter()
     redact_text(text[:10_000], redactor)
     assert time.perf_counter() - started < 2
