@@ -106,6 +106,7 @@ class Redactor:
     not_name_words: frozenset[str] = frozenset()
     # Folded words that point at a person ("ask", "speak to", "gofynnwch i"), as tuples of words.
     person_cues: frozenset[tuple[str, ...]] = frozenset()
+    team_acronyms: frozenset[str] = frozenset()  # folded: "ict" after a cue is a team, "gj" initials
     name_particles: frozenset[str] = frozenset()  # "van", "der", "de", "la", "ap" ... inside a name
 
 
@@ -268,6 +269,7 @@ def build_redactor(rules: CommentRules, councils: tuple[Council, ...]) -> Redact
         radicals=welsh_ordinary_words() | known,
         not_name_words=frozenset(fold_name(w) for w in redaction.not_name_words),
         person_cues=frozenset(tuple(fold_name(w) for w in cue.split()) for cue in redaction.person_cues),
+        team_acronyms=frozenset(fold_name(w) for w in redaction.team_acronyms),
         name_particles=frozenset(fold_name(w) for w in redaction.name_particles),
         **compile_spelled_digits(redaction.spelled_digits),
         **compile_roles(redaction.roles, titles, redaction.name_particles, council_terms(councils)),
@@ -1007,13 +1009,32 @@ def _cue_before(words: list[_Word], i: int, redactor: Redactor) -> bool:
 
 def _name_after_cue(word: _Word, redactor: Redactor) -> bool:
     """After "ask", "speak to" ...: a listed name (capitalised, if it is also a word) or a word in no
-    dictionary, in any case ("ask priya", "Ask Will", "gofynnwch i fethan"); not a team ("ask Finance")."""
+    dictionary, in any case ("ask priya", "Ask Will", "gofynnwch i fethan"), or initials ("ask GJ"); not
+    a team ("ask Finance", "ask ICT")."""
     key = fold_name(word.text)
+    if not word.blocked and _are_initials(word.text, redactor):
+        return True
     if word.blocked or _is_acronym(word.text) or key in redactor.titles | redactor.not_name_words:
         return False
     if key in redactor.given_names or key in redactor.surnames:
         return _is_capitalised(word.text) or key not in redactor.ambiguous
     return not is_ordinary(word.text, redactor)
+
+
+# Words that join two people after one cue ("ask GJ or SP", "gofynnwch i GJ neu SP").
+_JOINING_WORDS = frozenset({"or", "and", "neu", "a", "ac"})
+
+
+def _are_initials(word: str, redactor: Redactor) -> bool:
+    """Two or three capitals that are no word and no team's acronym: a person's initials ("GJ")."""
+    key = fold_name(word)
+    return (
+        2 <= len(word) <= 3
+        and word.isalpha()
+        and word.isupper()
+        and key not in redactor.ordinary
+        and key not in redactor.team_acronyms
+    )
 
 
 def _names_after_cues(words: list[_Word], redactor: Redactor) -> set[int]:
@@ -1028,7 +1049,17 @@ def _names_after_cues(words: list[_Word], redactor: Redactor) -> set[int]:
             following = _next_word(words, i, allow_full_stop=False)
             if following is not None and _name_after_cue(following, redactor):
                 found.add(i + 1)
+            found |= _initials_listed_after(words, max(found), redactor)
     return found
+
+
+def _initials_listed_after(words: list[_Word], i: int, redactor: Redactor) -> set[int]:
+    """Initials joined to the name at i by "or" or "and" ("ask GJ or SP"): the same cue's."""
+    joined = _next_word(words, i, allow_full_stop=False)
+    if joined is None or fold_name(joined.text) not in _JOINING_WORDS:
+        return set()
+    after = _next_word(words, i + 1, allow_full_stop=False)
+    return {i + 2} if after is not None and _are_initials(after.text, redactor) else set()
 
 
 def _names_with_particles(words: list[_Word], redactor: Redactor) -> set[int]:

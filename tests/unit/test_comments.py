@@ -388,6 +388,7 @@ def test_counts_and_years_in_words_are_not_taken_for_phone_numbers_or_postcodes(
         "The ward members met; the new ward councillor and the Welsh ward members asked; a local member too.",
         "The extract of 03/02/2018 had no birth dates; we have two main roads and twelve main routes.",
         "The API serves /users/123 and /home pages; the files sit on my Desktop.",
+        "Ask ICT, email FOI, ask HR or IT and speak to us. SPEAK TO US. ASK ME. CONTACT THE SLT.",
         "Mae Merthyr Tudful a Phen-y-bont ar Ogwr yn rhannu'r un cyflenwr; mae'r tîm yn ein helpu.",
     ],
 )
