@@ -12,6 +12,7 @@ terms that are never redacted.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import hashlib
 import re
 import unicodedata
@@ -40,6 +41,8 @@ _LOOKALIKE_DIGITS = str.maketrans("OolI", "0011")
 _DOTS = "\u00b7\u2022\u2027\u2219\u25aa\u25cf"
 # How far before a phone number another may end, with only a space between ("+44 (0) 1745 812 345" is 20).
 _PHONE_REACH = 24
+# Groups of two digits or more (or "(0)"), from a 0 or a "+", with spaces, dots or dashes between.
+_DIGIT_RUN = re.compile(r"(?<![\w+])(?:\+\d{2,3}|0\d+)(?:[ .\-]{1,3}(?:\(0\)|\d{2,}))+")
 _DIGIT_SEPARATORS = re.compile(
     rf"(?<=\d)[_*|\\{_DOTS}](?=\d)|(?<=\d\d )[{_DOTS}](?= \d\d)|(?<=\b0\d{{3}}),(?=\d)|(?<=\b0\d{{4}}),(?=\d)"
 )
@@ -96,13 +99,24 @@ class Redactor:
     assistant_of_post: re.Pattern[str]  # "'s PA" after a post
     post_after_a_body: re.Pattern[str]  # "the Conwy Leader", "the Plaid group leader"
     member_for_a_place: re.Pattern[str]  # "the ward member for Rhyl West"
-    place_then_member: re.Pattern[str]  # "the Rhyl West ward member"
+    member_after_a_place: re.Pattern[str]  # "ward member" in "the Rhyl West ward member"
+    place_before_a_member: re.Pattern[str]  # "Rhyl West " just before it
+    bodies: frozenset[str]  # folded council names and parties: "the Conwy ward members" are a council's
     role_after_name: re.Pattern[str]  # ", Leader", " (Mayor)" straight after a name: its holder's post
     role_before_name: re.Pattern[str]  # "Leader, " straight before a name (and its title)
     ordinary: frozenset[str] = frozenset()  # folded English and Welsh words that are not names
     # What a word may be a Welsh mutation of: the Welsh ordinary words and the single words of council
     # names and protected terms, folded; not English words ("Noor" is no mutation of "door").
     radicals: frozenset[str] = frozenset()
+    # Folded words that keep a capital when a word in capitals is re-cased: titles, one-word posts, the
+    # words of council names and protected terms, and `redaction.capitalised_in_capitals`.
+    capitalised_in_capitals: frozenset[str] = frozenset()
+    welsh_endings: bool = False  # whether verb and plural endings ("-odd", "-ion") make a Welsh word
+    # The same rules for a comment that reads as Welsh: mutated forms of English words count ("Gontract",
+    # "Bortal"), and the Welsh endings; in English, "Noor" is no mutation of "door", nor "Todd" Welsh.
+    in_welsh: Redactor | None = None
+    welsh_words: frozenset[str] = frozenset()  # config/comments.yaml: language, for reads_as_welsh
+    welsh_share_at_least: float = 1.0
     not_name_words: frozenset[str] = frozenset()
     # Folded words that point at a person ("ask", "speak to", "gofynnwch i"), as tuples of words.
     person_cues: frozenset[tuple[str, ...]] = frozenset()
@@ -180,8 +194,12 @@ def radical_forms(word: str) -> list[str]:
 # would read "peter").
 _AMERICAN_SPELLINGS = (("is", "iz"), ("ys", "yz"), ("our", "or"), ("mme", "m"), ("ogue", "og"))
 _BRITISH_SPELLING = re.compile(r"(?:is|ys)(?:ations?|e[sdr]?|ing|es)\Z|our(?:[a-z]{0,4})\Z|(?:mme|ogue)s?\Z")
+# Endings before which a final consonant doubles ("planned", "planning", "planner").
+_DOUBLING_ENDINGS = frozenset({"ed", "ing", "er", "ers"})
+_VOWELS = frozenset("aeiou")
 _ENDINGS = (
     ("ies", ("y",)),
+    ("ied", ("y",)),
     ("es", ("", "e")),
     ("s", ("",)),
     ("ed", ("", "e")),
@@ -193,8 +211,9 @@ _ENDINGS = (
 
 
 def english_inflections(word: str) -> list[str]:
-    """A folded word and its likely stems (plural, past tense, -ing), in British spelling and in the
-    American one the dictionaries hold ("organisations", "behaviour", "programme", "analysed")."""
+    """A folded word and its likely stems (plural, past tense, -ing, a doubled consonant undone), in
+    British spelling and in the American one the dictionaries hold ("organisations", "behaviour",
+    "programme", "analysed", "planning", "emptied")."""
     spellings = [word]
     if _BRITISH_SPELLING.search(word):
         spellings += [
@@ -204,7 +223,10 @@ def english_inflections(word: str) -> list[str]:
     for spelling in spellings:
         for ending, replacements in _ENDINGS:
             if spelling.endswith(ending) and len(spelling) > len(ending) + 2:
-                forms += [spelling[: -len(ending)] + r for r in replacements]
+                stem = spelling[: -len(ending)]
+                forms += [stem + r for r in replacements]
+                if ending in _DOUBLING_ENDINGS and stem[-1] == stem[-2] and stem[-1] not in _VOWELS:
+                    forms.append(stem[:-1])  # "planning", "referred", "gritted": "plan", "refer", "grit"
     return forms
 
 
@@ -248,7 +270,7 @@ def build_redactor(rules: CommentRules, councils: tuple[Council, ...]) -> Redact
         part for term in protected for word in _WORD.findall(term) for part in re.split(r"[-'\u2019]", word)
     }
     known = frozenset(fold_name(w) for w in words) - given_names - surnames
-    return Redactor(
+    redactor = Redactor(
         patterns=tuple(
             (kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in redaction.patterns.items()
         ),
@@ -273,7 +295,15 @@ def build_redactor(rules: CommentRules, councils: tuple[Council, ...]) -> Redact
         name_particles=frozenset(fold_name(w) for w in redaction.name_particles),
         **compile_spelled_digits(redaction.spelled_digits),
         **compile_roles(redaction.roles, titles, redaction.name_particles, council_terms(councils)),
+        capitalised_in_capitals=frozenset(
+            fold_name(w) for w in (*titles, *redaction.roles.capitalised, *redaction.capitalised_in_capitals)
+        )
+        | known,
+        welsh_words=frozenset(fold_name(w) for w in rules.language.welsh_words),
+        welsh_share_at_least=rules.language.welsh_share_at_least,
     )
+    in_welsh = dataclasses.replace(redactor, radicals=redactor.ordinary | known, welsh_endings=True)
+    return dataclasses.replace(redactor, in_welsh=in_welsh)
 
 
 def compile_spelled_digits(spelled: SpelledDigits) -> dict[str, Any]:
@@ -301,18 +331,28 @@ def compile_spelled_digits(spelled: SpelledDigits) -> dict[str, Any]:
 
 def _alternation(phrases: tuple[str, ...] | list[str]) -> str:
     """The phrases as one alternation, longest first, spaces or hyphens of any kind between their words,
-    "&" for "and" and either apostrophe for one ("the Audit & Governance Committee chair", "the audit
-    committee\u2019s chair")."""
-    escaped = (
-        r"[\s\u2010-\u2015-]+".join(_phrase_word(word) for word in phrase.split()) for phrase in phrases
-    )
-    return "|".join(sorted(escaped, key=len, reverse=True))
+    "&" for an "and" between two words, with or without spaces, and either apostrophe for one ("the
+    Audit & Governance Committee chair", "Audit&Governance", "the audit committee\u2019s chair")."""
+    return "|".join(sorted(map(_phrase, phrases), key=len, reverse=True))
 
 
-def _phrase_word(word: str) -> str:
-    if word == "and":
-        return "(?:and|&)"
-    return re.escape(word).replace("'", "['\u2019]")
+_BETWEEN_WORDS = r"[\s\u2010-\u2015-]+"
+
+
+def _phrase(phrase: str) -> str:
+    """One phrase of `_alternation` as a pattern."""
+    words = phrase.split()
+    pattern, after_and = "", False
+    for k, word in enumerate(words):
+        if word == "and" and 0 < k < len(words) - 1:
+            pattern += rf"(?:{_BETWEEN_WORDS}and{_BETWEEN_WORDS}|\s*&\s*)"
+            after_and = True
+            continue
+        if k and not after_and:
+            pattern += _BETWEEN_WORDS
+        pattern += re.escape(word).replace("'", "['\u2019]")
+        after_and = False
+    return pattern
 
 
 # A capitalised word (Welsh capitals included), its possessive "'s" left outside, or a dotted acronym.
@@ -324,6 +364,8 @@ _POST_WORD = re.compile(r"[^\W_]+")
 _NOT_AFTER_REACH = 20
 # How far after a determiner to look for "manager" before trying the words between: a search bound.
 _MANAGER_REACH = 100
+# How far before "ward member" to look for the place it names ("Pen-y-bont ar Ogwr Town "): a search bound.
+_PLACE_REACH = 60
 # How far before a name to look for its holder's post ("Deputy Leader, Cllr "): a search bound.
 _BEFORE_A_NAME_REACH = 60
 
@@ -464,7 +506,7 @@ def compile_roles(
 
 def _posts_of_bodies_and_places(
     roles: Roles, qualifiers: str, one_word: str, places: list[str]
-) -> dict[str, re.Pattern[str]]:
+) -> dict[str, Any]:
     """A one-word post after a determiner and a council's or party's name ("the Conwy Leader", "the
     Plaid group leader"), and a member named by the ward or place they stand for ("the ward member for
     Rhyl West", "cynghorydd dros Ward Menai", "the Rhyl West ward member"), the place included: a ward
@@ -474,12 +516,13 @@ def _posts_of_bodies_and_places(
     # A place's word: capitalised, hyphenated parts in any case ("Betws-y-Coed", "Pen-y-bont"), perhaps
     # after "St." ("St. Asaph"); its words joined by spaces, hyphens or Welsh and English link words
     # ("Pen-y-bont ar Ogwr", "Rhyl West"). Not a word that ends a post, nor Wales itself.
-    place_word = r"(?:(?-i:St)\.\s+)?(?-i:[A-ZÀ-ÖØ-ÞŴŶ][\w'\u2019]*)(?:-[\w'\u2019]+)*"
+    place_word = r"(?:(?-i:St)\.\s+)?(?-i:[A-ZÀ-ÖØ-ÞŴŶ][\w'\u2019]*)(?:-[\w'\u2019]+)*+"
     not_a_place = rf"(?!(?:{_alternation([*roles.not_in_post, *roles.not_places])})(?!\w))"
     link = r"(?:[\s-]+(?:and|&|a|ac|y|yr|ym|yn|ar|o)[\s-]+|\s+|-)"
     place = rf"{not_a_place}{place_word}(?:{link}{not_a_place}{place_word}){{0,3}}"
     # Not "a member for IT" (role_not_after is checked too: "each member for Rhyl West").
     return {
+        "bodies": frozenset(fold_name(body) for body in (*places, *roles.parties)),
         "post_after_a_body": re.compile(
             rf"(?<!\w)(?:{determiners})\s+{qualifiers}(?:{bodies})(?:\s+(?:{bodies}))?(?:\s+group)?"
             rf"\s+(?P<role>{qualifiers}{one_word})(?!\w)",
@@ -490,8 +533,14 @@ def _posts_of_bodies_and_places(
             rf"(?:the\s+)?{place})",
             re.IGNORECASE,
         ),
-        "place_then_member": re.compile(
-            rf"(?<!\w)(?:{determiners})\s+(?P<role>{place}\s+(?:{_alternation(roles.members_after_place)}))(?!\w)",
+        # The member first, then the place in the few characters before it (a search from every capital
+        # for a place followed by the member took 11 s on 250 characters of "A-A-A-…"), which must have a
+        # determiner before it or a possessive ("Rhyl West's ward member"): checked where it is found.
+        "member_after_a_place": re.compile(
+            rf"(?<=\s)(?:{_alternation(roles.members_after_place)})(?!\w)", re.IGNORECASE
+        ),
+        "place_before_a_member": re.compile(
+            rf"(?<![\w'\u2019-])(?!(?:{determiners})\s)(?P<place>{place})(?P<possessive>['\u2019]s)?\s+\Z",
             re.IGNORECASE,
         ),
     }
@@ -593,13 +642,38 @@ def _posts_of_bodies_and_places_in(text: str, redactor: Redactor) -> list[Span]:
     found = [
         *redactor.post_after_a_body.finditer(text),
         *redactor.member_for_a_place.finditer(text),
-        *redactor.place_then_member.finditer(text),
     ]
-    return [
+    spans = [
         Span(*match.span("role"), redactor.tokens["role"], "role")
         for match in found
         if not redactor.role_not_after.search(text, max(0, match.start() - _NOT_AFTER_REACH), match.start())
     ]
+    return spans + _members_after_places_in(text, redactor)
+
+
+def _members_after_places_in(text: str, redactor: Redactor) -> list[Span]:
+    """Members named by their ward with the place first ("the Rhyl West ward member")."""
+    spans = []
+    for member in redactor.member_after_a_place.finditer(text):
+        window = max(member.start() - _PLACE_REACH, 0)
+        place = redactor.place_before_a_member.search(text, window, member.start())
+        if place is not None and _names_a_ward(place, redactor):
+            spans.append(Span(place.start(), member.end(), redactor.tokens["role"], "role"))
+    return spans
+
+
+def _names_a_ward(match: re.Match[str], redactor: Redactor) -> bool:
+    """Whether a place before "ward member" is a ward's, the member's own: after a determiner or with a
+    possessive, and no council or party ("the Denbighshire ward members", "the Labour ward member") nor
+    a team ("the Data Team ward member pack")."""
+    place = match.group("place")
+    possessive = match.group("possessive") or place.endswith(("'s", "\u2019s"))  # a place's word takes "'"
+    place = place[:-2] if place.endswith(("'s", "\u2019s")) else place
+    owned = possessive or redactor.role_after_determiner.match(match.string, match.start())
+    if redactor.role_not_after.search(match.string, max(0, match.start() - _NOT_AFTER_REACH), match.start()):
+        return False  # "each Rhyl West ward member"
+    words = {fold_name(word) for word in _WORD.findall(place)}
+    return bool(owned) and fold_name(place) not in redactor.bodies and not words & redactor.not_name_words
 
 
 def _with_assistant(text: str, span: Span, redactor: Redactor) -> Span:
@@ -671,7 +745,24 @@ def find_phone_spans(text: str, redactor: Redactor) -> list[Span]:
         seen.update(new.start for new in found)
         spans += found
         pending += found
+    spans += _runs_of_numbers(text, spans, redactor)
     return merge_spans(sorted(spans, key=lambda span: span.start), text)
+
+
+def _runs_of_numbers(text: str, found: list[Span], redactor: Redactor) -> list[Span]:
+    """Runs of digit groups from a 0 or a "+", outside the numbers found, with digits enough for two
+    numbers: several numbers written with only spaces between ("07700 900 123 07700 900 124"), which
+    libphonenumber reads as one run and rejects whole."""
+    if not found and sum(ch.isdigit() for ch in text) < 2 * redactor.phone_min_digits:
+        return []
+    blanked = list(text)
+    for span in found:
+        blanked[span.start : span.end] = " " * (span.end - span.start)
+    return [
+        Span(*run.span(), redactor.tokens["phone"])
+        for run in _DIGIT_RUN.finditer("".join(blanked))
+        if sum(ch.isdigit() for ch in run.group()) >= 2 * redactor.phone_min_digits
+    ]
 
 
 def _phone_numbers_in(text: str, redactor: Redactor, offset: int) -> list[Span]:
@@ -826,16 +917,18 @@ def is_ordinary(word: str, redactor: Redactor) -> bool:
 
 
 @lru_cache(maxsize=1 << 16)
-def _ordinary_part_cached(part: str, ordinary: frozenset[str], radicals: frozenset[str]) -> bool:
+def _ordinary_part_cached(
+    part: str, ordinary: frozenset[str], radicals: frozenset[str], welsh_endings: bool
+) -> bool:
     if len(part) <= 2 or any(form in ordinary for form in english_inflections(part)):
         return True
-    if part.endswith(_WELSH_ENDINGS):
+    if welsh_endings and part.endswith(_WELSH_ENDINGS):
         return True
     return any(form in radicals for form in radical_forms(part))
 
 
 def _ordinary_part(part: str, redactor: Redactor) -> bool:
-    return _ordinary_part_cached(part, redactor.ordinary, redactor.radicals)
+    return _ordinary_part_cached(part, redactor.ordinary, redactor.radicals, redactor.welsh_endings)
 
 
 @lru_cache(maxsize=1)
@@ -863,6 +956,10 @@ _NAME_PREFIX = re.compile(r"(?:Mc|Mac|De|Di|Da|Du|Le|La|Van|Von|Fitz)(?=[A-Z][a-
 
 # The most letters of a word in capitals that is read as an acronym ("GDPR"); longer, it may be a name.
 _ACRONYM_MOST_LETTERS = 4
+
+
+def _two_capitals(word: str) -> bool:
+    return len(word) == 2 and word.isupper()
 
 
 def _is_acronym(word: str) -> bool:
@@ -971,9 +1068,10 @@ def _name_positions(words: list[_Word], redactor: Redactor) -> set[int]:
             found.update({i, i + 1})
         elif capital and given and clear:
             found.add(i)
+            # Not a word of two capitals ("ANNA IN THE TEAM", "Gareth IT"): a surname has more letters.
             if (
                 next_capital
-                and not _is_acronym(following.text)
+                and not _two_capitals(following.text)
                 and fold_name(following.text) not in redactor.titles
             ):
                 found.add(i + 1)
@@ -1217,16 +1315,26 @@ _FIGURE_AFTER = re.compile(r"[ ./-]?\d")
 
 def recase_capitals(text: str, redactor: Redactor) -> str:
     """The text with each word in capitals re-cased as the name rules expect, the same length, so spans
-    found in it fit the comment: a listed name, or a word in no dictionary and too long for an acronym,
-    capitalised ("ANNA" as "Anna", "KOWALCZYK" as "Kowalczyk"); an ordinary word in lower case ("THE
-    LEADER SAID" as "the leader said"); an acronym ("GDPR", "ICT") and the letters of a postcode or an NI
-    number, beside a figure ("CF10 4 UW"), kept."""
+    found in it fit the comment: a listed name, a title, a one-word post, a place's word
+    (`redaction.capitalised_in_capitals`) or a word in no dictionary capitalised ("ASK ANNA" as "ask
+    Anna", "AS LEADER" as "as Leader", "THE RHYL WEST WARD MEMBER" as "the Rhyl West ward member",
+    "KOWALCZYK" as "Kowalczyk"); another ordinary word in lower case; a word of four letters or fewer in
+    no dictionary kept as an acronym ("GDPR", "ICT") unless a title or a particle is before it or a
+    listed name after it ("CLLR NASH", "AP HUWS", "EVAN JONES"), or it is part of a hyphenated word or
+    follows "O'" ("O'HARA"); letters beside a figure kept (a postcode's, "CF10 4 UW")."""
     if _TWO_CAPITALS.search(text) is None:
         return text
-    return _WORD.sub(lambda word: _recased_word(word, redactor), text)
+    words = list(_WORD.finditer(text))
+    out, cursor = [], 0
+    for k, word in enumerate(words):
+        beside = (words[k - 1].group() if k else "", words[k + 1].group() if k + 1 < len(words) else "")
+        out += [text[cursor : word.start()], _recased_word(word, beside, redactor)]
+        cursor = word.end()
+    out.append(text[cursor:])
+    return "".join(out)
 
 
-def _recased_word(match: re.Match[str], redactor: Redactor) -> str:
+def _recased_word(match: re.Match[str], beside: tuple[str, str], redactor: Redactor) -> str:
     word = match.group()
     if not word.isupper() or sum(ch.isalpha() for ch in word) < 2:
         return word
@@ -1234,37 +1342,84 @@ def _recased_word(match: re.Match[str], redactor: Redactor) -> str:
     if _FIGURE_BEFORE.search(text, 0, match.start()) or _FIGURE_AFTER.match(text, match.end()):
         return word
     parts = re.split(r"([-'\u2019])", word)
+    keep_acronym = not (_beside_a_name(beside, redactor) or "-" in parts or len(parts[0]) == 1)
     recased = "".join(
         part.lower()
         if k > 0 and parts[k - 1] in "'\u2019" and len(part) <= 2
-        else _recased_part(part, redactor)
+        else _recased_part(part, redactor, keep_acronym)
         for k, part in enumerate(parts)
     )
     return recased if len(recased) == len(word) else word  # "İ" lowers to two characters: keep it
 
 
-def _recased_part(part: str, redactor: Redactor) -> str:
+def _beside_a_name(beside: tuple[str, str], redactor: Redactor) -> bool:
+    """Whether a title or a particle comes before a word, or a listed name after it: "CLLR NASH", "AP
+    HUWS", "EVAN JONES" are names, not acronyms."""
+    before, after = (fold_name(word) for word in beside)
+    return (
+        before in redactor.titles
+        or before in redactor.name_particles
+        or after in redactor.given_names
+        or after in redactor.surnames
+    )
+
+
+def _recased_part(part: str, redactor: Redactor, keep_acronym: bool) -> str:
     key = fold_name(part)
-    if key in redactor.given_names or key in redactor.surnames:
+    if len(part) <= 1 or key in redactor.given_names or key in redactor.surnames:
         return part.capitalize()
-    if len(part) <= 2:  # "IT", "HR" as often as "IN", "TO": kept, and never read as a name
-        return part
+    if len(part) == 2:
+        return part.lower() if _ordinary_part(key, redactor) else part
+    if key in redactor.capitalised_in_capitals:
+        return part.capitalize()
     if _ordinary_part(key, redactor):
         return part.lower()
-    return part if len(part) <= _ACRONYM_MOST_LETTERS else part.capitalize()
+    return part if keep_acronym and len(part) <= _ACRONYM_MOST_LETTERS else part.capitalize()
 
 
 def find_redaction_spans(text: str, redactor: Redactor) -> tuple[str, list[Span]]:
-    """The comment (normalised) and the spans of personal data in it, in order; found in the comment
-    with its words in capitals re-cased, so a name written in capitals goes as it would in any case."""
+    """The comment (normalised) and the spans of personal data in it, in order: found in the comment as
+    written and, if it has words in capitals, again with those re-cased, and the two joined, so a name
+    in capitals goes as it would in any case and nothing the first reading finds is lost."""
     text = normalise_comment(text)
+    if redactor.in_welsh is not None and reads_as_welsh(text, redactor):
+        redactor = redactor.in_welsh
+    spans = _spans_in(text, redactor)
     cased = recase_capitals(text, redactor)
-    found = find_pattern_spans(cased, redactor)
-    found += find_phone_spans(cased, redactor) + find_spelled_phone_spans(cased, redactor)
-    spans = merge_spans(found + find_role_spans(cased, redactor, found), cased)
-    spans = merge_spans(spans + find_caseless_spans(cased, redactor), cased, redactor.tokens["name"])
-    spans = merge_spans(spans + find_name_spans(cased, redactor, spans), cased, redactor.tokens["name"])
-    return text, merge_spans(spans + find_posts_beside_names(cased, redactor, spans), cased)
+    if cased != text:
+        spans = merge_spans(union_spans(spans, _spans_in(cased, redactor)), text, redactor.tokens["name"])
+    return text, spans
+
+
+def _spans_in(text: str, redactor: Redactor) -> list[Span]:
+    found = find_pattern_spans(text, redactor)
+    found += find_phone_spans(text, redactor) + find_spelled_phone_spans(text, redactor)
+    spans = merge_spans(found + find_role_spans(text, redactor, found), text)
+    spans = merge_spans(spans + find_caseless_spans(text, redactor), text, redactor.tokens["name"])
+    spans = merge_spans(spans + find_name_spans(text, redactor, spans), text, redactor.tokens["name"])
+    return merge_spans(spans + find_posts_beside_names(text, redactor, spans), text)
+
+
+def union_spans(first: list[Span], second: list[Span]) -> list[Span]:
+    """Every character either list covers, covered once: overlapping spans become one, with the token of
+    the longer ("[role]" over a "[name]" inside it)."""
+    joined: list[Span] = []
+    for span in sorted([*first, *second], key=lambda span: (span.start, -span.end)):
+        if joined and span.start < joined[-1].end:
+            kept = joined[-1]
+            longer = kept if kept.end - kept.start >= span.end - span.start else span
+            joined[-1] = Span(kept.start, max(kept.end, span.end), longer.token, longer.kind)
+        else:
+            joined.append(span)
+    return joined
+
+
+def reads_as_welsh(text: str, redactor: Redactor) -> bool:
+    """Whether enough of the comment's words are common Welsh words (config/comments.yaml: language) for
+    Welsh mutations and endings to be read in it."""
+    words = [fold_name(w) for w in _LETTERS.findall(text)]  # as detect_language reads them: "mae", "r"
+    welsh = sum(w in redactor.welsh_words for w in words)
+    return bool(words) and welsh >= redactor.welsh_share_at_least * len(words)
 
 
 def replace_spans(text: str, spans: list[Span]) -> str:

@@ -319,6 +319,7 @@ class Redaction(ConfigModel):
     surname_not_before: tuple[str, ...]  # "correlation": "pearson correlation" is a method
     not_name_words: tuple[str, ...]
     person_cues: tuple[str, ...]
+    capitalised_in_capitals: tuple[str, ...]  # "west": keeps its capital in a comment in capitals
     team_acronyms: tuple[str, ...]  # "ICT": after a cue, a team's, not a person's initials ("ask GJ")
     name_particles: tuple[str, ...]
     protected_terms: tuple[str, ...]

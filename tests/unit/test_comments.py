@@ -389,6 +389,17 @@ def test_counts_and_years_in_words_are_not_taken_for_phone_numbers_or_postcodes(
         "The extract of 03/02/2018 had no birth dates; we have two main roads and twelve main routes.",
         "The API serves /users/123 and /home pages; the files sit on my Desktop.",
         "Ask ICT, email FOI, ask HR or IT and speak to us. SPEAK TO US. ASK ME. CONTACT THE SLT.",
+        # An eighth review's: what the seventh round's rules took at first.
+        r"Run it from C:\Users\Public\Documents or C:\Users\Default; /home/shared/finance is fine.",
+        "We have two Main Road schemes and three Station Road car parks; the two Church Road sites are ours.",
+        "From 1 April 2024 the date of birth is mandatory; the report dated 01/04/2023 lists the DOB.",
+        "We collected data on 12/04/2023, including date of birth.",
+        "The minute ref CE/12/34/56 was approved; see also WG/23/45/67 and CA/24/05/16.",
+        "The Denbighshire ward members asked; the Labour ward member and the Plaid local councillor agreed.",
+        "The Data Team ward member pack is out.",
+        "THE PLANNING TEAM AND THE PLANNING COMMITTEE NEED BETTER DATA. Planning is slow; bins were emptied.",
+        "Mae'r Gontract newydd yn dechrau ym mis Ebrill. Mae'r Bortal Staff yn araf.",
+        "Cytunwyd ar y Brotocol Rhannu Gwybodaeth. Beth yw'r cynllun? Mae'r tîm yn cwrdd bob mis.",
         "Mae Merthyr Tudful a Phen-y-bont ar Ogwr yn rhannu'r un cyflenwr; mae'r tîm yn ein helpu.",
     ],
 )
@@ -414,11 +425,14 @@ def test_a_comment_in_capitals_loses_its_names_and_keeps_its_acronyms_and_words(
     assert redact_text(text, redactor) == (expected, 3)
 
 
-def test_an_unlisted_name_is_no_welsh_mutation_of_an_english_word(redactor) -> None:
-    # "Noor" was read as a nasal mutation of "door", "Nell" of "dell", "Meryl" of "beryl": kept as words.
-    text = "Ask Noor, Nell or Meryl. Mae Phen-y-bont a'r tîm yn helpu."
-    expected = "Ask [name], [name] or [name]. Mae Phen-y-bont a'r tîm yn helpu."
-    assert redact_text(text, redactor) == (expected, 3)
+def test_an_unlisted_name_is_no_welsh_mutation_of_an_english_word_in_an_english_comment(redactor) -> None:
+    # "Noor" was read as a nasal mutation of "door", "Nell" of "dell", "Meryl" of "beryl", and "Todd"
+    # ended as a Welsh verb does ("-odd"): kept as words. A comment in Welsh still reads its mutations of
+    # English words ("Gontract", "Bortal") and a council's name mutated ("Phen-y-bont").
+    text = "Ask Noor, Nell, Meryl or Marion Todd."
+    assert redact_text(text, redactor) == ("Ask [name], [name], [name] or [name].", 4)
+    welsh = "Mae Phen-y-bont a'r tîm yn helpu; mae'r Gontract yn dda."
+    assert redact_text(welsh, redactor) == (welsh, 0)
 
 
 def test_a_ward_member_is_redacted_with_the_whole_of_the_ward(redactor) -> None:
@@ -454,6 +468,7 @@ def test_a_comment_naming_a_post_is_coded_by_the_post_but_quoted_without_it(reda
         "a_" * 5000,
         "a_" * 40 + " at",  # the pieces of an address and its separators shared "_": split every way
         "01745 812345 07700 900123 x ",  # each number found made a search of the whole comment again
+        "A-" * 5000,  # a place before "ward member" was searched for from every capital: 11 s on 250
     ],
     ids=[
         "particles",
@@ -467,6 +482,7 @@ def test_a_comment_naming_a_post_is_coded_by_the_post_but_quoted_without_it(reda
         "underscores",
         "at",
         "phone pairs",
+        "capitals and hyphens",
     ],
 )
 def test_a_hostile_comment_of_the_longest_length_redacts_quickly(text: str, redactor) -> None:
