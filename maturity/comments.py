@@ -42,6 +42,11 @@ _DOTS = "\u00b7\u2022\u2027\u2219\u25aa\u25cf"
 # How far before a phone number another may end, with only a space between ("+44 (0) 1745 812 345" is 20).
 _PHONE_REACH = 24
 # Groups of two digits or more (or "(0)"), from a 0 or a "+", with spaces, dots or dashes between.
+# The most digit groups one phone number is written in ("+44 (0) 1745 812 345" has five).
+_MOST_GROUPS_IN_A_NUMBER = 6
+_DIGIT_GROUP = re.compile(r"\+?\d+|\(0\)")
+# A UK mobile's digits after the 0 (07700 900123 is reserved for drama, so never "valid", but is one).
+_MOBILE_DIGITS = 10
 _DIGIT_RUN = re.compile(r"(?<![\w+])(?:\+\d{2,3}|0\d+)(?:[ .\-]{1,3}(?:\(0\)|\d{2,}))+")
 _DIGIT_SEPARATORS = re.compile(
     rf"(?<=\d)[_*|\\{_DOTS}](?=\d)|(?<=\d\d )[{_DOTS}](?= \d\d)|(?<=\b0\d{{3}}),(?=\d)|(?<=\b0\d{{4}}),(?=\d)"
@@ -111,6 +116,7 @@ class Redactor:
     # Folded words that keep a capital when a word in capitals is re-cased: titles, one-word posts, the
     # words of council names and protected terms, and `redaction.capitalised_in_capitals`.
     capitalised_in_capitals: frozenset[str] = frozenset()
+    shouted_share: float = 1.0  # the share of words in capitals that makes a comment shouted
     welsh_endings: bool = False  # whether verb and plural endings ("-odd", "-ion") make a Welsh word
     # The same rules for a comment that reads as Welsh: mutated forms of English words count ("Gontract",
     # "Bortal"), and the Welsh endings; in English, "Noor" is no mutation of "door", nor "Todd" Welsh.
@@ -178,6 +184,9 @@ _MUTATIONS = (
     ("", ("g",)),
 )
 # Endings of Welsh verbs and plurals ("Cysylltwch", "Dywedodd", "Gwasanaethau"): not the end of a name.
+# In an English comment, a Welsh ending counts only on a word this long ("Gwasanaethau",
+# "Ymddiheuriadau"): names are shorter ("Marion", "Todd", "Gwydion").
+_WELSH_ENDINGS_IN_ENGLISH_FROM = 8
 _WELSH_ENDINGS = ("wch", "odd", "asant", "wyd", "iaeth", "iadau", "au", "ion")
 
 
@@ -194,9 +203,6 @@ def radical_forms(word: str) -> list[str]:
 # would read "peter").
 _AMERICAN_SPELLINGS = (("is", "iz"), ("ys", "yz"), ("our", "or"), ("mme", "m"), ("ogue", "og"))
 _BRITISH_SPELLING = re.compile(r"(?:is|ys)(?:ations?|e[sdr]?|ing|es)\Z|our(?:[a-z]{0,4})\Z|(?:mme|ogue)s?\Z")
-# Endings before which a final consonant doubles ("planned", "planning", "planner").
-_DOUBLING_ENDINGS = frozenset({"ed", "ing", "er", "ers"})
-_VOWELS = frozenset("aeiou")
 _ENDINGS = (
     ("ies", ("y",)),
     ("ied", ("y",)),
@@ -211,9 +217,9 @@ _ENDINGS = (
 
 
 def english_inflections(word: str) -> list[str]:
-    """A folded word and its likely stems (plural, past tense, -ing, a doubled consonant undone), in
-    British spelling and in the American one the dictionaries hold ("organisations", "behaviour",
-    "programme", "analysed", "planning", "emptied")."""
+    """A folded word and its likely stems (plural, past tense, -ing), in British spelling and in the
+    American one the dictionaries hold ("organisations", "behaviour", "programme", "analysed", "emptied";
+    not a doubled consonant undone, which lets "Henning" and "Bonner" read as "hen" and "bon")."""
     spellings = [word]
     if _BRITISH_SPELLING.search(word):
         spellings += [
@@ -223,10 +229,7 @@ def english_inflections(word: str) -> list[str]:
     for spelling in spellings:
         for ending, replacements in _ENDINGS:
             if spelling.endswith(ending) and len(spelling) > len(ending) + 2:
-                stem = spelling[: -len(ending)]
-                forms += [stem + r for r in replacements]
-                if ending in _DOUBLING_ENDINGS and stem[-1] == stem[-2] and stem[-1] not in _VOWELS:
-                    forms.append(stem[:-1])  # "planning", "referred", "gritted": "plan", "refer", "grit"
+                forms += [spelling[: -len(ending)] + r for r in replacements]
     return forms
 
 
@@ -292,13 +295,14 @@ def build_redactor(rules: CommentRules, councils: tuple[Council, ...]) -> Redact
         not_name_words=frozenset(fold_name(w) for w in redaction.not_name_words),
         person_cues=frozenset(tuple(fold_name(w) for w in cue.split()) for cue in redaction.person_cues),
         team_acronyms=frozenset(fold_name(w) for w in redaction.team_acronyms),
+        shouted_share=redaction.shouted_share,
         name_particles=frozenset(fold_name(w) for w in redaction.name_particles),
         **compile_spelled_digits(redaction.spelled_digits),
         **compile_roles(redaction.roles, titles, redaction.name_particles, council_terms(councils)),
         capitalised_in_capitals=frozenset(
             fold_name(w) for w in (*titles, *redaction.roles.capitalised, *redaction.capitalised_in_capitals)
         )
-        | known,
+        | (known - ordinary_words()),
         welsh_words=frozenset(fold_name(w) for w in rules.language.welsh_words),
         welsh_share_at_least=rules.language.welsh_share_at_least,
     )
@@ -517,7 +521,10 @@ def _posts_of_bodies_and_places(
     # after "St." ("St. Asaph"); its words joined by spaces, hyphens or Welsh and English link words
     # ("Pen-y-bont ar Ogwr", "Rhyl West"). Not a word that ends a post, nor Wales itself.
     place_word = r"(?:(?-i:St)\.\s+)?(?-i:[A-ZÀ-ÖØ-ÞŴŶ][\w'\u2019]*)(?:-[\w'\u2019]+)*+"
-    not_a_place = rf"(?!(?:{_alternation([*roles.not_in_post, *roles.not_places])})(?!\w))"
+    # Nor a determiner: in capitals, "RHYL WEST AND THE LEADER" is a place and a post.
+    not_a_place = (
+        rf"(?!(?:{_alternation([*roles.not_in_post, *roles.not_places, *roles.determiners])})(?!\w))"
+    )
     link = r"(?:[\s-]+(?:and|&|a|ac|y|yr|ym|yn|ar|o)[\s-]+|\s+|-)"
     place = rf"{not_a_place}{place_word}(?:{link}{not_a_place}{place_word}){{0,3}}"
     # Not "a member for IT" (role_not_after is checked too: "each member for Rhyl West").
@@ -664,8 +671,9 @@ def _members_after_places_in(text: str, redactor: Redactor) -> list[Span]:
 
 def _names_a_ward(match: re.Match[str], redactor: Redactor) -> bool:
     """Whether a place before "ward member" is a ward's, the member's own: after a determiner or with a
-    possessive, and no council or party ("the Denbighshire ward members", "the Labour ward member") nor
-    a team ("the Data Team ward member pack")."""
+    possessive, with a word in no English dictionary, and no council or party ("the Denbighshire ward
+    members", "the Labour ward member") nor a team ("the Data Team ward member pack", "the Finance ward
+    member briefing")."""
     place = match.group("place")
     possessive = match.group("possessive") or place.endswith(("'s", "\u2019s"))  # a place's word takes "'"
     place = place[:-2] if place.endswith(("'s", "\u2019s")) else place
@@ -673,7 +681,14 @@ def _names_a_ward(match: re.Match[str], redactor: Redactor) -> bool:
     if redactor.role_not_after.search(match.string, max(0, match.start() - _NOT_AFTER_REACH), match.start()):
         return False  # "each Rhyl West ward member"
     words = {fold_name(word) for word in _WORD.findall(place)}
-    return bool(owned) and fold_name(place) not in redactor.bodies and not words & redactor.not_name_words
+    # A place has a word no English dictionary holds ("Rhyl West"; not "the Finance ward member briefing").
+    named = bool(words - redactor.ordinary)
+    return (
+        bool(owned)
+        and named
+        and fold_name(place) not in redactor.bodies
+        and not words & redactor.not_name_words
+    )
 
 
 def _with_assistant(text: str, span: Span, redactor: Redactor) -> Span:
@@ -762,7 +777,30 @@ def _runs_of_numbers(text: str, found: list[Span], redactor: Redactor) -> list[S
         Span(*run.span(), redactor.tokens["phone"])
         for run in _DIGIT_RUN.finditer("".join(blanked))
         if sum(ch.isdigit() for ch in run.group()) >= 2 * redactor.phone_min_digits
+        and _splits_into_numbers(_DIGIT_GROUP.findall(run.group()), redactor)
     ]
+
+
+def _splits_into_numbers(groups: list[str], redactor: Redactor) -> bool:
+    """Whether a run's digit groups split into two phone numbers or more, each one libphonenumber takes
+    as a valid number of the region, or a mobile's length from 07: so times, periods, cost centres and
+    invoice numbers in a row are not a phone number ("0830-1700 0830-1630")."""
+    ends = {0}  # group positions where a split into numbers can end
+    for end in range(1, len(groups) + 1):
+        starts = range(max(end - _MOST_GROUPS_IN_A_NUMBER, 0), end)  # a bound: a run may be long
+        if any(start in ends and _is_a_number(" ".join(groups[start:end]), redactor) for start in starts):
+            ends.add(end)
+    return len(groups) in ends and len(groups) > 1
+
+
+def _is_a_number(digits: str, redactor: Redactor) -> bool:
+    try:
+        number = phonenumbers.parse(digits, redactor.phone_region)
+    except phonenumbers.NumberParseException:
+        return False
+    national = str(number.national_number)
+    mobile = national.startswith("7") and len(national) == _MOBILE_DIGITS
+    return phonenumbers.is_possible_number(number) and (mobile or phonenumbers.is_valid_number(number))
 
 
 def _phone_numbers_in(text: str, redactor: Redactor, offset: int) -> list[Span]:
@@ -922,7 +960,7 @@ def _ordinary_part_cached(
 ) -> bool:
     if len(part) <= 2 or any(form in ordinary for form in english_inflections(part)):
         return True
-    if welsh_endings and part.endswith(_WELSH_ENDINGS):
+    if part.endswith(_WELSH_ENDINGS) and (welsh_endings or len(part) >= _WELSH_ENDINGS_IN_ENGLISH_FROM):
         return True
     return any(form in radicals for form in radical_forms(part))
 
@@ -1325,28 +1363,39 @@ def recase_capitals(text: str, redactor: Redactor) -> str:
     if _TWO_CAPITALS.search(text) is None:
         return text
     words = list(_WORD.finditer(text))
+    shouted = is_shouted(words, redactor)
     out, cursor = [], 0
     for k, word in enumerate(words):
         beside = (words[k - 1].group() if k else "", words[k + 1].group() if k + 1 < len(words) else "")
-        out += [text[cursor : word.start()], _recased_word(word, beside, redactor)]
+        out += [text[cursor : word.start()], _recased_word(word, beside, redactor, shouted)]
         cursor = word.end()
     out.append(text[cursor:])
     return "".join(out)
 
 
-def _recased_word(match: re.Match[str], beside: tuple[str, str], redactor: Redactor) -> str:
+def is_shouted(words: list[re.Match[str]], redactor: Redactor) -> bool:
+    """Whether most of a comment's words of two letters or more are in capitals
+    (`redaction.shouted_share`): then every word of it is read capitalised but a listed acronym, as the
+    comment's own case says nothing ("ASK ZARA LAMB OR KOFI BIRD")."""
+    long_words = [word.group() for word in words if len(word.group()) >= 2]
+    capitals = sum(word.isupper() for word in long_words)
+    return bool(long_words) and capitals >= redactor.shouted_share * len(long_words)
+
+
+def _recased_word(match: re.Match[str], beside: tuple[str, str], redactor: Redactor, shouted: bool) -> str:
     word = match.group()
     if not word.isupper() or sum(ch.isalpha() for ch in word) < 2:
         return word
     text = match.string
-    if _FIGURE_BEFORE.search(text, 0, match.start()) or _FIGURE_AFTER.match(text, match.end()):
+    before = max(match.start() - 2, 0)  # from the comment's start, every word in capitals took O(n)
+    if _FIGURE_BEFORE.search(text, before, match.start()) or _FIGURE_AFTER.match(text, match.end()):
         return word
     parts = re.split(r"([-'\u2019])", word)
     keep_acronym = not (_beside_a_name(beside, redactor) or "-" in parts or len(parts[0]) == 1)
     recased = "".join(
         part.lower()
         if k > 0 and parts[k - 1] in "'\u2019" and len(part) <= 2
-        else _recased_part(part, redactor, keep_acronym)
+        else _recased_part(part, redactor, keep_acronym, shouted)
         for k, part in enumerate(parts)
     )
     return recased if len(recased) == len(word) else word  # "İ" lowers to two characters: keep it
@@ -1364,14 +1413,20 @@ def _beside_a_name(beside: tuple[str, str], redactor: Redactor) -> bool:
     )
 
 
-def _recased_part(part: str, redactor: Redactor, keep_acronym: bool) -> str:
+def _recased_part(part: str, redactor: Redactor, keep_acronym: bool, shouted: bool) -> str:
     key = fold_name(part)
+    if shouted:  # every word capitalised but a listed acronym and a word of two letters
+        if key in redactor.capitalised_in_capitals:
+            return part.capitalize()
+        if key in redactor.team_acronyms or (len(part) == 2 and _ordinary_part(key, redactor)):
+            return part.lower() if len(part) == 2 else part
+        return part.capitalize()
     if len(part) <= 1 or key in redactor.given_names or key in redactor.surnames:
+        return part.capitalize()
+    if key in redactor.capitalised_in_capitals:
         return part.capitalize()
     if len(part) == 2:
         return part.lower() if _ordinary_part(key, redactor) else part
-    if key in redactor.capitalised_in_capitals:
-        return part.capitalize()
     if _ordinary_part(key, redactor):
         return part.lower()
     return part if keep_acronym and len(part) <= _ACRONYM_MOST_LETTERS else part.capitalize()

@@ -321,6 +321,7 @@ class Redaction(ConfigModel):
     person_cues: tuple[str, ...]
     capitalised_in_capitals: tuple[str, ...]  # "west": keeps its capital in a comment in capitals
     team_acronyms: tuple[str, ...]  # "ICT": after a cue, a team's, not a person's initials ("ask GJ")
+    shouted_share: float = Field(gt=0, le=1)  # words in capitals that make a comment shouted
     name_particles: tuple[str, ...]
     protected_terms: tuple[str, ...]
 
