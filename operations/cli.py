@@ -144,14 +144,19 @@ class _QuietRunLog(logging.Filter):
 
 
 class _ErrorsOnly(logging.Filter):
-    """--quiet: show only errors that are not a flow or task run failing (the CLI reports that itself)."""
+    """--quiet: show only errors that are not a flow or task run failing (the CLI reports that itself),
+    nor Prefect's client services failing to ship events or logs to a server that has gone (the CLI's
+    one line says the server stopped)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Keep errors from Prefect itself; drop everything else."""
-        return record.levelno >= logging.ERROR and not record.name.startswith(RUN_LOGGERS)
+        return record.levelno >= logging.ERROR and not record.name.startswith(
+            (*RUN_LOGGERS, *SERVICE_LOGGERS)
+        )
 
 
 RUN_LOGGERS = ("prefect.task_runs", "prefect.flow_runs")
+SERVICE_LOGGERS = ("prefect._internal.concurrency",)
 
 
 def _configure_run_log(verbose: bool, quiet: bool = False) -> None:

@@ -8,6 +8,7 @@ the flows (operations/warm.py holds the task; it imports those only inside the w
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from maturity.settings import load_operations_config
 
 # The warm worker runs the flow on threads; other runners start processes of their own anyway.
 WARM_TASK_RUNNER = "threads"
+# How often to ask again for a submitted task run that has no state yet.
+NO_STATE_POLL_SECONDS = 0.2
 
 
 class WarmRerunError(RuntimeError):
@@ -89,6 +92,24 @@ def find_warm_worker(api_url: str) -> bool:
     return warm_worker_connected(api_url, rerun_council_warm.task_key, probe)
 
 
+def wait_for_task_run(future: Any, timeout: float) -> None:
+    """Wait for a submitted task run to finish, at most `timeout` seconds in all.
+
+    Prefect's wait raises at once if the task run has no state yet, which a loaded machine shows between
+    the worker receiving the run and setting its first state (a traceback in the CLI before): ask again
+    until it has one.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            future.wait(timeout=max(deadline - time.monotonic(), 0))
+            return
+        except RuntimeError as error:
+            if "has no state" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(NO_STATE_POLL_SECONDS)
+
+
 def rerun_in_warm_worker(council: str, parameters: dict[str, Any]) -> Any:
     """Submit the rerun to the warm worker and wait: its RunOutcome, or a WarmFailure to report."""
     from operations.outcome import outcome_from_record
@@ -96,7 +117,7 @@ def rerun_in_warm_worker(council: str, parameters: dict[str, Any]) -> Any:
 
     timeout = load_operations_config().serve.warm_rerun_timeout_seconds
     future = rerun_council_warm.delay(**warm_parameters(council, parameters))
-    future.wait(timeout=timeout)
+    wait_for_task_run(future, timeout)
     state = future.state
     if not state.is_final():
         raise WarmRerunError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -220,3 +221,50 @@ def test_the_outcome_travels_as_json_of_counts_and_paths_only() -> None:
 
     assert set(record) == {"run_id", "wave", "files", "quality_dir", "reports", "open_data"}
     assert all(isinstance(leaf, str | int) for leaf in leaves(record))
+
+
+class _StartingFuture:
+    """A submitted task run that, like Prefect's on a loaded machine, has no state for its first waits."""
+
+    def __init__(self, waits_without_state: int) -> None:
+        self.waits_without_state = waits_without_state
+        self.waits = 0
+
+    def wait(self, timeout: float | None = None) -> None:
+        self.waits += 1
+        if self.waits <= self.waits_without_state:
+            raise RuntimeError("Task run 1 has no state which means it hasn't started yet.")
+
+
+def test_waiting_for_a_task_run_that_has_no_state_yet_asks_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before: Prefect's RuntimeError reached the CLI as a traceback (a clean-clone CI run, 2026-12-08).
+    monkeypatch.setattr(warm_client, "NO_STATE_POLL_SECONDS", 0.0)
+    future = _StartingFuture(waits_without_state=2)
+    warm_client.wait_for_task_run(future, timeout=5)
+    assert future.waits == 3
+
+
+def test_waiting_gives_up_at_the_time_out_and_other_errors_go_through(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(warm_client, "NO_STATE_POLL_SECONDS", 0.0)
+    with pytest.raises(RuntimeError, match="has no state"):
+        warm_client.wait_for_task_run(_StartingFuture(waits_without_state=10**9), timeout=0.05)
+
+    class Broken:
+        def wait(self, timeout: float | None = None) -> None:
+            raise RuntimeError("something else")
+
+    with pytest.raises(RuntimeError, match="something else"):
+        warm_client.wait_for_task_run(Broken(), timeout=5)
+
+
+def test_quiet_hides_prefects_event_service_errors_but_not_its_other_errors() -> None:
+    quiet = cli._ErrorsOnly()
+
+    def record(name: str) -> logging.LogRecord:
+        return logging.LogRecord(name, logging.ERROR, __file__, 1, "failed", None, None)
+
+    assert not quiet.filter(record("prefect._internal.concurrency"))  # a server gone: the CLI says so
+    assert not quiet.filter(record("prefect.flow_runs"))
+    assert quiet.filter(record("prefect.client"))
