@@ -144,18 +144,24 @@ class _QuietRunLog(logging.Filter):
 
 
 class _ErrorsOnly(logging.Filter):
-    """--quiet: show only errors that are not a flow or task run failing (the CLI reports that itself),
-    nor Prefect's client services failing to ship events or logs to a server that has gone (the CLI's
-    one line says the server stopped)."""
+    """--quiet: show only errors that are not a flow or task run failing (the CLI reports that itself)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Keep errors from Prefect itself; drop everything else."""
-        return record.levelno >= logging.ERROR and not record.name.startswith(
-            (*RUN_LOGGERS, *SERVICE_LOGGERS)
-        )
+        return record.levelno >= logging.ERROR and not record.name.startswith(RUN_LOGGERS)
+
+
+class _NotShown(logging.Filter):
+    """--quiet: drop every record of a logger (SERVICE_LOGGERS)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Drop the record."""
+        return False
 
 
 RUN_LOGGERS = ("prefect.task_runs", "prefect.flow_runs")
+# Prefect's client services that ship events and logs to the server: with --quiet, their failing to reach
+# a server that has gone is not shown (the CLI's one line says the server stopped).
 SERVICE_LOGGERS = ("prefect._internal.concurrency",)
 
 
@@ -171,6 +177,12 @@ def _configure_run_log(verbose: bool, quiet: bool = False) -> None:
             handler.removeFilter(old)
         if quiet:
             handler.addFilter(_ErrorsOnly())
+    for name in SERVICE_LOGGERS:  # a filter: these loggers' level is Prefect's own setting, not setLevel
+        service = logging.getLogger(name)
+        for old in [f for f in service.filters if isinstance(f, _NotShown)]:
+            service.removeFilter(old)
+        if quiet:
+            service.addFilter(_NotShown())
 
 
 def _prefect_console_handlers() -> list[logging.Handler]:
