@@ -41,12 +41,12 @@ _LOOKALIKE_DIGITS = str.maketrans("OolI", "0011")
 _DOTS = "\u00b7\u2022\u2027\u2219\u25aa\u25cf"
 # How far before a phone number another may end, with only a space between ("+44 (0) 1745 812 345" is 20).
 _PHONE_REACH = 24
-# Groups of two digits or more (or "(0)"), from a 0 or a "+", with spaces, dots or dashes between.
 # The most digit groups one phone number is written in ("+44 (0) 1745 812 345" has five).
 _MOST_GROUPS_IN_A_NUMBER = 6
 _DIGIT_GROUP = re.compile(r"\+?\d+|\(0\)")
 # A UK mobile's digits after the 0 (07700 900123 is reserved for drama, so never "valid", but is one).
 _MOBILE_DIGITS = 10
+# Groups of two digits or more (or "(0)"), from a 0 or a "+", with spaces, dots or dashes between.
 _DIGIT_RUN = re.compile(r"(?<![\w+])(?:\+\d{2,3}|0\d+)(?:[ .\-]{1,3}(?:\(0\)|\d{2,}))+")
 _DIGIT_SEPARATORS = re.compile(
     rf"(?<=\d)[_*|\\{_DOTS}](?=\d)|(?<=\d\d )[{_DOTS}](?= \d\d)|(?<=\b0\d{{3}}),(?=\d)|(?<=\b0\d{{4}}),(?=\d)"
@@ -547,7 +547,7 @@ def _posts_of_bodies_and_places(
             rf"(?<=\s)(?:{_alternation(roles.members_after_place)})(?!\w)", re.IGNORECASE
         ),
         "place_before_a_member": re.compile(
-            rf"(?<![\w'\u2019-])(?!(?:{determiners})\s)(?P<place>{place})(?P<possessive>['\u2019]s)?\s+\Z",
+            rf"(?<![\w'\u2019-])(?!(?:{determiners})\s)(?P<place>{place})\s+\Z",
             re.IGNORECASE,
         ),
     }
@@ -603,7 +603,7 @@ def find_role_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Sp
         position = end
         # "an acting chief executive-led review": the "an" is the review's, not the post's.
         modifier = text.startswith("-", end)
-        if not modifier and redactor.role_not_after.search(text, max(0, start - _NOT_AFTER_REACH), start):
+        if not modifier and _any_holder_before(text, start, redactor):
             continue  # "every monitoring officer", "an interim director"
         if stops is None:  # council names and personal data found already
             stops = sorted({m.start() for m in redactor.protected.finditer(text)} | {s.start for s in taken})
@@ -625,6 +625,11 @@ def find_role_spans(text: str, redactor: Redactor, taken: list[Span]) -> list[Sp
         _with_assistant(text, span, redactor)
         for span in spans + _posts_of_bodies_and_places_in(text, redactor)
     ]
+
+
+def _any_holder_before(text: str, start: int, redactor: Redactor) -> bool:
+    """Whether a word just before a post makes it any holder of it ("every", "an", "each")."""
+    return redactor.role_not_after.search(text, max(0, start - _NOT_AFTER_REACH), start) is not None
 
 
 def _first_stop_within(stops: list[int], start: int, end: int) -> int | None:
@@ -653,7 +658,7 @@ def _posts_of_bodies_and_places_in(text: str, redactor: Redactor) -> list[Span]:
     spans = [
         Span(*match.span("role"), redactor.tokens["role"], "role")
         for match in found
-        if not redactor.role_not_after.search(text, max(0, match.start() - _NOT_AFTER_REACH), match.start())
+        if not _any_holder_before(text, match.start(), redactor)
     ]
     return spans + _members_after_places_in(text, redactor)
 
@@ -675,10 +680,10 @@ def _names_a_ward(match: re.Match[str], redactor: Redactor) -> bool:
     members", "the Labour ward member") nor a team ("the Data Team ward member pack", "the Finance ward
     member briefing")."""
     place = match.group("place")
-    possessive = match.group("possessive") or place.endswith(("'s", "\u2019s"))  # a place's word takes "'"
-    place = place[:-2] if place.endswith(("'s", "\u2019s")) else place
+    possessive = place.endswith(("'s", "\u2019s"))  # a place's word takes its "'s" ("Rhyl West's")
+    place = place[:-2] if possessive else place
     owned = possessive or redactor.role_after_determiner.match(match.string, match.start())
-    if redactor.role_not_after.search(match.string, max(0, match.start() - _NOT_AFTER_REACH), match.start()):
+    if _any_holder_before(match.string, match.start(), redactor):
         return False  # "each Rhyl West ward member"
     words = {fold_name(word) for word in _WORD.findall(place)}
     # A place has a word no English dictionary holds ("Rhyl West"; not "the Finance ward member briefing").
@@ -1439,16 +1444,20 @@ def find_redaction_spans(text: str, redactor: Redactor) -> tuple[str, list[Span]
     text = normalise_comment(text)
     if redactor.in_welsh is not None and reads_as_welsh(text, redactor):
         redactor = redactor.in_welsh
-    spans = _spans_in(text, redactor)
+    # Phone numbers are found once: re-casing changes letters, not figures, and the number words are
+    # read in any case (libphonenumber is the slowest step).
+    phones = find_phone_spans(text, redactor) + find_spelled_phone_spans(text, redactor)
+    spans = _spans_in(text, redactor, phones)
     cased = recase_capitals(text, redactor)
     if cased != text:
-        spans = merge_spans(union_spans(spans, _spans_in(cased, redactor)), text, redactor.tokens["name"])
+        second = _spans_in(cased, redactor, phones)
+        spans = merge_spans(union_spans(spans, second), text, redactor.tokens["name"])
     return text, spans
 
 
-def _spans_in(text: str, redactor: Redactor) -> list[Span]:
-    found = find_pattern_spans(text, redactor)
-    found += find_phone_spans(text, redactor) + find_spelled_phone_spans(text, redactor)
+def _spans_in(text: str, redactor: Redactor, phones: list[Span]) -> list[Span]:
+    """The spans of one reading of a comment, its phone numbers found already."""
+    found = find_pattern_spans(text, redactor) + phones
     spans = merge_spans(found + find_role_spans(text, redactor, found), text)
     spans = merge_spans(spans + find_caseless_spans(text, redactor), text, redactor.tokens["name"])
     spans = merge_spans(spans + find_name_spans(text, redactor, spans), text, redactor.tokens["name"])
@@ -1470,11 +1479,17 @@ def union_spans(first: list[Span], second: list[Span]) -> list[Span]:
 
 
 def reads_as_welsh(text: str, redactor: Redactor) -> bool:
-    """Whether enough of the comment's words are common Welsh words (config/comments.yaml: language) for
-    Welsh mutations and endings to be read in it."""
-    words = [fold_name(w) for w in _LETTERS.findall(text)]  # as detect_language reads them: "mae", "r"
-    welsh = sum(w in redactor.welsh_words for w in words)
-    return bool(words) and welsh >= redactor.welsh_share_at_least * len(words)
+    """Whether the comment reads as Welsh, as a quote's language is decided (detect_language), for Welsh
+    mutations and endings to be read in it."""
+    return _is_welsh(text, redactor.welsh_words, redactor.welsh_share_at_least)
+
+
+def _is_welsh(text: str, welsh_words: frozenset[str], share_at_least: float) -> bool:
+    """Whether at least that share of the text's words are common Welsh words (config/comments.yaml:
+    language); "mae'r" counts as "mae" and "r"."""
+    words = [fold_name(w) for w in _LETTERS.findall(text)]
+    welsh = sum(w in welsh_words for w in words)
+    return bool(words) and welsh >= share_at_least * len(words)
 
 
 def replace_spans(text: str, spans: list[Span]) -> str:
@@ -1642,9 +1657,7 @@ _LETTERS = re.compile(r"[^\W\d_]+")
 
 def detect_language(text: str, rules: ThemeRules) -> str:
     """A quote's language, "cy" or "en": Welsh when enough of its words are common Welsh words."""
-    words = [fold_name(w) for w in _LETTERS.findall(text)]
-    welsh = sum(w in rules.welsh_words for w in words)
-    return "cy" if words and welsh >= rules.welsh_share_at_least * len(words) else "en"
+    return "cy" if _is_welsh(text, rules.welsh_words, rules.welsh_share_at_least) else "en"
 
 
 def quote_hash(gss_code: str, redacted: str) -> str:

@@ -97,7 +97,8 @@ def wait_for_task_run(future: Any, timeout: float) -> None:
 
     Prefect's wait raises at once if the task run has no state yet, which a loaded machine shows between
     the worker receiving the run and setting its first state (a traceback in the CLI before): ask again
-    until it has one.
+    until it has one. At the time-out it returns, and the caller finds the run unfinished (its state is
+    then Pending) and says so in one line.
     """
     deadline = time.monotonic() + timeout
     while True:
@@ -105,8 +106,10 @@ def wait_for_task_run(future: Any, timeout: float) -> None:
             future.wait(timeout=max(deadline - time.monotonic(), 0))
             return
         except RuntimeError as error:
-            if "has no state" not in str(error) or time.monotonic() >= deadline:
+            if "has no state" not in str(error):
                 raise
+            if time.monotonic() >= deadline:
+                return
             time.sleep(NO_STATE_POLL_SECONDS)
 
 
